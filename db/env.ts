@@ -9,15 +9,13 @@ export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/homeroom
  */
 const DEV_BRANCH_SECRET_KEY = 'aG9tZXJvb20tZGV2LWtleS1ub3QtYS1zZWNyZXQhISE=';
 
-const base64Key = z
-  .string()
-  .refine((v) => {
-    try {
-      return Buffer.from(v, 'base64').length === 32;
-    } catch {
-      return false;
-    }
-  }, 'must be 32 bytes, base64-encoded');
+const base64Key = z.string().refine((v) => {
+  try {
+    return Buffer.from(v, 'base64').length === 32;
+  } catch {
+    return false;
+  }
+}, 'must be 32 bytes, base64-encoded');
 
 const schema = z
   .object({
@@ -59,7 +57,11 @@ const schema = z
     if (env.BRANCH_PROVIDER === 'neon') {
       for (const key of ['NEON_API_KEY', 'NEON_PROJECT_ID', 'NEON_TEMPLATE_BRANCH_ID'] as const) {
         if (!env[key]) {
-          ctx.addIssue({ code: 'custom', path: [key], message: 'required when BRANCH_PROVIDER=neon' });
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'required when BRANCH_PROVIDER=neon',
+          });
         }
       }
     }
@@ -77,5 +79,8 @@ export function parseDbEnv(source: Record<string, string | undefined>): DbEnv {
     const detail = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid environment: ${detail}`);
   }
-  return { ...result.data, BRANCH_SECRET_KEY: result.data.BRANCH_SECRET_KEY ?? DEV_BRANCH_SECRET_KEY };
+  return {
+    ...result.data,
+    BRANCH_SECRET_KEY: result.data.BRANCH_SECRET_KEY ?? DEV_BRANCH_SECRET_KEY,
+  };
 }

@@ -19,6 +19,8 @@ export interface BranchProvisioner {
   readonly provider: BranchProviderName;
   /** Creates a branch from the template branch and returns once it accepts connections. */
   create(name: string): Promise<ProvisionedBranch>;
+  /** Owner connection to the template branch every new branch is copied from (migrations). */
+  templateOwnerUrl(): Promise<string>;
   /** Connection URI with the owner's rights on a branch (migrations, bulk loads). */
   ownerUrl(branch: ProvisionedBranch): Promise<string>;
   /** Removes a branch that provisioning created (used to undo a half-created tenant). */

@@ -1,0 +1,70 @@
+/**
+ * `createDb` for Node processes (BullMQ workers, scripts, the API on Node, tests): the
+ * Neon driver from `connection.ts` plus `pg` over TCP and embedded PGlite. Kept apart from
+ * `connection.ts` so the Worker bundle never contains `pg` or PGlite; the drivers are
+ * still imported lazily so a process only loads the one it uses (PGlite's WASM is large).
+ */
+import {
+  createDb as createNeonDb,
+  type Db,
+  type DbHandle,
+  type DbOptions,
+  type DbSchema,
+  type PgDbOptions,
+  type PgliteDbOptions,
+} from './connection.js';
+
+export { rowsOf } from './connection.js';
+export type {
+  Db,
+  DbDriver,
+  DbHandle,
+  DbOptions,
+  DbSchema,
+  NeonDbOptions,
+  PgDbOptions,
+  PgliteDbOptions,
+  Tx,
+  WebSocketConstructor,
+} from './connection.js';
+
+/** Opens a database handle over whichever driver the options name. */
+export async function createDb<TSchema extends DbSchema = Record<string, never>>(
+  options: DbOptions<TSchema>,
+): Promise<DbHandle<TSchema>> {
+  switch (options.driver) {
+    case 'neon':
+      return createNeonDb(options);
+    case 'pg':
+      return createPgDb(options);
+    case 'pglite':
+      return createPgliteDb(options);
+  }
+}
+
+async function createPgDb<TSchema extends DbSchema>(
+  options: PgDbOptions<TSchema>,
+): Promise<DbHandle<TSchema>> {
+  const [{ default: pg }, { drizzle }] = await Promise.all([
+    import('pg'),
+    import('drizzle-orm/node-postgres'),
+  ]);
+  const pool = new pg.Pool({ connectionString: options.url, max: options.max });
+  // See ignorePoolError in connection.ts: an idle connection's error must not crash us.
+  pool.on('error', options.onPoolError ?? (() => {}));
+  const db: Db<TSchema> = drizzle({ client: pool, schema: options.schema });
+  return { db, close: () => pool.end(), driver: 'pg' };
+}
+
+async function createPgliteDb<TSchema extends DbSchema>(
+  options: PgliteDbOptions<TSchema>,
+): Promise<DbHandle<TSchema>> {
+  const [{ PGlite }, { drizzle }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+  ]);
+  // create() waits for the WASM instance, so setup failures surface here, not on first query.
+  const client = await PGlite.create(options.dataDir);
+  const db: Db<TSchema> = drizzle({ client, schema: options.schema });
+  return { db, close: () => client.close(), driver: 'pglite' };
+}

@@ -1,0 +1,107 @@
+import { userInfo } from 'node:os';
+import { addDomain, createTenant, listTenants, setTenantStatus } from '../db/platform.js';
+import { args, loadEnv, run, UsageError } from './cli.js';
+
+const USAGE = `usage:
+  npm run tenant -- create --slug S --name N --domain D [--domain D2 …] [--placement pool|dedicated]
+                           [--plan P] [--timezone TZ] --admin-email E --admin-password P [--admin-name "First Last"]
+  npm run tenant -- add-domain --slug S --domain D [--school ORG_UNIT_ID] [--purpose site|app]
+  npm run tenant -- suspend --slug S
+  npm run tenant -- reactivate --slug S
+  npm run tenant -- list [--json]`;
+
+const actor = `cli:${userInfo().username}`;
+
+function required<T>(value: T | undefined, flag: string): T {
+  if (value === undefined || value === '') throw new UsageError(`--${flag} is required`);
+  return value;
+}
+
+await run(async () => {
+  const [command, ...rest] = process.argv.slice(2);
+  const env = loadEnv();
+  switch (command) {
+    case 'create': {
+      const { values } = args(rest, {
+        slug: { type: 'string' },
+        name: { type: 'string' },
+        domain: { type: 'string', multiple: true },
+        placement: { type: 'string', default: 'pool' },
+        plan: { type: 'string' },
+        timezone: { type: 'string' },
+        'admin-email': { type: 'string' },
+        'admin-password': { type: 'string' },
+        'admin-name': { type: 'string' },
+      });
+      const placement = values.placement;
+      if (placement !== 'pool' && placement !== 'dedicated') {
+        throw new UsageError('--placement must be pool or dedicated');
+      }
+      const tenant = await createTenant(env, {
+        slug: required(values.slug, 'slug'),
+        name: required(values.name, 'name'),
+        domains: required(values.domain, 'domain'),
+        placement,
+        ...(values.plan ? { plan: values.plan } : {}),
+        ...(values.timezone ? { timezone: values.timezone } : {}),
+        adminEmail: required(values['admin-email'], 'admin-email'),
+        adminPassword: required(values['admin-password'], 'admin-password'),
+        ...(values['admin-name'] ? { adminName: values['admin-name'] } : {}),
+        actor,
+      });
+      console.log(
+        `created tenant ${tenant.slug} (${tenant.id}) on ${tenant.placement} branch ${tenant.branch}; admin user ${tenant.adminUserId}`,
+      );
+      return;
+    }
+    case 'add-domain': {
+      const { values } = args(rest, {
+        slug: { type: 'string' },
+        domain: { type: 'string' },
+        school: { type: 'string' },
+        purpose: { type: 'string', default: 'site' },
+      });
+      if (values.purpose !== 'site' && values.purpose !== 'app') {
+        throw new UsageError('--purpose must be site or app');
+      }
+      const added = await addDomain(env, {
+        slug: required(values.slug, 'slug'),
+        hostname: required(values.domain, 'domain'),
+        ...(values.school ? { orgUnitId: values.school } : {}),
+        purpose: values.purpose,
+        actor,
+      });
+      console.log(`added ${added.hostname} to ${values.slug}`);
+      return;
+    }
+    case 'suspend':
+    case 'reactivate': {
+      const { values } = args(rest, { slug: { type: 'string' } });
+      const slug = required(values.slug, 'slug');
+      await setTenantStatus(env, {
+        slug,
+        status: command === 'suspend' ? 'suspended' : 'active',
+        actor,
+      });
+      console.log(`${slug} ${command === 'suspend' ? 'suspended' : 'reactivated'}`);
+      return;
+    }
+    case 'list': {
+      const { values } = args(rest, { json: { type: 'boolean', default: false } });
+      const tenants = await listTenants(env);
+      if (values.json) {
+        console.log(JSON.stringify(tenants, null, 2));
+        return;
+      }
+      if (tenants.length === 0) console.log('no tenants');
+      for (const t of tenants) {
+        console.log(
+          `${t.slug}\t${t.status}\t${t.plan}\t${t.placement}:${t.branch}\t${t.domains.join(',')}\t${t.name}`,
+        );
+      }
+      return;
+    }
+    default:
+      throw new UsageError(command ? `unknown command "${command}"` : 'a command is required');
+  }
+}, USAGE);

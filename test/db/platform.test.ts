@@ -1,0 +1,349 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../db/connection-node.js';
+import { verifyPassword } from '../../db/passwords.js';
+import {
+  addDomain,
+  createTenant,
+  listTenants,
+  migrateAll,
+  PlatformError,
+  setTenantStatus,
+  type CreateTenantInput,
+} from '../../db/platform.js';
+import * as schema from '../../db/schema/tenant.js';
+import { withTenant } from '../../db/tenancy.js';
+import { createTestEnvironment, withAdmin, type TestEnvironment } from '../support/environment.js';
+
+const run = promisify(execFile);
+let t: TestEnvironment;
+
+beforeAll(async () => {
+  t = await createTestEnvironment('platform');
+});
+afterAll(async () => {
+  await t?.destroy();
+});
+
+const input = (over: Partial<CreateTenantInput> = {}): CreateTenantInput => ({
+  slug: 'maple',
+  name: 'Maple Learning Network',
+  domains: ['maple.example.org'],
+  placement: 'pool',
+  adminEmail: 'admin@maple.example.org',
+  adminPassword: 'Correct-Horse-Battery-9',
+  actor: 'test',
+  ...over,
+});
+
+/** Rows that tenant creation touches in the control plane, and the environment's databases. */
+async function footprint() {
+  const counts = await withAdmin(async (c) => {
+    const r = await c.query(
+      `select (select count(*) from tenants)::int as tenants,
+              (select count(*) from tenant_domains)::int as domains,
+              (select count(*) from branches)::int as branches,
+              (select count(*) from subscriptions)::int as subscriptions`,
+    );
+    return r.rows[0];
+  }, t.prefix);
+  const pool = await withAdmin(async (c) => {
+    const r = await c.query(`select count(*)::int as n from users`);
+    return r.rows[0].n as number;
+  }, `${t.prefix}_pool`);
+  return { ...counts, poolUsers: pool, databases: await t.databases() };
+}
+
+async function tenantRows(appUrl: string, tenantId: string) {
+  const { db, close } = await createDb({ driver: 'pg', url: appUrl, schema, max: 1 });
+  try {
+    return await withTenant(db, tenantId, async (tx) => ({
+      roles: (await tx.select().from(schema.roles)).map((r) => r.key).sort(),
+      permissions: (await tx.select().from(schema.permissions)).length,
+      rolePermissions: (await tx.select().from(schema.rolePermissions)).length,
+      stages: (
+        await tx.select().from(schema.funnelStages).orderBy(schema.funnelStages.position)
+      ).map((s) => s.key),
+      scales: await tx.select().from(schema.gradingScales),
+      users: await tx.select().from(schema.users),
+      userRoles: await tx
+        .select({ key: schema.roles.key, orgUnitId: schema.userRoles.orgUnitId })
+        .from(schema.userRoles)
+        .innerJoin(schema.roles, eq(schema.roles.id, schema.userRoles.roleId)),
+      orgUnits: await tx.select().from(schema.orgUnits),
+      audit: (await tx.select().from(schema.auditLog)).map((r) => r.action),
+    }));
+  } finally {
+    await close();
+  }
+}
+
+describe('creating a tenant', () => {
+  it('on the pool seeds roles, permissions, funnel, grading scale and a working first admin', async () => {
+    const created = await createTenant(t.env, input());
+    expect(created).toMatchObject({ slug: 'maple', placement: 'pool', branch: 'pool' });
+    const rows = await tenantRows(t.appUrl('pool'), created.id);
+    expect(rows.roles).toEqual([
+      'coach',
+      'network_admin',
+      'office_admin',
+      'parent',
+      'platform_admin',
+      'principal',
+      'student',
+      'teacher',
+    ]);
+    expect(rows.permissions).toBeGreaterThan(30);
+    expect(rows.rolePermissions).toBeGreaterThan(100);
+    expect(rows.stages).toEqual([
+      'inquiry',
+      'tour_scheduled',
+      'tour_completed',
+      'application_started',
+      'application_submitted',
+      'accepted',
+      'enrolled',
+      'lost',
+    ]);
+    expect(rows.scales).toHaveLength(1);
+    expect(rows.users).toHaveLength(1);
+    expect(rows.users[0]!.email).toBe('admin@maple.example.org');
+    expect(await verifyPassword('Correct-Horse-Battery-9', rows.users[0]!.passwordHash!)).toBe(
+      true,
+    );
+    expect(rows.users[0]!.passwordHash).toMatch(/^pbkdf2-sha256\$100000\$/);
+    expect(rows.userRoles).toEqual([{ key: 'network_admin', orgUnitId: null }]);
+    expect(rows.orgUnits.map((o) => [o.kind, o.name])).toEqual([
+      ['network', 'Maple Learning Network'],
+    ]);
+    expect(rows.audit).toEqual(['tenant.provisioned']);
+
+    const [tenant] = await withAdmin(
+      (c) =>
+        c
+          .query(`select status, plan_key from tenants where id = $1`, [created.id])
+          .then((r) => r.rows),
+      t.prefix,
+    );
+    expect(tenant).toEqual({ status: 'active', plan_key: 'school' });
+  });
+
+  it('on a dedicated branch creates the branch from the template, migrated and recorded', async () => {
+    const created = await createTenant(
+      t.env,
+      input({
+        slug: 'oak-hill',
+        name: 'Oak Hill School',
+        domains: ['oakhill.example.org', 'www.oakhill.example.org'],
+        placement: 'dedicated',
+        adminEmail: 'head@oakhill.example.org',
+      }),
+    );
+    expect(created).toMatchObject({ placement: 'dedicated', branch: 't-oak-hill' });
+    expect(await t.databases()).toContain(`${t.prefix}_t_oak_hill`);
+    const rows = await tenantRows(t.appUrl('t_oak_hill'), created.id);
+    expect(rows.users.map((u) => u.email)).toEqual(['head@oakhill.example.org']);
+    expect(rows.roles).toHaveLength(8);
+
+    const branch = await withAdmin(
+      (c) =>
+        c
+          .query(
+            `select kind, provider, status, schema_version, connection_secret from branches where name = 't-oak-hill'`,
+          )
+          .then((r) => r.rows[0]),
+      t.prefix,
+    );
+    expect(branch).toMatchObject({
+      kind: 'dedicated',
+      provider: 'local',
+      status: 'ready',
+      schema_version: '0000_tenant_data_model',
+    });
+    // The connection secret is stored encrypted, never as a plain URI.
+    expect(branch.connection_secret).toMatch(/^v1\./);
+    expect(branch.connection_secret).not.toContain('postgres');
+  });
+
+  it.each([
+    ['a duplicate slug', { slug: 'maple', domains: ['other.example.org'] }, 'duplicate_slug'],
+    ['a duplicate domain', { slug: 'birch', domains: ['MAPLE.example.org'] }, 'duplicate_domain'],
+    [
+      'a duplicate domain on a dedicated branch',
+      { slug: 'birch', domains: ['oakhill.example.org'], placement: 'dedicated' as const },
+      'duplicate_domain',
+    ],
+    ['a bad slug', { slug: 'Bad_Slug', domains: ['bad.example.org'] }, 'invalid_slug'],
+    ['a reserved slug', { slug: 'admin', domains: ['bad.example.org'] }, 'invalid_slug'],
+    [
+      'a weak password',
+      { slug: 'birch', domains: ['birch.example.org'], adminPassword: 'password123' },
+      'weak_password',
+    ],
+    ['a bad domain', { slug: 'birch', domains: ['https://birch.example.org/'] }, 'invalid_domain'],
+    [
+      'a bad email',
+      { slug: 'birch', domains: ['birch.example.org'], adminEmail: 'not-an-email' },
+      'invalid_email',
+    ],
+    [
+      'an unknown plan',
+      { slug: 'birch', domains: ['birch.example.org'], plan: 'platinum' },
+      'unknown_plan',
+    ],
+  ])('refuses %s with a clear error and creates nothing', async (_, over, code) => {
+    const before = await footprint();
+    const err = await createTenant(t.env, input(over)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlatformError);
+    expect((err as PlatformError).code).toBe(code);
+    expect((err as PlatformError).message).not.toMatch(/\n/);
+    expect(await footprint()).toEqual(before);
+  });
+
+  it('rolls back everything, including a dedicated branch, when seeding the branch fails', async () => {
+    const before = await footprint();
+    // Make the branch refuse the seeding step: the app role cannot log in for a moment.
+    await withAdmin((c) => c.query(`alter role ${t.env.APP_DB_ROLE} nologin`));
+    try {
+      const err = await createTenant(
+        t.env,
+        input({ slug: 'cedar', domains: ['cedar.example.org'], placement: 'dedicated' }),
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+    } finally {
+      await withAdmin((c) => c.query(`alter role ${t.env.APP_DB_ROLE} login`));
+    }
+    expect(await footprint()).toEqual(before);
+  });
+});
+
+describe('domains and status', () => {
+  it('adds a normalised domain, refuses a taken one, and suspends and reactivates', async () => {
+    await addDomain(t.env, { slug: 'maple', hostname: 'Apply.Maple.example.org.', actor: 'test' });
+    await expect(
+      addDomain(t.env, { slug: 'maple', hostname: 'oakhill.example.org', actor: 'test' }),
+    ).rejects.toMatchObject({ code: 'duplicate_domain' });
+    await expect(
+      addDomain(t.env, { slug: 'nope', hostname: 'x.example.org', actor: 'test' }),
+    ).rejects.toMatchObject({ code: 'tenant_not_found' });
+    await setTenantStatus(t.env, { slug: 'maple', status: 'suspended', actor: 'test' });
+    let maple = (await listTenants(t.env)).find((x) => x.slug === 'maple');
+    expect(maple).toMatchObject({
+      status: 'suspended',
+      domains: ['apply.maple.example.org', 'maple.example.org'],
+    });
+    await setTenantStatus(t.env, { slug: 'maple', status: 'active', actor: 'test' });
+    maple = (await listTenants(t.env)).find((x) => x.slug === 'maple');
+    expect(maple?.status).toBe('active');
+    const actions = await withAdmin(
+      (c) =>
+        c
+          .query(`select action from platform_audit_log order by id`)
+          .then((r) => r.rows.map((x) => x.action)),
+      t.prefix,
+    );
+    expect(actions).toEqual([
+      'tenant.create',
+      'tenant.create',
+      'tenant.add_domain',
+      'tenant.suspend',
+      'tenant.reactivate',
+    ]);
+  });
+});
+
+describe('migrating', () => {
+  it('a second time applies nothing and changes no schema', async () => {
+    const fingerprint = () =>
+      Promise.all(
+        ['', 'template', 'pool', 't_oak_hill'].map((db) =>
+          withAdmin(
+            (c) =>
+              c
+                .query(
+                  `select md5(string_agg(x, ',' order by x)) as h from (
+                     select c.relname || ':' || a.attname || ':' || format_type(a.atttypid, a.atttypmod) as x
+                       from pg_attribute a join pg_class c on c.oid = a.attrelid
+                       join pg_namespace n on n.oid = c.relnamespace
+                      where n.nspname = 'public' and a.attnum > 0
+                     union all select conname || ':' || pg_get_constraintdef(oid) from pg_constraint
+                     union all select polname || ':' || polrelid::regclass::text from pg_policy
+                     union all select tgname || ':' || tgrelid::regclass::text from pg_trigger where not tgisinternal
+                     union all select (select count(*) from drizzle.__drizzle_migrations)::text) s`,
+                )
+                .then((r) => r.rows[0].h as string),
+            db ? `${t.prefix}_${db}` : t.prefix,
+          ),
+        ),
+      );
+    const before = await fingerprint();
+    const report = await migrateAll(t.env);
+    expect(report.map((r) => [r.kind, r.applied])).toEqual([
+      ['control', 0],
+      ['template', 0],
+      ['dedicated', 0],
+      ['pool', 0],
+    ]);
+    expect(new Set(report.filter((r) => r.kind !== 'control').map((r) => r.schemaVersion))).toEqual(
+      new Set(['0000_tenant_data_model']),
+    );
+    expect(await fingerprint()).toEqual(before);
+  });
+});
+
+describe('the tenant CLI', () => {
+  const cli = (...args: string[]) =>
+    run('npx', ['tsx', 'scripts/tenant.ts', ...args], {
+      env: { ...process.env, DATABASE_URL: t.env.DATABASE_URL },
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    );
+  const errors = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('error:'));
+
+  it('creates, lists and refuses duplicates with one line and a non-zero exit', async () => {
+    const ok = await cli(
+      'create',
+      '--slug',
+      'willow',
+      '--name',
+      'Willow School',
+      '--domain',
+      'willow.example.org',
+      '--admin-email',
+      'a@willow.example.org',
+      '--admin-password',
+      'Correct-Horse-Battery-9',
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/created tenant willow/);
+    const dup = await cli(
+      'create',
+      '--slug',
+      'willow',
+      '--name',
+      'Willow',
+      '--domain',
+      'w2.example.org',
+      '--admin-email',
+      'a@w2.example.org',
+      '--admin-password',
+      'Correct-Horse-Battery-9',
+    );
+    expect(dup.code).toBe(1);
+    expect(errors(dup.stderr)).toEqual(['error: slug "willow" is already taken']);
+    const missing = await cli('create', '--slug', 'x1x');
+    expect(missing.code).toBe(1);
+    expect(errors(missing.stderr)[0]).toMatch(/--name is required/);
+    const list = await cli('list');
+    expect(list.stdout).toMatch(
+      /^willow\tactive\tschool\tpool:pool\twillow\.example\.org\tWillow School$/m,
+    );
+  });
+});
