@@ -1,0 +1,21 @@
+import type { Tx } from '../db/connection.js';
+import type { Services, TenantSchema } from './services.js';
+import type { TenantContext } from './tenancy/control-plane.js';
+import type { Principal } from './auth/principal.js';
+
+/** The one Hono environment type of the app: bindings are the raw Worker env (unused on Node). */
+export type AppEnv = {
+  Bindings: Record<string, unknown>;
+  Variables: {
+    services: Services;
+    requestId: string;
+    /** Set by the tenant middleware on every tenant-scoped route. */
+    tenant: TenantContext;
+    /** The request's transaction on the tenant's branch (see tenantTransaction). */
+    tx: Tx<TenantSchema>;
+    /** Set by `authenticate()`; absent on public routes. */
+    principal: Principal;
+    /** Set by a handler whose committed write changes metrics; the app enqueues a refresh. */
+    metricsDirty: boolean;
+  };
+};

@@ -1,0 +1,143 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { every, except } from 'hono/combine';
+import { HTTPException } from 'hono/http-exception';
+import type { AppEnv } from './app-env.js';
+import { ApiError, invalidParamsOf, problem, statusOf, type ErrorCode } from './problems.js';
+import { registerRoutes } from './routes/index.js';
+import type { Services } from './services.js';
+import { resolveTenant, tenantTransaction } from './tenancy/middleware.js';
+
+export interface AppOptions {
+  /** The services of this request: shared on Node, per request on workerd. */
+  services: (c: Context<AppEnv>) => Services;
+  /** Runs after the response is ready (workerd: `executionCtx.waitUntil`). */
+  afterResponse?: (c: Context<AppEnv>, work: Promise<unknown>) => void;
+}
+
+/** Paths that answer without a tenant: the API description and liveness. */
+const TENANTLESS = new Set(['/health', '/openapi.json', '/docs']);
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
+
+/** Builds the one Hono app both runtimes serve. */
+export function newApp(options: AppOptions) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        throw new ApiError('validation_failed', 'See invalid_params for what to fix.', {
+          invalidParams: invalidParamsOf(result.error.issues, result.target),
+        });
+      }
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    c.set('requestId', requestId);
+    const services = options.services(c);
+    c.set('services', services);
+    c.set('metricsDirty', false);
+    try {
+      await next();
+    } finally {
+      c.header('x-request-id', requestId);
+      c.header('x-content-type-options', 'nosniff');
+      if (services.runtime === 'workerd') {
+        const done = services.dispose();
+        if (options.afterResponse) options.afterResponse(c, done);
+        else await done;
+      }
+    }
+  });
+
+  const limit: MiddlewareHandler<AppEnv> = (c, next) =>
+    bodyLimit({
+      maxSize: c.get('services').config.BODY_LIMIT_BYTES,
+      onError: () => {
+        throw new ApiError(
+          'payload_too_large',
+          `Bodies are limited to ${c.get('services').config.BODY_LIMIT_BYTES} bytes.`,
+        );
+      },
+    })(c, next);
+  app.use(
+    '*',
+    except((c) => TENANTLESS.has(c.req.path), every(limit, resolveTenant(), tenantTransaction())),
+  );
+
+  app.get('/health', (c) => c.json({ status: 'ok', runtime: c.get('services').runtime }));
+
+  registerRoutes(app);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Homeroom API',
+      version: '1',
+      description:
+        'Multi-tenant school operations. The tenant (and, on a school site, the school) comes from the Host header.',
+    },
+    security: [{ bearer: [] }],
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  });
+
+  app.notFound((c) =>
+    problemResponse(c, 'not_found', `No route for ${c.req.method} ${c.req.path}.`),
+  );
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      if (err.headers) for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      return problemResponse(c, err.code, err.message, err.invalidParams);
+    }
+    if (err instanceof HTTPException && err.status < 500) {
+      // Hono's own refusals, e.g. malformed JSON from the validator.
+      const code: ErrorCode =
+        err.status === 413
+          ? 'payload_too_large'
+          : err.status === 415
+            ? 'unsupported_media_type'
+            : 'bad_request';
+      return problemResponse(c, code, err.message || undefined);
+    }
+    c.get('services')?.log.error('unhandled error', {
+      request_id: c.get('requestId'),
+      path: c.req.path,
+      error: err instanceof Error ? err.message : String(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+    return problemResponse(
+      c,
+      'internal',
+      'Something went wrong on our side. Quote the request id if you contact support.',
+    );
+  });
+
+  return app;
+}
+
+function problemResponse(
+  c: Context<AppEnv>,
+  code: ErrorCode,
+  detail?: string,
+  invalidParams?: ReturnType<typeof invalidParamsOf>,
+) {
+  const body = problem(code, {
+    ...(detail ? { detail } : {}),
+    instance: c.req.path,
+    requestId: c.get('requestId'),
+    ...(invalidParams ? { invalidParams } : {}),
+  });
+  return c.body(JSON.stringify(body), statusOf(code), {
+    'content-type': 'application/problem+json',
+  });
+}
+
+export type App = ReturnType<typeof newApp>;

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { parseDbEnv, type DbEnv } from '../db/env.js';
+
+/**
+ * The API's settings, parsed once at the entry point (api/node.ts, api/worker.ts) from
+ * `process.env` or the Worker's bindings. Anything invalid stops start-up: fail closed.
+ */
+
+/** A development-only ES256 signing key; production refuses to start with it. */
+const DEV_SIGNING_KEY = {
+  kty: 'EC',
+  crv: 'P-256',
+  kid: 'dev-2026-01',
+  alg: 'ES256',
+  x: 'mQG9wyn79FD6ZFyDe0mDIddFlxgX4xBZ_T4642Hxd8I',
+  y: 'k0bfGexrAQ0uWJAa-WcSi19kO_aPqKRcOB0fc0ull5M',
+  d: 'POcRZHnAQoz5wahk4-Hr-mkEna3sqv7JTNf2JYP6NvE',
+};
+
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const signingKey = z.object({
+  kty: z.literal('EC'),
+  crv: z.literal('P-256'),
+  kid: z.string().min(1),
+  alg: z.literal('ES256').default('ES256'),
+  x: z.string(),
+  y: z.string(),
+  d: z.string(),
+});
+export type SigningJwk = z.infer<typeof signingKey>;
+
+const schema = z.object({
+  /** Apex under which every tenant also answers as `<slug>.<PLATFORM_DOMAIN>`. */
+  PLATFORM_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/)
+    .default('localhost'),
+  /** Slug of the operator tenant whose `platform_admin` users may call /v1/platform. */
+  PLATFORM_TENANT: z.string().default('homeroom'),
+  /** Honour X-Forwarded-Host / X-Forwarded-For only behind a proxy you run. */
+  TRUST_FORWARDED_HEADERS: flag.default(false),
+  REDIS_URL: z.string().url().optional(),
+  /** `host:port` of the WebSocket→TCP proxy when the Neon driver talks to a plain Postgres. */
+  DB_WS_PROXY: z.string().optional(),
+  JWT_ISSUER: z.string().min(1).default('homeroom'),
+  JWT_AUDIENCE: z.string().min(1).default('homeroom-api'),
+  /** JSON array of ES256 private JWKs; the first signs, all verify (rotation by `kid`). */
+  JWT_SIGNING_KEYS: z.string().optional(),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(900).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(3600)
+    .default(30 * 24 * 3600),
+  BROWSER_SESSION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(600)
+    .default(8 * 3600),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024),
+  /** Requests per minute per tenant and client IP on the public endpoints. */
+  PUBLIC_RATE_LIMIT: z.coerce.number().int().min(1).default(30),
+  TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
+  TENANT_NEGATIVE_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Debounce of metric refreshes after a write (SPEC §6: at most 5 s). */
+  REFRESH_DEBOUNCE_MS: z.coerce.number().int().min(0).max(5000).default(5000),
+  METRICS_QUEUE: z.string().default('metrics'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type ApiConfig = z.infer<typeof schema> & {
+  db: DbEnv;
+  signingKeys: SigningJwk[];
+  production: boolean;
+};
+
+/** Parses the API's configuration from a flat string map. Throws on anything invalid. */
+export function parseApiConfig(source: Record<string, unknown>): ApiConfig {
+  const strings = Object.fromEntries(
+    Object.entries(source).filter(
+      (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
+    ),
+  );
+  const db = parseDbEnv(strings);
+  const result = schema.safeParse(strings);
+  if (!result.success) {
+    const detail = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid environment: ${detail}`);
+  }
+  const production = db.NODE_ENV === 'production';
+  let signingKeys: SigningJwk[];
+  if (result.data.JWT_SIGNING_KEYS) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(result.data.JWT_SIGNING_KEYS);
+    } catch {
+      throw new Error('invalid environment: JWT_SIGNING_KEYS: not JSON');
+    }
+    const keys = z.array(signingKey).min(1).safeParse(raw);
+    if (!keys.success)
+      throw new Error(
+        'invalid environment: JWT_SIGNING_KEYS: expected ES256 private JWKs with kid',
+      );
+    signingKeys = keys.data;
+  } else if (production) {
+    throw new Error('invalid environment: JWT_SIGNING_KEYS: required in production');
+  } else {
+    signingKeys = [DEV_SIGNING_KEY as SigningJwk];
+  }
+  if (production && !result.data.REDIS_URL) {
+    throw new Error('invalid environment: REDIS_URL: required in production');
+  }
+  return { ...result.data, db, signingKeys, production };
+}

@@ -1,0 +1,32 @@
+import type { Context } from 'hono';
+import type { Db } from '../db/connection.js';
+import type * as tenantSchema from '../db/schema/tenant.js';
+import type { ApiConfig } from './env.js';
+import type { ControlPlane } from './tenancy/control-plane.js';
+import type { RateLimiter } from './middleware/rate-limit.js';
+import type { RefreshQueue } from './queue.js';
+import type { Logger } from './log.js';
+import type { TokenKeys } from './auth/jwt.js';
+
+export type TenantSchema = typeof tenantSchema;
+export type TenantDb = Db<TenantSchema>;
+
+/**
+ * What handlers reach through `c.get('services')`, never through imported singletons.
+ * On Node one set lives for the process; on workerd one is built per request (an I/O
+ * object may not outlive its request there) and `dispose` runs after the response.
+ */
+export interface Services {
+  config: ApiConfig;
+  runtime: 'node' | 'workerd';
+  log: Logger;
+  control: ControlPlane;
+  /** Drizzle over the branch a tenant lives on, connected as the app role. */
+  branchDb(branchId: string): Promise<TenantDb>;
+  keys: TokenKeys;
+  limiter: RateLimiter;
+  queue: RefreshQueue;
+  /** The client's address, as this runtime and the trust settings define it. */
+  clientIp(c: Context): string;
+  dispose(): Promise<void>;
+}

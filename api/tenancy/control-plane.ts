@@ -1,0 +1,168 @@
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../db/connection.js';
+import * as control from '../../db/schema/control.js';
+import { decryptSecret } from '../../db/secrets.js';
+
+export type ControlSchema = typeof control;
+export type ControlDb = Db<ControlSchema>;
+
+/** What the API knows about a tenant while serving one of its requests. */
+export interface TenantContext {
+  id: string;
+  slug: string;
+  name: string;
+  status: control.TenantStatus;
+  branchId: string;
+  planKey: string;
+  timezone: string;
+  locale: string;
+  branding: { logoUrl?: string; primaryColor?: string; secondaryColor?: string };
+  features: Record<string, boolean>;
+  /** The school a school's own site is bound to (`tenant_domains.org_unit_id`), if any. */
+  siteOrgUnitId: string | null;
+  /** Whether the request came through one of the tenant's `site` domains. */
+  viaSite: boolean;
+}
+
+interface Entry<T> {
+  value: T;
+  expires: number;
+}
+
+/** A small TTL cache (per process on Node, per isolate on workerd) with negative entries. */
+export class TtlCache<T> {
+  private readonly entries = new Map<string, Entry<T | null>>();
+  constructor(private readonly maxEntries = 10_000) {}
+
+  get(key: string, now = Date.now()): T | null | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (e.expires <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e.value;
+  }
+
+  set(key: string, value: T | null, ttlMs: number, now = Date.now()): void {
+    if (ttlMs <= 0) return;
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(key, { value, expires: now + ttlMs });
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+export interface ControlPlaneOptions {
+  open: () => Promise<ControlDb>;
+  platformDomain: string;
+  secretKey: string;
+  hostCache: TtlCache<TenantContext>;
+  branchCache: TtlCache<string>;
+  ttlMs: number;
+  negativeTtlMs: number;
+}
+
+/** Lower-cases a Host header and strips its port; null when it is not a hostname. */
+export function normaliseHost(host: string | undefined | null): string | null {
+  if (!host) return null;
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[')) return null; // IP literals never name a tenant
+  h = h.replace(/:\d+$/, '').replace(/\.$/, '');
+  return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(h)
+    ? h
+    : null;
+}
+
+/** Read-side of the control plane the API needs on every request, cached. */
+export class ControlPlane {
+  constructor(private readonly options: ControlPlaneOptions) {}
+
+  /**
+   * The tenant a hostname belongs to: an exact `tenant_domains` match, else
+   * `<slug>.<PLATFORM_DOMAIN>`, else null. Cancelled tenants resolve to null too.
+   */
+  async resolveHost(hostname: string): Promise<TenantContext | null> {
+    const cached = this.options.hostCache.get(hostname);
+    if (cached !== undefined) return cached;
+    const found = await this.lookup(hostname);
+    this.options.hostCache.set(
+      hostname,
+      found,
+      found ? this.options.ttlMs : this.options.negativeTtlMs,
+    );
+    return found;
+  }
+
+  private async lookup(hostname: string): Promise<TenantContext | null> {
+    const db = await this.options.open();
+    const columns = {
+      id: control.tenants.id,
+      slug: control.tenants.slug,
+      name: control.tenants.name,
+      status: control.tenants.status,
+      branchId: control.tenants.branchId,
+      planKey: control.tenants.planKey,
+      timezone: control.tenants.timezone,
+      locale: control.tenants.locale,
+      branding: control.tenants.branding,
+      features: control.tenants.features,
+    };
+    const [byDomain] = await db
+      .select({
+        ...columns,
+        orgUnitId: control.tenantDomains.orgUnitId,
+        purpose: control.tenantDomains.purpose,
+      })
+      .from(control.tenantDomains)
+      .innerJoin(control.tenants, eq(control.tenants.id, control.tenantDomains.tenantId))
+      .where(eq(control.tenantDomains.hostname, hostname));
+    if (byDomain) {
+      const { orgUnitId, purpose, ...tenant } = byDomain;
+      return this.context(tenant, orgUnitId, purpose === 'site');
+    }
+    const suffix = `.${this.options.platformDomain}`;
+    if (!hostname.endsWith(suffix)) return null;
+    const slug = hostname.slice(0, -suffix.length);
+    if (!/^[a-z0-9-]+$/.test(slug)) return null;
+    const [bySlug] = await db
+      .select(columns)
+      .from(control.tenants)
+      .where(eq(control.tenants.slug, slug));
+    return bySlug ? this.context(bySlug, null, false) : null;
+  }
+
+  private context(
+    row: Omit<TenantContext, 'siteOrgUnitId' | 'viaSite' | 'status'> & { status: string },
+    siteOrgUnitId: string | null,
+    viaSite: boolean,
+  ): TenantContext | null {
+    if (row.status === 'cancelled') return null;
+    return { ...row, status: row.status as control.TenantStatus, siteOrgUnitId, viaSite };
+  }
+
+  /** The app-role connection URI of a branch, decrypted once and cached. */
+  async branchUrl(branchId: string): Promise<string> {
+    const cached = this.options.branchCache.get(branchId);
+    if (cached) return cached;
+    const db = await this.options.open();
+    const [row] = await db
+      .select({ secret: control.branches.connectionSecret, status: control.branches.status })
+      .from(control.branches)
+      .where(eq(control.branches.id, branchId));
+    if (!row || row.status !== 'ready') throw new Error(`branch ${branchId} is not ready`);
+    const url = await decryptSecret(row.secret, this.options.secretKey);
+    this.options.branchCache.set(branchId, url, 10 * 60_000);
+    return url;
+  }
+
+  /** The control database itself, for platform operations. */
+  db(): Promise<ControlDb> {
+    return this.options.open();
+  }
+}
