@@ -1,8 +1,18 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.js';
+import { registerAuthRoutes } from './auth/index.js';
+import { registerDashboardRoutes } from './dashboards/index.js';
+import { registerLeadRoutes } from './leads/index.js';
+import { registerMetricRoutes } from './metrics/index.js';
+import { registerPlatformRoutes } from './platform/index.js';
 import { registerPublicRoutes } from './public/index.js';
 
 /** Every route module, registered on the app. Resource modules add themselves here. */
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   registerPublicRoutes(app);
+  registerAuthRoutes(app);
+  registerPlatformRoutes(app);
+  registerLeadRoutes(app);
+  registerMetricRoutes(app);
+  registerDashboardRoutes(app);
 }

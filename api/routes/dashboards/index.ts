@@ -1,0 +1,7 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../app-env.js';
+
+/** Leadership dashboards (HTML) published by the pipeline. */
+export function registerDashboardRoutes(app: OpenAPIHono<AppEnv>): void {
+  void app;
+}

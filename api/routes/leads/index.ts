@@ -1,0 +1,7 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../app-env.js';
+
+/** Admissions leads for staff. */
+export function registerLeadRoutes(app: OpenAPIHono<AppEnv>): void {
+  void app;
+}
