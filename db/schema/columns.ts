@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import {
   check,
+  customType,
   foreignKey,
   index,
   primaryKey,
@@ -16,9 +17,21 @@ import {
  * lead with tenant_id and lets foreign keys include tenant_id, so a row can never point
  * at another tenant's row even if application code passes a foreign id.
  */
+/** PostgreSQL's 64-bit transaction id, read as text (it exceeds JavaScript's safe integers). */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
+
 export const tenantKey = {
   tenantId: uuid('tenant_id').notNull(),
   id: uuid('id').notNull().defaultRandom(),
+  /**
+   * Transaction that last wrote the row (set on insert by default and on update by the
+   * trigger in tenant-guards.sql). Incremental extraction reads the rows whose writer was
+   * not yet visible in the previous extraction's snapshot, so a row committed by a
+   * transaction still in flight back then is never missed.
+   */
+  changedXid: xid8('changed_xid')
+    .notNull()
+    .default(sql`pg_current_xact_id()`),
 };
 
 export const createdAt = {

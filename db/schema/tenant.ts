@@ -9,3 +9,4 @@ export * from './finance.js';
 export * from './esa.js';
 export * from './audit.js';
 export * from './publication.js';
+export * from './tracking.js';

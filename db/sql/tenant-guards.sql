@@ -2,12 +2,32 @@
 -- that tables added by later migrations are covered without anyone remembering to.
 -- Expects `homeroom.app_role` to be set in the session to the app role's name.
 
--- Keep updated_at current whatever writes the row (API, workers, bulk loads).
+-- Keep updated_at and changed_xid current whatever writes the row (API, workers, loads).
 CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   NEW.updated_at := now();
+  NEW.changed_xid := pg_current_xact_id();
   RETURN NEW;
+END;
+$$;
+
+-- For tables without updated_at: only the writer's transaction id.
+CREATE OR REPLACE FUNCTION track_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.changed_xid := pg_current_xact_id();
+  RETURN NEW;
+END;
+$$;
+
+-- Hard deletes leave a tombstone so incremental extraction can carry them.
+CREATE OR REPLACE FUNCTION record_tombstone() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO row_tombstones (tenant_id, table_name, row_id)
+  VALUES (OLD.tenant_id, TG_TABLE_NAME, OLD.id);
+  RETURN OLD;
 END;
 $$;
 
@@ -47,7 +67,7 @@ BEGIN
       $p$, t.name);
     END IF;
 
-    IF t.name IN ('audit_log', 'record_access_log') THEN
+    IF t.name IN ('audit_log', 'record_access_log', 'row_tombstones') THEN
       EXECUTE format('GRANT SELECT, INSERT ON %I TO %I', t.name, app_role);
       EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %I FROM %I', t.name, app_role);
       IF NOT EXISTS (SELECT 1 FROM pg_trigger
@@ -62,12 +82,31 @@ BEGIN
 
     IF EXISTS (SELECT 1 FROM pg_attribute a
                WHERE a.attrelid = format('%I', t.name)::regclass
-                 AND a.attname = 'updated_at' AND NOT a.attisdropped)
+                 AND a.attname = 'updated_at' AND NOT a.attisdropped) THEN
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                     WHERE tgrelid = format('%I', t.name)::regclass
+                       AND tgname = 'set_updated_at') THEN
+        EXECUTE format('CREATE TRIGGER set_updated_at BEFORE UPDATE ON %I
+                        FOR EACH ROW EXECUTE FUNCTION set_updated_at()', t.name);
+      END IF;
+    ELSIF t.name NOT IN ('audit_log', 'record_access_log', 'row_tombstones')
+          AND NOT EXISTS (SELECT 1 FROM pg_trigger
+                          WHERE tgrelid = format('%I', t.name)::regclass
+                            AND tgname = 'track_change') THEN
+      EXECUTE format('CREATE TRIGGER track_change BEFORE UPDATE ON %I
+                      FOR EACH ROW EXECUTE FUNCTION track_change()', t.name);
+    END IF;
+
+    -- Incremental extraction reads rows by writer transaction.
+    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I (tenant_id, changed_xid)',
+                   t.name || '_changed_xid_idx', t.name);
+
+    IF t.name NOT IN ('audit_log', 'record_access_log', 'row_tombstones')
        AND NOT EXISTS (SELECT 1 FROM pg_trigger
                        WHERE tgrelid = format('%I', t.name)::regclass
-                         AND tgname = 'set_updated_at') THEN
-      EXECUTE format('CREATE TRIGGER set_updated_at BEFORE UPDATE ON %I
-                      FOR EACH ROW EXECUTE FUNCTION set_updated_at()', t.name);
+                         AND tgname = 'tombstone') THEN
+      EXECUTE format('CREATE TRIGGER tombstone AFTER DELETE ON %I
+                      FOR EACH ROW EXECUTE FUNCTION record_tombstone()', t.name);
     END IF;
   END LOOP;
 END

@@ -160,7 +160,7 @@ describe('creating a tenant', () => {
       kind: 'dedicated',
       provider: 'local',
       status: 'ready',
-      schema_version: '0000_tenant_data_model',
+      schema_version: '0001_change_tracking',
     });
     // The connection secret is stored encrypted, never as a plain URI.
     expect(branch.connection_secret).toMatch(/^v1\./);
@@ -287,7 +287,7 @@ describe('migrating', () => {
       ['pool', 0],
     ]);
     expect(new Set(report.filter((r) => r.kind !== 'control').map((r) => r.schemaVersion))).toEqual(
-      new Set(['0000_tenant_data_model']),
+      new Set(['0001_change_tracking']),
     );
     expect(await fingerprint()).toEqual(before);
   });
