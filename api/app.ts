@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { every, except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './app-env.js';
+import { jsonBody } from './middleware/json-body.js';
 import { ApiError, invalidParamsOf, problem, statusOf, type ErrorCode } from './problems.js';
 import { registerRoutes } from './routes/index.js';
 import type { Services } from './services.js';
@@ -67,6 +68,8 @@ export function newApp(options: AppOptions) {
     '*',
     except((c) => TENANTLESS.has(c.req.path), every(limit, resolveTenant(), tenantTransaction())),
   );
+
+  app.use('*', jsonBody());
 
   app.get('/health', (c) => c.json({ status: 'ok', runtime: c.get('services').runtime }));
 

@@ -65,6 +65,8 @@ const schema = z.object({
     .default(64 * 1024),
   /** Requests per minute per tenant and client IP on the public endpoints. */
   PUBLIC_RATE_LIMIT: z.coerce.number().int().min(1).default(30),
+  /** Login attempts per minute per tenant and client IP (against password spraying). */
+  LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(20),
   TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
   TENANT_NEGATIVE_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
   /** Debounce of metric refreshes after a write (SPEC §6: at most 5 s). */

@@ -49,7 +49,12 @@ async function createPgDb<TSchema extends DbSchema>(
     import('pg'),
     import('drizzle-orm/node-postgres'),
   ]);
-  const pool = new pg.Pool({ connectionString: options.url, max: options.max });
+  // A bounded wait for a connection: an exhausted pool fails a request instead of hanging it.
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max,
+    connectionTimeoutMillis: 10_000,
+  });
   // See ignorePoolError in connection.ts: an idle connection's error must not crash us.
   pool.on('error', options.onPoolError ?? (() => {}));
   const db: Db<TSchema> = drizzle({ client: pool, schema: options.schema });

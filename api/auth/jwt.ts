@@ -23,6 +23,9 @@ export interface TokenKeys {
 
 export class InvalidTokenError extends Error {}
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
+
 /** Builds signing and verification keys from the configured private JWKs. */
 export async function createTokenKeys(keys: SigningJwk[], issuer: string): Promise<TokenKeys> {
   const imported = new Map<string, { priv: CryptoKey; pub: CryptoKey }>();
@@ -64,10 +67,12 @@ export async function createTokenKeys(keys: SigningJwk[], issuer: string): Promi
         throw err;
       }
       const { sub, tenant, roles, sid, exp } = payload as JWTPayload & Partial<AccessClaims>;
+      // Ids are checked for shape here so that a malformed one is an invalid token (401),
+      // not a uuid cast error from the database (500) further on.
       if (
-        typeof sub !== 'string' ||
-        typeof tenant !== 'string' ||
-        typeof sid !== 'string' ||
+        !isUuid(sub) ||
+        !isUuid(tenant) ||
+        !isUuid(sid) ||
         !Array.isArray(roles) ||
         !roles.every((r) => typeof r === 'string') ||
         typeof exp !== 'number'

@@ -25,7 +25,8 @@ export function authenticate(options: { cookie?: boolean } = {}): MiddlewareHand
     let via: 'bearer' | 'cookie' = 'bearer';
     let audience = config.JWT_AUDIENCE;
     if (header) {
-      const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
+      // The scheme is case-insensitive (RFC 9110 §11.1); the token68 syntax is not.
+      const m = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(header);
       if (!m) throw new ApiError('unauthenticated', 'Use an Authorization: Bearer token.');
       token = m[1];
     } else if (options.cookie && (c.req.method === 'GET' || c.req.method === 'HEAD')) {

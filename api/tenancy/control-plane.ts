@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/connection.js';
 import * as control from '../../db/schema/control.js';
 import { decryptSecret } from '../../db/secrets.js';
@@ -66,7 +66,15 @@ export interface ControlPlaneOptions {
   branchCache: TtlCache<string>;
   ttlMs: number;
   negativeTtlMs: number;
+  /** Cache of each tenant's own hostnames (see siteHosts); one per process or isolate by default. */
+  siteHostsCache?: TtlCache<readonly string[]>;
 }
+
+/**
+ * Default cache for siteHosts. Module-level on purpose: on workerd a ControlPlane is built
+ * per request, and only module state lives as long as the isolate.
+ */
+const sharedSiteHosts = new TtlCache<readonly string[]>();
 
 /** Lower-cases a Host header and strips its port; null when it is not a hostname. */
 export function normaliseHost(host: string | undefined | null): string | null {
@@ -121,7 +129,9 @@ export class ControlPlane {
       })
       .from(control.tenantDomains)
       .innerJoin(control.tenants, eq(control.tenants.id, control.tenantDomains.tenantId))
-      .where(eq(control.tenantDomains.hostname, hostname));
+      .where(
+        and(eq(control.tenantDomains.hostname, hostname), isNull(control.tenantDomains.deletedAt)),
+      );
     if (byDomain) {
       const { orgUnitId, purpose, ...tenant } = byDomain;
       return this.context(tenant, orgUnitId, purpose === 'site');
@@ -144,6 +154,31 @@ export class ControlPlane {
   ): TenantContext | null {
     if (row.status === 'cancelled') return null;
     return { ...row, status: row.status as control.TenantStatus, siteOrgUnitId, viaSite };
+  }
+
+  /**
+   * The hostnames of a tenant's own `site` and `app` domains (lower-case, no port), e.g. the
+   * origins its public endpoints accept (CORS). Cached for the tenant-cache TTL, so a domain
+   * added or removed takes effect within that time.
+   */
+  async siteHosts(tenantId: string): Promise<readonly string[]> {
+    const cache = this.options.siteHostsCache ?? sharedSiteHosts;
+    const cached = cache.get(tenantId);
+    if (cached) return cached;
+    const db = await this.options.open();
+    const rows = await db
+      .select({ hostname: control.tenantDomains.hostname })
+      .from(control.tenantDomains)
+      .where(
+        and(
+          eq(control.tenantDomains.tenantId, tenantId),
+          inArray(control.tenantDomains.purpose, ['site', 'app']),
+          isNull(control.tenantDomains.deletedAt),
+        ),
+      );
+    const hosts = rows.map((r) => r.hostname);
+    cache.set(tenantId, hosts, this.options.ttlMs);
+    return hosts;
   }
 
   /** The app-role connection URI of a branch, decrypted once and cached. */

@@ -35,6 +35,8 @@ class RolledBack extends Error {}
  */
 export function tenantTransaction(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    // A CORS preflight reads nothing from the branch.
+    if (c.req.method === 'OPTIONS') return next();
     const services = c.get('services');
     const tenant = c.get('tenant');
     const db = await services.branchDb(tenant.branchId);

@@ -15,6 +15,8 @@ export interface ApiTarget {
   port: number;
   /** Node only: the process's services, for white-box assertions (log counters). */
   services?: Services;
+  /** workerd only: what wrangler printed so far (the Worker's logs), for diagnosing a 5xx. */
+  output?: () => string;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,7 @@ export async function startWorkerdApi(vars: ApiVars): Promise<ApiTarget> {
   return {
     runtime: 'workerd',
     port,
+    output: () => output,
     async close() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');

@@ -1,7 +1,16 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../app-env.js';
+import { registerBrowserSession } from './browser-session.js';
+import { registerLogin } from './login.js';
+import { registerLogout } from './logout.js';
+import { registerMe } from './me.js';
+import { registerRefresh } from './refresh.js';
 
 /** Login, token refresh, logout, the current user and the browser /login page. */
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
-  void app;
+  registerLogin(app);
+  registerRefresh(app);
+  registerLogout(app);
+  registerMe(app);
+  registerBrowserSession(app);
 }

@@ -1,0 +1,71 @@
+import { asc, isNull } from 'drizzle-orm';
+import type { Tx } from '../../db/connection.js';
+import * as t from '../../db/schema/tenant.js';
+import type { TenantSchema } from '../services.js';
+
+/** One stage of a tenant's admissions funnel. */
+export interface FunnelStage {
+  key: string;
+  position: number;
+  terminal: boolean;
+}
+
+/** A tenant's funnel as configured (`funnel_stages`), ordered by position. */
+export interface Funnel {
+  stages: readonly FunnelStage[];
+  byKey: ReadonlyMap<string, FunnelStage>;
+}
+
+/** A stage change decided by {@link forwardMove}. */
+export interface StageMove {
+  from: string;
+  to: string;
+  /** The lead was `lost` and comes back into the funnel. */
+  reopened: boolean;
+}
+
+export const ENTRY_STAGE = 'inquiry';
+
+export async function loadFunnel(tx: Tx<TenantSchema>): Promise<Funnel> {
+  const rows = await tx
+    .select({
+      key: t.funnelStages.key,
+      position: t.funnelStages.position,
+      terminal: t.funnelStages.isTerminal,
+    })
+    .from(t.funnelStages)
+    .where(isNull(t.funnelStages.deletedAt))
+    .orderBy(asc(t.funnelStages.position));
+  return funnelOf(rows);
+}
+
+export function funnelOf(stages: readonly FunnelStage[]): Funnel {
+  const sorted = [...stages].sort((a, b) => a.position - b.position);
+  return { stages: sorted, byKey: new Map(sorted.map((s) => [s.key, s])) };
+}
+
+/**
+ * The stage a new lead enters at: `inquiry`, or the first open stage of a tenant that
+ * renamed it.
+ */
+export function entryStage(funnel: Funnel): string {
+  if (funnel.byKey.has(ENTRY_STAGE)) return ENTRY_STAGE;
+  return funnel.stages.find((s) => !s.terminal)?.key ?? ENTRY_STAGE;
+}
+
+/**
+ * Whether an automatic event (an inquiry, a tour request) moves a lead at `current` to
+ * `target`. Leads only move forward, by funnel position; a `lost` lead is reopened, because
+ * a family that writes again is a live lead again and staff must see it in the pipeline.
+ * A lead at a stage the funnel no longer has, or at another terminal stage, stays put:
+ * without a position there is no "forward" to be sure of.
+ */
+export function forwardMove(funnel: Funnel, current: string, target: string): StageMove | null {
+  if (current === target) return null;
+  const to = funnel.byKey.get(target);
+  if (!to || to.terminal) return null;
+  if (current === t.LOST_STAGE) return { from: current, to: target, reopened: true };
+  const from = funnel.byKey.get(current);
+  if (!from || from.terminal) return null;
+  return to.position > from.position ? { from: current, to: target, reopened: false } : null;
+}

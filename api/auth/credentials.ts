@@ -1,0 +1,164 @@
+import { and, eq, isNull, or, lte, sql } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { hashPassword, needsRehash, verifyPassword } from '../../db/passwords.js';
+import * as t from '../../db/schema/tenant.js';
+import type { AppEnv } from '../app-env.js';
+import { commitDespiteFailure } from './failure-writes.js';
+import { recordAuthEvent } from './sessions.js';
+
+/** Consecutive failures that lock an account (SPEC §5). */
+export const MAX_FAILED_LOGINS = 5;
+/** How long a lock lasts. */
+export const LOCK_SECONDS = 15 * 60;
+
+/** The single answer to every kind of failed login: nothing tells the kinds apart. */
+export const INVALID_CREDENTIALS = 'The email or password is incorrect, or the account is locked.';
+
+/** A user who has just proved who they are; the login is recorded in the request's transaction. */
+export interface AuthenticatedUser {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  lastLoginAt: Date;
+  /** Whether the stored hash was upgraded to today's scheme and cost in this login. */
+  rehashed: boolean;
+}
+
+/**
+ * A hash to verify against when the email is unknown (or has no password), so that an
+ * unknown email costs the same PBKDF2 work as a known one. Made lazily, because workerd
+ * forbids crypto at module scope; only the finished string is shared between requests
+ * (workerd objects to one request awaiting a promise another request created).
+ */
+let dummyHash: string | undefined;
+async function dummy(): Promise<string> {
+  dummyHash ??= await hashPassword(crypto.randomUUID());
+  return dummyHash;
+}
+
+/** The nil UUID: the failure recorder's target when no user matched, so both paths do the same work. */
+const NOBODY = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * Checks an email and password for the request's tenant. Returns the user with the login
+ * recorded (counter reset, last_login_at, hash upgraded) in the request's transaction, or
+ * null for any failure — unknown email, wrong password, disabled or locked account — after
+ * the failure has been counted in a transaction that commits despite the 401 (see
+ * `recordFailure`).
+ */
+export async function checkCredentials(
+  c: Context<AppEnv>,
+  email: string,
+  password: string,
+): Promise<AuthenticatedUser | null> {
+  const tx = c.get('tx');
+  const [user] = await tx
+    .select({
+      id: t.users.id,
+      email: t.users.email,
+      firstName: t.users.firstName,
+      lastName: t.users.lastName,
+      status: t.users.status,
+      passwordHash: t.users.passwordHash,
+      lockedUntil: t.users.lockedUntil,
+    })
+    .from(t.users)
+    .where(and(sql`lower(${t.users.email}) = lower(${email})`, isNull(t.users.deletedAt)))
+    .limit(1);
+
+  // Always pay for one full verification, whatever the outcome will be.
+  const stored = user?.passwordHash ?? (await dummy());
+  const matches = await verifyPassword(password, stored);
+  const locked = !!user?.lockedUntil && user.lockedUntil.getTime() > Date.now();
+
+  if (user && matches && user.status === 'active' && !locked) {
+    const newHash = needsRehash(stored) ? await hashPassword(password) : null;
+    // The lock is checked again in the UPDATE itself: a lock set by a concurrent failure
+    // after our read must still win (READ COMMITTED re-evaluates the WHERE on the new row).
+    const [done] = await tx
+      .update(t.users)
+      .set({
+        failedLoginCount: 0,
+        lockedUntil: null,
+        lastLoginAt: sql`now()`,
+        ...(newHash ? { passwordHash: newHash } : {}),
+      })
+      .where(
+        and(
+          eq(t.users.id, user.id),
+          eq(t.users.status, 'active'),
+          isNull(t.users.deletedAt),
+          or(isNull(t.users.lockedUntil), lte(t.users.lockedUntil, sql`now()`)),
+        ),
+      )
+      .returning({ lastLoginAt: t.users.lastLoginAt });
+    if (done) {
+      return {
+        id: user.id,
+        email: user.email,
+        firstName: user.firstName,
+        lastName: user.lastName,
+        lastLoginAt: done.lastLoginAt!,
+        rehashed: newHash !== null,
+      };
+    }
+  }
+
+  await recordFailure(c, user?.id ?? NOBODY);
+  return null;
+}
+
+/**
+ * Counts a failed login, and locks the account on the fifth consecutive one. The count is
+ * committed although the request answers 401 (see commitDespiteFailure for how, and why
+ * not with a second connection).
+ *
+ * One UPDATE statement does the counting, so concurrent failures neither lose increments
+ * nor race past the limit. Attempts during a lock are not counted (the lock is not
+ * extended); the first failure after a lock has expired starts a fresh count. An unknown
+ * email runs the same statement against no row, so it costs the same as a known one.
+ */
+async function recordFailure(c: Context<AppEnv>, userId: string): Promise<void> {
+  const services = c.get('services');
+  await commitDespiteFailure(c, async (tx) => {
+    const expired = sql`(${t.users.lockedUntil} is not null and ${t.users.lockedUntil} <= now())`;
+    const next = sql`(case when ${expired} then 1 else ${t.users.failedLoginCount} + 1 end)`;
+    const [row] = await tx
+      .update(t.users)
+      .set({
+        failedLoginCount: next,
+        lockedUntil: sql`case
+          when ${next} >= ${MAX_FAILED_LOGINS} then now() + make_interval(secs => ${LOCK_SECONDS})
+          when ${expired} then null
+          else ${t.users.lockedUntil} end`,
+      })
+      .where(
+        and(
+          eq(t.users.id, userId),
+          or(isNull(t.users.lockedUntil), lte(t.users.lockedUntil, sql`now()`)),
+        ),
+      )
+      .returning({
+        failedLoginCount: t.users.failedLoginCount,
+        lockedUntil: t.users.lockedUntil,
+      });
+    if (row?.lockedUntil) {
+      await recordAuthEvent(tx, c, {
+        action: 'auth.lockout',
+        entityType: 'user',
+        entityId: userId,
+        actorUserId: null,
+        after: {
+          failed_login_count: row.failedLoginCount,
+          locked_until: row.lockedUntil.toISOString(),
+        },
+      });
+      services.log.warn('account locked after repeated failed logins', {
+        request_id: c.get('requestId'),
+        tenant: c.get('tenant').id,
+        user_id: userId,
+      });
+    }
+  });
+}

@@ -1,0 +1,44 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../app-env.js';
+import { checkCredentials, INVALID_CREDENTIALS } from '../../auth/credentials.js';
+import { recordAuthEvent, startApiSession } from '../../auth/sessions.js';
+import { loginRateLimit } from '../../auth/rate-limit.js';
+import { ApiError } from '../../problems.js';
+import { problemResponses } from '../openapi.js';
+import { LoginRequest, TokenPair } from './schemas.js';
+
+const route = createRoute({
+  method: 'post',
+  path: '/v1/auth/login',
+  tags: ['Auth'],
+  summary: 'Sign in with email and password',
+  description:
+    'Returns a short-lived access token and a single-use refresh token. Every failure — unknown email, wrong password, disabled or locked account — is the same 401. Five consecutive failures lock the account for 15 minutes.',
+  security: [],
+  middleware: [loginRateLimit()],
+  request: {
+    body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
+  },
+  responses: {
+    200: { description: 'Signed in', content: { 'application/json': { schema: TokenPair } } },
+    ...problemResponses(400, 401, 403, 404, 413, 429),
+  },
+});
+
+export function registerLogin(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const { email, password } = c.req.valid('json');
+    const user = await checkCredentials(c, email, password);
+    if (!user) throw new ApiError('invalid_credentials', INVALID_CREDENTIALS);
+    c.header('cache-control', 'no-store');
+    const pair = await startApiSession(c, user.id);
+    await recordAuthEvent(c.get('tx'), c, {
+      action: 'auth.login',
+      entityType: 'user',
+      entityId: user.id,
+      actorUserId: user.id,
+      after: { via: 'token', password_rehashed: user.rehashed },
+    });
+    return c.json(pair, 200);
+  });
+}

@@ -1,0 +1,78 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { recordLeadTouch } from '../../admissions/leads.js';
+import type { AppEnv } from '../../app-env.js';
+import { audit } from '../../audit.js';
+import { idempotency, skipIdempotencyStore } from '../../middleware/idempotency.js';
+import { problemResponses } from '../openapi.js';
+import {
+  attributionOf,
+  caughtByHoneypot,
+  contactOf,
+  decoyLeadId,
+  IdempotencyHeaders,
+  leadFields,
+  LeadReceipt,
+  publicRateLimit,
+  resolveSchool,
+} from './shared.js';
+
+const InquiryBody = z.strictObject(leadFields).openapi('PublicInquiry');
+
+const route = createRoute({
+  method: 'post',
+  path: '/v1/public/inquiries',
+  tags: ['Public'],
+  summary: 'Admissions inquiry from a public website',
+  description:
+    'Records an inquiry. The same email (case-insensitive) within the organisation is the same lead: a repeat adds a touchpoint and refreshes the contact details. Limited per client IP.',
+  security: [],
+  middleware: [publicRateLimit('inquiries'), idempotency({ scope: 'public:inquiries' })] as const,
+  request: {
+    headers: IdempotencyHeaders,
+    body: { required: true, content: { 'application/json': { schema: InquiryBody } } },
+  },
+  responses: {
+    201: {
+      description: 'Recorded (or replayed for a repeated Idempotency-Key)',
+      content: { 'application/json': { schema: LeadReceipt } },
+    },
+    ...problemResponses(400, 403, 404, 413, 415, 422, 429),
+  },
+});
+
+export function registerInquiries(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const body = c.req.valid('json');
+    const tenant = c.get('tenant');
+    const resolved = await resolveSchool(c, body);
+    if (caughtByHoneypot(body)) {
+      // Same status and shape as a real answer, and nothing written anywhere.
+      skipIdempotencyStore(c);
+      c.get('services').log.count('honeypot');
+      return c.json({ lead_id: await decoyLeadId(tenant.id, body.email) }, 201);
+    }
+    const result = await recordLeadTouch(c.get('tx'), {
+      tenantId: tenant.id,
+      contact: contactOf(body, resolved),
+      attribution: attributionOf(body),
+      kind: 'inquiry',
+      channel: 'web',
+      note: 'public inquiry',
+    });
+    // Ids and stages only: the append-only audit log must not become a copy of contact data.
+    await audit(c, {
+      action: 'lead.inquiry',
+      entityType: 'lead',
+      entityId: result.leadId,
+      before: result.created ? null : { stage: result.stageBefore },
+      after: {
+        stage: result.stage,
+        created: result.created,
+        touchpoint_id: result.touchpointId,
+        school_id: resolved.school?.id ?? null,
+      },
+    });
+    c.set('metricsDirty', true);
+    return c.json({ lead_id: result.leadId }, 201);
+  });
+}
