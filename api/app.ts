@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { every, except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './app-env.js';
-import { jsonBody } from './middleware/json-body.js';
+import { countUsage } from './middleware/usage.js';
 import { ApiError, invalidParamsOf, problem, statusOf, type ErrorCode } from './problems.js';
 import { registerRoutes } from './routes/index.js';
 import type { Services } from './services.js';
@@ -66,10 +66,11 @@ export function newApp(options: AppOptions) {
     })(c, next);
   app.use(
     '*',
-    except((c) => TENANTLESS.has(c.req.path), every(limit, resolveTenant(), tenantTransaction())),
+    except(
+      (c) => TENANTLESS.has(c.req.path),
+      every(limit, resolveTenant(), countUsage(), tenantTransaction()),
+    ),
   );
-
-  app.use('*', jsonBody());
 
   app.get('/health', (c) => c.json({ status: 'ok', runtime: c.get('services').runtime }));
 
@@ -99,6 +100,12 @@ export function newApp(options: AppOptions) {
     if (err instanceof ApiError) {
       if (err.headers) for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       return problemResponse(c, err.code, err.message, err.invalidParams);
+    }
+    if (err instanceof HTTPException && err.status === 400 && /malformed json/i.test(err.message)) {
+      // The validator's parse failure: a field error like any other invalid body.
+      return problemResponse(c, 'validation_failed', 'The request body is not valid JSON.', [
+        { name: 'body', reason: 'is not valid JSON' },
+      ]);
     }
     if (err instanceof HTTPException && err.status < 500) {
       // Hono's own refusals, e.g. malformed JSON from the validator.

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { Db } from '../db/connection.js';
+import type { PlatformDeps, UsageKind } from '../db/tenants.js';
 import type * as tenantSchema from '../db/schema/tenant.js';
 import type { ApiConfig } from './env.js';
 import type { ControlPlane } from './tenancy/control-plane.js';
@@ -10,6 +11,17 @@ import type { TokenKeys } from './auth/jwt.js';
 
 export type TenantSchema = typeof tenantSchema;
 export type TenantDb = Db<TenantSchema>;
+
+/**
+ * Daily API usage counters (control-plane `api_usage`), kept off the request path: on Node
+ * counts accumulate in memory and are flushed every few seconds and on close; on workerd
+ * each request's counts are flushed by `dispose`, which runs in `waitUntil`.
+ */
+export interface UsageRecorder {
+  record(tenantId: string, kinds: readonly UsageKind[]): void;
+  /** Writes what has accumulated; failures are logged and the counts kept for the next try. */
+  flush(): Promise<void>;
+}
 
 /**
  * What handlers reach through `c.get('services')`, never through imported singletons.
@@ -26,6 +38,15 @@ export interface Services {
   keys: TokenKeys;
   limiter: RateLimiter;
   queue: RefreshQueue;
+  /** Tenant provisioning on the control plane (the Platform API), over this runtime's drivers. */
+  platform(): Promise<PlatformDeps>;
+  /**
+   * Forgets every cached host → tenant answer of this process or isolate, so a platform
+   * change (status, domains, a new tenant) takes effect here at once; elsewhere it does
+   * within the tenant-cache TTL.
+   */
+  forgetTenantHosts(): void;
+  usage: UsageRecorder;
   /** The client's address, as this runtime and the trust settings define it. */
   clientIp(c: Context): string;
   dispose(): Promise<void>;

@@ -3,6 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { databaseOf, retryWhileTemplateBusy, withDatabase } from './branches/local.js';
+
+// Cluster URL helpers live with the (runtime-neutral) local provisioner; re-exported for Node callers.
+export { databaseOf, retryWhileTemplateBusy, withDatabase };
 
 /** Which migration set a database gets: the control plane or a tenant branch. */
 export type MigrationSet = 'control' | 'tenant';
@@ -88,34 +92,6 @@ export async function ensureDatabase(
   } finally {
     await client.end();
   }
-}
-
-/**
- * CREATE DATABASE … TEMPLATE fails while any session is connected to the template, and a
- * closed connection's backend can take a moment to exit: retry briefly on that one error.
- */
-export async function retryWhileTemplateBusy<T>(run: () => Promise<T>, attempts = 20): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await run();
-    } catch (err) {
-      const busy = (err as { code?: string }).code === '55006';
-      if (!busy || i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 100 * i));
-    }
-  }
-}
-
-/** The same connection URI pointing at another database. */
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${encodeURIComponent(database)}`;
-  return u.toString();
-}
-
-/** Database name of a connection URI. */
-export function databaseOf(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
 }
 
 export interface MigrateResult {

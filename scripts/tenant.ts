@@ -5,6 +5,7 @@ import { args, loadEnv, run, UsageError } from './cli.js';
 const USAGE = `usage:
   npm run tenant -- create --slug S --name N --domain D [--domain D2 …] [--placement pool|dedicated]
                            [--plan P] [--timezone TZ] --admin-email E --admin-password P [--admin-name "First Last"]
+                           [--platform-admin]   (the operator tenant: its first admin may use /v1/platform)
   npm run tenant -- add-domain --slug S --domain D [--school ORG_UNIT_ID] [--purpose site|app]
   npm run tenant -- suspend --slug S
   npm run tenant -- reactivate --slug S
@@ -32,6 +33,7 @@ await run(async () => {
         'admin-email': { type: 'string' },
         'admin-password': { type: 'string' },
         'admin-name': { type: 'string' },
+        'platform-admin': { type: 'boolean', default: false },
       });
       const placement = values.placement;
       if (placement !== 'pool' && placement !== 'dedicated') {
@@ -47,10 +49,12 @@ await run(async () => {
         adminEmail: required(values['admin-email'], 'admin-email'),
         adminPassword: required(values['admin-password'], 'admin-password'),
         ...(values['admin-name'] ? { adminName: values['admin-name'] } : {}),
+        ...(values['platform-admin'] ? { platformAdmin: true } : {}),
         actor,
       });
       console.log(
-        `created tenant ${tenant.slug} (${tenant.id}) on ${tenant.placement} branch ${tenant.branch}; admin user ${tenant.adminUserId}`,
+        `created tenant ${tenant.slug} (${tenant.id}) on ${tenant.placement} branch ${tenant.branch}; admin user ${tenant.adminUserId}` +
+          (values['platform-admin'] ? ' (platform admin)' : ''),
       );
       return;
     }

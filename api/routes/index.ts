@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.js';
 import { registerAuthRoutes } from './auth/index.js';
 import { registerDashboardRoutes } from './dashboards/index.js';
+import { registerDocs } from './docs.js';
 import { registerLeadRoutes } from './leads/index.js';
 import { registerMetricRoutes } from './metrics/index.js';
 import { registerPlatformRoutes } from './platform/index.js';
@@ -15,4 +16,5 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   registerLeadRoutes(app);
   registerMetricRoutes(app);
   registerDashboardRoutes(app);
+  registerDocs(app);
 }

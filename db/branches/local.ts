@@ -1,10 +1,19 @@
-import pg from 'pg';
+import { sql, type SQL } from 'drizzle-orm';
 import type { BranchProvisioner, ProvisionedBranch } from './provisioner.js';
-import { databaseOf, ensureDatabase, retryWhileTemplateBusy, withDatabase } from '../migrate.js';
+
+/**
+ * Runs one statement on the cluster's maintenance database (`postgres`) outside any
+ * transaction — CREATE and DROP DATABASE refuse to run inside one — and returns its rows.
+ * Built on whatever driver the runtime has (see `clusterSql` in db/tenants.ts), so this
+ * module stays free of `pg` and can run on workerd.
+ */
+export type ClusterSql = (statement: SQL) => Promise<Record<string, unknown>[]>;
 
 export interface LocalProvisionerOptions {
   /** A superuser (or CREATEDB + member of the owner role) connection to the cluster. */
   adminUrl: string;
+  /** Runs CREATE/DROP DATABASE as `adminUrl`'s role; must not wrap them in a transaction. */
+  cluster: ClusterSql;
   /** Prefix of every database this deployment owns, normally the control database's name. */
   prefix: string;
   ownerRole: string;
@@ -36,18 +45,13 @@ export class LocalProvisioner implements BranchProvisioner {
 
   /** Owner connection to the template, creating the (empty) template database if needed. */
   async templateOwnerUrl(): Promise<string> {
-    await ensureDatabase(this.options.adminUrl, this.templateDatabase, this.options.ownerRole);
+    await this.createDatabase(this.templateDatabase);
     return withDatabase(this.options.adminUrl, this.templateDatabase);
   }
 
   async create(name: string): Promise<ProvisionedBranch> {
     const databaseName = this.databaseFor(name);
-    const created = await ensureDatabase(
-      this.options.adminUrl,
-      databaseName,
-      this.options.ownerRole,
-      this.templateDatabase,
-    );
+    const created = await this.createDatabase(databaseName, this.templateDatabase);
     if (!created) throw new Error(`database ${databaseName} already exists`);
     return { name, provider: 'local', databaseName, appUrl: this.appUrl(databaseName) };
   }
@@ -57,19 +61,32 @@ export class LocalProvisioner implements BranchProvisioner {
   }
 
   async drop(branch: ProvisionedBranch): Promise<void> {
-    const client = new pg.Client({
-      connectionString: withDatabase(this.options.adminUrl, 'postgres'),
-    });
-    await client.connect();
+    await retryWhileTemplateBusy(() =>
+      this.options.cluster(
+        sql.raw(`drop database if exists ${ident(branch.databaseName)} with (force)`),
+      ),
+    );
+  }
+
+  /** Creates a database owned by the owner role unless it exists; true when created. */
+  private async createDatabase(name: string, template?: string): Promise<boolean> {
+    const found = await this.options.cluster(
+      sql`select 1 as found from pg_database where datname = ${name}`,
+    );
+    if (found.length > 0) return false;
+    const from = template ? ` template ${ident(template)}` : '';
     try {
       await retryWhileTemplateBusy(() =>
-        client.query(
-          `drop database if exists "${branch.databaseName.replace(/"/g, '""')}" with (force)`,
+        this.options.cluster(
+          sql.raw(`create database ${ident(name)} owner ${ident(this.options.ownerRole)}${from}`),
         ),
       );
-    } finally {
-      await client.end();
+    } catch (err) {
+      // Someone else created it between the check and the CREATE.
+      if (sqlStateOf(err) === '42P04') return false;
+      throw err;
     }
+    return true;
   }
 
   /** App-role URI for a database on the same cluster as the admin connection. */
@@ -79,6 +96,45 @@ export class LocalProvisioner implements BranchProvisioner {
     u.password = this.options.appPassword ?? '';
     return u.toString();
   }
+}
+
+const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The SQLSTATE of a driver error, looking through drizzle's wrapping (`cause`). */
+export function sqlStateOf(err: unknown): string | undefined {
+  let e = err as { code?: unknown; cause?: unknown } | null | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string') return e.code;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/**
+ * CREATE DATABASE … TEMPLATE fails while any session is connected to the template, and a
+ * closed connection's backend can take a moment to exit: retry briefly on that one error.
+ */
+export async function retryWhileTemplateBusy<T>(run: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (sqlStateOf(err) !== '55006' || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 100 * i));
+    }
+  }
+}
+
+/** The same connection URI pointing at another database. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}
+
+/** Database name of a connection URI. */
+export function databaseOf(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
 }
 
 /** The prefix a deployment's databases share: the control database's own name. */

@@ -204,16 +204,30 @@ describe('creating a tenant', () => {
 
   it('rolls back everything, including a dedicated branch, when seeding the branch fails', async () => {
     const before = await footprint();
-    // Make the branch refuse the seeding step: the app role cannot log in for a moment.
-    await withAdmin((c) => c.query(`alter role ${t.env.APP_DB_ROLE} nologin`));
+    // Make this environment's branches refuse the seeding step: a trigger in the template
+    // (copied into the new dedicated branch) rejects the first admin. Roles are shared by
+    // the whole cluster, so the failure must not be injected there.
+    const template = `${t.prefix}_template`;
+    await withAdmin(async (c) => {
+      await c.query(`create function refuse_seed() returns trigger language plpgsql as
+        $$ begin raise exception 'seeding refused for the test'; end $$`);
+      await c.query(`create trigger refuse_seed before insert on users
+        for each row execute function refuse_seed()`);
+    }, template);
     try {
       const err = await createTenant(
         t.env,
         input({ slug: 'cedar', domains: ['cedar.example.org'], placement: 'dedicated' }),
       ).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
+      expect(
+        String((err as Error).message) + String((err as { cause?: Error }).cause?.message),
+      ).toMatch(/seeding refused/);
     } finally {
-      await withAdmin((c) => c.query(`alter role ${t.env.APP_DB_ROLE} login`));
+      await withAdmin(async (c) => {
+        await c.query(`drop trigger refuse_seed on users`);
+        await c.query(`drop function refuse_seed()`);
+      }, template);
     }
     expect(await footprint()).toEqual(before);
   });
@@ -345,5 +359,41 @@ describe('the tenant CLI', () => {
     expect(list.stdout).toMatch(
       /^willow\tactive\tschool\tpool:pool\twillow\.example\.org\tWillow School$/m,
     );
+  });
+
+  it('creates the operator tenant with --platform-admin; its slug is reserved otherwise', async () => {
+    const create = (...extra: string[]) =>
+      cli(
+        'create',
+        '--slug',
+        'homeroom',
+        '--name',
+        'Homeroom Operations',
+        '--domain',
+        'ops.homeroom.example.org',
+        '--admin-email',
+        'ops@homeroom.example.org',
+        '--admin-password',
+        'Correct-Horse-Battery-9',
+        ...extra,
+      );
+    const refused = await create();
+    expect(refused.code).toBe(1);
+    expect(errors(refused.stderr)).toEqual(['error: slug "homeroom" is reserved']);
+    const ok = await create('--platform-admin');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/created tenant homeroom .*\(platform admin\)$/m);
+    const roles = await withAdmin(
+      (c) =>
+        c
+          .query(
+            `select r.key from user_roles ur join roles r on r.id = ur.role_id
+              join users u on u.id = ur.user_id
+             where u.email = 'ops@homeroom.example.org' and ur.org_unit_id is null order by 1`,
+          )
+          .then((r) => r.rows.map((x) => x.key)),
+      `${t.prefix}_pool`,
+    );
+    expect(roles).toEqual(['network_admin', 'platform_admin']);
   });
 });

@@ -1,7 +1,8 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../app-env.js';
+import { registerDashboardPages } from './pages.js';
 
 /** Leadership dashboards (HTML) published by the pipeline. */
 export function registerDashboardRoutes(app: OpenAPIHono<AppEnv>): void {
-  void app;
+  registerDashboardPages(app);
 }
