@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'conflict'
+  | 'precondition_failed'
   | 'idempotency_key_reused'
   | 'unprocessable'
   | 'payload_too_large'
@@ -42,6 +43,8 @@ export function statusOf(code: ErrorCode): ContentfulStatusCode {
       return 405;
     case 'conflict':
       return 409;
+    case 'precondition_failed':
+      return 412;
     case 'idempotency_key_reused':
     case 'unprocessable':
       return 422;
@@ -68,6 +71,7 @@ const TITLES: Record<ErrorCode, string> = {
   not_found: 'Not found',
   method_not_allowed: 'Method not allowed',
   conflict: 'Conflict',
+  precondition_failed: 'The resource changed since you read it',
   idempotency_key_reused: 'Idempotency key reused with a different request',
   unprocessable: 'Unprocessable request',
   payload_too_large: 'Request body too large',

@@ -5,6 +5,8 @@ import { registerDashboardRoutes } from './dashboards/index.js';
 import { registerDocs } from './docs.js';
 import { registerLeadRoutes } from './leads/index.js';
 import { registerMetricRoutes } from './metrics/index.js';
+import { registerOrgRoutes } from './org/index.js';
+import { registerPeopleRoutes } from './people/index.js';
 import { registerPlatformRoutes } from './platform/index.js';
 import { registerPublicRoutes } from './public/index.js';
 
@@ -14,6 +16,8 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   registerAuthRoutes(app);
   registerPlatformRoutes(app);
   registerLeadRoutes(app);
+  registerPeopleRoutes(app);
+  registerOrgRoutes(app);
   registerMetricRoutes(app);
   registerDashboardRoutes(app);
   registerDocs(app);

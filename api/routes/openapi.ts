@@ -19,6 +19,7 @@ const DESCRIPTIONS: Record<number, string> = {
   403: 'Not allowed, or the organisation is suspended',
   404: 'No such resource (or not visible to the caller)',
   409: 'Conflicts with the current state',
+  412: 'If-Match is stale: the resource changed since it was read',
   413: 'Request body too large',
   422: 'Idempotency key reused with a different request, or an impossible change',
   429: 'Rate limited; see Retry-After',

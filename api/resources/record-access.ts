@@ -1,0 +1,35 @@
+import type { Context } from 'hono';
+import * as t from '../../db/schema/tenant.js';
+import type { AppEnv } from '../app-env.js';
+
+export type RecordAccess = 'read' | 'list' | 'export' | 'erase';
+
+/**
+ * FERPA record-access log (SPEC §11.12): one row per student whose record the caller was
+ * shown, written in the request's transaction so a read that fails leaves no trace and a
+ * read that answers always does.
+ */
+export async function logRecordAccess(
+  c: Context<AppEnv>,
+  studentIds: readonly string[],
+  access: RecordAccess,
+): Promise<void> {
+  const unique = [...new Set(studentIds)];
+  if (unique.length === 0) return;
+  const ip = c.get('services').clientIp(c);
+  const route = `${c.req.method} ${c.req.routePath}`.slice(0, 200);
+  await c
+    .get('tx')
+    .insert(t.recordAccessLog)
+    .values(
+      unique.map((studentId) => ({
+        tenantId: c.get('tenant').id,
+        userId: c.get('principal').userId,
+        studentId,
+        access,
+        route,
+        requestId: c.get('requestId'),
+        ip: /^[0-9.]+$/.test(ip) || /^[0-9a-f:]+$/i.test(ip) ? ip : null,
+      })),
+    );
+}

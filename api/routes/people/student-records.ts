@@ -1,0 +1,232 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { sql, type SQL } from 'drizzle-orm';
+import * as t from '../../../db/schema/tenant.js';
+import { rowsOf } from '../../../db/connection.js';
+import type { AppEnv } from '../../app-env.js';
+import { audit } from '../../audit.js';
+import { rowScope, studentRules } from '../../auth/scope.js';
+import { guarded, loadScoped, mount, present, valid, type Ctx } from '../../resources/crud.js';
+import { logRecordAccess } from '../../resources/record-access.js';
+import { problemResponses } from '../openapi.js';
+import { studentResource } from './students.js';
+
+/**
+ * FERPA/GDPR per-student export and erasure (SPEC §5, §11.12). Both reach the student
+ * through the same relationship scope as reads, for their own permission.
+ */
+
+const StudentParam = z.object({
+  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'Student id.' }),
+});
+
+const section = z.array(z.record(z.string(), z.unknown()));
+const Export = z
+  .object({
+    exported_at: z.string(),
+    student: z.record(z.string(), z.unknown()),
+    guardians: section,
+    guardian_links: section,
+    school_enrollments: section,
+    class_enrollments: section,
+    attendance: section,
+    scores: section,
+    billing_accounts: section,
+    invoices: section,
+    esa_applications: section,
+  })
+  .openapi('StudentExport');
+
+const Erasure = z
+  .object({
+    student_id: z.uuid(),
+    erased_guardians: z.number().int(),
+    removed_links: z.number().int(),
+  })
+  .openapi('StudentErasure');
+
+const scopeFor = (permission: string) => ({
+  table: t.students,
+  scope: (c: Ctx) =>
+    rowScope(
+      c.get('tx'),
+      c.get('principal'),
+      permission,
+      studentRules(t.students.id, t.students.schoolId),
+    ),
+});
+
+/** Rows of a query as JSON objects in snake_case, without tenant ids or writer xids. */
+async function rows(c: Ctx, query: SQL): Promise<Record<string, unknown>[]> {
+  const r = rowsOf<{ rows: Record<string, unknown>[] | null }>(
+    await c.get('tx').execute(sql`
+      select coalesce(jsonb_agg(to_jsonb(x) - 'tenant_id' - 'changed_xid' - 'deleted_at'
+                                order by x.created_at, x.id), '[]'::jsonb) as rows
+      from (${query}) x`),
+  );
+  return r[0]?.rows ?? [];
+}
+
+/** The student's family accounts: linked to a guardian of theirs, or billed for them. */
+const accountsOf = (id: string) => sql`(
+  select bag.account_id from billing_account_guardians bag
+  join student_guardians sg on sg.tenant_id = bag.tenant_id and sg.guardian_id = bag.guardian_id
+  where bag.deleted_at is null and sg.deleted_at is null and sg.student_id = ${id}::uuid
+  union
+  select i.account_id from invoices i where i.deleted_at is null and i.student_id = ${id}::uuid)`;
+
+export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
+  mount(
+    app,
+    createRoute({
+      method: 'get',
+      path: '/v1/students/{id}/export',
+      tags: ['Students'],
+      summary: 'Export everything held about a student',
+      description:
+        'FERPA/GDPR export: the record, guardians and links, school and class enrollments, attendance, scores, the family accounts and their invoices, ESA applications. Recorded in the record-access log.',
+      middleware: guarded('students.export'),
+      request: { params: StudentParam },
+      responses: {
+        200: { description: 'The export', content: { 'application/json': { schema: Export } } },
+        ...problemResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = valid<{ id: string }>(c, 'param');
+      const student = await loadScoped(c, scopeFor('students.export'), id, 'read');
+      const live = sql.raw('deleted_at is null');
+      const body = {
+        exported_at: new Date().toISOString(),
+        student: present(studentResource, student),
+        guardians: await rows(
+          c,
+          sql`select g.* from guardians g where g.deleted_at is null and g.id in (
+                select guardian_id from student_guardians where ${live} and student_id = ${id}::uuid)`,
+        ),
+        guardian_links: await rows(
+          c,
+          sql`select * from student_guardians where ${live} and student_id = ${id}::uuid`,
+        ),
+        school_enrollments: await rows(
+          c,
+          sql`select * from school_enrollments where ${live} and student_id = ${id}::uuid`,
+        ),
+        class_enrollments: await rows(
+          c,
+          sql`select * from class_enrollments where ${live} and student_id = ${id}::uuid`,
+        ),
+        attendance: await rows(
+          c,
+          sql`select * from attendance_records where ${live} and student_id = ${id}::uuid`,
+        ),
+        scores: await rows(c, sql`select * from scores where ${live} and student_id = ${id}::uuid`),
+        billing_accounts: await rows(
+          c,
+          sql`select * from billing_accounts where ${live} and id in ${accountsOf(id)}`,
+        ),
+        invoices: await rows(
+          c,
+          sql`select * from invoices where ${live} and account_id in ${accountsOf(id)}`,
+        ),
+        esa_applications: await rows(
+          c,
+          sql`select * from esa_applications where ${live} and student_id = ${id}::uuid`,
+        ),
+      };
+      await logRecordAccess(c, [id], 'export');
+      await audit(c, { action: 'student.export', entityType: 'student', entityId: id });
+      return c.json(body, 200);
+    },
+  );
+
+  mount(
+    app,
+    createRoute({
+      method: 'post',
+      path: '/v1/students/{id}/erase',
+      tags: ['Students'],
+      summary: 'Erase a student’s personal data',
+      description:
+        'Anonymises the student (names become `Erased`, date of birth and other personal fields are cleared, the sign-in account is disabled) and their guardians who have no other children; unlinks guardians. Attendance statuses, scores and invoice amounts stay, so aggregates do not change. Audited without the erased values.',
+      middleware: guarded('students.erase'),
+      request: { params: StudentParam },
+      responses: {
+        200: { description: 'Erased', content: { 'application/json': { schema: Erasure } } },
+        ...problemResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = valid<{ id: string }>(c, 'param');
+      await loadScoped(c, scopeFor('students.erase'), id, 'write', { lock: true });
+      const tx = c.get('tx');
+      const count = async (q: SQL) => rowsOf<{ id: string }>(await tx.execute(q)).length;
+
+      // Guardians whose only live child is this student lose their personal data too.
+      const lone = rowsOf<{ id: string; user_id: string | null }>(
+        await tx.execute(sql`
+          select g.id::text, g.user_id::text from guardians g
+          where g.deleted_at is null
+            and exists (select 1 from student_guardians sg where sg.deleted_at is null
+                          and sg.guardian_id = g.id and sg.student_id = ${id}::uuid)
+            and not exists (select 1 from student_guardians sg where sg.deleted_at is null
+                              and sg.guardian_id = g.id and sg.student_id <> ${id}::uuid)`),
+      );
+      const removedLinks = await count(sql`
+        update student_guardians set deleted_at = now()
+        where deleted_at is null and student_id = ${id}::uuid returning id`);
+      const [row] = rowsOf<{ user_id: string | null }>(
+        await tx.execute(sql`
+          update students set first_name = 'Erased', last_name = 'Erased', middle_name = null,
+            preferred_name = null, date_of_birth = null, gender = null, iep = false,
+            section_504 = false, student_number = 'erased-' || id::text
+          where id = ${id}::uuid returning user_id::text`),
+      );
+      const guardianIds = lone.map((g) => g.id);
+      if (guardianIds.length) {
+        await tx.execute(sql`
+          update guardians set first_name = 'Erased', last_name = 'Erased', email = null,
+            phone = null, address = null
+          where id in (${sql.join(
+            guardianIds.map((g) => sql`${g}::uuid`),
+            sql`, `,
+          )})`);
+      }
+      const userIds = [row?.user_id, ...lone.map((g) => g.user_id)].filter((u): u is string => !!u);
+      for (const userId of userIds) {
+        await tx.execute(sql`
+          update users set first_name = 'Erased', last_name = 'Erased', phone = null,
+            email = 'erased-' || id::text || '@erased.invalid', password_hash = null,
+            status = 'disabled'
+          where id = ${userId}::uuid`);
+        await tx.execute(sql`
+          update refresh_tokens set revoked_at = now()
+          where user_id = ${userId}::uuid and revoked_at is null`);
+      }
+      // Free text about the student goes; statuses, points and amounts stay.
+      await tx.execute(sql`
+        update attendance_records set reason = null, note = null
+        where student_id = ${id}::uuid and (reason is not null or note is not null)`);
+      await tx.execute(sql`
+        update scores set comment = null where student_id = ${id}::uuid and comment is not null`);
+      await tx.execute(sql`
+        update leads set guardian_name = 'Erased', email = 'erased-' || id::text || '@erased.invalid',
+          phone = null, student_first_name = null, message = null
+        where converted_student_id = ${id}::uuid`);
+
+      await logRecordAccess(c, [id], 'erase');
+      const result = {
+        student_id: id,
+        erased_guardians: guardianIds.length,
+        removed_links: removedLinks,
+      };
+      // Ids and counts only: copying the erased values here would defeat the erasure.
+      await audit(c, {
+        action: 'student.erase',
+        entityType: 'student',
+        entityId: id,
+        after: { ...result, guardian_ids: guardianIds, user_ids: userIds },
+      });
+      return c.json(result, 200);
+    },
+  );
+}

@@ -1,0 +1,118 @@
+import { z, type OpenAPIHono } from '@hono/zod-openapi';
+import { eq, sql } from 'drizzle-orm';
+import * as t from '../../../db/schema/tenant.js';
+import { STUDENT_STATUSES } from '../../../db/schema/people.js';
+import type { AppEnv } from '../../app-env.js';
+import { studentRules } from '../../auth/scope.js';
+import { registerResource, type ResourceDef } from '../../resources/crud.js';
+import { logRecordAccess } from '../../resources/record-access.js';
+import { scoped } from '../../resources/scopes.js';
+
+const name = z.string().trim().min(1).max(100);
+const optionalText = (max: number) => z.string().trim().min(1).max(max).nullable().optional();
+
+const Student = z
+  .object({
+    id: z.uuid(),
+    user_id: z.uuid().nullable(),
+    student_number: z.string(),
+    first_name: z.string(),
+    middle_name: z.string().nullable(),
+    last_name: z.string(),
+    preferred_name: z.string().nullable(),
+    date_of_birth: z.string().nullable().describe('YYYY-MM-DD'),
+    gender: z.string().nullable(),
+    grade_level: z.string(),
+    school_id: z.uuid(),
+    status: z.enum(STUDENT_STATUSES),
+    iep: z.boolean(),
+    section_504: z.boolean(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Student');
+
+const StudentCreate = z
+  .object({
+    student_number: z.string().trim().min(1).max(64),
+    first_name: name,
+    middle_name: optionalText(100),
+    last_name: name,
+    preferred_name: optionalText(100),
+    date_of_birth: z.iso.date().nullable().optional(),
+    gender: optionalText(40),
+    grade_level: z.string().trim().min(1).max(16),
+    school_id: z.uuid(),
+    status: z.enum(STUDENT_STATUSES).optional(),
+    iep: z.boolean().optional(),
+    section_504: z.boolean().optional(),
+    user_id: z.uuid().nullable().optional(),
+  })
+  .openapi('StudentCreate');
+
+const StudentUpdate = StudentCreate.partial().openapi('StudentUpdate');
+
+const StudentFilters = z.object({
+  school_id: z.uuid().optional(),
+  grade_level: z.string().max(16).optional(),
+  status: z.enum(STUDENT_STATUSES).optional(),
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .optional()
+    .openapi({ description: 'Prefix of a first, last or preferred name, or the student number.' }),
+});
+
+const permissions = { read: 'students.read', write: 'students.write' };
+
+/** Students are scoped by relationship: the school's staff, the class's teachers, the family. */
+export const studentScope = scoped(permissions, studentRules(t.students.id, t.students.schoolId));
+
+const literalPrefix = (s: string) => `${s.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+
+export const studentResource: ResourceDef<
+  typeof StudentCreate,
+  typeof StudentUpdate,
+  typeof StudentFilters
+> = {
+  entity: 'student',
+  path: '/v1/students',
+  tag: 'Students',
+  plural: 'students',
+  table: t.students,
+  permissions,
+  schemas: { out: Student, create: StudentCreate, update: StudentUpdate, filters: StudentFilters },
+  scope: studentScope,
+  order: { column: t.students.lastName, direction: 'asc' },
+  filters: (q) => {
+    const s = t.students;
+    const prefix = q.q ? literalPrefix(q.q) : null;
+    return [
+      q.school_id ? eq(s.schoolId, q.school_id) : undefined,
+      q.grade_level ? eq(s.gradeLevel, q.grade_level) : undefined,
+      q.status ? eq(s.status, q.status) : undefined,
+      prefix
+        ? sql`(${s.firstName} ilike ${prefix} or ${s.lastName} ilike ${prefix} or ${s.preferredName} ilike ${prefix} or ${s.studentNumber} ilike ${prefix})`
+        : undefined,
+    ];
+  },
+  // FERPA: every student record shown is logged, one row per student (SPEC §11.12).
+  onRead: (c, rows, kind) =>
+    logRecordAccess(
+      c,
+      rows.map((r) => String(r.id)),
+      kind,
+    ),
+  descriptions: {
+    list: 'Students within the caller’s scope: their school(s) for staff, their classes’ students for teachers, their own children for parents, themself for a student. Each student listed is recorded in the record-access log.',
+    read: 'Recorded in the record-access log.',
+    create:
+      'The student number is unique in the tenant (409). The school must be within the caller’s reach.',
+  },
+};
+
+export function registerStudents(app: OpenAPIHono<AppEnv>): void {
+  registerResource(app, studentResource);
+}
