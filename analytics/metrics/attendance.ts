@@ -1,0 +1,313 @@
+/**
+ * Attendance (SPEC §7).
+ *
+ * - Membership day: an instructional calendar day of a school, on or before the as-of
+ *   date, on which the student has a school enrolment there with entry ≤ day ≤ exit (or no
+ *   exit). Overlapping enrolments at one school count the day once.
+ * - Outcome of a membership day, from the daily record (period null) of that student,
+ *   school and date: present, tardy and early_departure are present; absent and
+ *   excused_absence are absences; no record at all is "unmarked" — it counts as
+ *   membership, neither present nor absent, and is reported under completeness. Period
+ *   records never decide a day; a daily record on a non-membership day is ignored.
+ * - ADA % = present days ÷ membership days × 100.
+ * - Chronic absenteeism: among students with ≥ 10 membership days in the window, those
+ *   whose absences (excused or not) are ≥ 10 % of their membership days.
+ * - Completeness: a school's instructional days (≤ as-of) on which no attendance record of
+ *   any kind exists for that school.
+ */
+import {
+  MIN_START,
+  MetricContext,
+  SCOPE_COLS,
+  byScope,
+  ratio,
+  scopeKey,
+  segmentJoin,
+} from './context.js';
+import type { AttendanceFigures, AttendancePayload, MetricSnapshot } from './types.js';
+
+interface FigureRow {
+  scope_kind: string;
+  scope_id: string;
+  period: string;
+  students: number;
+  membership_days: number;
+  present_days: number;
+  absent_days: number;
+  excused_absence_days: number;
+  unmarked_days: number;
+  chronic_eligible: number;
+  chronically_absent: number;
+}
+
+const MISSING_LIST_LIMIT = 400;
+
+function figures(r: FigureRow | undefined): AttendanceFigures {
+  const f = {
+    students: r?.students ?? 0,
+    membership_days: r?.membership_days ?? 0,
+    present_days: r?.present_days ?? 0,
+    absent_days: r?.absent_days ?? 0,
+    excused_absence_days: r?.excused_absence_days ?? 0,
+    unmarked_days: r?.unmarked_days ?? 0,
+    chronic_eligible: r?.chronic_eligible ?? 0,
+    chronically_absent: r?.chronically_absent ?? 0,
+  };
+  return {
+    ...f,
+    ada_percent: ratio(f.present_days * 100, f.membership_days, 2),
+    chronic_absence_rate: ratio(f.chronically_absent, f.chronic_eligible),
+  };
+}
+
+/** Per-student sums, re-aggregated by the grouping `key` (none, grade, school). */
+const studentFigures = (extra: string) => `
+  SELECT scope_kind, scope_id, period${extra ? `, ${extra}` : ''},
+         count(*)::INTEGER AS students,
+         sum(membership)::INTEGER AS membership_days,
+         sum(present)::INTEGER AS present_days,
+         sum(absent)::INTEGER AS absent_days,
+         sum(excused)::INTEGER AS excused_absence_days,
+         sum(unmarked)::INTEGER AS unmarked_days,
+         count(*) FILTER (membership >= 10)::INTEGER AS chronic_eligible,
+         count(*) FILTER (membership >= 10 AND absent * 10 >= membership)::INTEGER AS chronically_absent`;
+
+export async function attendanceSnapshots(
+  ctx: MetricContext,
+): Promise<MetricSnapshot<'attendance'>[]> {
+  const asOf = ctx.asOfSql;
+  // Membership: overlapping enrolments of a student at a school are merged into spans
+  // first (gaps and islands), so each membership day appears once without a GROUP BY
+  // over millions of days. A span's grade is that of its latest enrolment.
+  await ctx.temp(
+    '_m_att_agg',
+    `WITH days AS (
+       SELECT DISTINCT school_id, date FROM calendar_days
+        WHERE kind = 'instructional' AND date BETWEEN ${MIN_START} AND ${asOf}),
+     enrolments AS (
+       SELECT student_id, school_id, grade_level, entry_date AS s,
+              coalesce(exit_date, DATE '9999-12-31') AS e
+         FROM school_enrollments WHERE entry_date <= ${asOf}),
+     ordered AS (
+       SELECT *, max(e) OVER (PARTITION BY student_id, school_id ORDER BY s, e
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+         FROM enrolments),
+     islands AS (
+       SELECT *, sum(CASE WHEN reach IS NULL OR s > reach THEN 1 ELSE 0 END)
+                   OVER (PARTITION BY student_id, school_id ORDER BY s, e) AS island
+         FROM ordered),
+     spans AS (
+       SELECT student_id, school_id, min(s) AS s, max(e) AS e, arg_max(grade_level, s) AS grade_level
+         FROM islands GROUP BY student_id, school_id, island),
+     -- At most one live daily record per student and date (unique in the branch).
+     daily AS (
+       SELECT student_id, school_id, date, status FROM attendance_records
+        WHERE period IS NULL AND date BETWEEN ${MIN_START} AND ${asOf}),
+     member_days AS (
+       SELECT sp.student_id, d.school_id, d.date, sp.grade_level, r.status
+         FROM days d
+         JOIN spans sp ON sp.school_id = d.school_id AND d.date BETWEEN sp.s AND sp.e
+         LEFT JOIN daily r ON r.student_id = sp.student_id AND r.school_id = d.school_id
+          AND r.date = d.date),
+     segmented AS (
+       SELECT md.*, b.b AS seg FROM member_days md ASOF JOIN _m_bounds b ON md.date >= b.b)
+     SELECT GROUPING(student_id) = 0 AS per_student, student_id, school_id, seg, date, grade_level,
+            count(*) AS membership,
+            count(*) FILTER (status IN ('present', 'tardy', 'early_departure')) AS present,
+            count(*) FILTER (status IN ('absent', 'excused_absence')) AS absent,
+            count(*) FILTER (status = 'excused_absence') AS excused,
+            count(*) FILTER (status IS NULL OR status NOT IN
+              ('present', 'tardy', 'early_departure', 'absent', 'excused_absence')) AS unmarked,
+            arg_max(grade_level, date) AS latest_grade,
+            max(date) AS last_day
+       FROM segmented
+      GROUP BY GROUPING SETS ((student_id, school_id, seg), (school_id, date, grade_level))`,
+  );
+  // One scan of the membership days yields both: per student, school and segment, and
+  // per school, day and grade.
+  await ctx.temp(
+    '_m_att_segments',
+    `SELECT student_id, school_id, seg, membership, present, absent, excused, unmarked,
+            latest_grade AS grade_level, last_day
+       FROM _m_att_agg WHERE per_student`,
+  );
+  await ctx.temp(
+    '_m_att_student_school',
+    `SELECT ${SCOPE_COLS}, x.student_id, x.school_id,
+            sum(x.membership) AS membership, sum(x.present) AS present, sum(x.absent) AS absent,
+            sum(x.excused) AS excused, sum(x.unmarked) AS unmarked,
+            arg_max(x.grade_level, x.last_day) AS grade_level, max(x.last_day) AS last_day
+       FROM _m_att_segments x ${segmentJoin('x', 'school_id')}
+      GROUP BY ALL`,
+  );
+  await ctx.temp(
+    '_m_att_student',
+    `SELECT scope_kind, scope_id, period, student_id,
+            sum(membership) AS membership, sum(present) AS present, sum(absent) AS absent,
+            sum(excused) AS excused, sum(unmarked) AS unmarked,
+            arg_max(grade_level, last_day) AS grade_level
+       FROM _m_att_student_school GROUP BY ALL`,
+  );
+  await ctx.temp(
+    '_m_att_school_days',
+    `SELECT school_id, date, grade_level, membership, present, absent, excused, unmarked
+       FROM _m_att_agg WHERE NOT per_student`,
+  );
+
+  const totals = await ctx.rows<FigureRow>(
+    `${studentFigures('')} FROM _m_att_student GROUP BY ALL`,
+  );
+  // By grade: chronic figures and students by the student's latest grade in the window;
+  // day figures by the grade of each day.
+  const byGradeChronic = await ctx.rows<FigureRow & { grade_level: string }>(
+    `${studentFigures('grade_level')} FROM _m_att_student GROUP BY ALL ORDER BY grade_level`,
+  );
+  const byGradeDays = await ctx.rows<FigureRow & { grade_level: string }>(
+    `SELECT ${SCOPE_COLS}, d.grade_level,
+            sum(d.membership)::INTEGER AS membership_days,
+            sum(d.present)::INTEGER AS present_days,
+            sum(d.absent)::INTEGER AS absent_days,
+            sum(d.excused)::INTEGER AS excused_absence_days,
+            sum(d.unmarked)::INTEGER AS unmarked_days
+       FROM _m_att_school_days d
+       JOIN _m_scope_windows sw ON sw.unit_id = d.school_id
+        AND d.date BETWEEN sw.start_date AND sw.end_date
+      GROUP BY ALL ORDER BY d.grade_level`,
+  );
+  const bySchool = await ctx.rows<FigureRow & { school_id: string }>(
+    `${studentFigures('school_id::VARCHAR AS school_id')} FROM _m_att_student_school
+      GROUP BY ALL ORDER BY school_id`,
+  );
+  const daily = await ctx.rows<{
+    scope_kind: string;
+    scope_id: string;
+    period: string;
+    date: string;
+    membership: number;
+    present: number;
+    absent: number;
+    unmarked: number;
+  }>(
+    `SELECT ${SCOPE_COLS}, d.date::VARCHAR AS date,
+            sum(d.membership)::INTEGER AS membership,
+            sum(d.present)::INTEGER AS present,
+            sum(d.absent)::INTEGER AS absent,
+            sum(d.unmarked)::INTEGER AS unmarked
+       FROM _m_att_school_days d
+       JOIN _m_scope_windows sw ON sw.unit_id = d.school_id
+        AND d.date BETWEEN sw.start_date AND sw.end_date
+      GROUP BY ALL ORDER BY date`,
+  );
+  await ctx.temp(
+    '_m_school_days',
+    `WITH days AS (
+       SELECT DISTINCT school_id, date FROM calendar_days
+        WHERE kind = 'instructional' AND date BETWEEN ${MIN_START} AND ${asOf}),
+     taken AS (
+       SELECT DISTINCT school_id, date FROM attendance_records
+        WHERE date BETWEEN ${MIN_START} AND ${asOf})
+     SELECT ${SCOPE_COLS}, d.school_id, d.date, t.date IS NULL AS missing
+       FROM days d
+       JOIN _m_scope_windows sw ON sw.unit_id = d.school_id
+        AND d.date BETWEEN sw.start_date AND sw.end_date
+       LEFT JOIN taken t ON t.school_id = d.school_id AND t.date = d.date`,
+  );
+  const completenessBySchool = await ctx.rows<{
+    scope_kind: string;
+    scope_id: string;
+    period: string;
+    school_id: string;
+    instructional_days: number;
+    days_without_attendance: number;
+  }>(
+    `SELECT scope_kind, scope_id, period, school_id::VARCHAR AS school_id,
+            count(*)::INTEGER AS instructional_days,
+            count(*) FILTER (missing)::INTEGER AS days_without_attendance
+       FROM _m_school_days GROUP BY ALL ORDER BY school_id`,
+  );
+  const missing = await ctx.rows<{
+    scope_kind: string;
+    scope_id: string;
+    period: string;
+    school_id: string;
+    date: string;
+  }>(
+    `SELECT scope_kind, scope_id, period, school_id::VARCHAR AS school_id, date::VARCHAR AS date
+       FROM (SELECT *, row_number() OVER (PARTITION BY scope_kind, scope_id, period
+                                          ORDER BY date, school_id) AS rn
+               FROM _m_school_days WHERE missing)
+      WHERE rn <= ${MISSING_LIST_LIMIT + 1}
+      ORDER BY date, school_id`,
+  );
+
+  const totalsBy = byScope(totals);
+  const gradeChronicBy = byScope(byGradeChronic);
+  const gradeDaysBy = byScope(byGradeDays);
+  const schoolBy = byScope(bySchool);
+  const dailyBy = byScope(daily);
+  const complBy = byScope(completenessBySchool);
+  const missingBy = byScope(missing);
+
+  return ctx.scopes.map((s) => {
+    const key = scopeKey(s.scopeKind, s.scopeId, s.period);
+    const total = figures(totalsBy.get(key)?.[0]);
+    const chronicByGrade = new Map((gradeChronicBy.get(key) ?? []).map((r) => [r.grade_level, r]));
+    const by_grade = (gradeDaysBy.get(key) ?? []).map((days) => {
+      const chronic = chronicByGrade.get(days.grade_level);
+      const f = figures({
+        ...days,
+        students: chronic?.students ?? 0,
+        chronic_eligible: chronic?.chronic_eligible ?? 0,
+        chronically_absent: chronic?.chronically_absent ?? 0,
+      });
+      return { grade_level: days.grade_level, ...f };
+    });
+    const compl = new Map((complBy.get(key) ?? []).map((r) => [r.school_id, r]));
+    const schoolIds = [
+      ...new Set([...(schoolBy.get(key) ?? []).map((r) => r.school_id), ...compl.keys()]),
+    ].sort();
+    const schoolFigures = new Map((schoolBy.get(key) ?? []).map((r) => [r.school_id, r]));
+    const by_school = schoolIds.map((school_id) => ({
+      school_id,
+      ...figures(schoolFigures.get(school_id)),
+      instructional_days: compl.get(school_id)?.instructional_days ?? 0,
+      days_without_attendance: compl.get(school_id)?.days_without_attendance ?? 0,
+    }));
+    const missingRows = missingBy.get(key) ?? [];
+    const payload: AttendancePayload = {
+      window: s.window,
+      ...total,
+      daily: (dailyBy.get(key) ?? []).map((d) => ({
+        date: d.date,
+        membership: d.membership,
+        present: d.present,
+        absent: d.absent,
+        unmarked: d.unmarked,
+        rate_percent: ratio(d.present * 100, d.membership, 2),
+      })),
+      by_grade,
+      by_school,
+      completeness: {
+        instructional_days: by_school.reduce((n, r) => n + r.instructional_days, 0),
+        days_without_attendance: by_school.reduce((n, r) => n + r.days_without_attendance, 0),
+        marked_percent: ratio(
+          (total.membership_days - total.unmarked_days) * 100,
+          total.membership_days,
+          2,
+        ),
+        missing: missingRows
+          .slice(0, MISSING_LIST_LIMIT)
+          .map((r) => ({ school_id: r.school_id, date: r.date })),
+        missing_truncated: missingRows.length > MISSING_LIST_LIMIT,
+      },
+    };
+    return {
+      metric: 'attendance' as const,
+      scopeKind: s.scopeKind,
+      scopeId: s.scopeId,
+      period: s.period,
+      asOf: ctx.asOf,
+      payload,
+    };
+  });
+}
