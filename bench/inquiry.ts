@@ -29,7 +29,8 @@ async function startChild(
   port: number,
   host: string,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  const extra = file.startsWith('api/') ? (process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []) : [];
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', file], {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -115,7 +116,7 @@ export async function benchInquiry(
       'api/node.ts',
       {
         DATABASE_URL: b.env.DATABASE_URL,
-        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        REDIS_URL: process.env.BENCH_API_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
         PUBLIC_RATE_LIMIT: '1000000000',
         LOG_LEVEL: 'error',
         METRICS_QUEUE: queue,
