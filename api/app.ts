@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { every, except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './app-env.js';
+import { rateLimits } from './middleware/rate-limit.js';
 import { countUsage } from './middleware/usage.js';
 import { ApiError, invalidParamsOf, problem, statusOf, type ErrorCode } from './problems.js';
 import { registerRoutes } from './routes/index.js';
@@ -68,7 +69,7 @@ export function newApp(options: AppOptions) {
     '*',
     except(
       (c) => TENANTLESS.has(c.req.path),
-      every(limit, resolveTenant(), countUsage(), tenantTransaction()),
+      every(limit, resolveTenant(), countUsage(), rateLimits(), tenantTransaction()),
     ),
   );
 

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.js';
+import type { ApiConfig } from '../env.js';
 import { ApiError } from '../problems.js';
 import type { RedisProvider } from '../redis.js';
 import type { Logger } from '../log.js';
@@ -78,20 +79,53 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
-/** Limits a route per tenant and client IP; 429 with Retry-After past the limit. */
-export function rateLimit(options: {
+interface Policy {
+  method: string;
+  path: string;
   name: string;
-  limit: (c: Parameters<MiddlewareHandler<AppEnv>>[0]) => number;
-  windowMs?: number;
-}): MiddlewareHandler<AppEnv> {
-  const windowMs = options.windowMs ?? 60_000;
+  limit: (config: ApiConfig) => number;
+}
+
+/**
+ * Every rate limit, by route. They apply before the request's transaction opens (see
+ * api/app.ts), so a request that will be refused never takes a database connection and
+ * an accepted one does not hold its connection while Redis answers.
+ */
+const POLICIES: readonly Policy[] = [
+  {
+    method: 'POST',
+    path: '/v1/public/inquiries',
+    name: 'public:inquiries',
+    limit: (c) => c.PUBLIC_RATE_LIMIT,
+  },
+  {
+    method: 'POST',
+    path: '/v1/public/tours',
+    name: 'public:tours',
+    limit: (c) => c.PUBLIC_RATE_LIMIT,
+  },
+  // Reads are cheap and pages load them often: a higher allowance.
+  {
+    method: 'GET',
+    path: '/v1/public/profile',
+    name: 'public:profile',
+    limit: (c) => c.PUBLIC_RATE_LIMIT * 10,
+  },
+  // Sign-in, across accounts (password spraying); lockout protects each account.
+  { method: 'POST', path: '/v1/auth/login', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
+  { method: 'POST', path: '/login', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
+];
+
+/** Applies the policy of the request's route, if any: 429 with Retry-After past the limit. */
+export function rateLimits(windowMs = 60_000): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    const policy = POLICIES.find((p) => p.method === c.req.method && p.path === c.req.path);
+    if (!policy) return next();
     const services = c.get('services');
-    const tenant = c.get('tenant');
-    const limit = options.limit(c);
+    const limit = policy.limit(services.config);
     const ip = services.clientIp(c);
     const decision = await services.limiter.hit(
-      `${options.name}:${tenant.id}:${ip}`,
+      `${policy.name}:${c.get('tenant').id}:${ip}`,
       limit,
       windowMs,
     );

@@ -6,7 +6,6 @@ import { checkCredentials, INVALID_CREDENTIALS } from '../../auth/credentials.js
 import { InvalidTokenError } from '../../auth/jwt.js';
 import { browserAudience, SESSION_COOKIE } from '../../auth/middleware.js';
 import { recordAuthEvent, revokeSession, startBrowserSession } from '../../auth/sessions.js';
-import { loginRateLimit } from '../../auth/rate-limit.js';
 import { renderErrorPage, renderLoginPage } from './login-page.js';
 
 /**
@@ -117,7 +116,7 @@ export function registerBrowserSession(app: OpenAPIHono<AppEnv>): void {
     htmlErrors(c, () => loginPage(c, 200, { next: safeNext(c.req.query('next')) })),
   );
 
-  app.post('/login', loginRateLimit(), (c) =>
+  app.post('/login', (c) =>
     htmlErrors(c, async () => {
       let form: Record<string, unknown>;
       try {

@@ -2,7 +2,6 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../app-env.js';
 import { checkCredentials, INVALID_CREDENTIALS } from '../../auth/credentials.js';
 import { recordAuthEvent, startApiSession } from '../../auth/sessions.js';
-import { loginRateLimit } from '../../auth/rate-limit.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
 import { LoginRequest, TokenPair } from './schemas.js';
@@ -15,7 +14,6 @@ const route = createRoute({
   description:
     'Returns a short-lived access token and a single-use refresh token. Every failure — unknown email, wrong password, disabled or locked account — is the same 401. Five consecutive failures lock the account for 15 minutes.',
   security: [],
-  middleware: [loginRateLimit()],
   request: {
     body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
   },

@@ -12,7 +12,6 @@ import {
   IdempotencyHeaders,
   leadFields,
   LeadReceipt,
-  publicRateLimit,
   resolveSchool,
 } from './shared.js';
 
@@ -26,7 +25,7 @@ const route = createRoute({
   description:
     'Records an inquiry. The same email (case-insensitive) within the organisation is the same lead: a repeat adds a touchpoint and refreshes the contact details. Limited per client IP.',
   security: [],
-  middleware: [publicRateLimit('inquiries'), idempotency({ scope: 'public:inquiries' })] as const,
+  middleware: [idempotency({ scope: 'public:inquiries' })] as const,
   request: {
     headers: IdempotencyHeaders,
     body: { required: true, content: { 'application/json': { schema: InquiryBody } } },

@@ -3,7 +3,6 @@ import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import type { AppEnv } from '../../app-env.js';
 import { problemResponses } from '../openapi.js';
-import { publicRateLimit } from './shared.js';
 
 const School = z
   .object({
@@ -42,7 +41,6 @@ const route = createRoute({
   summary: 'School or network profile for a public website',
   security: [],
   // A page view reads this; lead capture is the scarcer resource, so reads get more room.
-  middleware: [publicRateLimit('profile', 10)] as const,
   responses: {
     200: { description: 'The profile', content: { 'application/json': { schema: Profile } } },
     ...problemResponses(404, 403, 429),

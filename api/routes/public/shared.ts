@@ -1,10 +1,9 @@
 import { z } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import type { Attribution, LeadContact } from '../../admissions/leads.js';
 import { findActiveSchool, offeredGrade, type AdmissionsSchool } from '../../admissions/schools.js';
 import type { AppEnv } from '../../app-env.js';
 import { IDEMPOTENCY_KEY } from '../../middleware/idempotency.js';
-import { rateLimit } from '../../middleware/rate-limit.js';
 import { ApiError } from '../../problems.js';
 
 /**
@@ -201,17 +200,6 @@ export async function decoyLeadId(tenantId: string, email: string): Promise<stri
   b[8] = (b[8]! & 0x3f) | 0x80; // RFC 4122 variant
   const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/**
- * Rate limit of a public endpoint per tenant and client IP: `PUBLIC_RATE_LIMIT` requests a
- * minute, times `factor` for cheap reads.
- */
-export function publicRateLimit(name: string, factor = 1): MiddlewareHandler<AppEnv> {
-  return rateLimit({
-    name: `public:${name}`,
-    limit: (c) => c.get('services').config.PUBLIC_RATE_LIMIT * factor,
-  });
 }
 
 /** Today's date (YYYY-MM-DD) in a time zone; UTC when the zone is unknown. */

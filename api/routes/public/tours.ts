@@ -13,7 +13,6 @@ import {
   IdempotencyHeaders,
   leadFields,
   LeadReceipt,
-  publicRateLimit,
   resolveSchool,
   todayIn,
 } from './shared.js';
@@ -52,7 +51,7 @@ const route = createRoute({
   summary: 'Tour request from a public website',
   description: `Records a tour request on the family's lead (created if the email is new) and moves the lead to \`${TOUR_STAGE}\` when it is at an earlier stage; a lost lead is reopened. Limited per client IP.`,
   security: [],
-  middleware: [publicRateLimit('tours'), idempotency({ scope: 'public:tours' })] as const,
+  middleware: [idempotency({ scope: 'public:tours' })] as const,
   request: {
     headers: IdempotencyHeaders,
     body: { required: true, content: { 'application/json': { schema: TourBody } } },
