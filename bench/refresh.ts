@@ -362,8 +362,9 @@ export async function benchRefresh(
       `  full refresh: ${s(f.totalMs)} in the worker (extract ${s(f.extractMs)}, metrics ${s(f.metricsMs)}, ` +
         `commit ${s(f.commitMs)}, publish ${s(f.publishMs)}); process wall ${s(full.wallMs)} — target ≤ ${s(TARGETS.fullMs)}: ${verdict(f.totalMs <= TARGETS.fullMs)}`,
     );
+    const duck = `DuckDB memory_limit ${process.env.DUCKDB_MEMORY_LIMIT ?? 'the worker default'}, threads ${process.env.DUCKDB_THREADS ?? 'all cores'}`;
     log(
-      `  worker peak RSS: ${rssMiB.toFixed(0)} MiB — target ≤ ${TARGETS.rssMiB} MiB: ${verdict(rssMiB <= TARGETS.rssMiB)}`,
+      `  worker peak RSS: ${rssMiB.toFixed(0)} MiB (${duck}) — target ≤ ${TARGETS.rssMiB} MiB: ${verdict(rssMiB <= TARGETS.rssMiB)}`,
     );
     log(
       `  incremental refresh after ${changed.toLocaleString('en-US')} changed rows (${incChanged} extracted or removed): ${s(i.totalMs)} ` +
