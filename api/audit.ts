@@ -16,7 +16,6 @@ export interface AuditEntry {
  */
 export async function audit(c: Context<AppEnv>, entry: AuditEntry): Promise<void> {
   const principal = c.get('principal') as AppEnv['Variables']['principal'] | undefined;
-  const ip = c.get('services').clientIp(c);
   await c
     .get('tx')
     .insert(t.auditLog)
@@ -30,11 +29,16 @@ export async function audit(c: Context<AppEnv>, entry: AuditEntry): Promise<void
       before: entry.before ?? null,
       after: entry.after ?? null,
       requestId: c.get('requestId'),
-      ip: isIp(ip) ? ip : null,
+      ip: clientInet(c),
       userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null,
     });
 }
 
-function isIp(value: string): boolean {
-  return /^[0-9.]+$/.test(value) || /^[0-9a-f:]+$/i.test(value);
+/**
+ * The client's address as the `inet` columns of the logs take it; null when the runtime
+ * reports something that is not an address (e.g. `unknown`).
+ */
+export function clientInet(c: Context<AppEnv>): string | null {
+  const ip = c.get('services').clientIp(c);
+  return /^[0-9.]+$/.test(ip) || /^[0-9a-f:]+$/i.test(ip) ? ip : null;
 }

@@ -4,6 +4,7 @@ import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
 import { commitDespiteFailure } from './failure-writes.js';
 import type { AppEnv } from '../app-env.js';
+import { clientInet } from '../audit.js';
 import type { TenantSchema } from '../services.js';
 
 /**
@@ -52,11 +53,6 @@ export async function roleKeysOf(tx: Tx<TenantSchema>, userId: string): Promise<
   return rows.map((r) => r.key);
 }
 
-const clientIpOf = (c: Context<AppEnv>): string | null => {
-  const ip = c.get('services').clientIp(c);
-  return /^[0-9.]+$/.test(ip) || /^[0-9a-f:]+$/i.test(ip) ? ip : null;
-};
-
 const userAgentOf = (c: Context<AppEnv>) => c.req.header('user-agent')?.slice(0, 512) ?? null;
 
 /**
@@ -78,7 +74,7 @@ async function storeRefreshToken(
       tokenHash: await hashToken(token),
       expiresAt: row.expiresAt,
       userAgent: userAgentOf(c),
-      ip: clientIpOf(c),
+      ip: clientInet(c),
     });
   return token;
 }
@@ -274,7 +270,7 @@ export async function recordAuthEvent(
     before: null,
     after: entry.after ?? null,
     requestId: c.get('requestId'),
-    ip: clientIpOf(c),
+    ip: clientInet(c),
     userAgent: userAgentOf(c),
   });
 }

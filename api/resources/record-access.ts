@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import * as t from '../../db/schema/tenant.js';
 import type { AppEnv } from '../app-env.js';
+import { clientInet } from '../audit.js';
 
 export type RecordAccess = 'read' | 'list' | 'export' | 'erase';
 
@@ -16,7 +17,7 @@ export async function logRecordAccess(
 ): Promise<void> {
   const unique = [...new Set(studentIds)];
   if (unique.length === 0) return;
-  const ip = c.get('services').clientIp(c);
+  const ip = clientInet(c);
   const route = `${c.req.method} ${c.req.routePath}`.slice(0, 200);
   await c
     .get('tx')
@@ -29,7 +30,7 @@ export async function logRecordAccess(
         access,
         route,
         requestId: c.get('requestId'),
-        ip: /^[0-9.]+$/.test(ip) || /^[0-9a-f:]+$/i.test(ip) ? ip : null,
+        ip,
       })),
     );
 }
