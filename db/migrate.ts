@@ -4,6 +4,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { databaseOf, retryWhileTemplateBusy, withDatabase } from './branches/local.js';
+import { ident, literal } from './sql-text.js';
 
 // Cluster URL helpers live with the (runtime-neutral) local provisioner; re-exported for Node callers.
 export { databaseOf, retryWhileTemplateBusy, withDatabase };
@@ -32,9 +33,6 @@ export async function latestSchemaVersion(set: MigrationSet): Promise<string> {
   if (!last) throw new Error(`no ${set} migrations`);
   return last.tag;
 }
-
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 /**
  * Creates the owner and app roles when missing and (re)asserts their attributes, so a role

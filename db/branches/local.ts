@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { BranchProvisioner, ProvisionedBranch } from './provisioner.js';
+import { ident } from '../sql-text.js';
 
 /**
  * Runs one statement on the cluster's maintenance database (`postgres`) outside any
@@ -97,8 +98,6 @@ export class LocalProvisioner implements BranchProvisioner {
     return u.toString();
   }
 }
-
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** The SQLSTATE of a driver error, looking through drizzle's wrapping (`cause`). */
 export function sqlStateOf(err: unknown): string | undefined {

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClientBase } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { ident } from '../sql-text.js';
 
 /** One column value: null is SQL NULL; arrays become PostgreSQL array literals. */
 export type Cell = string | number | boolean | null | readonly string[];
@@ -70,8 +71,6 @@ export interface CopyOptions {
   /** Called after each chunk with the running row count. */
   onRows?: (rows: number) => void;
 }
-
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * Streams a table's rows into COPY statements for one tenant and returns the row count.

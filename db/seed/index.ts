@@ -12,6 +12,7 @@ import { seedTables, type TenantRefs } from './generate.js';
 import { PRESETS, type PresetName } from './presets.js';
 import { silentProgress, type Progress, type TableResult } from './progress.js';
 import { buildWorld } from './world.js';
+import { ident } from '../sql-text.js';
 
 export { PRESETS, PRESET_NAMES, isPresetName, type PresetName } from './presets.js';
 export { createProgress, formatSummary, silentProgress, type Progress } from './progress.js';
@@ -178,8 +179,6 @@ export async function seedTenant(options: SeedOptions): Promise<SeedReport> {
     await client.end();
   }
 }
-
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * Checks every foreign key of a table for one tenant's rows (MATCH SIMPLE: a null column
