@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { spawn } from 'node:child_process';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { newApp } from '../../api/app.js';
@@ -8,6 +8,7 @@ import { parseApiConfig } from '../../api/env.js';
 import { createNodeServices } from '../../api/runtime/node.js';
 import type { Services } from '../../api/services.js';
 import { startWsProxy } from '../../db/ws-proxy.js';
+import { freePort } from './net.js';
 
 /** A running copy of the API: on Node (in this process) or in workerd (wrangler's dev server). */
 export interface ApiTarget {
@@ -40,15 +41,6 @@ export async function startNodeApi(vars: ApiVars): Promise<ApiTarget> {
       await close();
     },
   };
-}
-
-/** A free TCP port on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /**

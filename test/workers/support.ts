@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -9,6 +8,7 @@ import { parseWorkerConfig, type WorkerConfig } from '../../workers/env.js';
 import { createLogger, type Logger } from '../../workers/log.js';
 import type { MetricsJobData } from '../../workers/contract.js';
 import type { TestEnvironment } from '../support/environment.js';
+import { freePort } from '../support/net.js';
 
 /** The machine's shared Redis (other test files use it too: never stop or reconfigure it). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -120,14 +120,6 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
-}
-
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /**
