@@ -113,7 +113,7 @@ export function mount(
   app.openapi(route, handler as never);
 }
 
-const etag = (row: Row) => `"${String(row.changedXid)}"`;
+export const etag = (row: Row) => `"${String(row.changedXid)}"`;
 
 /** The row with this id within the caller's scope, or a 404 that says nothing more. */
 export async function loadScoped(
@@ -368,7 +368,8 @@ export function guarded(...permissions: string[]): MiddlewareHandler<AppEnv>[] {
   return [authenticate(), requirePermission(...permissions)];
 }
 
-function checkIfMatch(c: Ctx, row: Row): void {
+/** Refuses a write whose `If-Match` names another version of the row (412). */
+export function checkIfMatch(c: Ctx, row: Row): void {
   const wanted = c.req.header('if-match');
   if (wanted === undefined || wanted === '*') return;
   const current = etag(row);

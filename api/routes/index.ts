@@ -1,8 +1,11 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.js';
+import { registerAcademicRoutes } from './academic/index.js';
+import { registerAttendanceRoutes } from './attendance/index.js';
 import { registerAuthRoutes } from './auth/index.js';
 import { registerDashboardRoutes } from './dashboards/index.js';
 import { registerDocs } from './docs.js';
+import { registerGradeRoutes } from './grades/index.js';
 import { registerLeadRoutes } from './leads/index.js';
 import { registerMetricRoutes } from './metrics/index.js';
 import { registerOrgRoutes } from './org/index.js';
@@ -18,6 +21,9 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   registerLeadRoutes(app);
   registerPeopleRoutes(app);
   registerOrgRoutes(app);
+  registerAcademicRoutes(app);
+  registerGradeRoutes(app);
+  registerAttendanceRoutes(app);
   registerMetricRoutes(app);
   registerDashboardRoutes(app);
   registerDocs(app);

@@ -52,7 +52,9 @@ for (const runtime of RUNTIMES) {
       const tags = [...doc.querySelectorAll('main > section[id^="tag-"] > h2')].map(
         (h) => h.textContent,
       );
-      expect(tags).toEqual([...new Set(operations.map((o) => o.tag))].sort());
+      expect(tags).toEqual(
+        [...new Set(operations.map((o) => o.tag))].sort((a, b) => a.localeCompare(b)),
+      );
       // Every link inside the page leads somewhere on it.
       for (const a of doc.querySelectorAll('a[href^="#"]')) {
         expect(

@@ -1,0 +1,144 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { and, asc, eq, gte, isNull, lte, or, sql } from 'drizzle-orm';
+import * as t from '../../../db/schema/tenant.js';
+import { CALENDAR_DAY_KINDS } from '../../../db/schema/org.js';
+import type { AppEnv } from '../../app-env.js';
+import { guarded, mount, valid } from '../../resources/crud.js';
+import { logRecordAccess } from '../../resources/record-access.js';
+import { problemResponses } from '../openapi.js';
+import { todayIn } from '../public/shared.js';
+import {
+  AttendanceRecord,
+  dayKind,
+  loadClass,
+  period,
+  permissions,
+  presentRecord,
+  readableStudents,
+} from './shared.js';
+
+const Query = z.object({
+  class_id: z.uuid().openapi({ description: 'The class.' }),
+  date: z.iso
+    .date()
+    .optional()
+    .openapi({ description: 'The school day; default today in the school’s time zone.' }),
+  period: period.optional(),
+});
+
+const Roster = z
+  .object({
+    class_id: z.uuid(),
+    school_id: z.uuid(),
+    date: z.string(),
+    period: z.string().nullable(),
+    day_kind: z
+      .enum(CALENDAR_DAY_KINDS)
+      .nullable()
+      .describe('The school calendar’s kind of day; null when the calendar has no such day.'),
+    data: z.array(
+      z.object({
+        student_id: z.uuid(),
+        student_number: z.string(),
+        first_name: z.string(),
+        last_name: z.string(),
+        preferred_name: z.string().nullable(),
+        grade_level: z.string(),
+        record: AttendanceRecord.nullable(),
+      }),
+    ),
+  })
+  .openapi('AttendanceRoster');
+
+export function registerRoster(app: OpenAPIHono<AppEnv>): void {
+  mount(
+    app,
+    createRoute({
+      method: 'get',
+      path: '/v1/attendance',
+      tags: ['Attendance'],
+      summary: 'A class’s roster with each student’s record for a day',
+      description:
+        'The students enrolled in the class on the date, each with their record for that date and period (null when none is taken). Teachers see their own classes, the school’s staff its classes, a family only their own students in their classes. Each student shown is recorded in the record-access log.',
+      middleware: guarded(permissions.read),
+      request: { query: Query },
+      responses: {
+        200: { description: 'The roster', content: { 'application/json': { schema: Roster } } },
+        ...problemResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const q = valid<z.infer<typeof Query>>(c, 'query');
+      const tx = c.get('tx');
+      const cls = await loadClass(c, q.class_id, 'read');
+      let date = q.date;
+      if (!date) {
+        const [school] = await tx
+          .select({ timezone: t.orgUnits.timezone })
+          .from(t.orgUnits)
+          .where(eq(t.orgUnits.id, cls.schoolId));
+        date = todayIn(school?.timezone ?? c.get('tenant').timezone);
+      }
+      const periodKey = q.period ?? null;
+      const s = t.students;
+      const ce = t.classEnrollments;
+      const ar = t.attendanceRecords;
+      const rows = await tx
+        .select({
+          id: s.id,
+          studentNumber: s.studentNumber,
+          firstName: s.firstName,
+          lastName: s.lastName,
+          preferredName: s.preferredName,
+          gradeLevel: s.gradeLevel,
+          record: ar,
+        })
+        .from(s)
+        .innerJoin(
+          ce,
+          and(
+            eq(ce.studentId, s.id),
+            eq(ce.classId, cls.id),
+            isNull(ce.deletedAt),
+            lte(ce.entryDate, date),
+            or(isNull(ce.exitDate), gte(ce.exitDate, date)),
+          ),
+        )
+        .leftJoin(
+          ar,
+          and(
+            eq(ar.studentId, s.id),
+            eq(ar.date, date),
+            sql`coalesce(${ar.period}, '') = ${periodKey ?? ''}`,
+            isNull(ar.deletedAt),
+          ),
+        )
+        .where(and(isNull(s.deletedAt), await readableStudents(c)))
+        .orderBy(asc(s.lastName), asc(s.firstName), asc(s.id));
+      await logRecordAccess(
+        c,
+        rows.map((r) => r.id),
+        'list',
+      );
+      return c.json(
+        {
+          class_id: cls.id,
+          school_id: cls.schoolId,
+          date,
+          period: periodKey,
+          day_kind: await dayKind(c, cls.schoolId, date),
+          data: rows.map((r) => ({
+            student_id: r.id,
+            student_number: r.studentNumber,
+            first_name: r.firstName,
+            last_name: r.lastName,
+            preferred_name: r.preferredName,
+            grade_level: r.gradeLevel,
+            record: r.record ? presentRecord(r.record) : null,
+          })),
+        },
+        200,
+      );
+    },
+  );
+}

@@ -1,0 +1,273 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import * as t from '../../../db/schema/tenant.js';
+import { ATTENDANCE_STATUSES } from '../../../db/schema/attendance.js';
+import { rowsOf } from '../../../db/connection.js';
+import type { AppEnv } from '../../app-env.js';
+import { audit } from '../../audit.js';
+import { orgReach } from '../../auth/scope.js';
+import { ApiError, type InvalidParam } from '../../problems.js';
+import { guarded, mount, valid, type Ctx } from '../../resources/crud.js';
+import { mapDbErrors } from '../../resources/db-errors.js';
+import { problemResponses } from '../openapi.js';
+import { dayKind, loadClass, period, permissions } from './shared.js';
+
+const optionalText = (max: number) => z.string().trim().min(1).max(max).nullable().optional();
+
+const RecordInput = z.strictObject({
+  student_id: z.uuid(),
+  status: z.enum(ATTENDANCE_STATUSES),
+  reason: optionalText(200).openapi({ description: 'Omitted = kept as it is; null = cleared.' }),
+  note: optionalText(1000).openapi({ description: 'Omitted = kept as it is; null = cleared.' }),
+});
+
+const Upsert = z
+  .strictObject({
+    date: z.iso.date().openapi({ description: 'The school day, in the school’s time zone.' }),
+    class_id: z.uuid().optional().openapi({ description: 'Attendance taken for a class.' }),
+    school_id: z.uuid().optional().openapi({ description: 'Attendance taken for a school day.' }),
+    period: period.nullable().optional(),
+    records: z.array(RecordInput).min(1).max(1000),
+  })
+  .refine((b) => (b.class_id === undefined) !== (b.school_id === undefined), {
+    message: 'give exactly one of class_id and school_id',
+    path: ['class_id'],
+  })
+  .openapi('AttendanceUpsert');
+type UpsertBody = z.infer<typeof Upsert>;
+
+const Counts = z
+  .object({
+    date: z.string(),
+    school_id: z.uuid(),
+    class_id: z.uuid().nullable(),
+    period: z.string().nullable(),
+    inserted: z.number().int(),
+    updated: z.number().int(),
+    unchanged: z.number().int(),
+  })
+  .openapi('AttendanceUpsertResult');
+
+/** Ids as PostgreSQL prints them, so that one student is one key however it was written. */
+const lowerIds = (b: UpsertBody): UpsertBody => ({
+  ...b,
+  class_id: b.class_id?.toLowerCase(),
+  school_id: b.school_id?.toLowerCase(),
+  records: b.records.map((r) => ({ ...r, student_id: r.student_id.toLowerCase() })),
+});
+
+/** The school the attendance is for, after checking the caller may write for it. */
+async function target(
+  c: Ctx,
+  body: UpsertBody,
+): Promise<{ schoolId: string; classId: string | null }> {
+  if (body.class_id) {
+    const cls = await loadClass(c, body.class_id, 'write');
+    return { schoolId: cls.schoolId, classId: cls.id };
+  }
+  const schoolId = body.school_id!;
+  const tx = c.get('tx');
+  // School days are an office's and a principal's to take; teachers take their classes'.
+  const reach = await orgReach(tx, c.get('principal'), permissions.write);
+  const [school] = await tx
+    .select({ id: t.orgUnits.id })
+    .from(t.orgUnits)
+    .where(and(eq(t.orgUnits.id, schoolId), isNull(t.orgUnits.deletedAt)));
+  if (!school || !(reach.all || reach.orgUnitIds.includes(schoolId)))
+    throw new ApiError('not_found');
+  return { schoolId, classId: null };
+}
+
+/** Every reason the records cannot be written as one batch; empty when they can. */
+async function recordProblems(
+  c: Ctx,
+  body: UpsertBody,
+  schoolId: string,
+  classId: string | null,
+): Promise<InvalidParam[]> {
+  const problems: InvalidParam[] = [];
+  const firstAt = new Map<string, number>();
+  body.records.forEach((r, i) => {
+    const first = firstAt.get(r.student_id);
+    if (first === undefined) firstAt.set(r.student_id, i);
+    else
+      problems.push({
+        name: `json.records.${i}.student_id`,
+        reason: `listed more than once (also records.${first})`,
+      });
+  });
+  const studentIds = [...firstAt.keys()];
+  const inClass = classId
+    ? sql`exists (select 1 from class_enrollments ce
+                   where ce.deleted_at is null and ce.student_id = s.id
+                     and ce.class_id = ${classId}::uuid and ce.entry_date <= ${body.date}::date
+                     and (ce.exit_date is null or ce.exit_date >= ${body.date}::date))`
+    : sql`true`;
+  const enrolled = rowsOf<{ id: string; in_school: boolean; in_class: boolean }>(
+    await c.get('tx').execute(sql`
+      select s.id::text as id,
+        exists (select 1 from school_enrollments se
+                 where se.deleted_at is null and se.student_id = s.id
+                   and se.school_id = ${schoolId}::uuid and se.entry_date <= ${body.date}::date
+                   and (se.exit_date is null or se.exit_date >= ${body.date}::date)) as in_school,
+        ${inClass} as in_class
+      from students s
+      where s.deleted_at is null and s.id in (${sql.join(
+        studentIds.map((id) => sql`${id}::uuid`),
+        sql`, `,
+      )})`),
+  );
+  const byId = new Map(enrolled.map((e) => [e.id, e]));
+  for (const [id, i] of firstAt) {
+    const e = byId.get(id);
+    if (!e?.in_school)
+      problems.push({
+        name: `json.records.${i}.student_id`,
+        reason: `not enrolled at the school on ${body.date}`,
+      });
+    else if (!e.in_class)
+      problems.push({
+        name: `json.records.${i}.student_id`,
+        reason: `not enrolled in the class on ${body.date}`,
+      });
+  }
+  const index = (p: InvalidParam) => Number(p.name.split('.')[2]);
+  return problems.sort((a, b) => index(a) - index(b));
+}
+
+export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
+  mount(
+    app,
+    createRoute({
+      method: 'post',
+      path: '/v1/attendance',
+      tags: ['Attendance'],
+      summary: 'Take attendance for a class or a school day',
+      description:
+        'Creates or changes one record per listed student for the date (and period; none = the whole-day record), for a class (`class_id`: its teachers and the school’s staff) or a whole school (`school_id`: the school’s staff). Repeating a request changes nothing; a changed status replaces the old one. The date must be an instructional day of the school’s calendar and each student enrolled at the school — and, for a class, in the class — on that date. One invalid record refuses the whole request (422, `invalid_params` naming each) and nothing is written.',
+      middleware: guarded(permissions.write),
+      request: { body: { content: { 'application/json': { schema: Upsert } }, required: true } },
+      responses: {
+        200: {
+          description: 'How many records were created, changed and left as they were',
+          content: { 'application/json': { schema: Counts } },
+        },
+        ...problemResponses(400, 401, 403, 404, 413, 422),
+      },
+    }),
+    async (c) => {
+      const body = lowerIds(valid<UpsertBody>(c, 'json'));
+      const tx = c.get('tx');
+      const { schoolId, classId } = await target(c, body);
+      const periodKey = body.period ?? null;
+
+      const kind = await dayKind(c, schoolId, body.date);
+      if (kind !== 'instructional')
+        throw new ApiError('unprocessable', 'Attendance is taken on instructional days only.', {
+          invalidParams: [
+            {
+              name: 'json.date',
+              reason: kind
+                ? `a ${kind} day at the school, not an instructional day`
+                : 'not a day of the school’s calendar',
+            },
+          ],
+        });
+      const problems = await recordProblems(c, body, schoolId, classId);
+      if (problems.length > 0)
+        throw new ApiError(
+          'unprocessable',
+          `${problems.length} record(s) cannot be written; nothing was written.`,
+          { invalidParams: problems },
+        );
+
+      const studentIds = body.records.map((r) => r.student_id);
+      const existing = await tx
+        .select({
+          studentId: t.attendanceRecords.studentId,
+          status: t.attendanceRecords.status,
+          reason: t.attendanceRecords.reason,
+          note: t.attendanceRecords.note,
+        })
+        .from(t.attendanceRecords)
+        .where(
+          and(
+            inArray(t.attendanceRecords.studentId, studentIds),
+            eq(t.attendanceRecords.date, body.date),
+            sql`coalesce(${t.attendanceRecords.period}, '') = ${periodKey ?? ''}`,
+            isNull(t.attendanceRecords.deletedAt),
+          ),
+        )
+        .orderBy(t.attendanceRecords.studentId)
+        .for('update');
+      const before = new Map(existing.map((e) => [e.studentId, e]));
+      // Omitted reason/note keep what is stored; null clears it. Rows go in student order so
+      // that concurrent batches lock the same rows in the same order.
+      const sorted = [...body.records].sort((a, b) => (a.student_id < b.student_id ? -1 : 1));
+      const rows = sorted.map((r) => {
+        const old = before.get(r.student_id);
+        return {
+          student_id: r.student_id,
+          status: r.status,
+          reason: r.reason === undefined ? (old?.reason ?? null) : r.reason,
+          note: r.note === undefined ? (old?.note ?? null) : r.note,
+        };
+      });
+
+      const written = rowsOf<{ student_id: string; inserted: boolean }>(
+        await mapDbErrors(() =>
+          tx.execute(sql`
+            insert into attendance_records
+              (tenant_id, student_id, school_id, class_id, date, period, status, reason, note,
+               marked_by)
+            select ${c.get('tenant').id}::uuid, r.student_id, ${schoolId}::uuid,
+                   ${classId}::uuid, ${body.date}::date, ${periodKey}::text, r.status, r.reason,
+                   r.note, ${c.get('principal').userId}::uuid
+            from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+              as r(student_id uuid, status text, reason text, note text)
+            on conflict (tenant_id, student_id, date, (coalesce(period, '')))
+              where deleted_at is null
+            do update set status = excluded.status, reason = excluded.reason,
+              note = excluded.note, class_id = excluded.class_id,
+              school_id = excluded.school_id, marked_by = excluded.marked_by, marked_at = now()
+            where (attendance_records.status, attendance_records.reason, attendance_records.note)
+              is distinct from (excluded.status, excluded.reason, excluded.note)
+            returning student_id::text, (xmax = 0) as inserted`),
+        ),
+      );
+      const inserted = written.filter((w) => w.inserted).length;
+      const updated = written.length - inserted;
+      const result = {
+        date: body.date,
+        school_id: schoolId,
+        class_id: classId,
+        period: periodKey,
+        inserted,
+        updated,
+        unchanged: rows.length - written.length,
+      };
+      const statusOf = new Map(rows.map((r) => [r.student_id, r.status]));
+      // Ids and statuses only: reasons and notes are personal and stay out of the log.
+      await audit(c, {
+        action: 'attendance.upsert',
+        entityType: classId ? 'class' : 'org_unit',
+        entityId: classId ?? schoolId,
+        before: {
+          statuses: Object.fromEntries(
+            written
+              .filter((w) => !w.inserted)
+              .map((w) => [w.student_id, before.get(w.student_id)?.status ?? null]),
+          ),
+        },
+        after: {
+          ...result,
+          statuses: Object.fromEntries(
+            written.map((w) => [w.student_id, statusOf.get(w.student_id)]),
+          ),
+        },
+      });
+      if (written.length > 0) c.set('metricsDirty', true);
+      return c.json(result, 200);
+    },
+  );
+}

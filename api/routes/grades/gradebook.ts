@@ -1,0 +1,156 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import * as t from '../../../db/schema/tenant.js';
+import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
+import { ASSIGNMENT_CATEGORIES } from '../../../db/schema/grades.js';
+import type { AppEnv } from '../../app-env.js';
+import { letterFor, percentOf, round2 } from '../../grades/compute.js';
+import { guarded, loadScoped, mount, valid } from '../../resources/crud.js';
+import { logRecordAccess } from '../../resources/record-access.js';
+import { problemResponses } from '../openapi.js';
+import {
+  AsOfQuery,
+  Band,
+  bandJson,
+  classScope,
+  enrollmentScope,
+  IdParam,
+  lineOf,
+  SCORE_STATUSES,
+  scalesOf,
+  schoolToday,
+  scoreRows,
+  statusOf,
+} from './shared.js';
+
+const Cell = z
+  .object({
+    points: z.number().nullable(),
+    status: z.enum(SCORE_STATUSES),
+    comment: z.string().nullable(),
+  })
+  .nullable()
+  .openapi('GradebookCell');
+
+const Gradebook = z
+  .object({
+    class_id: z.uuid(),
+    as_of: z.string(),
+    scale: z.array(Band),
+    assignments: z.array(
+      z.object({
+        id: z.uuid(),
+        title: z.string(),
+        category: z.enum(ASSIGNMENT_CATEGORIES),
+        points_possible: z.number(),
+        weight: z.number(),
+        due_date: z.string(),
+      }),
+    ),
+    students: z.array(
+      z.object({
+        student_id: z.uuid(),
+        first_name: z.string(),
+        last_name: z.string(),
+        enrollment_status: z.enum(CLASS_ENROLLMENT_STATUSES),
+        scores: z
+          .array(Cell)
+          .describe('One cell per assignment, in the order of `assignments`; null = no score.'),
+        current_percent: z.number().nullable(),
+        letter: z.string().nullable(),
+      }),
+    ),
+  })
+  .openapi('Gradebook');
+
+export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
+  mount(
+    app,
+    createRoute({
+      method: 'get',
+      path: '/v1/classes/{id}/gradebook',
+      tags: ['Grades'],
+      summary: 'A class’s gradebook',
+      description:
+        'Students × assignments, with each student’s current percentage (weighted points over assignments due by `as_of`; excused and ungraded scores left out, missing ones count 0) and its letter on the class’s grading scale (else the tenant default). Teachers see their own classes, staff their schools’, a parent or student only their own row. Each student shown is recorded in the record-access log.',
+      middleware: guarded('grades.read'),
+      request: { params: IdParam('Class'), query: AsOfQuery },
+      responses: {
+        200: {
+          description: 'The gradebook',
+          content: { 'application/json': { schema: Gradebook } },
+        },
+        ...problemResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = valid<{ id: string }>(c, 'param');
+      const q = valid<{ as_of?: string }>(c, 'query');
+      const cls = await loadScoped(c, { table: t.classes, scope: classScope }, id, 'read');
+      const asOf = q.as_of ?? (await schoolToday(c, String(cls.schoolId)));
+      const tx = c.get('tx');
+      const ce = t.classEnrollments;
+      const students = await tx
+        .select({
+          studentId: ce.studentId,
+          status: ce.status,
+          firstName: t.students.firstName,
+          lastName: t.students.lastName,
+        })
+        .from(ce)
+        .innerJoin(t.students, and(eq(t.students.id, ce.studentId), isNull(t.students.deletedAt)))
+        .where(and(eq(ce.classId, id), isNull(ce.deletedAt), await enrollmentScope(c, 'read')))
+        .orderBy(asc(t.students.lastName), asc(t.students.firstName), asc(ce.studentId));
+      const assignments = await tx
+        .select()
+        .from(t.assignments)
+        .where(and(eq(t.assignments.classId, id), isNull(t.assignments.deletedAt)))
+        .orderBy(asc(t.assignments.dueDate), asc(t.assignments.createdAt), asc(t.assignments.id));
+      const scores = await scoreRows(c, sql`a.class_id = ${id}::uuid`);
+      const bands = (await scalesOf(c, [id])).get(id)!;
+
+      const byStudent = new Map<string, typeof scores>();
+      for (const s of scores) {
+        const list = byStudent.get(s.student_id) ?? [];
+        list.push(s);
+        byStudent.set(s.student_id, list);
+      }
+      const body = {
+        class_id: id,
+        as_of: asOf,
+        scale: bands.map(bandJson),
+        assignments: assignments.map((a) => ({
+          id: a.id,
+          title: a.title,
+          category: a.category,
+          points_possible: a.pointsPossible,
+          weight: a.weight,
+          due_date: a.dueDate,
+        })),
+        students: students.map((st) => {
+          const mine = byStudent.get(st.studentId) ?? [];
+          const cells = new Map(mine.map((s) => [s.assignment_id, s]));
+          const percent = percentOf(mine.map(lineOf), asOf);
+          return {
+            student_id: st.studentId,
+            first_name: st.firstName,
+            last_name: st.lastName,
+            enrollment_status: st.status,
+            scores: assignments.map((a) => {
+              const s = cells.get(a.id);
+              return s ? { points: s.points, status: statusOf(s), comment: s.comment } : null;
+            }),
+            current_percent: percent === null ? null : round2(percent),
+            letter: letterFor(percent, bands),
+          };
+        }),
+      };
+      await logRecordAccess(
+        c,
+        students.map((s) => s.studentId),
+        'list',
+      );
+      return c.json(body, 200);
+    },
+  );
+}

@@ -1,0 +1,177 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import * as t from '../../../db/schema/tenant.js';
+import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
+import type { AppEnv } from '../../app-env.js';
+import { gpaOf, letterFor, percentOf, round2 } from '../../grades/compute.js';
+import { guarded, loadScoped, mount, valid } from '../../resources/crud.js';
+import { logRecordAccess } from '../../resources/record-access.js';
+import { problemResponses } from '../openapi.js';
+import {
+  AsOfQuery,
+  enrollmentScope,
+  IdParam,
+  lineOf,
+  scalesOf,
+  schoolToday,
+  scoreRows,
+  studentScope,
+  uuidList,
+} from './shared.js';
+
+const Final = z
+  .object({
+    percent: z.number().nullable(),
+    grade: z.string().nullable(),
+    grade_points: z.number().nullable(),
+    credits_attempted: z.number().nullable(),
+    credits_earned: z.number().nullable(),
+    exit_date: z.string().nullable(),
+  })
+  .openapi('FinalGrade');
+
+const StudentGrades = z
+  .object({
+    student_id: z.uuid(),
+    as_of: z.string(),
+    gpa: z
+      .number()
+      .nullable()
+      .describe(
+        'Σ(grade points × credits attempted) ÷ Σ credits attempted over the completed classes listed (4.0 scale); null when none counts.',
+      ),
+    credits_attempted: z.number(),
+    credits_earned: z.number(),
+    classes: z.array(
+      z.object({
+        enrollment_id: z.uuid(),
+        class_id: z.uuid(),
+        class_name: z.string(),
+        course_id: z.uuid(),
+        course_name: z.string(),
+        subject: z.string(),
+        session_id: z.uuid(),
+        status: z.enum(CLASS_ENROLLMENT_STATUSES),
+        current_percent: z.number().nullable(),
+        letter: z.string().nullable(),
+        final: Final.nullable().describe('Set once the enrollment is completed.'),
+      }),
+    ),
+  })
+  .openapi('StudentGrades');
+
+export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
+  mount(
+    app,
+    createRoute({
+      method: 'get',
+      path: '/v1/students/{id}/grades',
+      tags: ['Grades'],
+      summary: 'A student’s grades',
+      description:
+        'Per class: the current percentage (as in the gradebook) and letter, and the final grade once the enrollment is completed; plus the GPA over the completed classes listed. Teachers see their own classes of the student, staff their schools’ classes, parents and the student every class. Recorded in the record-access log.',
+      middleware: guarded('grades.read'),
+      request: { params: IdParam('Student'), query: AsOfQuery },
+      responses: {
+        200: {
+          description: 'The student’s grades',
+          content: { 'application/json': { schema: StudentGrades } },
+        },
+        ...problemResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = valid<{ id: string }>(c, 'param');
+      const q = valid<{ as_of?: string }>(c, 'query');
+      const student = await loadScoped(c, { table: t.students, scope: studentScope }, id, 'read');
+      const asOf = q.as_of ?? (await schoolToday(c, String(student.schoolId)));
+      const ce = t.classEnrollments;
+      const enrollments = await c
+        .get('tx')
+        .select({
+          id: ce.id,
+          classId: ce.classId,
+          status: ce.status,
+          exitDate: ce.exitDate,
+          finalPercent: ce.finalPercent,
+          finalGrade: ce.finalGrade,
+          gradePoints: ce.gradePoints,
+          creditsAttempted: ce.creditsAttempted,
+          creditsEarned: ce.creditsEarned,
+          className: t.classes.name,
+          courseId: t.courses.id,
+          courseName: t.courses.name,
+          subject: t.courses.subject,
+          courseCredits: t.courses.credits,
+          sessionId: t.classes.sessionId,
+        })
+        .from(ce)
+        .innerJoin(t.classes, eq(t.classes.id, ce.classId))
+        .innerJoin(t.courses, eq(t.courses.id, t.classes.courseId))
+        .innerJoin(t.academicSessions, eq(t.academicSessions.id, t.classes.sessionId))
+        .where(
+          and(
+            eq(ce.studentId, id),
+            isNull(ce.deletedAt),
+            isNull(t.classes.deletedAt),
+            await enrollmentScope(c, 'read'),
+          ),
+        )
+        .orderBy(asc(t.academicSessions.startDate), asc(t.classes.name), asc(ce.id));
+      const classIds = enrollments.map((e) => e.classId);
+      const scales = await scalesOf(c, classIds);
+      const scores =
+        classIds.length === 0
+          ? []
+          : await scoreRows(
+              c,
+              sql`s.student_id = ${id}::uuid and a.class_id in ${uuidList(classIds)}`,
+            );
+
+      const completed = enrollments.filter((e) => e.status === 'completed');
+      const credits = completed.map((e) => ({
+        gradePoints: e.gradePoints,
+        creditsAttempted: e.creditsAttempted ?? e.courseCredits,
+        creditsEarned: e.creditsEarned ?? 0,
+      }));
+      const body = {
+        student_id: id,
+        as_of: asOf,
+        gpa: gpaOf(credits),
+        credits_attempted: round2(credits.reduce((n, e) => n + (e.creditsAttempted ?? 0), 0)),
+        credits_earned: round2(credits.reduce((n, e) => n + e.creditsEarned, 0)),
+        classes: enrollments.map((e) => {
+          const percent = percentOf(
+            scores.filter((s) => s.class_id === e.classId).map(lineOf),
+            asOf,
+          );
+          return {
+            enrollment_id: e.id,
+            class_id: e.classId,
+            class_name: e.className,
+            course_id: e.courseId,
+            course_name: e.courseName,
+            subject: e.subject,
+            session_id: e.sessionId,
+            status: e.status,
+            current_percent: percent === null ? null : round2(percent),
+            letter: letterFor(percent, scales.get(e.classId)!),
+            final:
+              e.status === 'completed'
+                ? {
+                    percent: e.finalPercent,
+                    grade: e.finalGrade,
+                    grade_points: e.gradePoints,
+                    credits_attempted: e.creditsAttempted,
+                    credits_earned: e.creditsEarned,
+                    exit_date: e.exitDate,
+                  }
+                : null,
+          };
+        }),
+      };
+      await logRecordAccess(c, [id], 'read');
+      return c.json(body, 200);
+    },
+  );
+}

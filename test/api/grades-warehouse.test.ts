@@ -1,0 +1,153 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { GradesPayload } from '../../analytics/metrics/types.js';
+import { refreshTenant } from '../../analytics/refresh.js';
+import { call, type ApiResponse } from '../support/api.js';
+import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { Grades } from './grades-fixtures.js';
+import { bearer, Staff } from './staff-fixtures.js';
+
+/**
+ * One definition of a class percentage, letter and GPA: the API's gradebook and student
+ * grades agree with the warehouse's grades metric (DuckDB) on the same rows, as of the
+ * same date, on a tenant default scale that is not A–F.
+ */
+
+const ALPHA = 'alpha.test';
+const AS_OF = '2025-12-15';
+const SCALE = [
+  { letter: 'A', min_percent: 93, points: 4 },
+  { letter: 'B', min_percent: 85, points: 3 },
+  { letter: 'C', min_percent: 75, points: 2 },
+  { letter: 'D', min_percent: 65, points: 1 },
+  { letter: 'F', min_percent: 0, points: 0 },
+];
+
+let world: ApiWorld;
+let staff: Staff;
+let dir: string;
+let admin: string;
+let k1: string;
+let k2: string;
+let p: string;
+
+beforeAll(async () => {
+  world = await createApiWorld('grades_wh', { runtimes: ['node'] });
+  staff = await Staff.open(world);
+  dir = await mkdtemp(join(tmpdir(), 'hr-grades-wh-'));
+  const a = world.alpha.id;
+  const g = new Grades(staff, a);
+  const db = await staff.db();
+  await db.query(
+    `update grading_scales set bands = $2 where tenant_id = $1 and is_default and deleted_at is null`,
+    [a, JSON.stringify(SCALE)],
+  );
+  admin = await staff.token(a, world.alpha.adminUserId);
+  const school = await staff.school(a, 'North');
+  const teacher = await staff.user(a, [{ role: 'teacher' }]);
+  const kids: string[] = [];
+  for (let i = 0; i < 5; i++) kids.push(await staff.student(a, school, { lastName: `K${i}` }));
+  const [pp, q, r, s, u] = kids as [string, string, string, string, string];
+  p = pp;
+  k1 = (await staff.classTaughtBy(a, school, teacher, [p, q, r, s, u])).classId;
+  k2 = (await staff.classTaughtBy(a, school, teacher, [p, q])).classId;
+  await g.credits(k2, 0.5);
+
+  const h1 = await g.assignment(k1, { due: '2025-09-10', points: 100 });
+  const h2 = await g.assignment(k1, { due: '2025-10-10', points: 50, weight: 2 });
+  const h3 = await g.assignment(k1, { due: '2025-11-10', points: 20 });
+  const h4 = await g.assignment(k1, { due: '2025-11-20', points: 100, weight: 0 });
+  const h5 = await g.assignment(k1, { due: '2026-01-10', points: 100 });
+  await g.score(h1, p, { points: 90 });
+  await g.score(h2, p, { points: 40 });
+  await g.score(h3, p, { excused: true });
+  await g.score(h5, p, { points: 0 });
+  await g.score(h1, q, { missing: true });
+  await g.score(h2, q, { points: 45 });
+  await g.score(h3, q, { points: 20 });
+  await g.score(h1, r, { points: 95 });
+  await g.score(h2, r, { points: null });
+  await g.score(h3, r, { points: 18.6 });
+  await g.score(h4, r, { points: 0 });
+  await g.score(h1, s, { points: 74.99 });
+  await g.score(h3, u, { excused: true });
+  const b1 = await g.assignment(k2, { due: '2025-12-01', points: 10 });
+  const b2 = await g.assignment(k2, { due: '2025-12-15', points: 10, weight: 3 });
+  await g.score(b1, p, { points: 8.5 });
+  await g.score(b2, p, { points: 10 });
+  await g.score(b1, q, { points: 6.5 });
+  await g.score(b2, q, { missing: true });
+
+  // Final grades through the API: p completes both classes.
+  for (const classId of [k1, k2]) {
+    const r2 = await call(
+      world.targets[0]!,
+      'POST',
+      `/v1/enrollments/${await g.enrollment(classId, p)}/complete`,
+      { host: ALPHA, headers: bearer(admin), body: { exit_date: AS_OF } },
+    );
+    if (r2.status !== 200) throw new Error(r2.text);
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await staff?.close();
+  await world?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const get = (path: string): Promise<ApiResponse> =>
+  call(world.targets[0]!, 'GET', path, { host: ALPHA, headers: bearer(admin) });
+
+it('gives the same class percentages, letters and GPA as the warehouse', async () => {
+  const { snapshots } = await refreshTenant({
+    tenantId: world.alpha.id,
+    branchUrl: world.t.appUrl('pool'),
+    warehouseDir: dir,
+    mode: 'full',
+    asOf: AS_OF,
+  });
+  const tenant = snapshots.find(
+    (x) => x.metric === 'grades' && x.scopeId === null && x.period === 'school_year',
+  )!.payload as GradesPayload;
+
+  for (const classId of [k1, k2]) {
+    const book = await get(`/v1/classes/${classId}/gradebook?as_of=${AS_OF}`);
+    expect(book.status, book.text).toBe(200);
+    const rows: { current_percent: number | null; letter: string | null }[] = book.json.students;
+    const graded = rows.filter((x) => x.current_percent !== null);
+    const wh = tenant.classes.find((c) => c.class_id === classId)!;
+    expect(wh, classId).toBeDefined();
+    expect(graded.length).toBe(wh.student_classes);
+    const mean = graded.reduce((n, x) => n + x.current_percent!, 0) / graded.length;
+    // The API rounds each percentage to 2 decimals, the warehouse their mean.
+    expect(Math.abs(mean - wh.average_percent!)).toBeLessThan(0.01);
+    const letters = Object.fromEntries(SCALE.map((b) => [b.letter, 0]));
+    for (const x of graded) letters[x.letter!]!++;
+    expect(wh.letters.map((l) => [l.letter, l.count])).toEqual(Object.entries(letters));
+  }
+  // K1: p 85 (B), q 50 (F), r 94.67 (A), s 74.99 (D: not rounded up to C), u no percentage.
+  const k1Book = await get(`/v1/classes/${k1}/gradebook?as_of=${AS_OF}`);
+  expect(
+    k1Book.json.students.map((x: { current_percent: number | null; letter: string | null }) => [
+      x.current_percent,
+      x.letter,
+    ]),
+  ).toEqual([
+    [85, 'B'],
+    [50, 'F'],
+    [94.67, 'A'],
+    [74.99, 'D'],
+    [null, null],
+  ]);
+
+  // Only p has final grades (B on 1 credit, A on 0.5): the tenant's GPA is p's.
+  const mine = await get(`/v1/students/${p}/grades?as_of=${AS_OF}`);
+  expect(mine.status, mine.text).toBe(200);
+  expect(mine.json.gpa).toBe(3.33);
+  expect(mine.json.gpa).toBe(tenant.gpa);
+  expect(mine.json.credits_attempted).toBe(tenant.credits_attempted);
+  expect(tenant.completed_enrollments).toBe(2);
+}, 120_000);
