@@ -7,6 +7,7 @@ import { authenticate, requirePermission } from '../../auth/middleware.js';
 import { orgReach, withinReach } from '../../auth/scope.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
+import { Lead, leadJson } from './shape.js';
 
 const DATE_OR_TIME = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
 const bound = (what: string, edge: 'from' | 'to') =>
@@ -49,29 +50,6 @@ const ListQuery = z.object({
     .optional()
     .openapi({ description: 'The `next_cursor` of the previous page.' }),
 });
-
-const Lead = z
-  .object({
-    id: z.uuid(),
-    guardian_name: z.string(),
-    email: z.string(),
-    phone: z.string().nullable(),
-    student_first_name: z.string().nullable(),
-    grade_interest: z.string().nullable(),
-    school_id: z.uuid().nullable(),
-    stage: z.string(),
-    score: z.number().int(),
-    owner_user_id: z.uuid().nullable(),
-    source: z.string().nullable(),
-    lost_reason: z.string().nullable(),
-    lost_at: z.string().nullable(),
-    converted_student_id: z.uuid().nullable(),
-    consent: z.boolean(),
-    first_touch_at: z.string(),
-    created_at: z.string(),
-    updated_at: z.string(),
-  })
-  .openapi('Lead');
 
 const LeadPage = z
   .object({
@@ -151,8 +129,6 @@ function range(column: PgColumn, from?: string, to?: string, tz = 'UTC'): SQL[] 
 /** Escapes LIKE wildcards so a search term matches literally. */
 const literalPrefix = (s: string) => `${s.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
 export function registerListLeads(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const q = c.req.valid('query');
@@ -204,26 +180,7 @@ export function registerListLeads(app: OpenAPIHono<AppEnv>): void {
       rows.length > q.limit && last ? encodeCursor({ at: last.cursorAt, id: last.lead.id }) : null;
     return c.json(
       {
-        data: page.map(({ lead }) => ({
-          id: lead.id,
-          guardian_name: lead.guardianName,
-          email: lead.email,
-          phone: lead.phone,
-          student_first_name: lead.studentFirstName,
-          grade_interest: lead.gradeInterest,
-          school_id: lead.schoolId,
-          stage: lead.stage,
-          score: lead.score,
-          owner_user_id: lead.ownerUserId,
-          source: lead.source,
-          lost_reason: lead.lostReason,
-          lost_at: iso(lead.lostAt),
-          converted_student_id: lead.convertedStudentId,
-          consent: lead.consent,
-          first_touch_at: lead.firstTouchAt.toISOString(),
-          created_at: lead.createdAt.toISOString(),
-          updated_at: lead.updatedAt.toISOString(),
-        })),
+        data: page.map(({ lead }) => leadJson(lead)),
         next_cursor,
       },
       200,

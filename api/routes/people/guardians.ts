@@ -21,7 +21,7 @@ import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
 import { studentResource } from './students.js';
 
-const RELATIONSHIPS = [
+export const RELATIONSHIPS = [
   'mother',
   'father',
   'parent',
