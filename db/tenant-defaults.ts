@@ -102,8 +102,8 @@ export const SYSTEM_ROLE_DEFINITIONS: Record<
     name: 'Parent',
     description: 'Sees their own children and their own family account',
     permissions: [
-      ...read('org_units', 'sessions', 'calendars', 'students', 'classes', 'attendance'),
-      ...read('grades', 'finance', 'esa'),
+      ...read('org_units', 'sessions', 'calendars', 'students', 'classes', 'enrollments'),
+      ...read('attendance', 'grades', 'finance', 'esa'),
       ...write('esa'),
     ],
   },
@@ -116,6 +116,7 @@ export const SYSTEM_ROLE_DEFINITIONS: Record<
       'calendars',
       'students',
       'classes',
+      'enrollments',
       'attendance',
       'grades',
     ),

@@ -113,16 +113,6 @@ beforeAll(async () => {
      values ($1, $2, 'SOUTH-ART', 'Art', 'art') returning id`,
     [a, south],
   );
-  // The parent role reads enrollments here so its relationship rule can be exercised.
-  const db = await staff.db();
-  await db.query(
-    `insert into role_permissions (tenant_id, role_id, permission_id)
-     select $1, r.id, p.id from roles r, permissions p
-     where r.tenant_id = $1 and p.tenant_id = $1 and r.key = 'parent' and p.key = 'enrollments.read'
-     on conflict do nothing`,
-    [a],
-  );
-
   const b = world.beta.id;
   const betaSchool = await staff.school(b, 'Beta School');
   const betaTeacher = await staff.user(b, [{ role: 'teacher', orgUnitId: betaSchool }]);
