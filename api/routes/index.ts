@@ -5,6 +5,8 @@ import { registerAttendanceRoutes } from './attendance/index.js';
 import { registerAuthRoutes } from './auth/index.js';
 import { registerDashboardRoutes } from './dashboards/index.js';
 import { registerDocs } from './docs.js';
+import { registerEsaRoutes } from './esa/index.js';
+import { registerFinanceRoutes } from './finance/index.js';
 import { registerGradeRoutes } from './grades/index.js';
 import { registerLeadRoutes } from './leads/index.js';
 import { registerMetricRoutes } from './metrics/index.js';
@@ -24,6 +26,8 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   registerAcademicRoutes(app);
   registerGradeRoutes(app);
   registerAttendanceRoutes(app);
+  registerFinanceRoutes(app);
+  registerEsaRoutes(app);
   registerMetricRoutes(app);
   registerDashboardRoutes(app);
   registerDocs(app);

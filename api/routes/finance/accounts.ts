@@ -1,0 +1,535 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import * as t from '../../../db/schema/tenant.js';
+import { rowsOf } from '../../../db/connection.js';
+import type { AppEnv } from '../../app-env.js';
+import { audit } from '../../audit.js';
+import { ApiError } from '../../problems.js';
+import {
+  guarded,
+  loadScoped,
+  mount,
+  registerResource,
+  valid,
+  type Ctx,
+  type ResourceDef,
+  type Row,
+} from '../../resources/crud.js';
+import { mapDbErrors } from '../../resources/db-errors.js';
+import { scoped } from '../../resources/scopes.js';
+import { problemResponses } from '../openapi.js';
+import { todayIn } from '../public/shared.js';
+import { accountRules } from './scope.js';
+
+export const financePermissions = { read: 'finance.read', write: 'finance.write' };
+
+const Account = z
+  .object({
+    id: z.uuid(),
+    account_number: z.string(),
+    name: z.string(),
+    primary_guardian_id: z.uuid().nullable(),
+    school_id: z.uuid().nullable(),
+    status: z.enum(['active', 'closed']),
+    guardian_ids: z.array(z.uuid()).describe('Guardians who may see and pay the account.'),
+    balance_cents: z
+      .number()
+      .int()
+      .describe('Owed on issued invoices (void ones excluded) minus unapplied credit.'),
+    credit_cents: z.number().int().describe('Unapplied payments: the account’s credit.'),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('BillingAccount');
+
+const AccountCreate = z
+  .object({
+    account_number: z.string().trim().min(1).max(32).optional().openapi({
+      description: 'Unique in the tenant; generated when omitted.',
+    }),
+    name: z.string().trim().min(1).max(200),
+    primary_guardian_id: z.uuid().nullable().optional(),
+    school_id: z.uuid().nullable().optional(),
+    status: z.enum(['active', 'closed']).optional(),
+    guardian_ids: z
+      .array(z.uuid())
+      .max(20)
+      .optional()
+      .openapi({ description: 'Further guardians on the account (the primary one is added).' }),
+  })
+  .openapi('BillingAccountCreate');
+
+const AccountUpdate = AccountCreate.partial()
+  .extend({
+    guardian_ids: z
+      .array(z.uuid())
+      .max(20)
+      .optional()
+      .openapi({ description: 'Replaces the account’s guardians (the primary one is kept).' }),
+  })
+  .openapi('BillingAccountUpdate');
+
+const AccountFilters = z.object({
+  status: z.enum(['active', 'closed']).optional(),
+  school_id: z.uuid().optional(),
+});
+
+export const accountScope = scoped(financePermissions, accountRules(t.billingAccounts.id));
+
+/** Marks the request's committed writes as metric inputs (the refresh is enqueued after commit). */
+export const touchesMetrics = (c: Ctx) => c.set('metricsDirty', true);
+
+/** Links the guardians to the account, keeping the existing links. */
+async function linkGuardians(c: Ctx, accountId: string, guardianIds: string[]): Promise<void> {
+  const wanted = [...new Set(guardianIds)];
+  if (wanted.length === 0) return;
+  const tx = c.get('tx');
+  const existing = await tx
+    .select({ guardianId: t.billingAccountGuardians.guardianId })
+    .from(t.billingAccountGuardians)
+    .where(
+      and(
+        eq(t.billingAccountGuardians.accountId, accountId),
+        isNull(t.billingAccountGuardians.deletedAt),
+      ),
+    );
+  const have = new Set(existing.map((e) => e.guardianId));
+  const missing = wanted.filter((g) => !have.has(g));
+  if (missing.length === 0) return;
+  await mapDbErrors(() =>
+    tx.insert(t.billingAccountGuardians).values(
+      missing.map((guardianId) => ({
+        tenantId: c.get('tenant').id,
+        accountId,
+        guardianId,
+      })),
+    ),
+  );
+}
+
+/** Balances, credit and guardians of accounts, by account id. */
+async function accountFigures(c: Ctx, ids: string[]) {
+  const tx = c.get('tx');
+  const out = new Map<string, { guardianIds: string[]; owed: number; credit: number }>();
+  for (const id of ids) out.set(id, { guardianIds: [], owed: 0, credit: 0 });
+  if (ids.length === 0) return out;
+  const links = await tx
+    .select({
+      accountId: t.billingAccountGuardians.accountId,
+      g: t.billingAccountGuardians.guardianId,
+    })
+    .from(t.billingAccountGuardians)
+    .where(
+      and(
+        inArray(t.billingAccountGuardians.accountId, ids),
+        isNull(t.billingAccountGuardians.deletedAt),
+      ),
+    )
+    .orderBy(t.billingAccountGuardians.createdAt, t.billingAccountGuardians.id);
+  for (const l of links) out.get(l.accountId)!.guardianIds.push(l.g);
+  const owed = await tx
+    .select({
+      accountId: t.invoices.accountId,
+      cents: sql<string>`coalesce(sum(${t.invoices.balanceCents}), 0)::text`,
+    })
+    .from(t.invoices)
+    .where(
+      and(
+        inArray(t.invoices.accountId, ids),
+        isNull(t.invoices.deletedAt),
+        inArray(t.invoices.status, ['open', 'paid', 'uncollectible']),
+      ),
+    )
+    .groupBy(t.invoices.accountId);
+  for (const o of owed) out.get(o.accountId)!.owed = Number(o.cents);
+  const credit = await tx
+    .select({
+      accountId: t.payments.accountId,
+      cents: sql<string>`coalesce(sum(${t.payments.unappliedCents}), 0)::text`,
+    })
+    .from(t.payments)
+    .where(
+      and(
+        inArray(t.payments.accountId, ids),
+        isNull(t.payments.deletedAt),
+        eq(t.payments.status, 'succeeded'),
+      ),
+    )
+    .groupBy(t.payments.accountId);
+  for (const p of credit) out.get(p.accountId)!.credit = Number(p.cents);
+  return out;
+}
+
+const generatedNumber = () => `A-${crypto.randomUUID().slice(0, 8).toUpperCase()}`;
+
+export const accountResource: ResourceDef<
+  typeof AccountCreate,
+  typeof AccountUpdate,
+  typeof AccountFilters
+> = {
+  entity: 'billing_account',
+  path: '/v1/accounts',
+  tag: 'Finance',
+  plural: 'billing accounts',
+  table: t.billingAccounts,
+  permissions: financePermissions,
+  schemas: { out: Account, create: AccountCreate, update: AccountUpdate, filters: AccountFilters },
+  scope: accountScope,
+  order: { column: t.billingAccounts.accountNumber, direction: 'asc' },
+  operations: ['list', 'read', 'create', 'update'],
+  filters: (q) => [
+    q.status ? eq(t.billingAccounts.status, q.status) : undefined,
+    q.school_id ? eq(t.billingAccounts.schoolId, q.school_id) : undefined,
+  ],
+  prepareCreate: async (c, input) => {
+    touchesMetrics(c);
+    return {
+      accountNumber: input.account_number ?? generatedNumber(),
+      name: input.name,
+      primaryGuardianId: input.primary_guardian_id ?? null,
+      schoolId: input.school_id ?? null,
+      status: input.status ?? 'active',
+    };
+  },
+  afterCreate: async (c, row, input) => {
+    const primary = input.primary_guardian_id ? [input.primary_guardian_id] : [];
+    await linkGuardians(c, String(row.id), [...primary, ...(input.guardian_ids ?? [])]);
+  },
+  prepareUpdate: async (c, input, before) => {
+    touchesMetrics(c);
+    if (input.status === 'closed' && before.status !== 'closed') {
+      const f = (await accountFigures(c, [String(before.id)])).get(String(before.id))!;
+      if (f.owed !== 0 || f.credit !== 0)
+        throw new ApiError(
+          'conflict',
+          `The account still has ${f.owed} cents owed and ${f.credit} cents of credit; settle it before closing.`,
+        );
+    }
+    const values: Row = {};
+    if (input.account_number !== undefined) values.accountNumber = input.account_number;
+    if (input.name !== undefined) values.name = input.name;
+    if (input.primary_guardian_id !== undefined)
+      values.primaryGuardianId = input.primary_guardian_id;
+    if (input.school_id !== undefined) values.schoolId = input.school_id;
+    if (input.status !== undefined) values.status = input.status;
+    const id = String(before.id);
+    const primary =
+      input.primary_guardian_id !== undefined
+        ? input.primary_guardian_id
+        : (before.primaryGuardianId as string | null);
+    if (input.guardian_ids !== undefined) {
+      const keep = new Set([...input.guardian_ids, ...(primary ? [primary] : [])]);
+      const tx = c.get('tx');
+      const links = await tx
+        .select({ id: t.billingAccountGuardians.id, g: t.billingAccountGuardians.guardianId })
+        .from(t.billingAccountGuardians)
+        .where(
+          and(
+            eq(t.billingAccountGuardians.accountId, id),
+            isNull(t.billingAccountGuardians.deletedAt),
+          ),
+        );
+      const drop = links.filter((l) => !keep.has(l.g)).map((l) => l.id);
+      if (drop.length > 0)
+        await tx
+          .update(t.billingAccountGuardians)
+          .set({ deletedAt: new Date() })
+          .where(inArray(t.billingAccountGuardians.id, drop));
+      await linkGuardians(c, id, [...keep]);
+      const had = links.map((l) => l.g).sort();
+      const has = [...keep].sort();
+      if (JSON.stringify(had) !== JSON.stringify(has)) {
+        // The framework audits column changes; the guardian set is recorded here.
+        await audit(c, {
+          action: 'billing_account.guardians_replace',
+          entityType: 'billing_account',
+          entityId: id,
+          before: { guardian_ids: had },
+          after: { guardian_ids: has },
+        });
+        values.updatedAt = new Date();
+      }
+    } else if (input.primary_guardian_id) {
+      await linkGuardians(c, id, [input.primary_guardian_id]);
+    }
+    return values;
+  },
+  decorate: async (c, rows) => {
+    const figures = await accountFigures(
+      c,
+      rows.map((r) => String(r.id)),
+    );
+    return rows.map((r) => {
+      const f = figures.get(String(r.id))!;
+      return {
+        ...r,
+        guardianIds: f.guardianIds,
+        balanceCents: f.owed - f.credit,
+        creditCents: f.credit,
+      };
+    });
+  },
+  descriptions: {
+    list: 'Accounts within the caller’s scope: a parent’s own family account(s); for school staff the accounts of their school(s) or with a child at one; every account for tenant-wide roles. `balance_cents` is what is owed on issued invoices (void ones excluded) minus unapplied credit.',
+    create:
+      'The account number is unique in the tenant (409); unknown guardians or schools answer 422. Staff scoped to a school may create accounts of their school only.',
+    update:
+      '`guardian_ids` replaces the set of guardians on the account. An account with money owed or credit cannot be closed (409).',
+  },
+};
+
+const StatementQuery = z.object({
+  from: z.iso.date().optional().openapi({ description: 'First day (default: the beginning).' }),
+  to: z.iso.date().optional().openapi({ description: 'Last day (default: today).' }),
+});
+
+const StatementEntry = z.object({
+  date: z.string(),
+  kind: z.enum(['invoice', 'void', 'payment']),
+  invoice_id: z.uuid().nullable(),
+  payment_id: z.uuid().nullable(),
+  reference: z.string().nullable().describe('Invoice number or payment reference.'),
+  amount_cents: z.number().int().describe('Charges positive, payments and voids negative.'),
+  balance_cents: z.number().int().describe('Running balance after this entry.'),
+});
+
+const Statement = z
+  .object({
+    account_id: z.uuid(),
+    from: z.string().nullable(),
+    to: z.string(),
+    currency: z.string(),
+    opening_balance_cents: z.number().int(),
+    entries: z.array(StatementEntry),
+    invoices: z.array(
+      z.object({
+        id: z.uuid(),
+        number: z.string(),
+        status: z.string(),
+        issue_date: z.string().nullable(),
+        due_date: z.string().nullable(),
+        total_cents: z.number().int(),
+        amount_paid_cents: z.number().int(),
+        balance_cents: z.number().int(),
+      }),
+    ),
+    payments: z.array(
+      z.object({
+        id: z.uuid(),
+        received_on: z.string(),
+        method: z.string(),
+        amount_cents: z.number().int(),
+        unapplied_cents: z.number().int(),
+        allocations: z.array(z.object({ invoice_id: z.uuid(), amount_cents: z.number().int() })),
+      }),
+    ),
+    credit_cents: z
+      .number()
+      .int()
+      .describe('Unapplied credit now, of the payments received up to `to`.'),
+    closing_balance_cents: z.number().int(),
+  })
+  .openapi('AccountStatement');
+
+const IdParam = z.object({
+  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'Account id.' }),
+});
+
+interface LedgerRow extends Record<string, unknown> {
+  day: string;
+  kind: 'invoice' | 'void' | 'payment';
+  invoice_id: string | null;
+  payment_id: string | null;
+  reference: string | null;
+  amount: string;
+}
+
+/** The time zone if the runtime knows it, else UTC (a bad setting must not fail a statement). */
+function knownZone(tz: string | null | undefined): string {
+  if (!tz) return 'UTC';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return tz;
+  } catch {
+    return 'UTC';
+  }
+}
+
+/**
+ * The account statement: every issued invoice is a charge on its issue date, a voided one
+ * is reversed on the day it was voided, every succeeded payment is a credit on the day it
+ * was received (days in the school's time zone). Opening + entries = closing.
+ */
+async function statement(c: Ctx, account: Row, from: string | null, until: string | null) {
+  const tx = c.get('tx');
+  const id = String(account.id);
+  const [zone] = account.schoolId
+    ? await tx
+        .select({ tz: t.orgUnits.timezone })
+        .from(t.orgUnits)
+        .where(eq(t.orgUnits.id, String(account.schoolId)))
+    : [];
+  const tz = knownZone(zone?.tz);
+  const to = until ?? todayIn(tz);
+  if (from && from > to)
+    throw new ApiError('validation_failed', '`from` must not be after `to`.', {
+      invalidParams: [{ name: 'query.from', reason: 'must not be after `to`' }],
+    });
+  const localDay = (column: string) =>
+    sql.raw(`(${column} at time zone `).append(sql`${tz})::date`);
+  const ledger = rowsOf<LedgerRow>(
+    await tx.execute(sql`
+      select day::text, kind, invoice_id::text, payment_id::text, reference, amount::text
+      from (
+        select issue_date as day, 0 as k, 'invoice' as kind, id as invoice_id,
+               null::uuid as payment_id, number as reference, total_cents::bigint as amount
+        from invoices
+        where account_id = ${id}::uuid and deleted_at is null and status <> 'draft'
+        union all
+        select ${localDay('voided_at')}, 1, 'void', id, null, number, -total_cents::bigint
+        from invoices
+        where account_id = ${id}::uuid and deleted_at is null and status = 'void'
+          and voided_at is not null
+        union all
+        select ${localDay('received_at')}, 2, 'payment', null, id, reference, -amount_cents::bigint
+        from payments
+        where account_id = ${id}::uuid and deleted_at is null and status = 'succeeded'
+      ) l
+      where day <= ${to}::date
+      order by day, k, reference, coalesce(invoice_id, payment_id)`),
+  );
+  let balance = 0;
+  let opening = 0;
+  const entries: z.infer<typeof StatementEntry>[] = [];
+  for (const l of ledger) {
+    const amount = Number(l.amount);
+    balance += amount;
+    if (from && l.day < from) {
+      opening = balance;
+      continue;
+    }
+    entries.push({
+      date: l.day,
+      kind: l.kind,
+      invoice_id: l.invoice_id,
+      payment_id: l.payment_id,
+      reference: l.reference,
+      amount_cents: amount,
+      balance_cents: balance,
+    });
+  }
+  const touched = new Set(entries.flatMap((e) => (e.invoice_id ? [e.invoice_id] : [])));
+  const invoiceRows = await tx
+    .select()
+    .from(t.invoices)
+    .where(
+      and(
+        eq(t.invoices.accountId, id),
+        isNull(t.invoices.deletedAt),
+        sql`${t.invoices.issueDate} <= ${to}::date`,
+        sql`(${t.invoices.status} in ('open', 'uncollectible') or ${t.invoices.id} in ${
+          touched.size > 0
+            ? sql`(${sql.join(
+                [...touched].map((x) => sql`${x}::uuid`),
+                sql`, `,
+              )})`
+            : sql`(null::uuid)`
+        })`,
+      ),
+    )
+    .orderBy(t.invoices.issueDate, t.invoices.number);
+  const paymentIds = entries.flatMap((e) => (e.payment_id ? [e.payment_id] : []));
+  const paymentRows = paymentIds.length
+    ? await tx.select().from(t.payments).where(inArray(t.payments.id, paymentIds))
+    : [];
+  const allocations = paymentIds.length
+    ? await tx
+        .select()
+        .from(t.paymentAllocations)
+        .where(
+          and(
+            inArray(t.paymentAllocations.paymentId, paymentIds),
+            isNull(t.paymentAllocations.deletedAt),
+          ),
+        )
+        .orderBy(t.paymentAllocations.createdAt, t.paymentAllocations.id)
+    : [];
+  const paymentDay = new Map(entries.map((e) => [e.payment_id, e.date]));
+  const byPayment = new Map(paymentRows.map((p) => [p.id, p]));
+  const [credit] = await tx
+    .select({ cents: sql<string>`coalesce(sum(${t.payments.unappliedCents}), 0)::text` })
+    .from(t.payments)
+    .where(
+      and(
+        eq(t.payments.accountId, id),
+        isNull(t.payments.deletedAt),
+        eq(t.payments.status, 'succeeded'),
+        sql`${localDay('received_at')} <= ${to}::date`,
+      ),
+    );
+  return {
+    account_id: id,
+    from,
+    to,
+    currency: 'USD',
+    opening_balance_cents: opening,
+    entries,
+    invoices: invoiceRows.map((i) => ({
+      id: i.id,
+      number: i.number,
+      status: i.status,
+      issue_date: i.issueDate,
+      due_date: i.dueDate,
+      total_cents: i.totalCents,
+      amount_paid_cents: i.amountPaidCents,
+      balance_cents: i.balanceCents,
+    })),
+    payments: paymentIds.map((pid) => {
+      const p = byPayment.get(pid)!;
+      return {
+        id: p.id,
+        received_on: paymentDay.get(pid)!,
+        method: p.method,
+        amount_cents: p.amountCents,
+        unapplied_cents: p.unappliedCents,
+        allocations: allocations
+          .filter((a) => a.paymentId === pid)
+          .map((a) => ({ invoice_id: a.invoiceId, amount_cents: a.amountCents })),
+      };
+    }),
+    credit_cents: Number(credit?.cents ?? 0),
+    closing_balance_cents: balance,
+  };
+}
+
+export function registerAccounts(app: OpenAPIHono<AppEnv>): void {
+  registerResource(app, accountResource);
+  mount(
+    app,
+    createRoute({
+      method: 'get',
+      path: '/v1/accounts/{id}/statement',
+      tags: ['Finance'],
+      summary: 'A family account’s statement',
+      description:
+        'Opening balance, the invoices issued, voided and the payments received in the range (dates in the school’s time zone), with allocations and credit, and the closing balance.',
+      middleware: guarded(financePermissions.read),
+      request: { params: IdParam, query: StatementQuery },
+      responses: {
+        200: {
+          description: 'The statement',
+          content: { 'application/json': { schema: Statement } },
+        },
+        ...problemResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = valid<{ id: string }>(c, 'param');
+      const q = valid<z.infer<typeof StatementQuery>>(c, 'query');
+      const account = await loadScoped(c, accountResource, id, 'read');
+      // Dates zod accepts but PostgreSQL does not (year 0) answer 400, not 500.
+      const body = await mapDbErrors(() => statement(c, account, q.from ?? null, q.to ?? null));
+      return c.json(body, 200);
+    },
+  );
+}
