@@ -1,3 +1,4 @@
+import { benchDashboards } from './dashboards.js';
 import { benchInquiry } from './inquiry.js';
 import { benchRefresh } from './refresh.js';
 
@@ -7,3 +8,4 @@ const want = (name: string) => only.length === 0 || only.includes(name);
 
 if (want('inquiry')) await benchInquiry();
 if (want('refresh')) await benchRefresh();
+if (want('dashboards')) await benchDashboards();

@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, type Processor } from 'bullmq';
 import { publishSnapshots } from '../../analytics/publish.js';
 import { RefreshInputError, refreshTenant, type RefreshLogEvent } from '../../analytics/refresh.js';
+import { dashboardPublisher, type StoreResult } from '../../dashboards/store.js';
 import type { RefreshJobData, RefreshJobResult, RefreshMode, TableCounts } from '../contract.js';
 import type { TenantDirectory, TenantRecord } from '../control.js';
 import type { TenantLocks } from '../locks.js';
@@ -124,11 +125,19 @@ async function refreshAndPublish(
   if (leaseLost())
     throw new Error(`tenant lock lost during refresh ${result.runId}; not publishing`);
   const publishStarted = performance.now();
+  let pages: (StoreResult & { renderMs: number }) | undefined;
   const published = await publishSnapshots(branch.db, {
     tenantId: tenant.id,
     runId: result.runId,
     snapshots: result.snapshots,
     dataAsOf: result.extractedAt,
+    // Dashboard pages are rendered and stored in the same transaction as the figures.
+    afterPublish: dashboardPublisher({
+      tenantId: tenant.id,
+      runId: result.runId,
+      dataAsOf: result.extractedAt,
+      onStored: (stored) => (pages = stored),
+    }),
   });
   const publishMs = Math.round(performance.now() - publishStarted);
   const totalMs = Math.round(performance.now() - started);
@@ -159,6 +168,8 @@ async function refreshAndPublish(
     snapshots: result.snapshots.length,
     upserted: published.upserted,
     retired: published.retired,
+    dashboard_pages: pages?.upserted,
+    render_ms: pages?.renderMs,
     refresh_ms: refreshMs,
     publish_ms: publishMs,
     total_ms: totalMs,

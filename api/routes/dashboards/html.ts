@@ -1,13 +1,10 @@
-/** Escapes text for HTML element content and quoted attribute values. */
-export const escapeHtml = (s: string): string =>
-  s.replace(
-    /[&<>"']/g,
-    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
-  );
+export { BASE_STYLE, escapeHtml } from '../../../dashboards/html.js';
 
 /**
  * Headers of server-rendered leadership pages: no scripts, no external assets, never framed,
- * never stored by a shared cache (they hold a school's figures).
+ * never stored by a shared cache (they hold a school's figures). Inline styles are the only
+ * inline content (the page's `<style>` and the one Plot puts in each chart's SVG); with
+ * `default-src 'none'` nothing else loads or runs.
  */
 export const DASHBOARD_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
@@ -16,12 +13,3 @@ export const DASHBOARD_HEADERS = {
   'cache-control': 'private, no-store',
   'referrer-policy': 'no-referrer',
 } as const;
-
-/** Shared look of the pages rendered here: readable on a phone, printable. */
-export const BASE_STYLE = `
-body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;background:#fff}
-main{max-width:60rem;margin:0 auto;padding:1rem 1.25rem 3rem}
-h1{font-size:1.6rem;margin:.5rem 0 1rem}h2{font-size:1.2rem;margin:1.75rem 0 .5rem}
-a{color:#0b5cad}small,.muted{color:#57606a}
-ul{padding-left:1.25rem}li{margin:.25rem 0}
-@media print{a{color:inherit;text-decoration:none}}`;

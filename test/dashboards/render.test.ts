@@ -1,0 +1,248 @@
+import * as Plot from '@observablehq/plot';
+import { JSDOM } from 'jsdom';
+import { describe, expect, it } from 'vitest';
+import { ChartRenderer, stableIds } from '../../dashboards/charts.js';
+import { PAGES } from '../../dashboards/layout.js';
+import { renderDashboardPages, type RenderedPage } from '../../dashboards/render.js';
+import { DATA_AS_OF, fixtureSnapshots, NORTH, SCHOOLS, SOUTH, UNNAMED } from './fixtures.js';
+
+// Server-rendered dashboards from fixed payloads: snapshots, plus the properties the CSP,
+// accessibility and printing rely on.
+
+const render = () =>
+  renderDashboardPages(fixtureSnapshots(), {
+    tenantName: 'Alpha Academy',
+    schools: SCHOOLS,
+    asOf: DATA_AS_OF,
+  });
+const pages = render();
+const scopeName = (p: RenderedPage) =>
+  p.scopeId === null
+    ? 'tenant'
+    : { [NORTH]: 'north', [SOUTH]: 'south', [UNNAMED]: 'unnamed' }[p.scopeId];
+const find = (page: string, scopeId: string | null) =>
+  pages.find((p) => p.page === page && p.scopeId === scopeId)!;
+const dom = (html: string) => new JSDOM(html).window.document;
+const tile = (doc: Document, label: string) =>
+  [...doc.querySelectorAll('.tile')]
+    .find((t) => t.querySelector('dt')?.textContent === label)
+    ?.querySelector('dd')?.childNodes[0]?.textContent;
+
+describe('dashboard pages', () => {
+  it('renders every page for the tenant and for each school with figures', () => {
+    const keys = pages.map((p) => `${p.page}:${scopeName(p)}`);
+    const scopes = ['tenant', 'north', 'unnamed', 'south'];
+    expect(new Set(keys)).toEqual(new Set(scopes.flatMap((s) => PAGES.map((p) => `${p}:${s}`))));
+    expect(keys).toHaveLength(PAGES.length * 4);
+    for (const p of pages) expect(p.scopeKind).toBe(p.scopeId ? 'school' : 'tenant');
+  });
+
+  it.each(pages.map((p) => [`${p.page}-${scopeName(p)}`, p] as const))(
+    'matches the stored snapshot: %s',
+    async (name, p) => {
+      await expect(p.html).toMatchFileSnapshot(`./__snapshots__/${name}.html`);
+    },
+  );
+
+  it('is deterministic: equal payloads give equal HTML, whatever was rendered before', () => {
+    // Advance Plot's process-wide clip-path counter between the two renders.
+    const document = new JSDOM('').window.document;
+    Plot.plot({ document, marks: [Plot.lineY([1, 2, 3], { clip: true })] });
+    const again = render();
+    expect(again.map((p) => p.html)).toEqual(pages.map((p) => p.html));
+  });
+
+  it('holds under the CSP: no scripts, no external assets, nothing but inline styles', () => {
+    for (const p of pages) {
+      expect(p.html, p.page).not.toMatch(/<script/i);
+      expect(p.html).not.toMatch(/\son[a-z]+=/i); // no inline event handlers
+      expect(p.html).not.toMatch(/@import|@font-face|url\((?!#)/i);
+      const doc = dom(p.html);
+      for (const el of doc.querySelectorAll('[src], [href], link, img, iframe, object, embed')) {
+        const url = el.getAttribute('src') ?? el.getAttribute('href') ?? '';
+        expect(url, el.outerHTML.slice(0, 120)).toMatch(/^(\/dashboards(\/|\?|$)|#)/);
+        expect(['link', 'img', 'iframe', 'object', 'embed']).not.toContain(el.localName);
+      }
+      expect(p.html).not.toMatch(/(src|href)="(https?:)?\/\//i);
+    }
+  });
+
+  it('gives every chart role="img", a label and a title, and a table with the same numbers', () => {
+    let charts = 0;
+    for (const p of pages) {
+      const doc = dom(p.html);
+      const figures = [...doc.querySelectorAll('figure')];
+      for (const svg of doc.querySelectorAll('svg')) {
+        expect(svg.getAttribute('role')).toBe('img');
+        expect(svg.getAttribute('aria-label')?.length).toBeGreaterThan(3);
+        expect(svg.querySelector(':scope > title')?.textContent).toBe(
+          svg.getAttribute('aria-label'),
+        );
+        expect(svg.getAttribute('viewBox')).toMatch(/^0 0 \d+ \d+$/);
+        expect(svg.closest('figure')).not.toBeNull();
+        charts++;
+      }
+      for (const f of figures) {
+        const svg = f.querySelector('svg');
+        const table = f.querySelector('details table');
+        const empty = f.querySelector('.empty');
+        expect(f.querySelector('figcaption')?.textContent?.length, f.id).toBeGreaterThan(3);
+        // A chart always has its data table; a figure without a chart says why.
+        if (svg) expect(table, `${p.page} ${f.id}`).not.toBeNull();
+        else expect(empty?.textContent?.length, `${p.page} ${f.id}`).toBeGreaterThan(10);
+        // Value labels drawn on the bars are numbers from the table.
+        const cells = new Set([...(table?.querySelectorAll('td') ?? [])].map((c) => c.textContent));
+        for (const label of svg?.querySelectorAll('g[aria-label="text"] text') ?? []) {
+          expect(cells, `${f.id}: ${label.textContent}`).toContain(label.textContent);
+        }
+      }
+    }
+    expect(charts).toBeGreaterThan(40);
+  });
+
+  it('stamps the data time and window on every page, and is made for phones and print', () => {
+    for (const p of pages) {
+      expect(p.html).toContain(
+        'Data as of <time datetime="2026-02-02T06:15:00.000Z">2026-02-02 06:15 UTC</time>',
+      );
+      expect(p.html).toContain(
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+      );
+      expect(p.html).toContain('@media print');
+      expect(p.html).toMatch(/figure svg\{[^}]*max-width:100%/);
+      expect(p.html).not.toMatch(/NaN|undefined|Infinity|\[object /);
+    }
+    expect(find('attendance', NORTH).html).toContain('school year 2025-08-18 to 2026-02-02');
+  });
+
+  it('shows a dash for ratios over zero and a clear empty state for missing data', () => {
+    const south = dom(find('academics', SOUTH).html);
+    expect(tile(south, 'GPA')).toBe('—');
+    expect(tile(south, 'Failing rate')).toBe('—');
+    expect(south.querySelector('#academics-letters .empty')?.textContent).toBe(
+      'No class grades yet.',
+    );
+    expect(south.querySelector('#academics-letters svg')).toBeNull();
+
+    const southFinance = dom(find('finance', SOUTH).html);
+    expect(southFinance.body.textContent).toContain(
+      'No finance figures have been published for this scope yet.',
+    );
+    expect(tile(southFinance, 'Approval rate')).toBe('—');
+    expect(tile(southFinance, 'Median days to decision')).toBe('—');
+
+    const sources = dom(find('admissions', null).html).querySelectorAll('#admissions-by-source tr');
+    const radio = [...sources].find((r) => r.querySelector('th')?.textContent === 'Radio');
+    expect([...radio!.querySelectorAll('td')].map((c) => c.textContent)).toEqual(['0', '—']);
+
+    const unnamed = dom(find('admissions', UNNAMED).html);
+    expect(tile(unnamed, 'Inquiry → enrolled')).toBe('—');
+    expect(unnamed.querySelector('#admissions-by-source .empty')).not.toBeNull();
+    const unnamedOverview = dom(find('overview', UNNAMED).html);
+    expect(tile(unnamedOverview, 'Attendance (ADA)')).toBe('—');
+    expect(unnamedOverview.body.textContent).toContain('No attendance figures have been published');
+    expect(dom(find('attendance', UNNAMED).html).querySelectorAll('svg')).toHaveLength(0);
+  });
+
+  it('compares schools on tenant-wide pages and names them safely', () => {
+    const doc = dom(find('overview', null).html);
+    const rows = [...doc.querySelectorAll('#overview-schools-ada tbody th')].map(
+      (c) => c.textContent,
+    );
+    expect(rows).toEqual(['North Campus', 'School 33333333', 'South <Campus> & Annex']);
+    expect(find('overview', null).html).toContain('South &lt;Campus&gt; &amp; Annex');
+    expect(find('overview', null).html).not.toContain('South <Campus>');
+    const school = dom(find('attendance', NORTH).html);
+    expect(school.querySelector('h1')?.textContent).toBe('Attendance · North Campus');
+    expect(school.querySelector('#attendance-by-school')).toBeNull();
+    expect(school.querySelector('nav a[aria-current=page]')?.getAttribute('href')).toBe(
+      `/dashboards/attendance?school=${NORTH}`,
+    );
+  });
+});
+
+describe('charts', () => {
+  const charts = new ChartRenderer();
+  const bars = [
+    { label: 'Kindergarten', value: 96.1 },
+    { label: 'Grade 1', value: null },
+    { label: 'Grade 2', value: 91.25 },
+  ];
+
+  it('draws each kind of chart as a stable standalone SVG', async () => {
+    await expect(charts.bars('c-bars', 'Bars', bars, 'percent')).toMatchFileSnapshot(
+      './__snapshots__/chart-bars.svg',
+    );
+    await expect(
+      charts.columns(
+        'c-columns',
+        'Columns',
+        [
+          { label: 'A', value: 3 },
+          { label: 'B', value: 0 },
+        ],
+        'count',
+      ),
+    ).toMatchFileSnapshot('./__snapshots__/chart-columns.svg');
+    await expect(
+      charts.trend(
+        'c-trend',
+        'Trend',
+        [
+          { date: '2026-01-05', value: 95 },
+          { date: '2026-01-06', value: null },
+          { date: '2026-01-07', value: 93.5 },
+        ],
+        'percent',
+      ),
+    ).toMatchFileSnapshot('./__snapshots__/chart-trend.svg');
+    await expect(
+      charts.grouped(
+        'c-grouped',
+        'Grouped',
+        [
+          { x: 'Jan', series: 'Invoiced', value: 10_000 },
+          { x: 'Jan', series: 'Collected', value: 8_000 },
+          { x: 'Feb', series: 'Invoiced', value: 12_000 },
+          { x: 'Feb', series: 'Collected', value: null },
+        ],
+        ['Invoiced', 'Collected'],
+        'dollars',
+      ),
+    ).toMatchFileSnapshot('./__snapshots__/chart-grouped.svg');
+  });
+
+  it('leaves rows without a value out of the drawing and draws nothing for no values', () => {
+    const svg = charts.bars('c', 'Bars', bars, 'percent')!;
+    expect(svg.match(/<rect /g)).toHaveLength(2);
+    expect(svg).not.toContain('Grade 1');
+    expect(charts.bars('c', 'Bars', [{ label: 'x', value: null }], 'rate')).toBeNull();
+    expect(charts.trend('c', 'Trend', [], 'percent')).toBeNull();
+    const twins = [
+      { label: 'North', value: 0.5 },
+      { label: 'North', value: 0.25 },
+    ];
+    const ys = [...charts.bars('c', 'Twins', twins, 'rate')!.matchAll(/<rect [^>]*\by="([^"]+)"/g)];
+    expect(new Set(ys.map((m) => m[1])).size).toBe(2);
+  });
+
+  it('renumbers generated ids from the chart id, references included', () => {
+    const document = new JSDOM('').window.document;
+    const clipped = () =>
+      (
+        Plot.plot({
+          document,
+          marks: [Plot.lineY([1, 3, 2], { clip: true })],
+        }) as unknown as Element
+      ).outerHTML;
+    const first = clipped();
+    const second = clipped();
+    expect(first).not.toBe(second);
+    expect(first).toMatch(/id="plot-clip-\d+"/);
+    const a = stableIds(first, 'fig');
+    expect(a).toBe(stableIds(second, 'fig'));
+    expect(a).toContain('id="fig-1"');
+    expect(a).toContain('url(#fig-1)');
+    expect(a).not.toMatch(/plot-clip/);
+  });
+});
