@@ -17,8 +17,10 @@ import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { extractInto } from './extract.js';
 import {
+  DELTA_TABLES,
   METRIC_NAMES,
-  computeMetrics,
+  computeMetricsDetailed,
+  type BaseUpkeep,
   metricsAffectedBy,
   parseAsOf,
   sortSnapshots,
@@ -99,6 +101,11 @@ export interface RefreshResult {
   timings: { extractMs: number; metricsMs: number; commitMs: number };
   /** Metrics computed by this run; the others' figures were carried over unchanged. */
   recomputed: MetricName[];
+  /**
+   * How the kept intermediate aggregates (attendance, grades) were brought up to date:
+   * `patched` from the changed rows only, or `rebuilt` (full run, new as-of date or windows).
+   */
+  aggregates: BaseUpkeep;
 }
 
 function validate(options: RefreshOptions): void {
@@ -157,6 +164,7 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
     try {
       const timings = { extractMs: 0, metricsMs: 0, commitMs: 0 };
       let recomputed: MetricName[] = [];
+      let aggregates = {} as BaseUpkeep;
       let mark = performance.now();
       const lap = () => {
         const now = performance.now();
@@ -165,6 +173,7 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
         return ms;
       };
       const result = await warehouse.transaction(async (tx) => {
+        tx.keepDeltas(DELTA_TABLES);
         const extracted = await extractInto(tx, {
           tenantId,
           branchUrl: options.branchUrl,
@@ -191,8 +200,14 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
             ? metricsAffectedBy(changed)
             : [...METRIC_NAMES];
         const reused = METRIC_NAMES.filter((m) => !recomputed.includes(m));
+        const computed = await computeMetricsDetailed(tx, asOf, recomputed, {
+          runId,
+          previousRunId: state.lastRunId,
+          changed: mode === 'incremental' ? new Set(changed) : null,
+        });
+        aggregates = computed.upkeep!;
         const snapshots = sortSnapshots([
-          ...(await computeMetrics(tx, asOf, recomputed)),
+          ...computed.snapshots,
           ...(await storedSnapshots(tx, reused)),
         ]);
         await storeSnapshots(tx, snapshots, runId);
@@ -225,6 +240,7 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
         durationMs,
         timings,
         recomputed,
+        aggregates,
       };
     } catch (err) {
       const message = (err as Error)?.message ?? String(err);

@@ -410,6 +410,7 @@ export interface TableLoad {
 export class WarehouseWriter implements SqlRunner {
   private readonly temporaries = new Set<string>();
   private pending: Promise<unknown> = Promise.resolve();
+  private readonly deltaTables = new Set<string>();
 
   constructor(private readonly conn: DuckDBConnection) {}
 
@@ -444,6 +445,15 @@ export class WarehouseWriter implements SqlRunner {
   temporary(name: string, ddl: string): Promise<number> {
     this.temporaries.add(name);
     return this.queued(`CREATE OR REPLACE TEMP TABLE "${name}" ${ddl}`);
+  }
+
+  /**
+   * Incremental merges of these tables keep their changes in `temp._delta_<table>`: every
+   * column plus `_old` — the replaced or removed rows as they were (`true`) and the rows as
+   * they now are (`false`). Incremental metric maintenance reads the keys that changed there.
+   */
+  keepDeltas(tables: Iterable<string>): void {
+    for (const t of tables) this.deltaTables.add(t);
   }
 
   /** Queues a statement whose failure surfaces through a later statement or `finish`. */
@@ -488,22 +498,45 @@ export class WarehouseWriter implements SqlRunner {
         ).then(() => undefined),
       finish: async (extracted) => {
         await ready;
-        const removed = await this.run(
-          `DELETE FROM "${table.name}"
-            WHERE id IN (SELECT row_id FROM temp._tombstones WHERE table_name = ${lit(table.name)})
-               OR id IN (SELECT id FROM temp."${stage}" WHERE _deleted)`,
+        // One scan finds every warehouse row this run replaces or removes; they are then
+        // deleted by row id, which needs no second scan of a large table.
+        const hit = `_hit_${table.name}`;
+        const tombstoned = `SELECT row_id FROM temp._tombstones WHERE table_name = ${lit(table.name)}`;
+        const [tombs] = await this.rows<{ n: number }>(
+          `SELECT count(*)::INTEGER AS n FROM (${tombstoned})`,
+        );
+        // Nothing staged and nothing tombstoned: no row to look for.
+        const none = extracted === 0 && !tombs?.n ? ' AND false' : '';
+        await this.temporary(
+          hit,
+          `AS SELECT rowid AS _rid, ${cols},
+                     id IN (${tombstoned} UNION ALL SELECT id FROM temp."${stage}" WHERE _deleted) AS _gone
+                FROM "${table.name}"
+               WHERE id IN (${tombstoned} UNION ALL SELECT id FROM temp."${stage}")${none}`,
+        );
+        const [gone] = await this.rows<{ n: number }>(
+          `SELECT count(*) FILTER (_gone)::INTEGER AS n FROM temp."${hit}"`,
+        );
+        await this.run(
+          `DELETE FROM "${table.name}" WHERE rowid IN (SELECT _rid FROM temp."${hit}")`,
         );
         if (extracted > 0) {
-          await this.run(
-            `DELETE FROM "${table.name}" WHERE id IN (SELECT id FROM temp."${stage}" WHERE NOT _deleted)`,
-          );
           await this.run(
             `INSERT INTO "${table.name}" SELECT ${cols} FROM temp."${stage}" WHERE NOT _deleted`,
           );
         }
-        await this.run(`DROP TABLE temp."${stage}"`);
-        this.temporaries.delete(stage);
-        return { extracted, removed, total: await this.count(table.name) };
+        if (this.deltaTables.has(table.name)) {
+          await this.temporary(
+            `_delta_${table.name}`,
+            `AS SELECT ${cols}, true AS _old FROM temp."${hit}"
+                UNION ALL SELECT ${cols}, false FROM temp."${stage}" WHERE NOT _deleted`,
+          );
+        }
+        for (const t of [stage, hit]) {
+          await this.run(`DROP TABLE temp."${t}"`);
+          this.temporaries.delete(t);
+        }
+        return { extracted, removed: gone?.n ?? 0, total: await this.count(table.name) };
       },
     };
   }

@@ -18,7 +18,9 @@
 import {
   MIN_START,
   MetricContext,
+  type BaseMode,
   SCOPE_COLS,
+  asText,
   byScope,
   ratio,
   scopeKey,
@@ -72,22 +74,32 @@ const studentFigures = (extra: string) => `
          count(*) FILTER (membership >= 10)::INTEGER AS chronic_eligible,
          count(*) FILTER (membership >= 10 AND absent * 10 >= membership)::INTEGER AS chronically_absent`;
 
-export async function attendanceSnapshots(
-  ctx: MetricContext,
-): Promise<MetricSnapshot<'attendance'>[]> {
-  const asOf = ctx.asOfSql;
-  // Membership: overlapping enrolments of a student at a school are merged into spans
-  // first (gaps and islands), so each membership day appears once without a GROUP BY
-  // over millions of days. A span's grade is that of its latest enrolment.
-  await ctx.temp(
-    '_m_att_agg',
-    `WITH days AS (
-       SELECT DISTINCT school_id, date FROM calendar_days
-        WHERE kind = 'instructional' AND date BETWEEN ${MIN_START} AND ${asOf}),
+/** Changed rows of these tables can be patched into the base aggregates. */
+export const ATTENDANCE_PATCHABLE = ['school_enrollments', 'attendance_records'] as const;
+
+/**
+ * Membership days with their outcome. Overlapping enrolments of a student at a school are
+ * merged into spans first (gaps and islands), so each membership day appears once without
+ * a GROUP BY over millions of days. A span's grade is that of its latest enrolment.
+ * `students` (a relation of student_id) or `days` (of school_id, date) restrict the rows;
+ * `records` replaces `attendance_records`.
+ */
+function memberDaysCte(
+  asOf: string,
+  only: { students?: string; days?: string; records?: string } = {},
+): string {
+  const records = only.records ?? 'attendance_records';
+  return `WITH days AS (
+       SELECT DISTINCT cd.school_id, cd.date FROM calendar_days cd
+       ${only.days ? `JOIN ${only.days} k ON k.school_id = cd.school_id AND k.date = cd.date` : ''}
+        WHERE cd.kind = 'instructional' AND cd.date BETWEEN ${MIN_START} AND ${asOf}),
      enrolments AS (
        SELECT student_id, school_id, grade_level, entry_date AS s,
               coalesce(exit_date, DATE '9999-12-31') AS e
-         FROM school_enrollments WHERE entry_date <= ${asOf}),
+         FROM school_enrollments
+        WHERE entry_date <= ${asOf}
+        ${only.students ? `AND student_id IN (SELECT student_id FROM ${only.students})` : ''}
+        ${only.days ? `AND school_id IN (SELECT school_id FROM ${only.days})` : ''}),
      ordered AS (
        SELECT *, max(e) OVER (PARTITION BY student_id, school_id ORDER BY s, e
                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
@@ -101,7 +113,7 @@ export async function attendanceSnapshots(
          FROM islands GROUP BY student_id, school_id, island),
      -- At most one live daily record per student and date (unique in the branch).
      daily AS (
-       SELECT student_id, school_id, date, status FROM attendance_records
+       SELECT student_id, school_id, date, status FROM ${records}
         WHERE period IS NULL AND date BETWEEN ${MIN_START} AND ${asOf}),
      member_days AS (
        SELECT sp.student_id, d.school_id, d.date, sp.grade_level, r.status
@@ -110,57 +122,186 @@ export async function attendanceSnapshots(
          LEFT JOIN daily r ON r.student_id = sp.student_id AND r.school_id = d.school_id
           AND r.date = d.date),
      segmented AS (
-       SELECT md.*, b.b AS seg FROM member_days md ASOF JOIN _m_bounds b ON md.date >= b.b)
-     SELECT GROUPING(student_id) = 0 AS per_student, student_id, school_id, seg, date, grade_level,
-            count(*) AS membership,
+       SELECT md.*, b.b AS seg FROM member_days md ASOF JOIN _m_bounds b ON md.date >= b.b)`;
+}
+
+const OUTCOMES = `count(*) AS membership,
             count(*) FILTER (status IN ('present', 'tardy', 'early_departure')) AS present,
             count(*) FILTER (status IN ('absent', 'excused_absence')) AS absent,
             count(*) FILTER (status = 'excused_absence') AS excused,
             count(*) FILTER (status IS NULL OR status NOT IN
-              ('present', 'tardy', 'early_departure', 'absent', 'excused_absence')) AS unmarked,
+              ('present', 'tardy', 'early_departure', 'absent', 'excused_absence')) AS unmarked`;
+const SEGMENT_COLS = `student_id, school_id, seg, membership, present, absent, excused, unmarked,
+            latest_grade AS grade_level, last_day`;
+const SCHOOL_DAY_COLS = `school_id, date, grade_level, membership, present, absent, excused, unmarked`;
+
+/** Per scope, period, student and school: the segments inside each window, summed. */
+const studentSchoolSql = (segments: string, students?: string) => `
+  SELECT sw.scope_kind, sw.scope_id, sw.period, x.student_id, x.school_id,
+         sum(x.membership) AS membership, sum(x.present) AS present, sum(x.absent) AS absent,
+         sum(x.excused) AS excused, sum(x.unmarked) AS unmarked,
+         arg_max(x.grade_level, x.last_day) AS grade_level, max(x.last_day) AS last_day
+    FROM ${segments} x ${segmentJoin('x', 'school_id')}
+   ${students ? `WHERE x.student_id IN (SELECT student_id FROM ${students})` : ''}
+   GROUP BY ALL`;
+
+/**
+ * The base aggregates: per student, school and date segment (`att_segments`) and per scope
+ * and period (`att_student_school`), per school,
+ * day and grade (`att_school_days`), and the school days with any record (`att_taken`).
+ */
+export async function attendanceBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): Promise<void> {
+  const asOf = ctx.asOfSql;
+  // One scan of the membership days yields both groupings.
+  await ctx.temp(
+    '_m_att_agg',
+    `${memberDaysCte(asOf)}
+     SELECT GROUPING(student_id) = 0 AS per_student, student_id, school_id, seg, date, grade_level,
+            ${OUTCOMES},
             arg_max(grade_level, date) AS latest_grade,
             max(date) AS last_day
        FROM segmented
       GROUP BY GROUPING SETS ((student_id, school_id, seg), (school_id, date, grade_level))`,
   );
-  // One scan of the membership days yields both: per student, school and segment, and
-  // per school, day and grade.
-  await ctx.temp(
-    '_m_att_segments',
-    `SELECT student_id, school_id, seg, membership, present, absent, excused, unmarked,
-            latest_grade AS grade_level, last_day
-       FROM _m_att_agg WHERE per_student`,
+  await ctx.createBase(
+    'att_segments',
+    mode,
+    `SELECT ${SEGMENT_COLS} FROM _m_att_agg WHERE per_student`,
   );
-  await ctx.temp(
-    '_m_att_student_school',
-    `SELECT ${SCOPE_COLS}, x.student_id, x.school_id,
-            sum(x.membership) AS membership, sum(x.present) AS present, sum(x.absent) AS absent,
-            sum(x.excused) AS excused, sum(x.unmarked) AS unmarked,
-            arg_max(x.grade_level, x.last_day) AS grade_level, max(x.last_day) AS last_day
-       FROM _m_att_segments x ${segmentJoin('x', 'school_id')}
-      GROUP BY ALL`,
+  await ctx.createBase(
+    'att_school_days',
+    mode,
+    `SELECT ${SCHOOL_DAY_COLS} FROM _m_att_agg WHERE NOT per_student`,
   );
+  await ctx.runner.run(`DROP TABLE temp._m_att_agg`);
+  await ctx.createBase(
+    'att_student_school',
+    mode,
+    studentSchoolSql(ctx.base('att_segments', mode)),
+  );
+  await ctx.createBase(
+    'att_taken',
+    mode,
+    `SELECT DISTINCT school_id, date FROM attendance_records
+      WHERE date BETWEEN ${MIN_START} AND ${asOf}`,
+  );
+}
+
+/**
+ * Brings the kept base aggregates up to date with the changed enrolments and attendance
+ * records of this run (`temp._delta_*`, old and new versions): the segments of every student
+ * they name, and the school days they touch, are recomputed.
+ */
+export async function patchAttendanceBase(
+  ctx: MetricContext,
+  changed: ReadonlySet<string>,
+): Promise<void> {
+  const asOf = ctx.asOfSql;
+  const parts = (f: (t: string) => string) =>
+    ATTENDANCE_PATCHABLE.filter((t) => changed.has(t)).map((t) => f(`temp._delta_${t}`));
+  if (parts(() => '').length === 0) return;
+  const union = (xs: string[]) => xs.join('\n UNION ');
+  await ctx.temp(
+    '_m_att_students',
+    `SELECT student_id FROM (${union(parts((d) => `SELECT student_id FROM ${d}`))})`,
+  );
+  // School days whose per-day figures may change: records' days, and every instructional
+  // day an old or new enrolment covers.
+  const recordDays = changed.has('attendance_records')
+    ? [`SELECT school_id, date FROM temp._delta_attendance_records`]
+    : [];
+  const enrolmentDays = changed.has('school_enrollments')
+    ? [
+        `SELECT cd.school_id, cd.date FROM calendar_days cd
+           JOIN temp._delta_school_enrollments e ON e.school_id = cd.school_id
+            AND cd.date BETWEEN e.entry_date AND coalesce(e.exit_date, ${asOf})`,
+      ]
+    : [];
+  await ctx.temp(
+    '_m_att_days',
+    `SELECT DISTINCT school_id, date FROM (${union([...recordDays, ...enrolmentDays])})
+      WHERE date BETWEEN ${MIN_START} AND ${asOf}`,
+  );
+  // One scan of the records for both recomputations.
+  await ctx.temp(
+    '_m_att_records',
+    `SELECT r.student_id, r.school_id, r.date, r.period, r.status FROM attendance_records r
+      WHERE r.date BETWEEN ${MIN_START} AND ${asOf}
+        AND (r.student_id IN (SELECT student_id FROM _m_att_students)
+             OR EXISTS (SELECT 1 FROM _m_att_days k WHERE k.school_id = r.school_id AND k.date = r.date))`,
+  );
+  const segments = ctx.base('att_segments', 'patch');
+  await ctx.runner.run(
+    `DELETE FROM ${segments} WHERE student_id IN (SELECT student_id FROM _m_att_students)`,
+  );
+  await ctx.runner.run(
+    `INSERT INTO ${segments}
+     ${memberDaysCte(asOf, { students: '_m_att_students', records: '_m_att_records' })}
+     SELECT ${SEGMENT_COLS} FROM (
+       SELECT student_id, school_id, seg, ${OUTCOMES},
+              arg_max(grade_level, date) AS latest_grade, max(date) AS last_day
+         FROM segmented GROUP BY student_id, school_id, seg)`,
+  );
+  const studentSchool = ctx.base('att_student_school', 'patch');
+  await ctx.runner.run(
+    `DELETE FROM ${studentSchool} WHERE student_id IN (SELECT student_id FROM _m_att_students)`,
+  );
+  await ctx.runner.run(
+    `INSERT INTO ${studentSchool} ${studentSchoolSql(segments, '_m_att_students')}`,
+  );
+  const schoolDays = ctx.base('att_school_days', 'patch');
+  await ctx.runner.run(
+    `DELETE FROM ${schoolDays} x USING _m_att_days k WHERE x.school_id = k.school_id AND x.date = k.date`,
+  );
+  await ctx.runner.run(
+    `INSERT INTO ${schoolDays}
+     ${memberDaysCte(asOf, { days: '_m_att_days', records: '_m_att_records' })}
+     SELECT ${SCHOOL_DAY_COLS} FROM (
+       SELECT school_id, date, grade_level, ${OUTCOMES} FROM segmented GROUP BY ALL)`,
+  );
+  if (changed.has('attendance_records')) {
+    const taken = ctx.base('att_taken', 'patch');
+    await ctx.runner.run(
+      `DELETE FROM ${taken} x USING temp._delta_attendance_records d
+        WHERE x.school_id = d.school_id AND x.date = d.date`,
+    );
+    await ctx.runner.run(
+      `INSERT INTO ${taken}
+       SELECT DISTINCT r.school_id, r.date FROM _m_att_records r
+         JOIN (SELECT DISTINCT school_id, date FROM temp._delta_attendance_records) d
+           ON d.school_id = r.school_id AND d.date = r.date`,
+    );
+  }
+}
+
+export async function attendanceSnapshots(
+  ctx: MetricContext,
+  mode: BaseMode = 'temp',
+): Promise<MetricSnapshot<'attendance'>[]> {
+  const asOf = ctx.asOfSql;
+  if (mode === 'temp') await attendanceBase(ctx, 'temp');
+  const studentSchool = ctx.base('att_student_school', mode);
   await ctx.temp(
     '_m_att_student',
     `SELECT scope_kind, scope_id, period, student_id,
             sum(membership) AS membership, sum(present) AS present, sum(absent) AS absent,
             sum(excused) AS excused, sum(unmarked) AS unmarked,
             arg_max(grade_level, last_day) AS grade_level
-       FROM _m_att_student_school GROUP BY ALL`,
+       FROM ${studentSchool} GROUP BY ALL`,
   );
-  await ctx.temp(
-    '_m_att_school_days',
-    `SELECT school_id, date, grade_level, membership, present, absent, excused, unmarked
-       FROM _m_att_agg WHERE NOT per_student`,
-  );
+  const schoolDays = ctx.base('att_school_days', mode);
 
   const totals = await ctx.rows<FigureRow>(
-    `${studentFigures('')} FROM _m_att_student GROUP BY ALL`,
+    asText(`${studentFigures('')} FROM _m_att_student GROUP BY ALL`, []),
   );
   // By grade: chronic figures and students by the student's latest grade in the window;
   // day figures by the grade of each day.
   const byGradeChronic = await ctx.rows<FigureRow & { grade_level: string }>(
-    `${studentFigures('grade_level')} FROM _m_att_student GROUP BY ALL ORDER BY grade_level`,
+    asText(
+      `${studentFigures('grade_level')} FROM _m_att_student GROUP BY ALL`,
+      [],
+      'ORDER BY grade_level',
+    ),
   );
   const byGradeDays = await ctx.rows<FigureRow & { grade_level: string }>(
     `SELECT ${SCOPE_COLS}, d.grade_level,
@@ -169,14 +310,17 @@ export async function attendanceSnapshots(
             sum(d.absent)::INTEGER AS absent_days,
             sum(d.excused)::INTEGER AS excused_absence_days,
             sum(d.unmarked)::INTEGER AS unmarked_days
-       FROM _m_att_school_days d
+       FROM ${schoolDays} d
        JOIN _m_scope_windows sw ON sw.unit_id = d.school_id
         AND d.date BETWEEN sw.start_date AND sw.end_date
       GROUP BY ALL ORDER BY d.grade_level`,
   );
   const bySchool = await ctx.rows<FigureRow & { school_id: string }>(
-    `${studentFigures('school_id::VARCHAR AS school_id')} FROM _m_att_student_school
-      GROUP BY ALL ORDER BY school_id`,
+    asText(
+      `${studentFigures('school_id')} FROM ${studentSchool} GROUP BY ALL`,
+      ['school_id'],
+      'ORDER BY school_id',
+    ),
   );
   const daily = await ctx.rows<{
     scope_kind: string;
@@ -193,7 +337,7 @@ export async function attendanceSnapshots(
             sum(d.present)::INTEGER AS present,
             sum(d.absent)::INTEGER AS absent,
             sum(d.unmarked)::INTEGER AS unmarked
-       FROM _m_att_school_days d
+       FROM ${schoolDays} d
        JOIN _m_scope_windows sw ON sw.unit_id = d.school_id
         AND d.date BETWEEN sw.start_date AND sw.end_date
       GROUP BY ALL ORDER BY date`,
@@ -203,9 +347,7 @@ export async function attendanceSnapshots(
     `WITH days AS (
        SELECT DISTINCT school_id, date FROM calendar_days
         WHERE kind = 'instructional' AND date BETWEEN ${MIN_START} AND ${asOf}),
-     taken AS (
-       SELECT DISTINCT school_id, date FROM attendance_records
-        WHERE date BETWEEN ${MIN_START} AND ${asOf})
+     taken AS (SELECT school_id, date FROM ${ctx.base('att_taken', mode)})
      SELECT ${SCOPE_COLS}, d.school_id, d.date, t.date IS NULL AS missing
        FROM days d
        JOIN _m_scope_windows sw ON sw.unit_id = d.school_id

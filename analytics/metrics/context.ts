@@ -49,6 +49,15 @@ export interface ScopeWindow {
 export const scopeKey = (kind: string, id: string | null, period: string) =>
   `${kind}|${id ?? ''}|${period}`;
 
+/**
+ * How a metric's base aggregates (its large intermediate tables) are obtained:
+ * - `temp`: built from scratch as temporary tables, dropped afterwards;
+ * - `rebuild`: built from scratch into warehouse tables (`agg_*`) kept for the next run;
+ * - `patch`: the kept tables are brought up to date from the changed rows of this run
+ *   (`temp._delta_<table>`), recomputing only the keys those rows touch.
+ */
+export type BaseMode = 'temp' | 'rebuild' | 'patch';
+
 /** A metric computation over one runner: temporary tables, the as-of literal. */
 export class MetricContext {
   /** `DATE 'YYYY-MM-DD'`. */
@@ -61,6 +70,17 @@ export class MetricContext {
     readonly asOf: string,
   ) {
     this.asOfSql = `DATE '${parseAsOf(asOf)}'`;
+  }
+
+  /** The table holding base aggregate `name` in `mode`. */
+  base(name: string, mode: BaseMode): string {
+    return mode === 'temp' ? `temp."_m_${name}"` : `agg_${name}`;
+  }
+
+  /** Creates base aggregate `name` from a query (a temporary or a kept table). */
+  async createBase(name: string, mode: BaseMode, query: string): Promise<void> {
+    if (mode === 'temp') return this.temp(`_m_${name}`, query);
+    await this.runner.run(`CREATE OR REPLACE TABLE agg_${name} AS ${query}`);
   }
 
   rows<T>(sql: string): Promise<T[]> {
@@ -242,6 +262,14 @@ export function byScope<T extends { scope_kind: string; scope_id: string; period
   }
   return map;
 }
+
+/**
+ * A query grouped on raw (UUID) keys, with `scope_id` and the `ids` columns rendered as
+ * text afterwards (grouping on the text would convert every input row).
+ */
+export const asText = (inner: string, ids: string[], order = '') =>
+  `SELECT * REPLACE (${['scope_id', ...ids].map((c) => `${c}::VARCHAR AS ${c}`).join(', ')})
+     FROM (${inner}) ${order}`;
 
 /** SQL select-list prefix every grouped metric query starts with. */
 export const SCOPE_COLS = `sw.scope_kind, sw.scope_id::VARCHAR AS scope_id, sw.period`;

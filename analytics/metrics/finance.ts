@@ -77,15 +77,18 @@ export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapsh
          FROM _m_windows ORDER BY month`,
     ),
   );
-  const windowed = (table: string, dateCol: string, value: string, extra = '') => `
-    SELECT sw.scope_kind, sw.scope_id::VARCHAR AS scope_id, sw.period${extra},
-           ${value}
-      FROM ${table} f
-      JOIN _m_scope_windows sw ON sw.unit_id = f.unit
-       AND f.${dateCol} BETWEEN sw.start_date AND sw.end_date
-     GROUP BY ALL`;
-  const month = (col: string) => `, strftime(f.${col}, '%Y-%m') AS month`;
-  const school = `, f.unit::VARCHAR AS school_id`;
+  // Grouped on raw keys (UUIDs, first days of months); rendered as text afterwards.
+  const windowed = (table: string, dateCol: string, value: string, extra: 'month' | 'school') => `
+    SELECT * REPLACE (scope_id::VARCHAR AS scope_id,
+                      ${extra === 'month' ? `strftime(month, '%Y-%m') AS month` : 'school_id::VARCHAR AS school_id'})
+      FROM (
+        SELECT sw.scope_kind, sw.scope_id, sw.period,
+               ${extra === 'month' ? `date_trunc('month', f.${dateCol}) AS month` : 'f.unit AS school_id'},
+               ${value}
+          FROM ${table} f
+          JOIN _m_scope_windows sw ON sw.unit_id = f.unit
+           AND f.${dateCol} BETWEEN sw.start_date AND sw.end_date
+         GROUP BY ALL)`;
 
   type Cents = Keyed & { cents: number };
   const invoicedByMonth = byScope(
@@ -94,18 +97,13 @@ export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapsh
         `(SELECT * FROM _m_invoice_units WHERE status NOT IN ('draft', 'void'))`,
         'issue_date',
         `sum(f.total_cents)::DOUBLE AS cents`,
-        month('issue_date'),
+        'month',
       ),
     ),
   );
   const collectedByMonth = byScope(
     await ctx.rows<Cents & { month: string }>(
-      windowed(
-        '_m_allocations',
-        'received_on',
-        `sum(f.amount_cents)::DOUBLE AS cents`,
-        month('received_on'),
-      ),
+      windowed('_m_allocations', 'received_on', `sum(f.amount_cents)::DOUBLE AS cents`, 'month'),
     ),
   );
   const paymentsByMonth = byScope(
@@ -115,7 +113,7 @@ export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapsh
         'received_on',
         `sum(f.amount_cents)::DOUBLE AS cents,
          coalesce(sum(f.amount_cents) FILTER (f.method = 'esa'), 0)::DOUBLE AS esa`,
-        month('received_on'),
+        'month',
       ),
     ),
   );
@@ -125,13 +123,13 @@ export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapsh
         `(SELECT * FROM _m_invoice_units WHERE status NOT IN ('draft', 'void'))`,
         'issue_date',
         `sum(f.total_cents)::DOUBLE AS cents`,
-        school,
+        'school',
       ),
     ),
   );
   const collectedBySchool = byScope(
     await ctx.rows<Cents & { school_id: string }>(
-      windowed('_m_allocations', 'received_on', `sum(f.amount_cents)::DOUBLE AS cents`, school),
+      windowed('_m_allocations', 'received_on', `sum(f.amount_cents)::DOUBLE AS cents`, 'school'),
     ),
   );
   // Cohort collection: invoices issued in the window, allocations received by the as-of date.
@@ -140,7 +138,7 @@ export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapsh
       `WITH paid AS (
          SELECT invoice_id, sum(amount_cents) AS cents FROM _m_allocations
           WHERE received_on <= ${asOf} GROUP BY ALL)
-       SELECT sw.scope_kind, sw.scope_id::VARCHAR AS scope_id, sw.period,
+       SELECT sw.scope_kind, sw.scope_id, sw.period,
               sum(iu.total_cents)::DOUBLE AS invoiced, coalesce(sum(paid.cents), 0)::DOUBLE AS collected
          FROM _m_invoice_units iu
          JOIN _m_scope_windows sw ON sw.unit_id = iu.unit

@@ -22,13 +22,16 @@
 import {
   MIN_START,
   MetricContext,
+  type BaseMode,
   SCOPE_COLS,
   byScope,
   groupBy,
+  asText,
   ratio,
   scopeKey,
   segmentJoin,
 } from './context.js';
+import { lit } from '../warehouse.js';
 import type {
   GpaFigures,
   GradeFigures,
@@ -57,14 +60,6 @@ interface FigureRow {
   scores_due: number;
 }
 
-interface LetterRow {
-  scope_kind: string;
-  scope_id: string;
-  period: string;
-  letter: string;
-  count: number;
-}
-
 interface GpaRow {
   scope_kind: string;
   scope_id: string;
@@ -74,20 +69,26 @@ interface GpaRow {
   enrollments: number;
 }
 
-/** Aggregates of (student, class) rows grouped by the scope and `group`. */
-const figureSql = (group: string) => `
+/**
+ * Aggregates of (student, class) rows grouped by the scope and `group`. The mean is taken
+ * over percentages fixed to 8 decimals, summed and rounded (half up, to 2 decimals) in
+ * integer arithmetic: exact, so the figure does not depend on the order parallel threads
+ * add in. Grouped by class (`perClass`), each
+ * student has one row per group, so counting rows counts students.
+ */
+const figureSql = (source: string, group: string, letters: string[], perClass = false) => `
   SELECT scope_kind, scope_id, period${group ? `, ${group}` : ''},
-         count(DISTINCT student_id) FILTER (pct IS NOT NULL)::INTEGER AS students,
+         ${letters.map((l, i) => `count(*) FILTER (letter = ${lit(l)})::INTEGER AS l${i},`).join(' ')}
+         ${perClass ? 'count(pct)' : 'count(DISTINCT student_id) FILTER (pct IS NOT NULL)'}::INTEGER AS students,
          count(pct)::INTEGER AS student_classes,
-         round(avg(pct), 2)::DOUBLE AS average_percent,
-         count(DISTINCT student_id) FILTER (pct < 60)::INTEGER AS failing_students,
+         CASE WHEN count(pct) > 0
+              THEN ((2 * sum(round(pct * 1e8)::BIGINT) + count(pct) * 1000000)
+                    // (2 * count(pct) * 1000000)) / 100
+         END::DOUBLE AS average_percent,
+         ${perClass ? 'count(*) FILTER (pct < 60)' : 'count(DISTINCT student_id) FILTER (pct < 60)'}::INTEGER AS failing_students,
          sum(missing)::INTEGER AS missing_scores,
          sum(due)::INTEGER AS scores_due
-    FROM _m_student_class`;
-
-const letterSql = (group: string) => `
-  SELECT scope_kind, scope_id, period${group ? `, ${group}` : ''}, letter, count(*)::INTEGER AS count
-    FROM _m_student_class WHERE letter IS NOT NULL GROUP BY ALL`;
+    FROM ${source}`;
 
 const gpaSql = (group: string) => `
   SELECT scope_kind, scope_id, period${group ? `, ${group}` : ''},
@@ -95,8 +96,48 @@ const gpaSql = (group: string) => `
          count(*)::INTEGER AS enrollments
     FROM _m_gpa GROUP BY ALL`;
 
-export async function gradesSnapshots(ctx: MetricContext): Promise<MetricSnapshot<'grades'>[]> {
-  const asOf = ctx.asOfSql;
+/** Changed rows of these tables can be patched into the base aggregate. */
+export const GRADES_PATCHABLE = ['assignments', 'scores'] as const;
+
+/**
+ * Scores summed per (student, class) and date segment. `only` restricts the rows to the
+ * classes in `temp._m_gr_classes` and the (student, class) pairs in `temp._m_gr_pairs`.
+ */
+function scoreSegmentsSql(asOf: string, only = false): string {
+  return `WITH x AS (
+       SELECT s.student_id, a.class_id, c.school_id, c.course_id,
+              coalesce(co.subject, 'unknown') AS subject, a.due_date,
+              NOT s.is_excused AS due,
+              s.is_missing AS missing,
+              NOT s.is_excused AND (s.is_missing OR s.points IS NOT NULL) AS graded,
+              a.weight * CASE WHEN s.is_missing THEN 0 ELSE s.points END AS w_earned,
+              a.weight * a.points_possible AS w_possible
+         FROM scores s
+         JOIN assignments a ON a.id = s.assignment_id
+         JOIN classes c ON c.id = a.class_id
+         LEFT JOIN courses co ON co.id = c.course_id
+        WHERE a.due_date BETWEEN ${MIN_START} AND ${asOf}
+        ${
+          only
+            ? `AND (s.student_id IN (SELECT student_id FROM _m_gr_pairs)
+                    OR s.assignment_id IN (SELECT id FROM assignments
+                                            WHERE class_id IN (SELECT class_id FROM _m_gr_classes)))
+               AND (a.class_id IN (SELECT class_id FROM _m_gr_classes)
+                    OR EXISTS (SELECT 1 FROM _m_gr_pairs p
+                                WHERE p.student_id = s.student_id AND p.class_id = a.class_id))`
+            : ''
+        })
+     SELECT x.student_id, x.class_id, x.school_id, x.course_id, x.subject, b.b AS seg,
+            sum(x.w_earned) FILTER (x.graded) AS earned,
+            sum(x.w_possible) FILTER (x.graded) AS possible,
+            count(*) FILTER (x.due) AS due,
+            count(*) FILTER (x.missing) AS missing
+       FROM x ASOF JOIN _m_bounds b ON x.due_date >= b.b
+      GROUP BY ALL`;
+}
+
+/** The tenant's letter bands (default scale), highest minimum first. */
+async function gradeBands(ctx: MetricContext): Promise<{ letter: string; min_percent: number }[]> {
   const defaults = DEFAULT_BANDS.map(([l, m, p]) => `('${l}', ${m}, ${p})`).join(', ');
   await ctx.temp(
     '_m_bands',
@@ -113,49 +154,106 @@ export async function gradesSnapshots(ctx: MetricContext): Promise<MetricSnapsho
      SELECT * FROM (VALUES ${defaults}) d(letter, min_percent, points)
       WHERE NOT EXISTS (SELECT 1 FROM tenant)`,
   );
-  const bands = await ctx.rows<{ letter: string; min_percent: number }>(
+  return ctx.rows<{ letter: string; min_percent: number }>(
     `SELECT letter, min_percent::DOUBLE AS min_percent FROM _m_bands ORDER BY min_percent DESC, letter`,
   );
-  // Scores summed per (student, class) and date segment, then per window.
-  await ctx.temp(
-    '_m_score_segments',
-    `WITH x AS (
-       SELECT s.student_id, a.class_id, c.school_id, c.course_id,
-              coalesce(co.subject, 'unknown') AS subject, a.due_date,
-              NOT s.is_excused AS due,
-              s.is_missing AS missing,
-              NOT s.is_excused AND (s.is_missing OR s.points IS NOT NULL) AS graded,
-              a.weight * CASE WHEN s.is_missing THEN 0 ELSE s.points END AS w_earned,
-              a.weight * a.points_possible AS w_possible
-         FROM scores s
-         JOIN assignments a ON a.id = s.assignment_id
-         JOIN classes c ON c.id = a.class_id
-         LEFT JOIN courses co ON co.id = c.course_id
-        WHERE a.due_date BETWEEN ${MIN_START} AND ${asOf})
-     SELECT x.student_id, x.class_id, x.school_id, x.course_id, x.subject, b.b AS seg,
-            sum(x.w_earned) FILTER (x.graded) AS earned,
-            sum(x.w_possible) FILTER (x.graded) AS possible,
-            count(*) FILTER (x.due) AS due,
-            count(*) FILTER (x.missing) AS missing
-       FROM x ASOF JOIN _m_bounds b ON x.due_date >= b.b
-      GROUP BY ALL`,
-  );
-  await ctx.temp(
-    '_m_student_class',
-    `WITH pairs AS (
-       SELECT ${SCOPE_COLS}, x.class_id, x.course_id, x.school_id, x.subject, x.student_id,
+}
+
+/**
+ * The letter of a percentage: the band with the highest minimum not above it, else the
+ * lowest band (`bands` sorted by minimum, highest first).
+ */
+function letterCase(bands: { letter: string; min_percent: number }[]): string {
+  if (!bands.length) return 'NULL::VARCHAR';
+  return `CASE WHEN pct IS NULL THEN NULL
+            ${bands.map((b) => `WHEN pct >= ${b.min_percent} THEN ${lit(b.letter)}`).join('\n')}
+            ELSE ${lit(bands[bands.length - 1]!.letter)} END`;
+}
+
+/**
+ * One row per scope, period, class and student with its sums and percentage (the class
+ * fixes course, school and subject). `only`: the classes and pairs being patched.
+ */
+function studentClassSql(segments: string, letters: string, only = false): string {
+  return `WITH pairs AS (
+       SELECT sw.scope_kind, sw.scope_id, sw.period, x.class_id, x.student_id,
+              any_value(x.course_id) AS course_id, any_value(x.school_id) AS school_id,
+              any_value(x.subject) AS subject,
               sum(x.earned) AS earned, sum(x.possible) AS possible,
               sum(x.due) AS due, sum(x.missing) AS missing
-         FROM _m_score_segments x ${segmentJoin('x', 'school_id')}
-        GROUP BY ALL),
-     pct AS (
-       SELECT *, CASE WHEN possible > 0 THEN (earned * 100 / possible)::DOUBLE END AS pct FROM pairs)
-     SELECT p.*,
-            CASE WHEN p.pct IS NOT NULL
-                 THEN coalesce(b.letter, (SELECT letter FROM _m_bands ORDER BY min_percent LIMIT 1))
-            END AS letter
-       FROM pct p ASOF LEFT JOIN _m_bands b ON p.pct >= b.min_percent`,
+         FROM ${segments} x ${segmentJoin('x', 'school_id')}
+        ${
+          only
+            ? `WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
+                  OR EXISTS (SELECT 1 FROM _m_gr_pairs p
+                              WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`
+            : ''
+        }
+        GROUP BY sw.scope_kind, sw.scope_id, sw.period, x.class_id, x.student_id)
+     SELECT *, ${letters} AS letter FROM (
+       SELECT *, CASE WHEN possible > 0 THEN (earned * 100 / possible)::DOUBLE END AS pct FROM pairs)`;
+}
+
+/** The base aggregates `score_segments` and `student_class`, from scratch. */
+export async function gradesBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): Promise<void> {
+  await ctx.createBase('score_segments', mode, scoreSegmentsSql(ctx.asOfSql));
+  await ctx.createBase(
+    'student_class',
+    mode,
+    studentClassSql(ctx.base('score_segments', mode), letterCase(await gradeBands(ctx))),
   );
+}
+
+/**
+ * Brings the kept `score_segments` up to date with the changed assignments and scores of
+ * this run: every class an old or new assignment belongs to, and every (student, class)
+ * pair an old or new score belongs to, is recomputed.
+ */
+export async function patchGradesBase(
+  ctx: MetricContext,
+  changed: ReadonlySet<string>,
+): Promise<void> {
+  if (!GRADES_PATCHABLE.some((t) => changed.has(t))) return;
+  await ctx.temp(
+    '_m_gr_classes',
+    changed.has('assignments')
+      ? `SELECT DISTINCT class_id FROM temp._delta_assignments`
+      : `SELECT NULL::UUID AS class_id WHERE false`,
+  );
+  await ctx.temp(
+    '_m_gr_pairs',
+    changed.has('scores')
+      ? `SELECT DISTINCT d.student_id, a.class_id FROM temp._delta_scores d
+           JOIN (SELECT id, class_id FROM assignments
+                 ${changed.has('assignments') ? 'UNION SELECT id, class_id FROM temp._delta_assignments' : ''}) a
+             ON a.id = d.assignment_id`
+      : `SELECT NULL::UUID AS student_id, NULL::UUID AS class_id WHERE false`,
+  );
+  const segments = ctx.base('score_segments', 'patch');
+  await ctx.runner.run(
+    `DELETE FROM ${segments} x
+      WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
+         OR EXISTS (SELECT 1 FROM _m_gr_pairs p WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`,
+  );
+  await ctx.runner.run(`INSERT INTO ${segments} ${scoreSegmentsSql(ctx.asOfSql, true)}`);
+  const pairs = ctx.base('student_class', 'patch');
+  await ctx.runner.run(
+    `DELETE FROM ${pairs} x
+      WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
+         OR EXISTS (SELECT 1 FROM _m_gr_pairs p WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`,
+  );
+  await ctx.runner.run(
+    `INSERT INTO ${pairs} ${studentClassSql(segments, letterCase(await gradeBands(ctx)), true)}`,
+  );
+}
+
+export async function gradesSnapshots(
+  ctx: MetricContext,
+  mode: BaseMode = 'temp',
+): Promise<MetricSnapshot<'grades'>[]> {
+  const bands = await gradeBands(ctx);
+  if (mode === 'temp') await gradesBase(ctx, 'temp');
+  const source = ctx.base('student_class', mode);
   await ctx.temp(
     '_m_gpa',
     `SELECT ${SCOPE_COLS}, c.school_id, coalesce(co.subject, 'unknown') AS subject,
@@ -177,33 +275,31 @@ export async function gradesSnapshots(ctx: MetricContext): Promise<MetricSnapsho
     subject: string;
     school_id: string;
   };
-  const totalBy = byScope(await ctx.rows<FigureRow>(`${figureSql('')} GROUP BY ALL`));
+  // Letter counts come as columns l0, l1, … (one per band, in `bands` order).
+  const L = bands.map((b) => b.letter);
+  const totalBy = byScope(
+    await ctx.rows<FigureRow>(asText(`${figureSql(source, '', L)} GROUP BY ALL`, [])),
+  );
   const subjectBy = byScope(
-    await ctx.rows<FigureRow & { subject: string }>(`${figureSql('subject')} GROUP BY ALL`),
+    await ctx.rows<FigureRow & { subject: string }>(
+      asText(`${figureSql(source, 'subject', L)} GROUP BY ALL`, []),
+    ),
   );
   const schoolBy = byScope(
     await ctx.rows<FigureRow & { school_id: string }>(
-      `${figureSql('school_id::VARCHAR AS school_id')} GROUP BY ALL`,
+      asText(`${figureSql(source, 'school_id', L)} GROUP BY ALL`, ['school_id']),
     ),
   );
   const classBy = byScope(
     await ctx.rows<ClassRow>(
-      `${figureSql('class_id::VARCHAR AS class_id, course_id::VARCHAR AS course_id, subject, school_id::VARCHAR AS school_id')}
-        GROUP BY ALL ORDER BY class_id`,
-    ),
-  );
-  const letters = {
-    total: byScope(await ctx.rows<LetterRow>(letterSql(''))),
-    subject: byScope(await ctx.rows<LetterRow & { subject: string }>(letterSql('subject'))),
-    school: byScope(
-      await ctx.rows<LetterRow & { school_id: string }>(
-        letterSql('school_id::VARCHAR AS school_id'),
+      asText(
+        `${figureSql(source, 'class_id, any_value(course_id) AS course_id, any_value(subject) AS subject, any_value(school_id) AS school_id', L, true)}
+          GROUP BY scope_kind, scope_id, period, class_id`,
+        ['class_id', 'course_id', 'school_id'],
+        'ORDER BY class_id',
       ),
     ),
-    class: byScope(
-      await ctx.rows<LetterRow & { class_id: string }>(letterSql('class_id::VARCHAR AS class_id')),
-    ),
-  };
+  );
   const gpa = {
     total: byScope(await ctx.rows<GpaRow>(gpaSql(''))),
     subject: byScope(await ctx.rows<GpaRow & { subject: string }>(gpaSql('subject'))),
@@ -212,22 +308,23 @@ export async function gradesSnapshots(ctx: MetricContext): Promise<MetricSnapsho
     ),
   };
 
-  const letterList = (rows: LetterRow[] | undefined): LetterCount[] => {
-    const counts = new Map((rows ?? []).map((r) => [r.letter, r.count]));
+  const letterList = (r: FigureRow | undefined): LetterCount[] => {
+    const counts = new Map<string, number>();
+    bands.forEach((b, i) => {
+      const n = (r as unknown as Record<string, number> | undefined)?.[`l${i}`] ?? 0;
+      if (!counts.has(b.letter)) counts.set(b.letter, n);
+    });
     return bands.map((b) => ({
       letter: b.letter,
       min_percent: b.min_percent,
       count: counts.get(b.letter) ?? 0,
     }));
   };
-  const gradeFigures = (
-    r: FigureRow | undefined,
-    letterRows: LetterRow[] | undefined,
-  ): GradeFigures => ({
+  const gradeFigures = (r: FigureRow | undefined): GradeFigures => ({
     students: r?.students ?? 0,
     student_classes: r?.student_classes ?? 0,
     average_percent: r?.average_percent ?? null,
-    letters: letterList(letterRows),
+    letters: letterList(r),
     failing_students: r?.failing_students ?? 0,
     failing_rate: ratio(r?.failing_students ?? 0, r?.students ?? 0),
     missing_scores: r?.missing_scores ?? 0,
@@ -244,25 +341,22 @@ export async function gradesSnapshots(ctx: MetricContext): Promise<MetricSnapsho
     const key = scopeKey(s.scopeKind, s.scopeId, s.period);
     const subjectRows = groupBy(subjectBy.get(key), (r) => r.subject);
     const schoolRows = groupBy(schoolBy.get(key), (r) => r.school_id);
-    const subjectLetters = groupBy(letters.subject.get(key), (r) => r.subject);
-    const schoolLetters = groupBy(letters.school.get(key), (r) => r.school_id);
-    const classLetters = groupBy(letters.class.get(key), (r) => r.class_id);
     const subjectGpa = groupBy(gpa.subject.get(key), (r) => r.subject);
     const schoolGpa = groupBy(gpa.school.get(key), (r) => r.school_id);
     const subjects = [...new Set([...subjectRows.keys(), ...subjectGpa.keys()])].sort();
     const schools = [...new Set([...schoolRows.keys(), ...schoolGpa.keys()])].sort();
     const payload: GradesPayload = {
       window: s.window,
-      ...gradeFigures(totalBy.get(key)?.[0], letters.total.get(key)),
+      ...gradeFigures(totalBy.get(key)?.[0]),
       ...gpaFigures(gpa.total.get(key)?.[0]),
       by_subject: subjects.map((subject) => ({
         subject,
-        ...gradeFigures(subjectRows.get(subject)?.[0], subjectLetters.get(subject)),
+        ...gradeFigures(subjectRows.get(subject)?.[0]),
         ...gpaFigures(subjectGpa.get(subject)?.[0]),
       })),
       by_school: schools.map((school_id) => ({
         school_id,
-        ...gradeFigures(schoolRows.get(school_id)?.[0], schoolLetters.get(school_id)),
+        ...gradeFigures(schoolRows.get(school_id)?.[0]),
         ...gpaFigures(schoolGpa.get(school_id)?.[0]),
       })),
       classes: (classBy.get(key) ?? []).map((r) => ({
@@ -270,7 +364,7 @@ export async function gradesSnapshots(ctx: MetricContext): Promise<MetricSnapsho
         course_id: r.course_id,
         subject: r.subject,
         school_id: r.school_id,
-        ...gradeFigures(r, classLetters.get(r.class_id)),
+        ...gradeFigures(r),
       })),
     };
     return {

@@ -5,11 +5,16 @@
  */
 import type { SqlRunner } from '../warehouse.js';
 import { lit } from '../warehouse.js';
-import { attendanceSnapshots } from './attendance.js';
-import { MetricContext } from './context.js';
+import {
+  ATTENDANCE_PATCHABLE,
+  attendanceBase,
+  attendanceSnapshots,
+  patchAttendanceBase,
+} from './attendance.js';
+import { MetricContext, type BaseMode } from './context.js';
 import { esaSnapshots } from './esa.js';
 import { financeSnapshots } from './finance.js';
-import { gradesSnapshots } from './grades.js';
+import { GRADES_PATCHABLE, gradesBase, gradesSnapshots, patchGradesBase } from './grades.js';
 import { leadFunnelSnapshots } from './lead-funnel.js';
 import { METRIC_NAMES, type AnySnapshot, type MetricName, type MetricSnapshot } from './types.js';
 
@@ -38,7 +43,9 @@ export function metricsAffectedBy(changedTables: readonly string[]): MetricName[
   return METRIC_NAMES.filter((m) => METRIC_INPUTS[m].some((t) => changed.has(t)));
 }
 
-const COMPUTE: { [M in MetricName]: (ctx: MetricContext) => Promise<MetricSnapshot<M>[]> } = {
+const COMPUTE: {
+  [M in MetricName]: (ctx: MetricContext, mode: BaseMode) => Promise<MetricSnapshot<M>[]>;
+} = {
   lead_funnel: leadFunnelSnapshots,
   attendance: attendanceSnapshots,
   grades: gradesSnapshots,
@@ -58,20 +65,125 @@ export function sortSnapshots(snapshots: AnySnapshot[]): AnySnapshot[] {
   );
 }
 
-/** Computes metric snapshots as of `asOf` (`YYYY-MM-DD`): every metric, or `only` these. */
+/**
+ * Metrics whose large intermediate aggregates are kept in the warehouse between runs
+ * (`agg_*` tables) and patched from the changed rows of an incremental run. Changes to
+ * `rebuildOn` tables (rare: calendars, class definitions) rebuild them instead.
+ */
+const KEPT_BASES = {
+  attendance: {
+    patchable: ATTENDANCE_PATCHABLE as readonly string[],
+    // `att_student_school` is per scope and period: a changed org tree or calendar rebuilds it.
+    rebuildOn: ['calendar_days', 'org_units', 'academic_sessions'],
+    build: attendanceBase,
+    patch: patchAttendanceBase,
+  },
+  grades: {
+    patchable: GRADES_PATCHABLE as readonly string[],
+    // `student_class` is per scope and period, with letters: a changed org tree, calendar
+    // or grading scale rebuilds it.
+    rebuildOn: ['classes', 'courses', 'org_units', 'academic_sessions', 'grading_scales'],
+    build: gradesBase,
+    patch: patchGradesBase,
+  },
+} as const;
+type KeptMetric = keyof typeof KEPT_BASES;
+/** Bump when a kept table changes shape: the next run rebuilds them. */
+const KEPT_VERSION = 4;
+
+/** Tables whose changed rows an incremental run must keep for `computeMetrics` (`keepDeltas`). */
+export const DELTA_TABLES: readonly string[] = Object.values(KEPT_BASES).flatMap(
+  (b) => b.patchable,
+);
+
+/** Keeping the base aggregates in the warehouse (inside the refresh transaction). */
+export interface KeptAggregates {
+  /** The run computing now, and the warehouse's last successful run (null: none). */
+  runId: string;
+  previousRunId: string | null;
+  /**
+   * Incremental run: the tables that changed; those in `DELTA_TABLES` have their changed rows
+   * in `temp._delta_<table>` (`WarehouseWriter.keepDeltas`). Null: rebuild everything.
+   */
+  changed: ReadonlySet<string> | null;
+}
+
+/** How each kept base was brought up to date. */
+export type BaseUpkeep = Record<KeptMetric, 'rebuilt' | 'patched'>;
+
+async function upkeepBases(ctx: MetricContext, kept: KeptAggregates): Promise<BaseUpkeep> {
+  await ctx.runner.run(
+    `CREATE TABLE IF NOT EXISTS metric_aggregates (metric VARCHAR NOT NULL, signature VARCHAR NOT NULL, run_id UUID NOT NULL)`,
+  );
+  // The kept tables depend on their own shape, the as-of date and the window boundaries.
+  const [sig] = await ctx.rows<{ s: string }>(
+    `SELECT ${lit(`v${KEPT_VERSION}|${ctx.asOf}`)} || '|' || coalesce(string_agg(b::VARCHAR, ',' ORDER BY b), '') AS s FROM _m_bounds`,
+  );
+  const signature = sig!.s;
+  const stored = new Map(
+    (
+      await ctx.rows<{ metric: string; signature: string; run_id: string }>(
+        `SELECT metric, signature, run_id::VARCHAR AS run_id FROM metric_aggregates`,
+      )
+    ).map((r) => [r.metric, r]),
+  );
+  const upkeep = {} as BaseUpkeep;
+  for (const [metric, base] of Object.entries(KEPT_BASES) as [
+    KeptMetric,
+    (typeof KEPT_BASES)[KeptMetric],
+  ][]) {
+    const prev = stored.get(metric);
+    const changed = kept.changed;
+    const patchable =
+      changed !== null &&
+      prev?.signature === signature &&
+      prev.run_id === kept.previousRunId &&
+      !base.rebuildOn.some((t) => changed.has(t));
+    if (patchable) await base.patch(ctx, changed);
+    else await base.build(ctx, 'rebuild');
+    upkeep[metric] = patchable ? 'patched' : 'rebuilt';
+  }
+  await ctx.runner.run(`DELETE FROM metric_aggregates`);
+  await ctx.runner.run(
+    `INSERT INTO metric_aggregates VALUES ${Object.keys(KEPT_BASES)
+      .map((m) => `(${lit(m)}, ${lit(signature)}, ${lit(kept.runId)}::UUID)`)
+      .join(', ')}`,
+  );
+  return upkeep;
+}
+
+/**
+ * Computes metric snapshots as of `asOf` (`YYYY-MM-DD`): every metric, or `only` these.
+ * With `kept`, the large intermediate aggregates are kept in the warehouse and, on an
+ * incremental run, patched for the changed rows only; the figures are the same either way.
+ */
 export async function computeMetrics(
   runner: SqlRunner,
   asOf: string,
   only: readonly MetricName[] = METRIC_NAMES,
+  kept?: KeptAggregates,
 ): Promise<AnySnapshot[]> {
+  return (await computeMetricsDetailed(runner, asOf, only, kept)).snapshots;
+}
+
+/** `computeMetrics`, also telling how the kept aggregates were brought up to date. */
+export async function computeMetricsDetailed(
+  runner: SqlRunner,
+  asOf: string,
+  only: readonly MetricName[] = METRIC_NAMES,
+  kept?: KeptAggregates,
+): Promise<{ snapshots: AnySnapshot[]; upkeep: BaseUpkeep | null }> {
   const ctx = new MetricContext(runner, asOf);
   try {
     await ctx.prepare();
+    const upkeep = kept ? await upkeepBases(ctx, kept) : null;
     const out: AnySnapshot[] = [];
     for (const metric of METRIC_NAMES) {
-      if (only.includes(metric)) out.push(...((await COMPUTE[metric](ctx)) as AnySnapshot[]));
+      if (!only.includes(metric)) continue;
+      const mode: BaseMode = !upkeep || !(metric in upkeep) ? 'temp' : 'patch';
+      out.push(...((await COMPUTE[metric](ctx, mode)) as AnySnapshot[]));
     }
-    return sortSnapshots(out);
+    return { snapshots: sortSnapshots(out), upkeep };
   } finally {
     await ctx.dispose();
   }

@@ -87,6 +87,9 @@ describe('incremental refresh', () => {
       expect(a.snapshots.length).toBe(full.snapshots.length);
       // The returned snapshots are what was stored.
       expect(inc.snapshots.map((s) => s.payload)).toEqual(full.snapshots.map((s) => s.payload));
+      // Scores changed: the kept grades aggregates were patched; a new calendar day
+      // rebuilds the attendance ones.
+      expect(inc.aggregates).toEqual({ attendance: 'rebuilt', grades: 'patched' });
     }
   });
 

@@ -1,0 +1,316 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computeMetrics, type AnySnapshot } from '../../analytics/metrics/index.js';
+import { openWarehouse } from '../../analytics/warehouse.js';
+import { buildWorld, rng, type World } from './dataset.js';
+import {
+  createAnalyticsWorld,
+  payloadOf,
+  type AnalyticsWorld,
+  type TenantFixture,
+} from './world.js';
+
+// An incremental run patches the kept attendance and grades aggregates from the changed
+// rows only; the figures (and the kept tables themselves) must equal a full rebuild's.
+const AS_OF = '2025-01-15';
+const KEPT = [
+  'agg_att_segments',
+  'agg_att_school_days',
+  'agg_att_taken',
+  'agg_att_student_school',
+  'agg_score_segments',
+  'agg_student_class',
+];
+
+let w: AnalyticsWorld;
+beforeAll(async () => {
+  w = await createAnalyticsWorld('kept');
+});
+afterAll(async () => w?.close());
+
+/** Every kept aggregate table, rows sorted, and the stored snapshots of a warehouse. */
+async function dumpKept(dir: string, tenantId: string) {
+  const wh = await openWarehouse({ dir, tenantId });
+  try {
+    const tables: Record<string, string[]> = {};
+    for (const name of KEPT) {
+      const rows = await wh.rows<Record<string, unknown>>(`SELECT * FROM ${name}`);
+      tables[name] = rows.map((r) => JSON.stringify(r)).sort();
+    }
+    const snapshots = await wh.rows<{ k: string; payload: string }>(
+      `SELECT metric || '|' || scope_kind || '|' || coalesce(scope_id::VARCHAR, '') || '|' || period AS k,
+              payload::VARCHAR AS payload FROM metric_snapshots ORDER BY k`,
+    );
+    return { tables, snapshots };
+  } finally {
+    await wh.close();
+  }
+}
+
+const key = (s: AnySnapshot) => `${s.metric}|${s.scopeId ?? ''}|${s.period}`;
+
+describe('kept aggregates', () => {
+  let t: TenantFixture;
+  let world: World;
+  const q = (sql: string, params: unknown[] = []) => t.exec(sql, [t.id, ...params]);
+  const pick = async (table: string, n: number, where: string, salt: string) =>
+    (
+      await q(
+        `select id from "${table}" where tenant_id = $1 and deleted_at is null and ${where}
+          order by md5(id::text || '${salt}') limit ${n}`,
+      )
+    ).rows.map((r) => r.id as string);
+
+  beforeAll(async () => {
+    t = await w.tenant('kept');
+    world = await buildWorld(t, rng(23));
+  });
+
+  /** Runs an incremental refresh and a full one elsewhere; both must agree everywhere. */
+  async function incrementalEqualsFull(dir: string, label: string) {
+    const inc = await t.refresh({ warehouseDir: dir, mode: 'incremental', asOf: AS_OF });
+    expect(inc.mode).toBe('incremental');
+    expect(inc.aggregates).toEqual({ attendance: 'patched', grades: 'patched' });
+    const fullDir = join(w.dir, `kept-full-${label}`);
+    const full = await t.refresh({ warehouseDir: fullDir, mode: 'full', asOf: AS_OF });
+    expect(full.aggregates).toEqual({ attendance: 'rebuilt', grades: 'rebuilt' });
+    expect(inc.snapshots).toEqual(full.snapshots);
+    const [a, b] = [await dumpKept(dir, t.id), await dumpKept(fullDir, t.id)];
+    for (const name of KEPT) expect(a.tables[name], `${name} (${label})`).toEqual(b.tables[name]);
+    expect(a.snapshots).toEqual(b.snapshots);
+    return { inc, full };
+  }
+
+  it('patches attendance and grades for updates, inserts, soft and hard deletes, and a student moving schools', async () => {
+    const dir = join(w.dir, 'kept-inc');
+    const first = await t.refresh({ warehouseDir: dir, mode: 'incremental', asOf: AS_OF });
+    expect(first.mode).toBe('full');
+    expect(first.aggregates).toEqual({ attendance: 'rebuilt', grades: 'rebuilt' });
+
+    // Attendance: corrections, soft and hard deletes, a new daily and a period record.
+    for (const id of await pick('attendance_records', 8, 'period is null', 'a1')) {
+      await q(
+        `update attendance_records set status = case when status = 'absent' then 'present' else 'absent' end
+          where tenant_id = $1 and id = $2`,
+        [id],
+      );
+    }
+    for (const id of await pick('attendance_records', 2, 'true', 'a2'))
+      await q(`update attendance_records set deleted_at = now() where tenant_id = $1 and id = $2`, [
+        id,
+      ]);
+    for (const id of await pick('attendance_records', 2, 'true', 'a3'))
+      await q(`delete from attendance_records where tenant_id = $1 and id = $2`, [id]);
+    await q(
+      `insert into attendance_records (tenant_id, student_id, school_id, date, period, status)
+       values ($1, $2, $3, '2025-01-14', 'P9', 'tardy')`,
+      [world.students[3], world.schools[1]],
+    );
+    // A student moves from one school to the other on 2025-01-08.
+    const mover = world.students[4]!; // enrolled at schools[0] (even index)
+    await q(
+      `update school_enrollments set exit_date = '2025-01-07'
+        where tenant_id = $1 and student_id = $2 and deleted_at is null`,
+      [mover],
+    );
+    await q(
+      `insert into school_enrollments (tenant_id, student_id, school_id, session_id, grade_level, entry_date)
+       values ($1, $2, $3, $4, '3', '2025-01-08')`,
+      [mover, world.schools[1], world.year],
+    );
+    await q(
+      `update attendance_records set school_id = $3
+        where tenant_id = $1 and student_id = $2 and date >= '2025-01-08' and deleted_at is null`,
+      [mover, world.schools[1]],
+    );
+    // Another student's enrolment is withdrawn (soft-deleted).
+    await q(
+      `update school_enrollments set deleted_at = now()
+        where tenant_id = $1 and student_id = $2 and deleted_at is null`,
+      [world.students[6]],
+    );
+    // Grades: score edits and deletes; an assignment moved, re-weighted, removed and added.
+    for (const id of await pick('scores', 5, 'not is_excused and not is_missing', 's1'))
+      await q(`update scores set points = points + 1 where tenant_id = $1 and id = $2`, [id]);
+    for (const id of await pick('scores', 2, 'true', 's2'))
+      await q(`update scores set deleted_at = now() where tenant_id = $1 and id = $2`, [id]);
+    for (const id of await pick('scores', 2, 'true', 's3'))
+      await q(`delete from scores where tenant_id = $1 and id = $2`, [id]);
+    await q(`update assignments set due_date = '2025-01-13' where tenant_id = $1 and id = $2`, [
+      world.assignments[0],
+    ]);
+    await q(`update assignments set weight = weight + 2 where tenant_id = $1 and id = $2`, [
+      world.assignments[4],
+    ]);
+    await q(`update assignments set deleted_at = now() where tenant_id = $1 and id = $2`, [
+      world.assignments[7],
+    ]);
+    const added = await t.insert('assignments', {
+      class_id: world.classes[1],
+      title: 'Quiz',
+      category: 'quiz',
+      points_possible: 20,
+      weight: 1,
+      due_date: '2025-01-10',
+    });
+    await q(
+      `insert into scores (tenant_id, assignment_id, student_id, points, is_missing, is_excused)
+       select $1, $2, ce.student_id, 7, false, false from class_enrollments ce
+        where ce.tenant_id = $1 and ce.class_id = $3 and ce.deleted_at is null`,
+      [added, world.classes[1]],
+    );
+
+    const { inc } = await incrementalEqualsFull(dir, 'r1');
+    expect(inc.recomputed).toEqual(expect.arrayContaining(['attendance', 'grades']));
+    // The mover counts at the new school from 2025-01-08.
+    const south = payloadOf(inc.snapshots, 'attendance', world.schools[1]!, 'last_30_days');
+    const before = payloadOf(first.snapshots, 'attendance', world.schools[1]!, 'last_30_days');
+    expect(south.students).toBe(before.students + 1);
+
+    // A second round on the patched tables: the student moves back (enrolment hard-deleted).
+    await q(
+      `delete from school_enrollments where tenant_id = $1 and student_id = $2 and school_id = $3`,
+      [mover, world.schools[1]],
+    );
+    await q(
+      `update school_enrollments set exit_date = null where tenant_id = $1 and student_id = $2 and deleted_at is null`,
+      [mover],
+    );
+    await q(
+      `update attendance_records set school_id = $3 where tenant_id = $1 and student_id = $2 and deleted_at is null`,
+      [mover, world.schools[0]],
+    );
+    for (const id of await pick('scores', 3, 'not is_excused and not is_missing', 's4'))
+      await q(
+        `update scores set is_missing = true, points = null where tenant_id = $1 and id = $2`,
+        [id],
+      );
+    await incrementalEqualsFull(dir, 'r2');
+  });
+
+  it("leaves other schools' snapshots byte-identical when one school's rows change", async () => {
+    const dir = join(w.dir, 'kept-one-school');
+    const before = await t.refresh({ warehouseDir: dir, asOf: AS_OF });
+    const [north, south] = [world.schools[0]!, world.schools[1]!];
+    for (const id of await pick(
+      'attendance_records',
+      6,
+      `school_id = '${north}' and period is null`,
+      'n1',
+    )) {
+      await q(
+        `update attendance_records set status = case when status = 'absent' then 'present' else 'absent' end
+          where tenant_id = $1 and id = $2`,
+        [id],
+      );
+    }
+    for (const id of await pick(
+      'scores',
+      4,
+      `not is_excused and not is_missing and assignment_id in (
+         select a.id from assignments a join classes c on c.id = a.class_id where c.school_id = '${north}')`,
+      'n2',
+    ))
+      await q(`update scores set points = points + 2 where tenant_id = $1 and id = $2`, [id]);
+
+    const { inc, full } = await incrementalEqualsFull(dir, 'one-school');
+    const prior = new Map(before.snapshots.map((s) => [key(s), JSON.stringify(s.payload)]));
+    const fullBy = new Map(full.snapshots.map((s) => [key(s), JSON.stringify(s.payload)]));
+    const southSnapshots = inc.snapshots.filter((s) => s.scopeId === south);
+    expect(southSnapshots.length).toBe(15); // 5 metrics × 3 periods
+    for (const s of southSnapshots) {
+      expect(JSON.stringify(s.payload), key(s)).toBe(prior.get(key(s)));
+      expect(JSON.stringify(s.payload), key(s)).toBe(fullBy.get(key(s)));
+    }
+    // The changed school and the tenant did change.
+    const changed = (id: string | null) =>
+      inc.snapshots.filter(
+        (s) =>
+          s.scopeId === id &&
+          (s.metric === 'attendance' || s.metric === 'grades') &&
+          JSON.stringify(s.payload) !== prior.get(key(s)),
+      ).length;
+    expect(changed(north)).toBeGreaterThan(0);
+    expect(changed(null)).toBeGreaterThan(0);
+  });
+
+  it('averages percentages exactly, rounding half up', async () => {
+    // 0.56 % and 0.57 %: the mean is exactly 0.565, which a floating-point mean puts just below.
+    const a = await w.tenant('avg');
+    const school = await a.school('A');
+    const year = await a.insert('academic_sessions', {
+      org_unit_id: a.rootOrgUnitId,
+      kind: 'school_year',
+      name: 'Y',
+      start_date: '2024-08-01',
+      end_date: '2025-05-31',
+    });
+    const course = await a.insert('courses', { code: 'M', name: 'Math', subject: 'math' });
+    const klass = await a.insert('classes', {
+      course_id: course,
+      session_id: year,
+      school_id: school,
+      section: 'S',
+      name: 'Class',
+    });
+    const assignment = await a.insert('assignments', {
+      class_id: klass,
+      title: 'Test',
+      category: 'test',
+      points_possible: 100,
+      weight: 1,
+      due_date: '2025-01-10',
+    });
+    for (const [i, points] of [0.56, 0.57].entries()) {
+      const student = await a.insert('students', {
+        student_number: `A${i}`,
+        first_name: 'F',
+        last_name: 'L',
+        grade_level: '3',
+        school_id: school,
+      });
+      await a.insert('scores', {
+        assignment_id: assignment,
+        student_id: student,
+        points,
+        is_missing: false,
+        is_excused: false,
+      });
+    }
+    const r = await a.refresh({ warehouseDir: join(w.dir, 'kept-avg'), asOf: AS_OF });
+    const grades = payloadOf(r.snapshots, 'grades', null, 'school_year');
+    expect(grades.student_classes).toBe(2);
+    expect(grades.average_percent).toBe(0.57);
+    expect(grades.classes.map((c) => c.average_percent)).toEqual([0.57]);
+    expect(grades.by_school.map((x) => x.average_percent)).toEqual([0.57]);
+  });
+
+  it('gives the same grade averages however many threads add them up', async () => {
+    const dir = join(w.dir, 'kept-threads');
+    await t.refresh({ warehouseDir: dir, asOf: AS_OF });
+    const results: string[] = [];
+    for (const threads of [1, 2, 4, 1, 4]) {
+      const wh = await openWarehouse({ dir, tenantId: t.id, threads });
+      try {
+        const snaps = await computeMetrics(wh, AS_OF, ['grades']);
+        results.push(
+          JSON.stringify(
+            snaps.map((s) => {
+              const p = payloadOf([s], 'grades', s.scopeId, s.period);
+              return [
+                p.average_percent,
+                p.by_school.map((x) => x.average_percent),
+                p.by_subject.map((x) => x.average_percent),
+                p.classes.map((x) => x.average_percent),
+              ];
+            }),
+          ),
+        );
+      } finally {
+        await wh.close();
+      }
+    }
+    expect(new Set(results).size).toBe(1);
+    expect(results[0]).toMatch(/\d/);
+  });
+});
