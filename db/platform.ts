@@ -90,9 +90,9 @@ export interface MigrationReport {
 export async function migrateAll(
   env: DbEnv,
   log: (line: string) => void = () => {},
+  provisioner: BranchProvisioner = provisionerFor(env),
 ): Promise<MigrationReport[]> {
   const roles = rolesOf(env);
-  const provisioner = provisionerFor(env);
   const report: MigrationReport[] = [];
   if (env.BRANCH_PROVIDER === 'local') {
     await ensureRoles(env.DATABASE_URL.replace(/\/[^/?]*(\?|$)/, '/postgres$1'), roles);

@@ -4,9 +4,16 @@ import { createDb } from '../../db/connection-node.js';
 import type { AppEnv } from '../app-env.js';
 import type { ApiConfig } from '../env.js';
 import { createLogger } from '../log.js';
+import { MemoryRateLimiter } from '../middleware/rate-limit.js';
+import type { RefreshQueue } from '../queue.js';
 import { sharedRedis } from '../redis.js';
 import type { Services } from '../services.js';
 import { assembleServices, longLived } from './shared.js';
+
+export interface NodeServicesOptions {
+  /** Where post-commit refreshes go instead of BullMQ (the demo's in-process runner). */
+  queue?: RefreshQueue;
+}
 
 /**
  * Services for the API on Node: one set for the process, a `pg` pool per branch, one
@@ -14,6 +21,7 @@ import { assembleServices, longLived } from './shared.js';
  */
 export async function createNodeServices(
   config: ApiConfig,
+  options: NodeServicesOptions = {},
 ): Promise<{ services: Services; close(): Promise<void> }> {
   const log = createLogger(config.LOG_LEVEL, { runtime: 'node' });
   const redis = sharedRedis(config.REDIS_URL, log);
@@ -25,7 +33,13 @@ export async function createNodeServices(
     (c: Context<AppEnv>) => clientIp(c, config.TRUST_FORWARDED_HEADERS),
   );
   // On Node the pools live for the process; per-request dispose would throw them away.
-  const services: Services = { ...assembled, dispose: async () => {} };
+  const services: Services = {
+    ...assembled,
+    // Without Redis this process is the only instance: its own windows are the limits.
+    limiter: config.REDIS_URL ? assembled.limiter : new MemoryRateLimiter(),
+    queue: options.queue ?? assembled.queue,
+    dispose: async () => {},
+  };
   return { services, close: () => assembled.dispose() };
 }
 

@@ -1,0 +1,340 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { newApp } from '../api/app.js';
+import { parseApiConfig } from '../api/env.js';
+import { createNodeServices } from '../api/runtime/node.js';
+import { PgliteProvisioner, prepareDatabase, repointBranches } from '../db/branches/pglite.js';
+import type { BranchProvisioner } from '../db/branches/provisioner.js';
+import { startEmbeddedCluster, type EmbeddedCluster } from '../db/embedded/cluster.js';
+import { parseDbEnv, type DbEnv } from '../db/env.js';
+import { migrateAll, openNode, provisionerFor, tenantBranchOwner } from '../db/platform.js';
+import * as controlSchema from '../db/schema/control.js';
+import { PRESETS, SeedRefusedError, seedTenant, type PresetName } from '../db/seed/index.js';
+import { createTenant } from '../db/tenants.js';
+import { ControlPlane } from '../workers/control.js';
+import { parseWorkerConfig } from '../workers/env.js';
+import { createInlineRunner, type InlineRunner } from '../workers/inline.js';
+import { createLogger } from '../workers/log.js';
+import { startWorker, type WorkerHandle } from '../workers/main.js';
+import { args, run, UsageError } from './cli.js';
+
+/**
+ * `npm run demo`: the whole product on one machine. Without DATABASE_URL the databases are
+ * embedded PGlite under the data directory; without REDIS_URL refreshes run in this process
+ * (the same processor as the BullMQ workers). Creates the demo tenants on first run (later
+ * runs reuse them and keep their data; `--reseed` wipes and seeds again), refreshes their
+ * metrics, serves the API on Node and prints the URLs and demo logins.
+ */
+const USAGE = `usage: npm run demo [-- --port N] [--data-dir DIR] [--reseed]
+  --port      API port (default PORT or 8787)
+  --data-dir  embedded databases and warehouse (default HOMEROOM_DEMO_DIR or .homeroom/demo)
+  --reseed    wipe the demo tenants' data and seed it again`;
+
+interface DemoTenant {
+  slug: string;
+  name: string;
+  placement: 'pool' | 'dedicated';
+  preset: PresetName;
+  timezone: string;
+}
+
+/** A network on the shared pool branch, and a school with a branch of its own. */
+const DEMO_TENANTS: readonly DemoTenant[] = [
+  {
+    slug: 'demo-network',
+    name: 'Desert Sun Schools (demo network)',
+    placement: 'pool',
+    preset: 'demo',
+    timezone: 'America/Phoenix',
+  },
+  {
+    slug: 'demo-school',
+    name: 'Juniper Academy (demo school)',
+    placement: 'dedicated',
+    preset: 'small',
+    timezone: 'America/Phoenix',
+  },
+];
+
+/** The tenant administrator's password: demo-only, printed at start. */
+const ADMIN_PASSWORD = 'Homeroom-Sample-2026!';
+
+await run(async () => {
+  const { values, positionals } = args(process.argv.slice(2), {
+    port: { type: 'string' },
+    'data-dir': { type: 'string' },
+    reseed: { type: 'boolean', default: false },
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const port = Number(values.port ?? process.env.PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError('--port must be a port number');
+  }
+  const dataDir = resolve(values['data-dir'] ?? process.env.HOMEROOM_DEMO_DIR ?? '.homeroom/demo');
+  const started = performance.now();
+  const step = (what: string) =>
+    console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${what}`);
+
+  const stack: (() => Promise<unknown>)[] = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    const timer = setTimeout(() => process.exit(1), 15_000);
+    timer.unref();
+    for (const close of stack.reverse()) {
+      await close().catch((err: Error) => console.error(`shutdown: ${err.message}`));
+    }
+    if (code === 0) console.log('stopped');
+    process.exit(code);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    // `on`, not `once`: a second Ctrl-C (or the signal relayed by npm or tsx as well as
+    // sent to the process group) must not kill the process half-way through closing.
+    process.on(signal, () => {
+      if (stopping) return;
+      console.log(`\n${signal}: stopping`);
+      void stop(0);
+    });
+  }
+
+  try {
+    const source: Record<string, string | undefined> = {
+      ...process.env,
+      // A queue of its own: the in-process worker must never take another deployment's jobs
+      // from a shared Redis (the API and the worker both read this name).
+      METRICS_QUEUE: process.env.METRICS_QUEUE ?? 'demo-metrics',
+    };
+    let cluster: EmbeddedCluster | null = null;
+    let provisioner: BranchProvisioner | undefined;
+    const embedded = !process.env.DATABASE_URL;
+    if (embedded) {
+      cluster = await startCluster(dataDir);
+      stack.push(() => cluster!.close());
+      Object.assign(source, {
+        DATABASE_URL: cluster.url('postgres'),
+        BRANCH_PROVIDER: 'local',
+        APP_DB_PASSWORD: undefined,
+      });
+    }
+    const env = parseDbEnv(source);
+    const roles = {
+      ownerRole: env.OWNER_DB_ROLE,
+      appRole: env.APP_DB_ROLE,
+      appPassword: env.APP_DB_PASSWORD,
+    };
+    if (cluster) {
+      step(`embedded PostgreSQL (PGlite) on ${cluster.host}:${cluster.port}, data in ${dataDir}`);
+      await prepareDatabase(env.DATABASE_URL, roles);
+      provisioner = new PgliteProvisioner(cluster, {
+        ...roles,
+        adminUrl: env.DATABASE_URL,
+        prefix: 'homeroom',
+      });
+    }
+
+    await migrateAll(env, () => {}, provisioner ?? provisionerFor(env));
+    if (cluster) {
+      await repointBranches(env.DATABASE_URL, env.BRANCH_SECRET_KEY, cluster);
+      await cluster.closeIdle('homeroom_template');
+    }
+    step('migrated the control plane and every branch');
+
+    const tenants: { tenant: DemoTenant; id: string }[] = [];
+    for (const tenant of DEMO_TENANTS) {
+      const id = await ensureTenant(env, provisioner, tenant, values.reseed, step);
+      tenants.push({ tenant, id });
+    }
+
+    const workerConfig = parseWorkerConfig(
+      embedded ? { ...source, WAREHOUSE_DIR: join(dataDir, 'warehouse') } : source,
+      { requireRedis: false },
+    );
+    await mkdir(workerConfig.WAREHOUSE_DIR, { recursive: true });
+    const logLevel = (process.env.LOG_LEVEL ?? 'warn') as 'debug' | 'info' | 'warn' | 'error';
+    const workerLog = createLogger(logLevel, { service: 'demo-runner' });
+    const directory = new ControlPlane(workerConfig.db, { branchPoolMax: 2 });
+    stack.push(() => directory.close());
+    const slugOf = new Map<string, string>();
+    const runner: InlineRunner = createInlineRunner({
+      directory,
+      warehouseDir: workerConfig.WAREHOUSE_DIR,
+      log: workerLog,
+      duckdb: { memoryLimit: workerConfig.DUCKDB_MEMORY_LIMIT },
+      // Refreshes the API asks for after a write (the start-up ones are reported below).
+      onRefreshed: (r) => {
+        const rows = Object.values(r.rowsPerTable).reduce((n, c) => n + c.extracted, 0);
+        step(
+          `refreshed ${slugOf.get(r.tenantId) ?? r.tenantId} after a change: ${rows} rows extracted`,
+        );
+      },
+    });
+    stack.push(() => runner.close());
+    for (const { tenant, id } of tenants) {
+      slugOf.set(id, tenant.slug);
+      const r = await runner.refreshNow(id);
+      step(`refreshed ${tenant.slug}: ${r.mode}, ${r.snapshots} metric snapshots`);
+    }
+
+    let worker: WorkerHandle | null = null;
+    if (process.env.REDIS_URL) {
+      worker = await startWorker(workerConfig, { log: workerLog, directory });
+      stack.push(() => worker!.close());
+    }
+
+    const apiConfig = parseApiConfig({ ...source, LOG_LEVEL: logLevel });
+    const api = await createNodeServices(apiConfig, worker ? {} : { queue: runner });
+    stack.push(() => api.close());
+    const app = newApp({ services: () => api.services });
+    const servers = await listen(app.fetch, port);
+    stack.push(() => Promise.all(servers.map(closeServer)));
+    const actualPort = (servers[0]!.address() as { port: number }).port;
+    step('API listening');
+
+    console.log(
+      banner({
+        port: actualPort,
+        dataDir: embedded ? dataDir : null,
+        warehouseDir: workerConfig.WAREHOUSE_DIR,
+        jobs: worker
+          ? `BullMQ queue "${workerConfig.METRICS_QUEUE}" on ${new URL(workerConfig.REDIS_URL).host}, worker in this process`
+          : 'in this process (no REDIS_URL)',
+        seconds: (performance.now() - started) / 1000,
+      }),
+    );
+  } catch (err) {
+    console.error(`error: ${(err as Error).message ?? String(err)}`);
+    if (process.env.DEBUG) console.error(err);
+    await stop(2);
+  }
+}, USAGE);
+
+/** Starts the embedded cluster on the port it had last time (branch URLs name it), if free. */
+async function startCluster(dataDir: string): Promise<EmbeddedCluster> {
+  const stateFile = join(dataDir, 'cluster.json');
+  await mkdir(dataDir, { recursive: true });
+  const saved = await readFile(stateFile, 'utf8')
+    .then((t) => (JSON.parse(t) as { port?: number }).port)
+    .catch(() => undefined);
+  const pgDir = join(dataDir, 'pg');
+  const cluster = await startEmbeddedCluster({ dataDir: pgDir, port: saved ?? 0 }).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') throw err;
+      return startEmbeddedCluster({ dataDir: pgDir });
+    },
+  );
+  await writeFile(stateFile, JSON.stringify({ port: cluster.port }) + '\n');
+  return cluster;
+}
+
+/** Creates the tenant unless it exists and seeds it unless it already holds data; its id. */
+async function ensureTenant(
+  env: DbEnv,
+  provisioner: BranchProvisioner | undefined,
+  tenant: DemoTenant,
+  reseed: boolean,
+  step: (what: string) => void,
+): Promise<string> {
+  let target = await tenantBranchOwner(env, tenant.slug);
+  if (!target) {
+    const { db, close } = await openNode(env.DATABASE_URL, controlSchema, 2);
+    try {
+      await createTenant(
+        {
+          control: db,
+          open: openNode,
+          provisioner: provisioner ?? provisionerFor(env),
+          secretKey: env.BRANCH_SECRET_KEY,
+        },
+        {
+          slug: tenant.slug,
+          name: tenant.name,
+          domains: [`${tenant.slug}.localhost`],
+          placement: tenant.placement,
+          timezone: tenant.timezone,
+          adminEmail: adminEmail(tenant),
+          adminPassword: ADMIN_PASSWORD,
+          adminName: 'Demo Administrator',
+          actor: 'cli:demo',
+        },
+      );
+    } finally {
+      await close();
+    }
+    step(`created tenant ${tenant.slug} (${tenant.placement} branch)`);
+    target = await tenantBranchOwner(env, tenant.slug);
+    if (!target) throw new Error(`tenant ${tenant.slug} vanished after creation`);
+  }
+  try {
+    const report = await seedTenant({
+      ownerUrl: target.ownerUrl,
+      tenantId: target.tenantId,
+      preset: tenant.preset,
+      replace: reseed,
+    });
+    step(`seeded ${tenant.slug} (preset ${tenant.preset}): ${report.totalRows} rows`);
+  } catch (err) {
+    if (!(err instanceof SeedRefusedError)) throw err;
+    step(`kept the data of ${tenant.slug} (--reseed seeds it again)`);
+  }
+  return target.tenantId;
+}
+
+function adminEmail(t: DemoTenant): string {
+  return `admin@${t.slug}.example.org`;
+}
+
+/** Listens on IPv4 and, where there is one, IPv6 loopback: `*.localhost` may resolve to either. */
+async function listen(
+  fetch: (request: Request) => Response | Promise<Response>,
+  port: number,
+): Promise<ServerType[]> {
+  const open = (hostname: string, p: number) =>
+    new Promise<ServerType>((resolve, reject) => {
+      const server = serve({ fetch, port: p, hostname }, () => resolve(server));
+      server.once('error', reject);
+    });
+  const v4 = await open('127.0.0.1', port);
+  const actual = (v4.address() as { port: number }).port;
+  const v6 = await open('::1', actual).catch(() => null);
+  return v6 ? [v4, v6] : [v4];
+}
+
+function closeServer(server: ServerType): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+  });
+}
+
+function banner(o: {
+  port: number;
+  dataDir: string | null;
+  warehouseDir: string;
+  jobs: string;
+  seconds: number;
+}): string {
+  const lines = ['', `Homeroom demo ready in ${o.seconds.toFixed(1)} s`, ''];
+  for (const t of DEMO_TENANTS) {
+    const base = `http://${t.slug}.localhost:${o.port}`;
+    lines.push(
+      `  ${t.name}`,
+      `    site        ${base}/`,
+      `    sign in     ${base}/login`,
+      `    dashboards  ${base}/dashboards`,
+      `    API docs    ${base}/docs`,
+      `    logins      ${adminEmail(t)} / ${ADMIN_PASSWORD}  (administrator)`,
+      `                principal|teacher|parent@demo.example.org / ${PRESETS[t.preset].password}`,
+      '',
+    );
+  }
+  lines.push(
+    `  data        ${o.dataDir ? `embedded PostgreSQL (PGlite) in ${join(o.dataDir, 'pg')}` : 'DATABASE_URL'}`,
+    `  warehouse   ${resolve(o.warehouseDir)}`,
+    `  jobs        ${o.jobs}`,
+    '  These are demo-only credentials. Press Ctrl-C to stop.',
+    '',
+  );
+  return lines.join('\n');
+}
