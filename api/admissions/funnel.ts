@@ -39,6 +39,26 @@ export async function loadFunnel(tx: Tx<TenantSchema>): Promise<Funnel> {
   return funnelOf(rows);
 }
 
+/** How long a public write may use a tenant's funnel before reading it again. */
+const FUNNEL_TTL_MS = 30_000;
+const FUNNEL_CACHE_MAX = 10_000;
+const funnels = new Map<string, { funnel: Funnel; expires: number }>();
+
+/**
+ * The funnel for automatic touches (public inquiries and tours), cached per tenant for
+ * {@link FUNNEL_TTL_MS}: it is configuration read by every public write, and a change to
+ * it reaches those writes within the TTL. Staff stage moves read it fresh.
+ */
+export async function loadFunnelCached(tx: Tx<TenantSchema>, tenantId: string): Promise<Funnel> {
+  const now = Date.now();
+  const hit = funnels.get(tenantId);
+  if (hit && hit.expires > now) return hit.funnel;
+  const funnel = await loadFunnel(tx);
+  if (funnels.size >= FUNNEL_CACHE_MAX) funnels.clear();
+  funnels.set(tenantId, { funnel, expires: now + FUNNEL_TTL_MS });
+  return funnel;
+}
+
 export function funnelOf(stages: readonly FunnelStage[]): Funnel {
   const sorted = [...stages].sort((a, b) => a.position - b.position);
   return { stages: sorted, byKey: new Map(sorted.map((s) => [s.key, s])) };

@@ -2,7 +2,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
 import type { TenantSchema } from '../services.js';
-import { entryStage, forwardMove, loadFunnel } from './funnel.js';
+import { entryStage, forwardMove, loadFunnelCached } from './funnel.js';
 
 export type TouchpointKind = (typeof t.TOUCHPOINT_KINDS)[number];
 
@@ -93,28 +93,45 @@ export async function recordLeadTouch(
   tx: Tx<TenantSchema>,
   input: LeadTouchInput,
 ): Promise<LeadTouchResult> {
-  const funnel = await loadFunnel(tx);
+  const funnel = await loadFunnelCached(tx, input.tenantId);
   const entry = entryStage(funnel);
   const target = input.advanceTo ?? entry;
   const initial = target !== entry && forwardMove(funnel, entry, target) ? target : entry;
   const { contact } = input;
 
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const inserted = rowsOf<{ id: string }>(
+    // A new lead, its first stage-history row and its touchpoint in one statement: the
+    // common case costs one round trip. On a conflict nothing is inserted at all.
+    const tp = touchpointOf(input);
+    const inserted = rowsOf<{ lead_id: string; touchpoint_id: string }>(
       await tx.execute(sql`
-        insert into leads (tenant_id, guardian_name, email, phone, student_first_name,
-                           grade_interest, school_id, stage, consent, message, source)
-        values (${input.tenantId}, ${contact.guardianName}, ${contact.email}, ${contact.phone},
-                ${contact.studentFirstName}, ${contact.gradeInterest}, ${contact.schoolId},
-                ${initial}, ${contact.consent}, ${contact.message},
-                ${firstTouchSource(input.attribution)})
-        on conflict (tenant_id, lower(email)) where deleted_at is null do nothing
-        returning id`),
+        with lead as (
+          insert into leads (tenant_id, guardian_name, email, phone, student_first_name,
+                             grade_interest, school_id, stage, consent, message, source)
+          values (${input.tenantId}, ${contact.guardianName}, ${contact.email}, ${contact.phone},
+                  ${contact.studentFirstName}, ${contact.gradeInterest}, ${contact.schoolId},
+                  ${initial}, ${contact.consent}, ${contact.message},
+                  ${firstTouchSource(input.attribution)})
+          on conflict (tenant_id, lower(email)) where deleted_at is null do nothing
+          returning id
+        ), moved as (
+          insert into lead_stage_history (tenant_id, lead_id, from_stage, to_stage, changed_by, note)
+          select ${input.tenantId}, id, null, ${initial}, ${input.actorUserId ?? null}, ${input.note}
+            from lead
+        ), touch as (
+          insert into lead_touchpoints (tenant_id, lead_id, kind, channel, utm_source, utm_medium,
+                                        utm_campaign, utm_term, utm_content, referrer,
+                                        landing_page, details)
+          select ${input.tenantId}, id, ${tp.kind}, ${tp.channel}, ${tp.utmSource}, ${tp.utmMedium},
+                 ${tp.utmCampaign}, ${tp.utmTerm}, ${tp.utmContent}, ${tp.referrer},
+                 ${tp.landingPage}, ${JSON.stringify(tp.details)}::jsonb
+            from lead
+          returning id
+        )
+        select lead.id as lead_id, touch.id as touchpoint_id from lead, touch`),
     );
     if (inserted[0]) {
-      const leadId = inserted[0].id;
-      await recordMove(tx, input, leadId, { from: null, to: initial });
-      const touchpointId = await addTouchpoint(tx, input, leadId);
+      const { lead_id: leadId, touchpoint_id: touchpointId } = inserted[0];
       return { leadId, created: true, touchpointId, stageBefore: null, stage: initial };
     }
 
@@ -175,36 +192,40 @@ async function recordMove(
   });
 }
 
+/** The touchpoint row of a touch: what was sent, as it was sent. */
+function touchpointOf(input: LeadTouchInput) {
+  const { attribution: a, contact } = input;
+  return {
+    tenantId: input.tenantId,
+    kind: input.kind,
+    channel: input.channel,
+    utmSource: a.utmSource,
+    utmMedium: a.utmMedium,
+    utmCampaign: a.utmCampaign,
+    utmTerm: a.utmTerm,
+    utmContent: a.utmContent,
+    referrer: a.referrer,
+    landingPage: a.landingPage,
+    details: {
+      guardian_name: contact.guardianName,
+      phone: contact.phone,
+      student_first_name: contact.studentFirstName,
+      grade_interest: contact.gradeInterest,
+      school_id: contact.schoolId,
+      message: contact.message,
+      ...input.details,
+    },
+  };
+}
+
 async function addTouchpoint(
   tx: Tx<TenantSchema>,
   input: LeadTouchInput,
   leadId: string,
 ): Promise<string> {
-  const { attribution: a, contact } = input;
   const [row] = await tx
     .insert(t.leadTouchpoints)
-    .values({
-      tenantId: input.tenantId,
-      leadId,
-      kind: input.kind,
-      channel: input.channel,
-      utmSource: a.utmSource,
-      utmMedium: a.utmMedium,
-      utmCampaign: a.utmCampaign,
-      utmTerm: a.utmTerm,
-      utmContent: a.utmContent,
-      referrer: a.referrer,
-      landingPage: a.landingPage,
-      details: {
-        guardian_name: contact.guardianName,
-        phone: contact.phone,
-        student_first_name: contact.studentFirstName,
-        grade_interest: contact.gradeInterest,
-        school_id: contact.schoolId,
-        message: contact.message,
-        ...input.details,
-      },
-    })
+    .values({ ...touchpointOf(input), leadId })
     .returning({ id: t.leadTouchpoints.id });
   return row!.id;
 }

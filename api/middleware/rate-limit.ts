@@ -3,6 +3,7 @@ import type { AppEnv } from '../app-env.js';
 import type { ApiConfig } from '../env.js';
 import { ApiError } from '../problems.js';
 import type { RedisProvider } from '../redis.js';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 
 export interface RateDecision {
@@ -23,6 +24,17 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {n, ttl}`;
+
+type ScriptedRedis = Redis & {
+  homeroomRateHit?(key: string, windowMs: string): Promise<[number, number]>;
+};
+
+/** The script as a client command: EVALSHA, loading it on the first NOSCRIPT. */
+function rateHit(client: Redis, key: string, windowMs: number): Promise<[number, number]> {
+  const c = client as ScriptedRedis;
+  if (!c.homeroomRateHit) c.defineCommand('homeroomRateHit', { numberOfKeys: 1, lua: SCRIPT });
+  return c.homeroomRateHit!(key, String(windowMs));
+}
 
 /** In-memory windows: the fallback while Redis is unreachable (per process or isolate). */
 export class MemoryRateLimiter implements RateLimiter {
@@ -61,10 +73,7 @@ export class RedisRateLimiter implements RateLimiter {
     const client = await this.redis.get();
     if (client) {
       try {
-        const [count, ttl] = (await client.eval(SCRIPT, 1, `rl:${key}`, String(windowMs))) as [
-          number,
-          number,
-        ];
+        const [count, ttl] = await rateHit(client, `rl:${key}`, windowMs);
         return {
           allowed: count <= limit,
           remaining: Math.max(0, limit - count),
