@@ -17,5 +17,7 @@ export type AppEnv = {
     principal: Principal;
     /** Set by a handler whose committed write changes metrics; the app enqueues a refresh. */
     metricsDirty: boolean;
+    /** Set by commitDespiteRefusal: a 4xx answer commits the transaction. */
+    commitRefusal: boolean;
   };
 };

@@ -42,6 +42,7 @@ export function newApp(options: AppOptions) {
     const services = options.services(c);
     c.set('services', services);
     c.set('metricsDirty', false);
+    c.set('commitRefusal', false);
     try {
       await next();
     } finally {

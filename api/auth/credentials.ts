@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { hashPassword, needsRehash, verifyPassword } from '../../db/passwords.js';
 import * as t from '../../db/schema/tenant.js';
 import type { AppEnv } from '../app-env.js';
-import { commitDespiteFailure } from './failure-writes.js';
+import { commitDespiteRefusal } from '../tenancy/middleware.js';
 import { recordAuthEvent } from './sessions.js';
 
 /** Consecutive failures that lock an account (SPEC §5). */
@@ -111,8 +111,7 @@ export async function checkCredentials(
 
 /**
  * Counts a failed login, and locks the account on the fifth consecutive one. The count is
- * committed although the request answers 401 (see commitDespiteFailure for how, and why
- * not with a second connection).
+ * committed although the request answers 401 (see commitDespiteRefusal).
  *
  * One UPDATE statement does the counting, so concurrent failures neither lose increments
  * nor race past the limit. Attempts during a lock are not counted (the lock is not
@@ -121,7 +120,7 @@ export async function checkCredentials(
  */
 async function recordFailure(c: Context<AppEnv>, userId: string): Promise<void> {
   const services = c.get('services');
-  await commitDespiteFailure(c, async (tx) => {
+  await commitDespiteRefusal(c, async (tx) => {
     const expired = sql`(${t.users.lockedUntil} is not null and ${t.users.lockedUntil} <= now())`;
     const next = sql`(case when ${expired} then 1 else ${t.users.failedLoginCount} + 1 end)`;
     const [row] = await tx

@@ -2,8 +2,8 @@ import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
-import { commitDespiteFailure } from './failure-writes.js';
 import type { AppEnv } from '../app-env.js';
+import { commitDespiteRefusal } from '../tenancy/middleware.js';
 import { clientInet } from '../audit.js';
 import type { TenantSchema } from '../services.js';
 
@@ -144,8 +144,7 @@ export type RefreshOutcome =
  *
  * Presenting a token that was already used means two parties hold it — the client and a
  * thief — so the whole family is revoked. That revocation must survive the 401 that
- * follows (the request's transaction rolls back on it): see commitDespiteFailure. The
- * request has only read at that point, so nothing of its own is lost.
+ * follows: see commitDespiteRefusal. The request has only read at that point.
  */
 export async function rotateRefreshToken(
   c: Context<AppEnv>,
@@ -226,7 +225,7 @@ export async function revokeSession(tx: Tx<TenantSchema>, sid: string): Promise<
 async function revokeFamilyForReuse(c: Context<AppEnv>, sid: string, userId: string) {
   const services = c.get('services');
   const tenant = c.get('tenant');
-  await commitDespiteFailure(c, async (own) => {
+  await commitDespiteRefusal(c, async (own) => {
     if (!(await revokeSession(own, sid))) return;
     await recordAuthEvent(own, c, {
       action: 'auth.refresh_reuse',
@@ -247,7 +246,7 @@ async function revokeFamilyForReuse(c: Context<AppEnv>, sid: string, userId: str
 /**
  * An audit-log row for an authentication event. Unlike `audit()` (api/audit.ts) it takes
  * the transaction and the actor explicitly: a login has no principal yet, and lockouts and
- * reuse revocations are written in a transaction of their own (commitDespiteFailure).
+ * reuse revocations must commit despite the 401 that follows (commitDespiteRefusal).
  */
 export async function recordAuthEvent(
   tx: Tx<TenantSchema>,

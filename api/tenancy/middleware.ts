@@ -1,6 +1,8 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Tx } from '../../db/connection.js';
 import { withTenant } from '../../db/tenancy.js';
 import type { AppEnv } from '../app-env.js';
+import type { TenantSchema } from '../services.js';
 import { ApiError } from '../problems.js';
 import { normaliseHost } from './control-plane.js';
 
@@ -30,8 +32,10 @@ class RolledBack extends Error {}
 /**
  * Runs the rest of the request in one transaction on the tenant's branch, with the tenant
  * context set (SPEC §3). It commits only when the handler succeeded; a thrown error or a
- * 4xx/5xx response rolls everything back. After a commit that changed metric inputs it
- * enqueues a refresh — never before, so workers cannot read uncommitted state.
+ * 4xx/5xx response rolls everything back — unless the handler kept its writes with
+ * {@link commitDespiteRefusal}, which a 4xx then commits (a 5xx never does). After a commit
+ * that changed metric inputs it enqueues a refresh — never before, so workers cannot read
+ * uncommitted state.
  */
 export function tenantTransaction(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -44,7 +48,8 @@ export function tenantTransaction(): MiddlewareHandler<AppEnv> {
       await withTenant(db, tenant.id, async (tx) => {
         c.set('tx', tx);
         await next();
-        if (c.error || c.res.status >= 400) throw new RolledBack();
+        const refused = c.error !== undefined || c.res.status >= 400;
+        if (refused && !(c.get('commitRefusal') && c.res.status < 500)) throw new RolledBack();
       });
     } catch (err) {
       if (!(err instanceof RolledBack)) throw err;
@@ -52,4 +57,21 @@ export function tenantTransaction(): MiddlewareHandler<AppEnv> {
     }
     if (c.get('metricsDirty')) await services.queue.enqueueRefresh(tenant.id);
   };
+}
+
+/**
+ * Runs `write` in the request's transaction and commits it although the request answers
+ * with a 4xx: failed-login counting and the revocation of a reused refresh token must
+ * survive the 401 that follows. Everything the request wrote commits with it, so call it
+ * only on a path that has written nothing else. It uses the request's own connection: a
+ * second transaction from the pool while this one is held would deadlock the branch pool
+ * once as many such requests arrive at once as it has connections.
+ */
+export async function commitDespiteRefusal<T>(
+  c: Context<AppEnv>,
+  write: (tx: Tx<TenantSchema>) => Promise<T>,
+): Promise<T> {
+  const result = await write(c.get('tx'));
+  c.set('commitRefusal', true);
+  return result;
 }
