@@ -14,6 +14,9 @@ import {
   type PgliteDbOptions,
 } from './connection.js';
 
+import type { PoolClient } from 'pg';
+import { beginTenantSql, TENANT_TRANSACTION, type TenantTransaction } from './tenancy.js';
+
 export { rowsOf } from './connection.js';
 export type {
   Db,
@@ -58,6 +61,33 @@ async function createPgDb<TSchema extends DbSchema>(
   // See ignorePoolError in connection.ts: an idle connection's error must not crash us.
   pool.on('error', options.onPoolError ?? (() => {}));
   const db: Db<TSchema> = drizzle({ client: pool, schema: options.schema });
+  // withTenant's one-round-trip transaction: `begin` and the tenant context in one simple
+  // query on a pooled client, with a drizzle instance per client (built once, reused).
+  const onClient = new WeakMap<PoolClient, Db<TSchema>>();
+  const tenantTransaction: TenantTransaction = async (tenantId, fn) => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(beginTenantSql(tenantId));
+      let tx = onClient.get(client);
+      if (!tx) {
+        tx = drizzle({ client, schema: options.schema });
+        onClient.set(client, tx);
+      }
+      // The drizzle instance runs on the client inside the open transaction; nothing calls
+      // transaction-only methods (rollback, nested transaction) on the request's tx.
+      const result = await fn(tx as never);
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch((e: Error) => (broken = e));
+      throw err;
+    } finally {
+      // A client whose rollback failed is in an unknown state: the pool discards it.
+      client.release(broken);
+    }
+  };
+  Object.assign(db, { [TENANT_TRANSACTION]: tenantTransaction });
   return { db, close: () => pool.end(), driver: 'pg' };
 }
 
