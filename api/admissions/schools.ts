@@ -1,10 +1,10 @@
-import { and, eq, inArray, isNull } from 'drizzle-orm';
-import type { Tx } from '../../db/connection.js';
-import * as t from '../../db/schema/tenant.js';
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Tx } from '../../db/connection.js';
 import type { TenantSchema } from '../services.js';
 
 /** Org-unit kinds a family can apply to. */
 export const SCHOOL_KINDS = ['school', 'microschool', 'campus'] as const;
+const SCHOOL_KIND_LIST = sql.raw(SCHOOL_KINDS.map((k) => `'${k}'`).join(', '));
 
 export interface AdmissionsSchool {
   id: string;
@@ -21,23 +21,21 @@ export async function findActiveSchool(
   tx: Tx<TenantSchema>,
   id: string,
 ): Promise<AdmissionsSchool | null> {
-  const [row] = await tx
-    .select({
-      id: t.orgUnits.id,
-      name: t.orgUnits.name,
-      gradeLevels: t.orgUnits.gradeLevels,
-      timezone: t.orgUnits.timezone,
-    })
-    .from(t.orgUnits)
-    .where(
-      and(
-        eq(t.orgUnits.id, id),
-        inArray(t.orgUnits.kind, [...SCHOOL_KINDS]),
-        eq(t.orgUnits.status, 'active'),
-        isNull(t.orgUnits.deletedAt),
-      ),
-    );
-  return row ?? null;
+  // Plain SQL: every public inquiry and tour runs this.
+  const [row] = rowsOf<{
+    id: string;
+    name: string;
+    grade_levels: string[];
+    timezone: string | null;
+  }>(
+    await tx.execute(sql`
+      select id, name, grade_levels, timezone from org_units
+       where id = ${id} and kind in (${SCHOOL_KIND_LIST}) and status = 'active'
+         and deleted_at is null`),
+  );
+  return row
+    ? { id: row.id, name: row.name, gradeLevels: row.grade_levels, timezone: row.timezone }
+    : null;
 }
 
 /**
