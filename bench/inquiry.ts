@@ -15,6 +15,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -139,12 +140,23 @@ export async function benchInquiry(
       const runs = { api: [] as LoadResult[], baseline: [] as LoadResult[] };
       // Alternate, so table growth, checkpoints and caches affect both sides alike; the
       // ratio is the median of the rounds' ratios.
+      // Both servers warm up first (JIT, pools, first-use module loading), unmeasured.
+      for (const port of [basePort, apiPort]) {
+        await closedLoop(port, request, { concurrency: CONCURRENCY, seconds: WARMUP_SECONDS });
+      }
       for (let round = 0; round < ROUNDS; round++) {
-        runs.baseline.push(
-          await closedLoop(basePort, request, { concurrency: CONCURRENCY, seconds: SECONDS }),
-        );
-        runs.api.push(
-          await closedLoop(apiPort, request, { concurrency: CONCURRENCY, seconds: SECONDS }),
+        const base = await closedLoop(basePort, request, {
+          concurrency: CONCURRENCY,
+          seconds: SECONDS,
+        });
+        const api = await closedLoop(apiPort, request, {
+          concurrency: CONCURRENCY,
+          seconds: SECONDS,
+        });
+        runs.baseline.push(base);
+        runs.api.push(api);
+        log(
+          `  round ${round + 1}: API ${api.throughput.toFixed(0)} req/s, baseline ${base.throughput.toFixed(0)} req/s`,
         );
       }
       const merge = (xs: LoadResult[]): LoadResult => ({
