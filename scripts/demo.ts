@@ -320,7 +320,7 @@ function banner(o: {
     const base = `http://${t.slug}.localhost:${o.port}`;
     lines.push(
       `  ${t.name}`,
-      `    site        ${base}/`,
+      `    public API  ${base}/v1/public/profile`,
       `    sign in     ${base}/login`,
       `    dashboards  ${base}/dashboards`,
       `    API docs    ${base}/docs`,

@@ -103,6 +103,10 @@ for (const runtime of RUNTIMES) {
       const index = await get('/dashboards', { accept: 'text/html' });
       expect(index.status).toBe(303);
       expect(index.headers.location).toBe('/login?next=%2Fdashboards');
+      // A tenant's root leads there too.
+      const root = await get('/', { accept: 'text/html' });
+      expect(root.status).toBe(303);
+      expect(root.headers.location).toBe('/dashboards');
       expectProblem(await get('/dashboards/overview', {}), 401, 'unauthenticated');
       expectProblem(
         await get('/dashboards/overview', { accept: 'application/json' }),
@@ -136,7 +140,15 @@ for (const runtime of RUNTIMES) {
         404,
         'not_found',
       );
-      expectProblem(await get('/dashboards/overview', bearer(principal.token)), 403, 'forbidden');
+      // A one-school principal opens their school's page without naming it.
+      const implicit = await get('/dashboards/admissions', bearer(principal.token));
+      expect(implicit.status, implicit.text).toBe(200);
+      expect(implicit.text).toBe(own.text);
+      const twoSchools = await staff.person(world.alpha.id, [
+        { role: 'principal', orgUnitId: north },
+        { role: 'principal', orgUnitId: south },
+      ]);
+      expectProblem(await get('/dashboards/overview', bearer(twoSchools.token)), 403, 'forbidden');
       const index = await get('/dashboards', {
         ...bearer(principal.token),
         accept: 'application/json',

@@ -121,8 +121,16 @@ for (const runtime of RUNTIMES) {
       expectProblem(other, 404, 'not_found');
       expectProblem(none, 404, 'not_found');
       expect(other.json.detail).toBe(none.json.detail);
+      // A one-school principal reads their school without naming it.
+      const implicit = await get('/v1/metrics/attendance', principal.token);
+      expect(implicit.status, implicit.text).toBe(200);
+      expect(implicit.json.scope).toEqual({ kind: 'school', school_id: north });
       // The network-wide view needs network-wide reach.
-      expectProblem(await get('/v1/metrics/lead_funnel', principal.token), 403, 'forbidden');
+      const twoSchools = await staff.person(world.alpha.id, [
+        { role: 'principal', orgUnitId: north },
+        { role: 'principal', orgUnitId: south },
+      ]);
+      expectProblem(await get('/v1/metrics/lead_funnel', twoSchools.token), 403, 'forbidden');
     });
 
     it('answers 404 until something is published, and for an unknown metric', async () => {

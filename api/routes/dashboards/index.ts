@@ -5,4 +5,6 @@ import { registerDashboardPages } from './pages.js';
 /** Leadership dashboards (HTML) published by the pipeline. */
 export function registerDashboardRoutes(app: OpenAPIHono<AppEnv>): void {
   registerDashboardPages(app);
+  // A tenant's root in a browser leads to its dashboards (and from there to /login).
+  app.get('/', (c) => c.redirect('/dashboards', 303));
 }

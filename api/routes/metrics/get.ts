@@ -20,7 +20,10 @@ const Query = z.object({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$/)
     .optional()
-    .openapi({ description: 'One period as published (e.g. `2025-26`); omit for every period.' }),
+    .openapi({
+      description:
+        'One period as published: `school_year`, `term` or `last_30_days`; omit for every period.',
+    }),
 });
 
 const Snapshot = z

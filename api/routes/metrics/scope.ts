@@ -15,7 +15,8 @@ export interface PublicationScope {
  * The scope a caller reads published metrics or dashboards at. `?school=` must be within
  * the caller's org reach for `permission` — outside it the answer is the same 404 as for a
  * school with nothing published, so scope reveals nothing. Without `?school=` the scope is
- * the whole tenant, which needs tenant-wide reach.
+ * the whole tenant, which needs tenant-wide reach — or, for a caller whose reach is exactly
+ * one org unit (a principal of one school), that one school.
  */
 export async function publicationScope(
   c: Context<AppEnv>,
@@ -27,6 +28,9 @@ export async function publicationScope(
   if (school) {
     if (!reach.all && !reach.orgUnitIds.includes(school)) throw new ApiError('not_found', nothing);
     return { kind: 'school', schoolId: school };
+  }
+  if (!reach.all && reach.orgUnitIds.length === 1) {
+    return { kind: 'school', schoolId: reach.orgUnitIds[0]! };
   }
   if (!reach.all) {
     throw new ApiError(
