@@ -148,7 +148,7 @@ export async function assembleServices(
       provisioner: provisionerFor(config.db, open),
       secretKey: config.db.BRANCH_SECRET_KEY,
     }),
-    forgetTenantHosts: () => state.hostCache.clear(),
+    forgetTenantHosts: () => control.forgetHosts(),
     usage,
     keys: await state.keys,
     branchDb: (branchId) =>

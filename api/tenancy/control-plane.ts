@@ -156,10 +156,16 @@ export class ControlPlane {
     return { ...row, status: row.status as control.TenantStatus, siteOrgUnitId, viaSite };
   }
 
+  /** Forgets every cached host → tenant answer and site-host list (a domain changed). */
+  forgetHosts(): void {
+    this.options.hostCache.clear();
+    (this.options.siteHostsCache ?? sharedSiteHosts).clear();
+  }
+
   /**
    * The hostnames of a tenant's own `site` and `app` domains (lower-case, no port), e.g. the
-   * origins its public endpoints accept (CORS). Cached for the tenant-cache TTL, so a domain
-   * added or removed takes effect within that time.
+   * origins its public endpoints accept (CORS). Cached for the tenant-cache TTL (a domain added
+   * or removed elsewhere takes effect within that time; through this process at once).
    */
   async siteHosts(tenantId: string): Promise<readonly string[]> {
     const cache = this.options.siteHostsCache ?? sharedSiteHosts;

@@ -276,6 +276,15 @@ for (const runtime of RUNTIMES) {
       const host = `apply.${slug('maple')}.example.org`;
       // Looked up (and negatively cached) before it exists…
       expectProblem(await call(target(), 'GET', '/v1/public/profile', { host }), 404, 'not_found');
+      // …and not yet one of the tenant's site origins (CORS), also cached.
+      const fromSite = () =>
+        call(target(), 'GET', '/v1/public/profile', {
+          host: `${slug('maple')}.localhost`,
+          headers: { origin: `https://${host}` },
+        });
+      const before = await fromSite();
+      expect(before.status, before.text).toBe(200);
+      expect(before.headers['access-control-allow-origin']).toBeUndefined();
       const maple = (await api('GET', `/v1/platform/tenants/${slug('maple')}`)).json;
       const school = await staff.school(maple.id, `Maple ${runtime} Elementary`);
       const r = await api('POST', `/v1/platform/tenants/${slug('maple')}/domains`, {
@@ -292,6 +301,7 @@ for (const runtime of RUNTIMES) {
       const profile = await call(target(), 'GET', '/v1/public/profile', { host });
       expect(profile.status, profile.text).toBe(200);
       expect(profile.json.school?.id).toBe(school);
+      expect((await fromSite()).headers['access-control-allow-origin']).toBe(`https://${host}`);
 
       const dup = await api('POST', `/v1/platform/tenants/${slug('maple')}/domains`, {
         body: { hostname: 'alpha.test' },
