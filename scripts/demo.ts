@@ -36,6 +36,8 @@ interface DemoTenant {
   name: string;
   placement: 'pool' | 'dedicated';
   preset: PresetName;
+  /** Seeds differ so the two tenants share no ids or names. */
+  seed: number;
   timezone: string;
 }
 
@@ -46,13 +48,15 @@ const DEMO_TENANTS: readonly DemoTenant[] = [
     name: 'Desert Sun Schools (demo network)',
     placement: 'pool',
     preset: 'demo',
+    seed: 42,
     timezone: 'America/Phoenix',
   },
   {
     slug: 'demo-school',
     name: 'Juniper Academy (demo school)',
     placement: 'dedicated',
-    preset: 'small',
+    preset: 'school',
+    seed: 7,
     timezone: 'America/Phoenix',
   },
 ];
@@ -271,6 +275,7 @@ async function ensureTenant(
       ownerUrl: target.ownerUrl,
       tenantId: target.tenantId,
       preset: tenant.preset,
+      seed: tenant.seed,
       replace: reseed,
     });
     step(`seeded ${tenant.slug} (preset ${tenant.preset}): ${report.totalRows} rows`);

@@ -14,7 +14,7 @@ import { DateFormat } from '../db/seed/dates.js';
 import { args, loadEnv, run, UsageError } from './cli.js';
 
 /** `npm run seed`: deterministic synthetic data for one tenant, bulk-loaded with COPY. */
-const USAGE = `usage: npm run seed -- --preset small|demo|large [--tenant SLUG] [--seed N] [--as-of YYYY-MM-DD] [--replace]
+const USAGE = `usage: npm run seed -- --preset small|school|demo|large [--tenant SLUG] [--seed N] [--as-of YYYY-MM-DD] [--replace]
   without --tenant, seeds tenant "seed-<preset>" and creates it first if it does not exist`;
 
 await run(async () => {
@@ -28,7 +28,7 @@ await run(async () => {
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const preset = values.preset;
   if (!preset) throw new UsageError('--preset is required');
-  if (!isPresetName(preset)) throw new UsageError('--preset must be small, demo or large');
+  if (!isPresetName(preset)) throw new UsageError('--preset must be small, school, demo or large');
   const seed = values.seed === undefined ? DEFAULT_SEED : Number(values.seed);
   if (!/^\d+$/.test(values.seed ?? '0') || !Number.isSafeInteger(seed) || seed > 0xffffffff) {
     throw new UsageError('--seed must be an integer between 0 and 4294967295');

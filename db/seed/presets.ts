@@ -3,7 +3,7 @@
  * every preset, so a behaviour seen on `small` in a test is the behaviour of `large`.
  */
 
-export const PRESET_NAMES = ['small', 'demo', 'large'] as const;
+export const PRESET_NAMES = ['small', 'school', 'demo', 'large'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 /** Grade spans a school can serve; microschools group their grades into multi-age bands. */
@@ -44,6 +44,15 @@ export const PRESETS: Record<PresetName, Preset> = {
     leads: 300,
     assignmentsPerTerm: 10,
     password: 'Homeroom-Small-2026!',
+  },
+  /** One K-8 school on its own: the demo's single-school tenant. */
+  school: {
+    name: 'school',
+    states: ['AZ'],
+    schools: [{ kind: 'school', span: 'K-8', perGrade: 40 }],
+    leads: 600,
+    assignmentsPerTerm: 12,
+    password: 'Homeroom-School-2026!',
   },
   demo: {
     name: 'demo',
