@@ -24,6 +24,18 @@ import {
 /** The period every page shows; the overview adds the last 30 days of attendance. */
 export const PAGE_PERIOD: MetricPeriod = 'school_year';
 
+/**
+ * The metrics each page reads: in its own scope, and on the tenant-wide view also in every
+ * school's scope (comparisons). A page's figures change only when these snapshots do.
+ */
+export const PAGE_METRICS: Record<DashboardPage, readonly MetricName[]> = {
+  overview: ['lead_funnel', 'attendance', 'grades', 'esa', 'finance'],
+  admissions: ['lead_funnel'],
+  attendance: ['attendance'],
+  academics: ['grades'],
+  finance: ['finance', 'esa'],
+};
+
 /** Published payloads by metric, scope and period. */
 export class Figures {
   private readonly byKey = new Map<string, AnySnapshot>();
@@ -362,11 +374,11 @@ function dailyTrend(
       ctx.charts.trend(
         id,
         title,
-        daily.map((d) => ({ date: d.date, value: d.rate_percent })),
+        daily.map((d) => ({ date: d.date, value: markedRate(d) })),
         'percent',
       ),
     {
-      columns: ['Date', 'Membership', 'Present', 'Absent', 'Unmarked', 'Rate'],
+      columns: ['Date', 'Membership', 'Present', 'Absent', 'Unmarked', 'Present of marked', 'ADA'],
       rows: daily.map((d) =>
         row(
           d.date,
@@ -374,11 +386,15 @@ function dailyTrend(
           fmt.count(d.present),
           fmt.count(d.absent),
           fmt.count(d.unmarked),
+          fmt.percent(markedRate(d)),
           fmt.percent(d.rate_percent),
         ),
       ),
     },
-    { empty: 'No attendance was taken in this period.' },
+    {
+      note: 'Share present among students whose attendance was taken; days or schools without attendance are under Completeness.',
+      empty: 'No attendance was taken in this period.',
+    },
   );
 }
 
@@ -395,12 +411,15 @@ function attendance(ctx: PageContext): SectionSpec[] {
         ctx.charts.bars(
           id,
           'Attendance rate by grade',
-          a.by_grade.map((g) => ({ label: gradeLabel(g.grade_level), value: g.ada_percent })),
+          byGrade(a.by_grade).map((g) => ({
+            label: gradeLabel(g.grade_level),
+            value: g.ada_percent,
+          })),
           'percent',
         ),
       {
         columns: ['Grade', 'Students', 'ADA', 'Chronic absence'],
-        rows: a.by_grade.map((g) =>
+        rows: byGrade(a.by_grade).map((g) =>
           row(
             gradeLabel(g.grade_level),
             fmt.count(g.students),
@@ -530,6 +549,22 @@ function attendance(ctx: PageContext): SectionSpec[] {
       figures: [completeness],
     },
   ];
+}
+
+/** Present ÷ (present + absent) × 100 for one day: the rate among students marked. */
+function markedRate(d: { present: number; absent: number }): number | null {
+  const marked = d.present + d.absent;
+  return marked === 0 ? null : Math.round((d.present / marked) * 10_000) / 100;
+}
+
+/** Grades in school order: PK, K, 1 … 12, then anything else by name. */
+function byGrade<T extends { grade_level: string }>(rows: readonly T[]): T[] {
+  const rank = (g: string) =>
+    g === 'PK' ? -2 : g === 'K' ? -1 : /^\d+$/.test(g) ? Number(g) : 100;
+  return [...rows].sort(
+    (a, b) =>
+      rank(a.grade_level) - rank(b.grade_level) || a.grade_level.localeCompare(b.grade_level),
+  );
 }
 
 const gradeLabel = (g: string) => (/^\d+$/.test(g) ? `Grade ${g}` : g === 'K' ? 'Kindergarten' : g);

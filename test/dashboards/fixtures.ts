@@ -111,7 +111,8 @@ function attendance(
       rate_percent: ratio(present * 100, students, 2),
     };
   });
-  const grades = ['K', '1', '2', '3'];
+  // As published: sorted by key, so '10' comes before '2' and 'K' last.
+  const grades = ['1', '10', '2', 'K'];
   const by_grade = grades.map((g, i) => ({
     grade_level: g,
     ...attendanceFigures(students / 4, days.length, 0.04 + 0.01 * i, 1 + i),

@@ -144,6 +144,20 @@ describe('dashboard pages', () => {
     expect(dom(find('attendance', UNNAMED).html).querySelectorAll('svg')).toHaveLength(0);
   });
 
+  it('orders grades as schools do and plots the daily rate among students marked', () => {
+    const doc = dom(find('attendance', null).html);
+    const grades = [...doc.querySelectorAll('#attendance-by-grade tbody th')].map(
+      (th) => th.textContent,
+    );
+    expect(grades).toEqual(['Kindergarten', 'Grade 1', 'Grade 2', 'Grade 10']);
+    // The fixture's day without attendance has no marked students: no rate, not 0 %.
+    const rows = [...doc.querySelectorAll('#attendance-daily tbody tr')].map((tr) =>
+      [...tr.querySelectorAll('td')].map((td) => td.textContent),
+    );
+    const untaken = rows.find((cells) => cells[1] === '0' && cells[2] === '0')!;
+    expect(untaken.slice(4)).toEqual(['—', '0.0%']);
+  });
+
   it('compares schools on tenant-wide pages and names them safely', () => {
     const doc = dom(find('overview', null).html);
     const rows = [...doc.querySelectorAll('#overview-schools-ada tbody th')].map(
