@@ -2,18 +2,24 @@
  * Publishes a refresh's metric snapshots into the tenant's branch: ONE PostgreSQL
  * transaction, tenant context set, connected as the app role.
  *
- * Each (metric, scope, period) row is upserted on the `metric_snapshots_key` unique index
- * (live rows only) and rows of scopes the refresh no longer produced are soft-deleted, so a
- * reader (READ COMMITTED) sees every row of one refresh or every row of the next. Upserting
- * rather than delete-and-insert keeps row ids stable and leaves no tombstones or dead
- * duplicates behind every 15 minutes.
+ * Each (metric, scope, period) row whose published payload is not already this one is
+ * upserted on the `metric_snapshots_key` unique index (live rows only); rows of keys the
+ * refresh no longer produced are soft-deleted. A reader (READ COMMITTED) sees every row of
+ * one publication or every row of the next. Upserting rather than delete-and-insert keeps
+ * row ids stable and leaves no tombstones or dead duplicates behind every 15 minutes.
+ *
+ * Unchanged rows are left alone: `payloadRuns` names, per snapshot, the run that first
+ * produced its payload, and a live row with that `refresh_run_id` already holds it. Such a
+ * row keeps its `as_of` and `refresh_run_id` — `as_of` says when the data behind the figures
+ * was read for the last change, which stays true while the figures do not change.
  *
  * `afterPublish` runs in the same transaction: dashboard rendering plugs in there to store
  * its `dashboard_pages`, so pages and figures always match.
  */
 import { sql } from 'drizzle-orm';
-import type { Db, DbSchema, Tx } from '../db/connection.js';
+import { rowsOf, type Db, type DbSchema, type Tx } from '../db/connection.js';
 import { withTenant } from '../db/tenancy.js';
+import { snapshotKey, type PayloadRuns } from './metrics/index.js';
 import type { AnySnapshot } from './metrics/types.js';
 
 const TENANT_SCOPE = '00000000-0000-0000-0000-000000000000';
@@ -23,23 +29,34 @@ export interface PublishOptions<TSchema extends DbSchema> {
   /** The refresh run the snapshots come from (`metric_snapshots.refresh_run_id`). */
   runId: string;
   snapshots: readonly AnySnapshot[];
+  /**
+   * By `snapshotKey`, the run that first produced each payload (`RefreshResult.payloadRuns`);
+   * missing keys: `runId`. Rows already published from that run are not rewritten.
+   */
+  payloadRuns?: Readonly<PayloadRuns>;
   /** `metric_snapshots.as_of`: when the data was read (default: the snapshots' as-of date, 00:00 UTC). */
   dataAsOf?: string | Date;
   /**
    * Runs inside the publishing transaction after the snapshots are written; throwing rolls
    * the whole publication back. Dashboard rendering stores `dashboard_pages` here.
    */
-  afterPublish?: (tx: Tx<TSchema>, snapshots: readonly AnySnapshot[]) => Promise<void>;
+  afterPublish?: (
+    tx: Tx<TSchema>,
+    snapshots: readonly AnySnapshot[],
+    published: PublishResult,
+  ) => Promise<void>;
 }
 
 export interface PublishResult {
   /** Snapshot rows inserted or updated. */
   upserted: number;
+  /** Rows already holding this payload, left untouched. */
+  unchanged: number;
   /** Rows of scopes no longer produced, soft-deleted. */
   retired: number;
 }
 
-/** Replaces the tenant's published metric snapshots in one transaction. */
+/** Brings the tenant's published metric snapshots up to date in one transaction. */
 export async function publishSnapshots<TSchema extends DbSchema>(
   db: Db<TSchema>,
   options: PublishOptions<TSchema>,
@@ -58,12 +75,38 @@ export async function publishSnapshots<TSchema extends DbSchema>(
     await tx.execute(
       sql`select pg_advisory_xact_lock(hashtextextended('metric_snapshots:' || ${options.tenantId}, 0))`,
     );
-    let upserted = 0;
-    for (let i = 0; i < snapshots.length; i += 100) {
-      const rows = snapshots.slice(i, i + 100).map(
+    const live = new Map(
+      rowsOf<{
+        metric: string;
+        scope_kind: string;
+        scope_id: string | null;
+        period: string;
+        run: string | null;
+      }>(
+        await tx.execute(sql`
+          select metric, scope_kind, scope_id::text as scope_id, period, refresh_run_id::text as run
+            from metric_snapshots where deleted_at is null`),
+      ).map((r) => [
+        snapshotKey({
+          metric: r.metric as AnySnapshot['metric'],
+          scopeKind: r.scope_kind as AnySnapshot['scopeKind'],
+          scopeId: r.scope_id,
+          period: r.period as AnySnapshot['period'],
+        }),
+        r.run,
+      ]),
+    );
+    const stale = snapshots.filter((s) => {
+      const key = snapshotKey(s);
+      const run = options.payloadRuns?.[key] ?? options.runId;
+      return live.get(key) !== run;
+    });
+    for (let i = 0; i < stale.length; i += 100) {
+      const rows = stale.slice(i, i + 100).map(
         (s) =>
           sql`(${options.tenantId}::uuid, ${s.metric}, ${s.scopeKind}, ${s.scopeId}::uuid, ${s.period},
-               ${JSON.stringify(s.payload)}::jsonb, ${dataAsOf}::timestamptz, ${options.runId}::uuid)`,
+               ${JSON.stringify(s.payload)}::jsonb, ${dataAsOf}::timestamptz,
+               ${options.payloadRuns?.[snapshotKey(s)] ?? options.runId}::uuid)`,
       );
       await tx.execute(sql`
         insert into metric_snapshots
@@ -74,13 +117,31 @@ export async function publishSnapshots<TSchema extends DbSchema>(
           where deleted_at is null
         do update set payload = excluded.payload, as_of = excluded.as_of,
                       refresh_run_id = excluded.refresh_run_id`);
-      upserted += rows.length;
     }
+    const produced = JSON.stringify(
+      snapshots.map((s) => ({
+        metric: s.metric,
+        scope_kind: s.scopeKind,
+        scope_id: s.scopeId ?? TENANT_SCOPE,
+        period: s.period,
+      })),
+    );
     const retired = await tx.execute(sql`
-      update metric_snapshots set deleted_at = now()
-       where deleted_at is null and refresh_run_id is distinct from ${options.runId}::uuid`);
-    await options.afterPublish?.(tx, snapshots);
-    return { upserted, retired: rowCount(retired) };
+      update metric_snapshots m set deleted_at = now()
+       where m.deleted_at is null
+         and not exists (
+           select 1 from jsonb_to_recordset(${produced}::jsonb)
+                    as k(metric text, scope_kind text, scope_id uuid, period text)
+            where k.metric = m.metric and k.scope_kind = m.scope_kind
+              and k.scope_id = coalesce(m.scope_id, ${sql.raw(`'${TENANT_SCOPE}'::uuid`)})
+              and k.period = m.period)`);
+    const result: PublishResult = {
+      upserted: stale.length,
+      unchanged: snapshots.length - stale.length,
+      retired: rowCount(retired),
+    };
+    await options.afterPublish?.(tx, snapshots, result);
+    return result;
   });
 }
 

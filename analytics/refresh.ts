@@ -5,7 +5,7 @@
  * ```ts
  * const result = await refreshTenant({ tenantId, branchUrl, warehouseDir, mode: 'incremental' });
  * await publishSnapshots(db, { tenantId, runId: result.runId, snapshots: result.snapshots,
- *                              dataAsOf: result.extractedAt });
+ *                              payloadRuns: result.payloadRuns, dataAsOf: result.extractedAt });
  * ```
  *
  * A failure anywhere rolls the warehouse back to exactly its previous state and records the
@@ -23,8 +23,10 @@ import {
   type BaseUpkeep,
   metricsAffectedBy,
   parseAsOf,
+  snapshotKey,
   sortSnapshots,
   storeSnapshots,
+  type PayloadRuns,
   storedSnapshots,
   type AnySnapshot,
   type MetricName,
@@ -96,9 +98,22 @@ export interface RefreshResult {
   watermarkBefore: string | null;
   watermarkAfter: string;
   snapshots: AnySnapshot[];
+  /**
+   * By `snapshotKey`, the run that first produced each payload (this run when it changed);
+   * `publishSnapshots` skips rows already published from that run.
+   */
+  payloadRuns: PayloadRuns;
+  /** Snapshots whose payload this run changed (or produced for the first time). */
+  changedSnapshots: number;
   durationMs: number;
   /** Where the time went: extraction (PostgreSQL → DuckDB), metrics, commit. */
-  timings: { extractMs: number; metricsMs: number; commitMs: number };
+  timings: {
+    extractMs: number;
+    metricsMs: number;
+    commitMs: number;
+    /** The metrics step in detail: `computeMetricsDetailed` steps, `carry`, `store`. */
+    metricSteps: Record<string, number>;
+  };
   /** Metrics computed by this run; the others' figures were carried over unchanged. */
   recomputed: MetricName[];
   /**
@@ -162,7 +177,12 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
     await warehouse.startRun({ runId, requestedMode: options.mode, mode, watermarkBefore });
     log({ event: 'refresh.start', runId, tenantId, requestedMode: options.mode, mode });
     try {
-      const timings = { extractMs: 0, metricsMs: 0, commitMs: 0 };
+      const timings = {
+        extractMs: 0,
+        metricsMs: 0,
+        commitMs: 0,
+        metricSteps: {} as Record<string, number>,
+      };
       let recomputed: MetricName[] = [];
       let aggregates = {} as BaseUpkeep;
       let mark = performance.now();
@@ -206,11 +226,22 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
           changed: mode === 'incremental' ? new Set(changed) : null,
         });
         aggregates = computed.upkeep!;
-        const snapshots = sortSnapshots([
-          ...computed.snapshots,
-          ...(await storedSnapshots(tx, reused)),
-        ]);
-        await storeSnapshots(tx, snapshots, runId);
+        let at = performance.now();
+        const carried = await storedSnapshots(tx, reused);
+        const carryMs = Math.round(performance.now() - at);
+        at = performance.now();
+        const snapshots = sortSnapshots([...computed.snapshots, ...carried]);
+        const payloadRuns = await storeSnapshots(
+          tx,
+          snapshots,
+          runId,
+          new Set(carried.map(snapshotKey)),
+        );
+        timings.metricSteps = {
+          ...computed.steps,
+          carry: carryMs,
+          store: Math.round(performance.now() - at),
+        };
         timings.metricsMs = lap();
         await tx.completeRun({
           runId,
@@ -219,7 +250,7 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
           rowsPerTable: extracted.rowsPerTable,
           watermarkAfter: extracted.snapshot,
         });
-        return { extracted, snapshots, asOf };
+        return { extracted, snapshots, payloadRuns, asOf };
       });
       // Replaced tables leave free blocks behind; a checkpoint returns them to the file.
       if (mode === 'full') await warehouse.checkpoint().catch(() => undefined);
@@ -237,6 +268,10 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
         watermarkBefore,
         watermarkAfter: result.extracted.snapshot,
         snapshots: result.snapshots,
+        payloadRuns: result.payloadRuns,
+        changedSnapshots: result.snapshots.filter(
+          (s) => result.payloadRuns[snapshotKey(s)] === runId,
+        ).length,
         durationMs,
         timings,
         recomputed,

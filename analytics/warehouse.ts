@@ -122,6 +122,8 @@ const META_DDL = [
   `CREATE TABLE IF NOT EXISTS metric_snapshots (
      metric VARCHAR NOT NULL, scope_kind VARCHAR NOT NULL, scope_id UUID, period VARCHAR NOT NULL,
      as_of DATE NOT NULL, payload JSON NOT NULL, run_id UUID NOT NULL)`,
+  // run_id: the run that first produced this payload; hash: of its JSON text (sha1, hex).
+  `ALTER TABLE metric_snapshots ADD COLUMN IF NOT EXISTS hash VARCHAR`,
 ];
 
 interface SharedInstance {

@@ -371,6 +371,13 @@ export async function benchRefresh(
         `(extract ${s(i.extractMs)}, metrics ${s(i.metricsMs)}, commit ${s(i.commitMs)}, publish ${s(i.publishMs)}); ` +
         `process wall ${s(incremental.wallMs)} — target ≤ ${s(TARGETS.incrementalMs)}: ${verdict(i.totalMs <= TARGETS.incrementalMs)}`,
     );
+    // Step breakdowns: every metric step is a duration; publish steps ending in Ms are too.
+    const detail = (t: object, key: string, all: boolean) =>
+      Object.entries((t as Record<string, Record<string, number> | undefined>)[key] ?? {})
+        .map(([k, v]) => `${k} ${all || k.endsWith('Ms') ? s(v) : v}`)
+        .join(', ');
+    log(`    metrics step: ${detail(i, 'metricSteps', true)}`);
+    log(`    publish step: ${detail(i, 'publishSteps', false)}`);
     log(
       `  REFRESH MATERIALIZED VIEW CONCURRENTLY (${Object.entries(matview.perView)
         .map(([k, v]) => `${k.replace('bench_mv_', '')} ${s(v)}`)

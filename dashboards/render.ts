@@ -1,6 +1,7 @@
 /**
- * Renders every dashboard page for every scope of one publication: the tenant-wide view and
- * one view per school that has published figures. Pure: equal input gives equal HTML.
+ * Renders the dashboard pages of one publication: every page (or those `only` accepts) for
+ * the tenant-wide view and one view per school that has published figures. Pure: equal
+ * input gives equal HTML, whichever other pages are rendered alongside.
  */
 import type { AnySnapshot } from '../analytics/metrics/types.js';
 import { ChartRenderer } from './charts.js';
@@ -11,8 +12,13 @@ export interface RenderOptions {
   tenantName: string;
   /** Names of the tenant's schools (org units); ids missing here get a neutral label. */
   schools: readonly { id: string; name: string }[];
-  /** When the published data was read (`metric_snapshots.as_of`). */
-  asOf: string | Date;
+  /**
+   * When the published data was read (`metric_snapshots.as_of`): one instant for every page,
+   * or per page and scope (a school's id, null for the tenant-wide view).
+   */
+  asOf: string | Date | ((page: DashboardPage, scopeId: string | null) => string | Date);
+  /** Render only the page × scope rows this accepts (default: every one). */
+  only?: (page: DashboardPage, scopeId: string | null) => boolean;
 }
 
 export interface RenderedPage {
@@ -27,11 +33,10 @@ export function renderDashboardPages(
   snapshots: readonly AnySnapshot[],
   options: RenderOptions,
 ): RenderedPage[] {
-  const dataAsOf =
-    options.asOf instanceof Date
-      ? options.asOf.toISOString()
-      : new Date(options.asOf).toISOString();
-  const asOfDate = snapshots[0]?.asOf ?? dataAsOf.slice(0, 10);
+  const stampOf = (page: DashboardPage, scopeId: string | null) => {
+    const at = typeof options.asOf === 'function' ? options.asOf(page, scopeId) : options.asOf;
+    return at instanceof Date ? at.toISOString() : new Date(at).toISOString();
+  };
   const names = new Map(options.schools.map((s) => [s.id, s.name]));
   const schoolName = (id: string | null) =>
     id === null ? 'No school' : (names.get(id) ?? `School ${id.slice(0, 8)}`);
@@ -48,12 +53,16 @@ export function renderDashboardPages(
   const charts = new ChartRenderer();
   const out: RenderedPage[] = [];
   for (const school of [null, ...schools]) {
-    for (const page of PAGES) {
+    const scopeId = school?.id ?? null;
+    const pages = PAGES.filter((p) => options.only?.(p, scopeId) ?? true);
+    for (const page of pages) {
+      const dataAsOf = stampOf(page, scopeId);
+      const asOfDate = snapshots[0]?.asOf ?? dataAsOf.slice(0, 10);
       const ctx: PageContext = { page, figures, charts, school, schools, schoolName };
       out.push({
         page,
         scopeKind: school ? 'school' : 'tenant',
-        scopeId: school?.id ?? null,
+        scopeId,
         html: pageHtml({
           page,
           tenantName: options.tenantName,

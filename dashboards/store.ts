@@ -4,9 +4,11 @@
  * always come from the same refresh.
  */
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import type { DbSchema, Tx } from '../db/connection.js';
+import { rowsOf, type DbSchema, type Tx } from '../db/connection.js';
 import { orgUnits } from '../db/schema/org.js';
-import type { AnySnapshot } from '../analytics/metrics/types.js';
+import type { AnySnapshot, MetricName } from '../analytics/metrics/types.js';
+import { PAGES, type DashboardPage } from './layout.js';
+import { PAGE_METRICS } from './pages.js';
 import { renderDashboardPages, type RenderedPage } from './render.js';
 
 const TENANT_SCOPE = `'00000000-0000-0000-0000-000000000000'::uuid`;
@@ -14,24 +16,39 @@ const TENANT_SCOPE = `'00000000-0000-0000-0000-000000000000'::uuid`;
 export interface StoreResult {
   /** Page rows inserted or updated. */
   upserted: number;
+  /** Page rows whose inputs did not change since they were stored, left untouched. */
+  unchanged: number;
   /** Rows of pages this refresh no longer produced (a school gone), soft-deleted. */
   retired: number;
 }
 
+/** Key of a page × scope: `page|scope id`, the tenant as the zero uuid. */
+const pageKey = (page: string, scopeId: string | null) => `${page}|${scopeId ?? ZERO}`;
+const ZERO = '00000000-0000-0000-0000-000000000000';
+
 /**
- * Upserts each page × scope on `dashboard_pages_key` (live rows) and soft-deletes the
- * tenant's pages of other runs, mirroring how the snapshots themselves are published.
+ * Upserts the rendered page × scope rows on `dashboard_pages_key` (live rows), each with its
+ * own stamp, and soft-deletes the tenant's live pages of scopes not in `produced`.
  */
 export async function storeDashboardPages<TSchema extends DbSchema>(
   tx: Tx<TSchema>,
-  input: { tenantId: string; runId: string; asOf: string; pages: readonly RenderedPage[] },
+  input: {
+    tenantId: string;
+    runId: string;
+    /** One stamp for every page, or per page and scope (school id, null for the tenant). */
+    asOf: string | ((page: DashboardPage, scopeId: string | null) => string);
+    pages: readonly RenderedPage[];
+    /** Every page × scope of this publication (default: `pages`); live rows of others retire. */
+    produced?: readonly { page: string; scopeId: string | null }[];
+  },
 ): Promise<StoreResult> {
-  let upserted = 0;
+  const stamp = (page: DashboardPage, id: string | null) =>
+    typeof input.asOf === 'function' ? input.asOf(page, id) : input.asOf;
   for (let i = 0; i < input.pages.length; i += 20) {
     const rows = input.pages.slice(i, i + 20).map(
       (p) =>
         sql`(${input.tenantId}::uuid, ${p.page}, ${p.scopeKind}, ${p.scopeId}::uuid, ${p.html},
-             ${input.asOf}::timestamptz, ${input.runId}::uuid)`,
+             ${stamp(p.page, p.scopeId)}::timestamptz, ${input.runId}::uuid)`,
     );
     await tx.execute(sql`
       insert into dashboard_pages (tenant_id, page, scope_kind, scope_id, html, as_of, refresh_run_id)
@@ -40,13 +57,19 @@ export async function storeDashboardPages<TSchema extends DbSchema>(
         where deleted_at is null
       do update set html = excluded.html, as_of = excluded.as_of,
                     refresh_run_id = excluded.refresh_run_id, updated_at = now()`);
-    upserted += rows.length;
   }
+  const produced = JSON.stringify(
+    (input.produced ?? input.pages).map((p) => ({ page: p.page, scope_id: p.scopeId ?? ZERO })),
+  );
   const retired = await tx.execute(sql`
-    update dashboard_pages set deleted_at = now()
-     where tenant_id = ${input.tenantId}::uuid and deleted_at is null
-       and refresh_run_id is distinct from ${input.runId}::uuid`);
-  return { upserted, retired: rowCount(retired) };
+    update dashboard_pages d set deleted_at = now()
+     where d.tenant_id = ${input.tenantId}::uuid and d.deleted_at is null
+       and not exists (
+         select 1 from jsonb_to_recordset(${produced}::jsonb) as k(page text, scope_id uuid)
+          where k.page = d.page and k.scope_id = coalesce(d.scope_id, ${sql.raw(TENANT_SCOPE)}))`);
+  const upserted = input.pages.length;
+  const total = input.produced?.length ?? upserted;
+  return { upserted, unchanged: total - upserted, retired: rowCount(retired) };
 }
 
 /** The tenant's name (its root org unit) and its schools' names, from the branch. */
@@ -65,30 +88,117 @@ export async function readOrgNames<TSchema extends DbSchema>(
   };
 }
 
+/**
+ * What each page × scope depends on, from the branch (inside the publishing transaction):
+ * the newest write (`changed_xid`) among its inputs and its stamp.
+ *
+ * - A page reads the snapshots of its metrics (`PAGE_METRICS`): a school's page those of
+ *   the school; the tenant-wide page those of the tenant and of every school (comparisons).
+ *   Soft-deleted rows count too (a school's figures retired changes the comparison).
+ * - Every page shows names (tenant, schools): any `org_units` write counts for every page.
+ * - The stamp ("Data as of") is the newest `as_of` among the live snapshots a page reads:
+ *   when the data behind its figures was read for their last change. It changes exactly
+ *   when the figures do, so a page left unrendered keeps a true stamp, and an incremental
+ *   and a full refresh stamp equal figures alike.
+ */
+async function pageInputs<TSchema extends DbSchema>(tx: Tx<TSchema>, tenantId: string) {
+  const groups = rowsOf<{
+    scope: string;
+    metric: string;
+    xid: string;
+    as_of: string | Date | null;
+  }>(
+    await tx.execute(sql`
+      select coalesce(scope_id, ${sql.raw(TENANT_SCOPE)})::text as scope, metric,
+             max(changed_xid::text::numeric)::text as xid,
+             max(as_of) filter (where deleted_at is null) as as_of
+        from metric_snapshots where tenant_id = ${tenantId}::uuid group by 1, 2`),
+  );
+  const [org] = rowsOf<{ xid: string | null }>(
+    await tx.execute(sql`
+      select max(changed_xid::text::numeric)::text as xid from org_units
+       where tenant_id = ${tenantId}::uuid`),
+  );
+  const stored = rowsOf<{ page: string; scope: string; xid: string }>(
+    await tx.execute(sql`
+      select page, coalesce(scope_id, ${sql.raw(TENANT_SCOPE)})::text as scope,
+             changed_xid::text as xid
+        from dashboard_pages where tenant_id = ${tenantId}::uuid and deleted_at is null`),
+  );
+  const orgXid = BigInt(org?.xid ?? 0);
+  const storedXid = new Map(stored.map((r) => [pageKey(r.page, r.scope), BigInt(r.xid)]));
+  const read = (page: DashboardPage, scopeId: string | null) =>
+    groups.filter(
+      (g) =>
+        PAGE_METRICS[page].includes(g.metric as MetricName) &&
+        (scopeId === null || g.scope === scopeId),
+    );
+  return {
+    /** Newest write among a page's inputs. */
+    inputXid: (page: DashboardPage, scopeId: string | null): bigint =>
+      read(page, scopeId).reduce((m, g) => (BigInt(g.xid) > m ? BigInt(g.xid) : m), orgXid),
+    /** A page's stamp (null: none of its snapshots is live). */
+    stamp: (page: DashboardPage, scopeId: string | null): string | null =>
+      read(page, scopeId)
+        .filter((g) => g.as_of !== null)
+        .map((g) => new Date(g.as_of!).toISOString())
+        .reduce<string | null>((m, at) => (m === null || at > m ? at : m), null),
+    /** The transaction that last wrote a stored page (undefined: none). */
+    storedXid: (page: DashboardPage, scopeId: string | null) =>
+      storedXid.get(pageKey(page, scopeId)),
+  };
+}
+
 export interface DashboardPublisherOptions {
   tenantId: string;
   runId: string;
-  /** `metric_snapshots.as_of` of the publication: when the data was read. */
-  dataAsOf: string | Date;
+  /**
+   * Render and store every page, even those whose inputs did not change since they were
+   * stored (a full refresh: rendering itself may have changed). Default: only stale pages.
+   */
+  renderAll?: boolean;
   /** Receives what was stored (for the refresh's log line). */
   onStored?: (result: StoreResult & { renderMs: number }) => void;
 }
 
-/** An `afterPublish` hook: names from the branch → render every page × scope → store. */
+/**
+ * An `afterPublish` hook: names from the branch → render the page × scope rows whose inputs
+ * changed since they were stored (`pageInputs`) → store them; the others are left untouched.
+ */
 export function dashboardPublisher<TSchema extends DbSchema>(
   options: DashboardPublisherOptions,
 ): (tx: Tx<TSchema>, snapshots: readonly AnySnapshot[]) => Promise<void> {
   return async (tx, snapshots) => {
-    const asOf = new Date(options.dataAsOf).toISOString();
     const names = await readOrgNames(tx, options.tenantId);
+    const inputs = await pageInputs(tx, options.tenantId);
+    const fallback = new Date().toISOString();
+    const stamps = new Map<string, string>();
+    const stamp = (page: DashboardPage, scopeId: string | null) => {
+      const key = pageKey(page, scopeId);
+      if (!stamps.has(key)) stamps.set(key, inputs.stamp(page, scopeId) ?? fallback);
+      return stamps.get(key)!;
+    };
+    const scopes = [
+      null,
+      ...new Set(
+        snapshots.filter((s) => s.scopeKind === 'school' && s.scopeId).map((s) => s.scopeId!),
+      ),
+    ];
+    const produced = scopes.flatMap((scopeId) => PAGES.map((page) => ({ page, scopeId })));
+    const stale = (page: DashboardPage, scopeId: string | null) => {
+      if (options.renderAll) return true;
+      const stored = inputs.storedXid(page, scopeId);
+      return stored === undefined || stored < inputs.inputXid(page, scopeId);
+    };
     const started = performance.now();
-    const pages = renderDashboardPages(snapshots, { ...names, asOf });
+    const pages = renderDashboardPages(snapshots, { ...names, asOf: stamp, only: stale });
     const renderMs = Math.round(performance.now() - started);
     const stored = await storeDashboardPages(tx, {
       tenantId: options.tenantId,
       runId: options.runId,
-      asOf,
+      asOf: stamp,
       pages,
+      produced,
     });
     options.onStored?.({ ...stored, renderMs });
   };

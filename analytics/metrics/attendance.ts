@@ -138,8 +138,9 @@ const SCHOOL_DAY_COLS = `school_id, date, grade_level, membership, present, abse
 /** Per scope, period, student and school: the segments inside each window, summed. */
 const studentSchoolSql = (segments: string, students?: string) => `
   SELECT sw.scope_kind, sw.scope_id, sw.period, x.student_id, x.school_id,
-         sum(x.membership) AS membership, sum(x.present) AS present, sum(x.absent) AS absent,
-         sum(x.excused) AS excused, sum(x.unmarked) AS unmarked,
+         sum(x.membership)::INTEGER AS membership, sum(x.present)::INTEGER AS present,
+         sum(x.absent)::INTEGER AS absent, sum(x.excused)::INTEGER AS excused,
+         sum(x.unmarked)::INTEGER AS unmarked,
          arg_max(x.grade_level, x.last_day) AS grade_level, max(x.last_day) AS last_day
     FROM ${segments} x ${segmentJoin('x', 'school_id')}
    ${students ? `WHERE x.student_id IN (SELECT student_id FROM ${students})` : ''}
@@ -284,8 +285,9 @@ export async function attendanceSnapshots(
   await ctx.temp(
     '_m_att_student',
     `SELECT scope_kind, scope_id, period, student_id,
-            sum(membership) AS membership, sum(present) AS present, sum(absent) AS absent,
-            sum(excused) AS excused, sum(unmarked) AS unmarked,
+            sum(membership)::INTEGER AS membership, sum(present)::INTEGER AS present,
+            sum(absent)::INTEGER AS absent, sum(excused)::INTEGER AS excused,
+            sum(unmarked)::INTEGER AS unmarked,
             arg_max(grade_level, last_day) AS grade_level
        FROM ${studentSchool} GROUP BY ALL`,
   );

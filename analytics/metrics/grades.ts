@@ -180,7 +180,7 @@ function studentClassSql(segments: string, letters: string, only = false): strin
               any_value(x.course_id) AS course_id, any_value(x.school_id) AS school_id,
               any_value(x.subject) AS subject,
               sum(x.earned) AS earned, sum(x.possible) AS possible,
-              sum(x.due) AS due, sum(x.missing) AS missing
+              sum(x.due)::INTEGER AS due, sum(x.missing)::INTEGER AS missing
          FROM ${segments} x ${segmentJoin('x', 'school_id')}
         ${
           only

@@ -3,6 +3,7 @@
  * any SqlRunner: inside the refresh transaction (so the figures match the data committed
  * with them) or on an open warehouse (to recompute for another date).
  */
+import { createHash } from 'node:crypto';
 import type { SqlRunner } from '../warehouse.js';
 import { lit } from '../warehouse.js';
 import {
@@ -89,7 +90,7 @@ const KEPT_BASES = {
 } as const;
 type KeptMetric = keyof typeof KEPT_BASES;
 /** Bump when a kept table changes shape: the next run rebuilds them. */
-const KEPT_VERSION = 4;
+const KEPT_VERSION = 5;
 
 /** Tables whose changed rows an incremental run must keep for `computeMetrics` (`keepDeltas`). */
 export const DELTA_TABLES: readonly string[] = Object.values(KEPT_BASES).flatMap(
@@ -172,21 +173,56 @@ export async function computeMetricsDetailed(
   asOf: string,
   only: readonly MetricName[] = METRIC_NAMES,
   kept?: KeptAggregates,
-): Promise<{ snapshots: AnySnapshot[]; upkeep: BaseUpkeep | null }> {
+): Promise<{
+  snapshots: AnySnapshot[];
+  upkeep: BaseUpkeep | null;
+  /** Milliseconds per step: `prepare`, `aggregates` (kept tables), then each metric. */
+  steps: Record<string, number>;
+}> {
   const ctx = new MetricContext(runner, asOf);
+  const steps: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (step: string) => {
+    const now = performance.now();
+    steps[step] = Math.round(now - mark);
+    mark = now;
+  };
   try {
     await ctx.prepare();
+    lap('prepare');
     const upkeep = kept ? await upkeepBases(ctx, kept) : null;
+    lap('aggregates');
     const out: AnySnapshot[] = [];
     for (const metric of METRIC_NAMES) {
       if (!only.includes(metric)) continue;
       const mode: BaseMode = !upkeep || !(metric in upkeep) ? 'temp' : 'patch';
       out.push(...((await COMPUTE[metric](ctx, mode)) as AnySnapshot[]));
+      lap(metric);
     }
-    return { snapshots: sortSnapshots(out), upkeep };
+    return { snapshots: sortSnapshots(out), upkeep, steps };
   } finally {
     await ctx.dispose();
   }
+}
+
+/** Key of a snapshot: `metric|scope_kind|scope_id|period` (scope_id empty for the tenant). */
+export const snapshotKey = (s: Pick<AnySnapshot, 'metric' | 'scopeKind' | 'scopeId' | 'period'>) =>
+  `${s.metric}|${s.scopeKind}|${s.scopeId ?? ''}|${s.period}`;
+
+/** Hash of a snapshot's as-of date and payload JSON text (sha1, hex). */
+export const payloadHash = (json: string) => createHash('sha1').update(json).digest('hex');
+
+/**
+ * Which run first produced each snapshot's payload, by `snapshotKey`: a payload equal to
+ * the one stored by an earlier run keeps that run's id. Publishing compares it with
+ * `metric_snapshots.refresh_run_id` to skip rows whose published payload is already this one.
+ */
+export type PayloadRuns = Record<string, string>;
+
+/** A snapshot as kept in the warehouse: its payload's hash and the run that produced it. */
+interface StoredVersion {
+  hash: string | null;
+  runId: string;
 }
 
 /** The snapshots stored by the last successful refresh (for the given metrics). */
@@ -222,23 +258,85 @@ export async function storedSnapshots(
   );
 }
 
-/** Replaces the warehouse's `metric_snapshots` with `snapshots` (inside the refresh transaction). */
+async function storedVersions(runner: SqlRunner): Promise<Map<string, StoredVersion>> {
+  const rows = await runner.rows<{
+    metric: MetricName;
+    scope_kind: 'tenant' | 'school';
+    scope_id: string | null;
+    period: AnySnapshot['period'];
+    hash: string | null;
+    run_id: string;
+  }>(
+    `SELECT metric, scope_kind, scope_id::VARCHAR AS scope_id, period, hash,
+            run_id::VARCHAR AS run_id FROM metric_snapshots`,
+  );
+  return new Map(
+    rows.map((r) => [
+      snapshotKey({
+        metric: r.metric,
+        scopeKind: r.scope_kind,
+        scopeId: r.scope_id,
+        period: r.period,
+      }),
+      { hash: r.hash, runId: r.run_id },
+    ]),
+  );
+}
+
+/**
+ * Replaces the warehouse's `metric_snapshots` with `snapshots` (inside the refresh
+ * transaction), rewriting only the rows whose payload changed. `carried`: keys of snapshots
+ * taken unchanged from the stored rows (`storedSnapshots`), neither hashed nor rewritten.
+ * Returns, by key, the run that first produced each payload.
+ */
 export async function storeSnapshots(
   runner: SqlRunner,
   snapshots: readonly AnySnapshot[],
   runId: string,
-): Promise<void> {
-  await runner.run('DELETE FROM metric_snapshots');
+  carried: ReadonlySet<string> = new Set(),
+): Promise<PayloadRuns> {
+  const previous = await storedVersions(runner);
+  const runs: PayloadRuns = {};
+  const keep: string[] = [];
+  const write: { s: AnySnapshot; json: string; hash: string }[] = [];
+  for (const s of snapshots) {
+    const key = snapshotKey(s);
+    const prev = previous.get(key);
+    if (prev && carried.has(key)) {
+      runs[key] = prev.runId;
+      keep.push(key);
+      continue;
+    }
+    const json = JSON.stringify(s.payload);
+    const hash = payloadHash(`${s.asOf}\n${json}`);
+    if (prev && prev.hash === hash) {
+      runs[key] = prev.runId;
+      keep.push(key);
+    } else {
+      runs[key] = runId;
+      write.push({ s, json, hash });
+    }
+  }
+  const keyExpr = `metric || '|' || scope_kind || '|' || coalesce(scope_id::VARCHAR, '') || '|' || period`;
+  await runner.run(
+    keep.length
+      ? `DELETE FROM metric_snapshots WHERE ${keyExpr} NOT IN (${keep.map((k) => lit(k)).join(', ')})`
+      : 'DELETE FROM metric_snapshots',
+  );
   // Batches keep statements small; JSON text is passed as a literal and parsed by DuckDB.
-  for (let i = 0; i < snapshots.length; i += 50) {
-    const values = snapshots
+  for (let i = 0; i < write.length; i += 50) {
+    const values = write
       .slice(i, i + 50)
       .map(
-        (s) =>
+        ({ s, json, hash }) =>
           `(${lit(s.metric)}, ${lit(s.scopeKind)}, ${s.scopeId ? `${lit(s.scopeId)}::UUID` : 'NULL'}, ` +
-          `${lit(s.period)}, DATE ${lit(s.asOf)}, ${lit(JSON.stringify(s.payload))}::JSON, ${lit(runId)}::UUID)`,
+          `${lit(s.period)}, DATE ${lit(s.asOf)}, ${lit(json)}::JSON, ${lit(runId)}::UUID, ${lit(hash)})`,
       )
       .join(',\n');
-    if (values) await runner.run(`INSERT INTO metric_snapshots VALUES ${values}`);
+    await runner.run(
+      `INSERT INTO metric_snapshots (metric, scope_kind, scope_id, period, as_of, payload, run_id, hash)
+       VALUES ${values}`,
+    );
   }
+  return runs;
 }

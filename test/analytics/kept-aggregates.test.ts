@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeMetrics, type AnySnapshot } from '../../analytics/metrics/index.js';
+import { computeMetrics, snapshotKey, type AnySnapshot } from '../../analytics/metrics/index.js';
 import { openWarehouse } from '../../analytics/warehouse.js';
 import { buildWorld, rng, type World } from './dataset.js';
 import {
@@ -232,6 +232,25 @@ describe('kept aggregates', () => {
       ).length;
     expect(changed(north)).toBeGreaterThan(0);
     expect(changed(null)).toBeGreaterThan(0);
+
+    // Only changed payloads are attributed to (and rewritten by) the new run: South's keep the
+    // run that first produced them, in the result and in the warehouse.
+    for (const s of inc.snapshots) {
+      const same = JSON.stringify(s.payload) === prior.get(key(s));
+      expect(inc.payloadRuns[snapshotKey(s)], key(s)).toBe(same ? before.runId : inc.runId);
+    }
+    expect(inc.changedSnapshots).toBe(
+      inc.snapshots.filter((s) => JSON.stringify(s.payload) !== prior.get(key(s))).length,
+    );
+    const wh = await openWarehouse({ dir, tenantId: t.id });
+    try {
+      const rows = await wh.rows<{ run_id: string }>(
+        `SELECT DISTINCT run_id::VARCHAR AS run_id FROM metric_snapshots WHERE scope_id = '${south}'`,
+      );
+      expect(rows).toEqual([{ run_id: before.runId }]);
+    } finally {
+      await wh.close();
+    }
   });
 
   it('averages percentages exactly, rounding half up', async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../db/connection-node.js';
 import * as schema from '../../db/schema/tenant.js';
 import { publishSnapshots } from '../../analytics/publish.js';
+import { snapshotKey } from '../../analytics/metrics/index.js';
 import { RefreshInputError, refreshTenant } from '../../analytics/refresh.js';
 import { openWarehouse, warehousePath } from '../../analytics/warehouse.js';
 import { createAnalyticsWorld, type AnalyticsWorld, type TenantFixture } from './world.js';
@@ -425,9 +426,10 @@ describe('publishing snapshots', () => {
       tenantId: t.id,
       runId: first.runId,
       snapshots: first.snapshots,
+      payloadRuns: first.payloadRuns,
       dataAsOf: first.extractedAt,
     });
-    expect(r1).toEqual({ upserted: 45, retired: 0 });
+    expect(r1).toEqual({ upserted: 45, unchanged: 0, retired: 0 });
     const rows1 = (await live()).rows;
     expect(rows1).toHaveLength(45);
     expect(new Set(rows1.map((r) => r.refresh_run_id))).toEqual(new Set([first.runId]));
@@ -452,14 +454,50 @@ describe('publishing snapshots', () => {
       tenantId: t.id,
       runId: second.runId,
       snapshots: second.snapshots,
+      payloadRuns: second.payloadRuns,
       dataAsOf: second.extractedAt,
     });
-    expect(r2).toEqual({ upserted: 30, retired: 15 });
+    // Only rows whose payload changed are written: P1's figures (no facts at P2) did not change.
+    const changed = second.snapshots.filter(
+      (s) => second.payloadRuns[snapshotKey(s)] === second.runId,
+    );
+    expect(changed.length).toBe(second.changedSnapshots);
+    expect(changed.some((s) => s.scopeId !== null)).toBe(false);
+    expect(r2).toEqual({ upserted: changed.length, unchanged: 30 - changed.length, retired: 15 });
     const rows2 = (await live()).rows;
     expect(rows2).toHaveLength(30);
-    expect(new Set(rows2.map((r) => r.refresh_run_id))).toEqual(new Set([second.runId]));
+    for (const r of rows2) {
+      const key = snapshotKey({
+        metric: r.metric,
+        scopeKind: r.scope_kind,
+        scopeId: r.scope_id,
+        period: r.period,
+      });
+      const s = second.snapshots.find((x) => snapshotKey(x) === key)!;
+      expect(r.payload).toEqual(s.payload);
+      // Unchanged rows keep the run and as-of of the publication that wrote their payload.
+      expect(r.refresh_run_id).toBe(second.payloadRuns[key]);
+      expect(new Date(r.as_of).toISOString()).toBe(
+        new Date(
+          r.refresh_run_id === first.runId ? first.extractedAt : second.extractedAt,
+        ).toISOString(),
+      );
+      if (r.scope_kind === 'school') expect(r.refresh_run_id).toBe(first.runId);
+      const before = rows1.find((b) => b.id === r.id);
+      if (r.refresh_run_id === first.runId) expect(before).toBeDefined();
+    }
     // Same (metric, scope, period) keeps its row: an update, not a new row.
     expect(rows2.find((r) => r.id === att.id)).toBeDefined();
+
+    // Publishing the same run again writes nothing.
+    const again = await publishSnapshots(db(), {
+      tenantId: t.id,
+      runId: second.runId,
+      snapshots: second.snapshots,
+      payloadRuns: second.payloadRuns,
+      dataAsOf: second.extractedAt,
+    });
+    expect(again).toEqual({ upserted: 0, unchanged: 30, retired: 0 });
   });
 
   it('runs afterPublish in the same transaction: its writes commit together, its failure rolls everything back', async () => {
@@ -498,7 +536,7 @@ describe('publishing snapshots', () => {
           },
         }),
       ).rejects.toThrow('rendering failed');
-      expect(seenByReader).toEqual([before[0]]);
+      expect(new Set(seenByReader)).toEqual(new Set(before));
       expect((await live()).rows.map((r) => r.refresh_run_id)).toEqual(before);
       expect(
         (

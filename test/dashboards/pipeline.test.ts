@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PAGES } from '../../dashboards/layout.js';
+import { PAGES, type DashboardPage } from '../../dashboards/layout.js';
+import { PAGE_METRICS } from '../../dashboards/pages.js';
 import type { RefreshJobResult } from '../../workers/contract.js';
 import { ControlPlane } from '../../workers/control.js';
 import { localLocks } from '../../workers/locks.js';
 import { runRefresh } from '../../workers/processors/refresh.js';
-import { buildWorld, rng, type World } from '../analytics/dataset.js';
+import { buildWorld, mutate, rng, type World } from '../analytics/dataset.js';
 import { TenantFixture } from '../analytics/world.js';
 import { bearer, Staff } from '../api/staff-fixtures.js';
 import { call } from '../support/api.js';
@@ -25,6 +26,7 @@ let admin: pg.Client;
 let dir: string;
 let directory: ControlPlane;
 let tenant: World;
+let alpha: TenantFixture;
 let token: string;
 let first: RefreshJobResult;
 
@@ -36,8 +38,33 @@ interface PageRow {
   html: string;
   as_of: Date;
   refresh_run_id: string | null;
+  changed_xid: string;
+  updated_at: Date;
   deleted_at: Date | null;
 }
+
+interface SnapshotRow {
+  id: string;
+  metric: string;
+  scope_id: string | null;
+  period: string;
+  payload: unknown;
+  as_of: Date;
+  refresh_run_id: string | null;
+  changed_xid: string;
+  updated_at: Date;
+}
+
+const liveSnapshots = async () =>
+  (
+    await admin.query<SnapshotRow>(
+      `select id, metric, scope_id, period, payload, as_of, refresh_run_id,
+              changed_xid::text as changed_xid, updated_at
+         from metric_snapshots where tenant_id = $1 and deleted_at is null
+        order by metric, scope_id nulls first, period`,
+      [world.alpha.id],
+    )
+  ).rows;
 
 const refresh = (mode: 'full' | 'incremental') =>
   runRefresh(
@@ -54,8 +81,9 @@ const refresh = (mode: 'full' | 'incremental') =>
 const livePages = async () =>
   (
     await admin.query<PageRow>(
-      `select * from dashboard_pages where tenant_id = $1 and deleted_at is null
-       order by page, scope_id nulls first`,
+      `select *, changed_xid::text as changed_xid from dashboard_pages
+        where tenant_id = $1 and deleted_at is null
+        order by page, scope_id nulls first`,
       [world.alpha.id],
     )
   ).rows;
@@ -66,7 +94,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hr-dash-'));
   admin = new pg.Client({ connectionString: world.t.adminUrl('pool') });
   await admin.connect();
-  const alpha = new TenantFixture(
+  alpha = new TenantFixture(
     world.alpha.id,
     world.alpha.rootOrgUnitId,
     world.t.appUrl('pool'),
@@ -144,7 +172,7 @@ describe('dashboards in the refresh pipeline', () => {
     expect(index.json.data).toHaveLength(PAGES.length * 3);
   });
 
-  it('a later refresh updates the pages in place and retires pages it no longer produces', async () => {
+  it('a later refresh leaves unchanged pages in place and retires pages it no longer produces', async () => {
     const before = await livePages();
     const stale = randomUUID();
     await admin.query(
@@ -153,14 +181,122 @@ describe('dashboards in the refresh pipeline', () => {
       [world.alpha.id, stale],
     );
     const second = await refresh('incremental');
+    expect(second.mode).toBe('incremental');
+    // Nothing changed: no snapshot and no page is rewritten.
+    expect(second.published).toMatchObject({ upserted: 0, retired: 0 });
     const after = await livePages();
     expect(after.map((r) => r.id)).toEqual(before.map((r) => r.id));
-    for (const r of after) expect(r.refresh_run_id).toBe(second.runId);
+    for (const [i, r] of after.entries()) {
+      expect(r.refresh_run_id).toBe(first.runId);
+      expect(r.changed_xid).toBe(before[i]!.changed_xid);
+      expect(r.html).toBe(before[i]!.html);
+    }
     const old = await admin.query<PageRow>(
       `select * from dashboard_pages where tenant_id = $1 and scope_id = $2`,
       [world.alpha.id, stale],
     );
     expect(old.rows).toHaveLength(1);
     expect(old.rows[0]!.deleted_at).not.toBeNull();
+  });
+
+  it("re-renders only the pages whose figures changed, leaving other schools' rows untouched, and stores what a full refresh would", async () => {
+    const [north, south] = [tenant.schools[0]!, tenant.schools[1]!];
+    const pagesBefore = await livePages();
+    const snapsBefore = await liveSnapshots();
+    const flipped = await admin.query(
+      `update attendance_records
+          set status = case when status = 'absent' then 'present' else 'absent' end
+        where tenant_id = $1 and id in (
+          select id from attendance_records
+           where tenant_id = $1 and school_id = $2 and deleted_at is null and period is null
+           order by md5(id::text) limit 5)`,
+      [world.alpha.id, north],
+    );
+    expect(flipped.rowCount).toBe(5);
+    const inc = await refresh('incremental');
+    expect(inc.mode).toBe('incremental');
+    const pagesInc = await livePages();
+    const snapsInc = await liveSnapshots();
+
+    // South: every snapshot and page row exactly as before (same transaction, same time).
+    const same = <T extends { id: string; changed_xid: string; updated_at: Date }>(
+      a: T[],
+      b: T[],
+      scope: string,
+    ) => {
+      const pick = (rows: T[]) =>
+        rows
+          .filter((r) => (r as unknown as { scope_id: string | null }).scope_id === scope)
+          .map((r) => [r.id, r.changed_xid, r.updated_at.toISOString()]);
+      expect(pick(b)).toEqual(pick(a));
+      expect(pick(a).length).toBeGreaterThan(0);
+    };
+    same(snapsBefore, snapsInc, south);
+    same(pagesBefore, pagesInc, south);
+    // North's attendance and the tenant's changed: those pages were re-rendered, stamped
+    // with this run's data-as-of; North's untouched metrics kept their rows.
+    const changedSnaps = snapsInc.filter(
+      (r) => r.changed_xid !== snapsBefore.find((b) => b.id === r.id)?.changed_xid,
+    );
+    expect(new Set(changedSnaps.map((r) => r.metric))).toEqual(new Set(['attendance']));
+    expect(new Set(changedSnaps.map((r) => r.scope_id))).toEqual(new Set([null, north]));
+    for (const r of changedSnaps) expect(r.refresh_run_id).toBe(inc.runId);
+    // Pages reading attendance (overview, attendance) of North and the tenant were re-rendered
+    // and stamped with this run's data-as-of; the others were left as they were.
+    const stamp = new Date(inc.dataAsOf).toISOString();
+    const firstStamp = new Date(first.dataAsOf).toISOString();
+    let rendered = 0;
+    for (const p of pagesInc) {
+      const old = pagesBefore.find((b) => b.id === p.id)!;
+      if (p.scope_id !== south && PAGE_METRICS[p.page as DashboardPage].includes('attendance')) {
+        rendered++;
+        expect(p.refresh_run_id).toBe(inc.runId);
+        expect(p.as_of.toISOString()).toBe(stamp);
+        expect(p.html).toContain(`Data as of <time datetime="${stamp}">`);
+      } else {
+        expect([p.changed_xid, p.refresh_run_id, p.html]).toEqual([
+          old.changed_xid,
+          old.refresh_run_id,
+          old.html,
+        ]);
+        expect(p.html).toContain(`Data as of <time datetime="${firstStamp}">`);
+      }
+    }
+    expect(rendered).toBe(4);
+
+    // A full refresh re-renders every page from scratch: the same figures, the same HTML.
+    const full = await refresh('full');
+    expect(full.mode).toBe('full');
+    expect(full.published).toMatchObject({ upserted: 0, retired: 0 });
+    const snapsFull = await liveSnapshots();
+    expect(snapsFull.map((r) => [r.id, r.changed_xid, r.payload, r.as_of])).toEqual(
+      snapsInc.map((r) => [r.id, r.changed_xid, r.payload, r.as_of]),
+    );
+    const pagesFull = await livePages();
+    expect(pagesFull.map((r) => [r.id, r.html, r.as_of.toISOString()])).toEqual(
+      pagesInc.map((r) => [r.id, r.html, r.as_of.toISOString()]),
+    );
+    for (const p of pagesFull) expect(p.refresh_run_id).toBe(full.runId);
+  });
+  it('after random changes publishes exactly the figures and pages a full refresh does', async () => {
+    const r = rng(12);
+    for (let round = 1; round <= 2; round++) {
+      await mutate(alpha, r, tenant, round);
+      const inc = await refresh('incremental');
+      expect(inc.mode).toBe('incremental');
+      const snaps = await liveSnapshots();
+      const pages = await livePages();
+      const full = await refresh('full');
+      // Nothing left to write: the incremental publication already held the full figures.
+      expect(full.published, `round ${round}`).toMatchObject({ upserted: 0, retired: 0 });
+      const snapsFull = await liveSnapshots();
+      expect(snapsFull.map((x) => [x.id, x.changed_xid, x.payload, x.as_of])).toEqual(
+        snaps.map((x) => [x.id, x.changed_xid, x.payload, x.as_of]),
+      );
+      const pagesFull = await livePages();
+      expect(pagesFull.map((x) => [x.page, x.scope_id, x.html, x.as_of.toISOString()])).toEqual(
+        pages.map((x) => [x.page, x.scope_id, x.html, x.as_of.toISOString()]),
+      );
+    }
   });
 });

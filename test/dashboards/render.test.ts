@@ -3,6 +3,7 @@ import { JSDOM } from 'jsdom';
 import { describe, expect, it } from 'vitest';
 import { ChartRenderer, stableIds } from '../../dashboards/charts.js';
 import { PAGES } from '../../dashboards/layout.js';
+import { PAGE_METRICS } from '../../dashboards/pages.js';
 import { renderDashboardPages, type RenderedPage } from '../../dashboards/render.js';
 import { DATA_AS_OF, fixtureSnapshots, NORTH, SCHOOLS, SOUTH, UNNAMED } from './fixtures.js';
 
@@ -50,6 +51,38 @@ describe('dashboard pages', () => {
     Plot.plot({ document, marks: [Plot.lineY([1, 2, 3], { clip: true })] });
     const again = render();
     expect(again.map((p) => p.html)).toEqual(pages.map((p) => p.html));
+  });
+
+  it('renders a page alone exactly as among all pages, whatever the metrics it does not declare say', () => {
+    // `PAGE_METRICS` decides which pages an incremental publication re-renders: a page must
+    // not change when only other metrics do. Those get another scope's payload here.
+    const rotated = (keep: readonly string[]) => {
+      const all = fixtureSnapshots();
+      return all.map((s) => {
+        if (keep.includes(s.metric)) return s;
+        const same = all.filter((o) => o.metric === s.metric);
+        const other = same[(same.indexOf(s) + 1) % same.length]!;
+        return { ...s, payload: other.payload } as typeof s;
+      });
+    };
+    for (const p of pages) {
+      const alone = renderDashboardPages(rotated(PAGE_METRICS[p.page]), {
+        tenantName: 'Alpha Academy',
+        schools: SCHOOLS,
+        asOf: (page, scopeId) => (page === p.page && scopeId === p.scopeId ? DATA_AS_OF : 'x'),
+        only: (page, scopeId) => page === p.page && scopeId === p.scopeId,
+      });
+      expect(alone.map((r) => [r.page, r.scopeId])).toEqual([[p.page, p.scopeId]]);
+      expect(alone[0]!.html, `${p.page}-${scopeName(p)}`).toBe(p.html);
+    }
+    // The check has teeth: rotating a declared metric changes the page.
+    const academics = renderDashboardPages(rotated([]), {
+      tenantName: 'Alpha Academy',
+      schools: SCHOOLS,
+      asOf: DATA_AS_OF,
+      only: (page, scopeId) => page === 'academics' && scopeId === NORTH,
+    });
+    expect(academics[0]!.html).not.toBe(find('academics', NORTH).html);
   });
 
   it('holds under the CSP: no scripts, no external assets, nothing but inline styles', () => {

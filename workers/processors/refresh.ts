@@ -130,12 +130,14 @@ async function refreshAndPublish(
     tenantId: tenant.id,
     runId: result.runId,
     snapshots: result.snapshots,
+    payloadRuns: result.payloadRuns,
     dataAsOf: result.extractedAt,
-    // Dashboard pages are rendered and stored in the same transaction as the figures.
+    // Dashboard pages are rendered and stored in the same transaction as the figures: those
+    // whose figures changed, or every page on a full refresh.
     afterPublish: dashboardPublisher({
       tenantId: tenant.id,
       runId: result.runId,
-      dataAsOf: result.extractedAt,
+      renderAll: result.mode === 'full',
       onStored: (stored) => (pages = stored),
     }),
   });
@@ -156,7 +158,13 @@ async function refreshAndPublish(
     published,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    timings: { ...result.timings, refreshMs, publishMs, totalMs },
+    timings: {
+      ...result.timings,
+      ...publishDetail(published, pages),
+      refreshMs,
+      publishMs,
+      totalMs,
+    },
   };
   const rows = Object.values(result.rowsPerTable).reduce((n, c) => n + c.extracted, 0);
   log.info('refresh.published', {
@@ -167,14 +175,32 @@ async function refreshAndPublish(
     rows_extracted: rows,
     snapshots: result.snapshots.length,
     upserted: published.upserted,
+    unchanged: published.unchanged,
     retired: published.retired,
     dashboard_pages: pages?.upserted,
+    dashboard_pages_unchanged: pages?.unchanged,
     render_ms: pages?.renderMs,
     refresh_ms: refreshMs,
     publish_ms: publishMs,
     total_ms: totalMs,
   });
   return summary;
+}
+
+/** Where the publication went: snapshot rows and dashboard pages written or left as they were. */
+function publishDetail(
+  published: { upserted: number; unchanged: number; retired: number },
+  pages: (StoreResult & { renderMs: number }) | undefined,
+): { publishSteps: Record<string, number> } {
+  return {
+    publishSteps: {
+      snapshotsUpserted: published.upserted,
+      snapshotsUnchanged: published.unchanged,
+      pagesRendered: pages?.upserted ?? 0,
+      pagesUnchanged: pages?.unchanged ?? 0,
+      renderMs: pages?.renderMs ?? 0,
+    },
+  };
 }
 
 function logRefreshEvent(log: Logger, fields: Record<string, unknown>, event: RefreshLogEvent) {
