@@ -151,7 +151,7 @@ export interface ShellInput {
 }
 
 export function pageHtml(input: ShellInput): string {
-  const scopeName = input.school ? input.school.name : 'Across the network';
+  const scopeName = input.school ? input.school.name : 'All schools';
   const query = input.school ? `?school=${input.school.id}` : '';
   const nav = PAGES.map(
     (p) =>

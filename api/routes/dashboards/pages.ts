@@ -106,7 +106,7 @@ const pageRoute = createRoute({
       school: z
         .uuid()
         .optional()
-        .openapi({ description: 'A school’s org unit id; omit for the network-wide view.' }),
+        .openapi({ description: 'A school’s org unit id; omit for all schools.' }),
     }),
   },
   responses: {
@@ -204,7 +204,7 @@ function renderIndex(tenantName: string, entries: Entry[]): string {
   for (const e of entries) {
     const key = e.scope.school_id ?? 'tenant';
     const heading =
-      e.scope.kind === 'tenant' ? 'Across the network' : (e.scope.school_name ?? 'School');
+      e.scope.kind === 'tenant' ? 'All schools' : (e.scope.school_name ?? 'School');
     const group = groups.get(key) ?? { heading, items: [] };
     group.items.push(e);
     groups.set(key, group);
