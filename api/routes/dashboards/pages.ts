@@ -203,8 +203,7 @@ function renderIndex(tenantName: string, entries: Entry[]): string {
   const groups = new Map<string, { heading: string; items: Entry[] }>();
   for (const e of entries) {
     const key = e.scope.school_id ?? 'tenant';
-    const heading =
-      e.scope.kind === 'tenant' ? 'All schools' : (e.scope.school_name ?? 'School');
+    const heading = e.scope.kind === 'tenant' ? 'All schools' : (e.scope.school_name ?? 'School');
     const group = groups.get(key) ?? { heading, items: [] };
     group.items.push(e);
     groups.set(key, group);
