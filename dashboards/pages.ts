@@ -150,7 +150,7 @@ function overview(ctx: PageContext): SectionSpec[] {
     {
       label: 'Collection rate',
       value: fmt.rate(finance?.collection_rate.rate),
-      note: `${fmt.dollars(finance?.collection_rate.collected_cents)} of ${fmt.dollars(finance?.collection_rate.invoiced_cents)}`,
+      note: `of the period's invoices: ${fmt.dollars(finance?.collection_rate.collected_cents)} paid of ${fmt.dollars(finance?.collection_rate.invoiced_cents)}`,
     },
     {
       label: 'Outstanding balance',
@@ -815,9 +815,17 @@ function finance(ctx: PageContext): SectionSpec[] {
     sections.push({
       heading: 'Tuition and payments',
       tiles: [
-        { label: 'Invoiced', value: fmt.dollars(f.invoiced_cents) },
-        { label: 'Collected', value: fmt.dollars(f.collected_cents) },
-        { label: 'Collection rate', value: fmt.rate(f.collection_rate.rate) },
+        { label: 'Invoiced', value: fmt.dollars(f.invoiced_cents), note: 'issued in the period' },
+        {
+          label: 'Collected',
+          value: fmt.dollars(f.collected_cents),
+          note: 'applied to invoices, by date received',
+        },
+        {
+          label: 'Collection rate',
+          value: fmt.rate(f.collection_rate.rate),
+          note: `of the period's invoices: ${fmt.dollars(f.collection_rate.collected_cents)} paid of ${fmt.dollars(f.collection_rate.invoiced_cents)}`,
+        },
         {
           label: 'Outstanding balance',
           value: fmt.dollars(f.outstanding.balance_cents),
