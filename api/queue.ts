@@ -12,22 +12,48 @@ export interface RefreshQueue {
 
 const ENQUEUE_TIMEOUT_MS = 1_000;
 
+interface TenantAdds {
+  running: Promise<boolean>;
+  /** The add that starts after the running one, for the callers who arrived meanwhile. */
+  next: { promise: Promise<boolean>; resolve: (ok: boolean) => void } | null;
+}
+
+function deferred(): NonNullable<TenantAdds['next']> {
+  let resolve!: (ok: boolean) => void;
+  const promise = new Promise<boolean>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /**
  * BullMQ producer. The write it follows has already committed, so a failure here only
  * delays freshness (the scheduler's sweep catches up): it must never fail or hang the
  * request, hence the missing offline queue and the timeout.
  *
  * Requests for one tenant coalesce in the process: while an add is in flight, later
- * requests wait for one more add that starts after the current one ends — so every
- * caller is followed by an add issued after its commit, and a burst of writes costs two
- * Redis scripts instead of one per write.
+ * requests share one more add that starts when it ends — so every caller is followed by an
+ * add issued after its commit, no caller waits for more than two adds (each bounded by the
+ * timeout), and a burst of writes costs two Redis scripts instead of one per write.
  */
 export function bullRefreshQueue(
   redis: RedisProvider,
   options: { queueName: string; debounceMs: number; log: Logger },
 ): RefreshQueue {
   let queue: Queue<RefreshJobData> | null = null;
-  const inflight = new Map<string, { again: boolean; done: Promise<boolean> }>();
+  const tenants = new Map<string, TenantAdds>();
+
+  /** Runs one add, then the add the callers who arrived meanwhile are waiting for. */
+  async function run(tenantId: string, state: TenantAdds): Promise<boolean> {
+    const ok = await add(tenantId);
+    const waiting = state.next;
+    state.next = null;
+    if (waiting) {
+      state.running = run(tenantId, state);
+      void state.running.then(waiting.resolve);
+    } else {
+      tenants.delete(tenantId);
+    }
+    return ok;
+  }
 
   async function add(tenantId: string): Promise<boolean> {
     try {
@@ -66,26 +92,18 @@ export function bullRefreshQueue(
 
   return {
     enqueueRefresh(tenantId) {
-      const current = inflight.get(tenantId);
-      if (current) {
-        current.again = true;
-        return current.done;
+      const state = tenants.get(tenantId);
+      if (!state) {
+        // Nothing in flight: this caller's add starts now.
+        const fresh: TenantAdds = { running: Promise.resolve(true), next: null };
+        tenants.set(tenantId, fresh);
+        fresh.running = run(tenantId, fresh);
+        return fresh.running;
       }
-      const entry = { again: false, done: Promise.resolve(true) };
-      entry.done = (async () => {
-        try {
-          let ok: boolean;
-          do {
-            entry.again = false;
-            ok = await add(tenantId);
-          } while (entry.again);
-          return ok;
-        } finally {
-          inflight.delete(tenantId);
-        }
-      })();
-      inflight.set(tenantId, entry);
-      return entry.done;
+      // An add is in flight and may have started before this caller's commit: wait for the
+      // one add that starts after it, shared by everyone who arrives meanwhile.
+      state.next ??= deferred();
+      return state.next.promise;
     },
     async close() {
       // The connection belongs to the RedisProvider; closing the queue must not end it.
