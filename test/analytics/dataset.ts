@@ -457,7 +457,13 @@ export async function mutate(t: TenantFixture, r: Rng, world: World, round: numb
     'esa_disbursements',
     'leads',
   ]) {
-    for (const id of await some(table, 2, 'deleted_at is null')) {
+    // Leads with stage history, so the cascade always has something to carry.
+    const where =
+      table === 'leads'
+        ? `deleted_at is null and exists (select 1 from lead_stage_history h
+             where h.tenant_id = leads.tenant_id and h.lead_id = leads.id)`
+        : 'deleted_at is null';
+    for (const id of await some(table, 2, where)) {
       await q(`delete from "${table}" where tenant_id = $1 and id = $2`, [id]);
     }
   }
