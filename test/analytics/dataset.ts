@@ -386,6 +386,9 @@ export async function addEsa(
   return id!;
 }
 
+/** When `mutate` moves leads on: the stage-history rows it adds. */
+const MOVED_AT = '2025-01-12T10:00:00Z';
+
 /** A random batch of inserts, updates, soft deletes and hard deletes across the tables. */
 export async function mutate(t: TenantFixture, r: Rng, world: World, round: number): Promise<void> {
   const q = (sql: string, params: unknown[] = []) => t.admin.query(sql, [t.id, ...params]);
@@ -416,7 +419,7 @@ export async function mutate(t: TenantFixture, r: Rng, world: World, round: numb
   )) {
     await q(`update leads set stage = 'tour_completed' where tenant_id = $1 and id = $2`, [id]);
     await q(
-      `insert into lead_stage_history (tenant_id, lead_id, from_stage, to_stage, changed_at) values ($1, $2, 'tour_scheduled', 'tour_completed', '2025-01-12T10:00:00Z')`,
+      `insert into lead_stage_history (tenant_id, lead_id, from_stage, to_stage, changed_at) values ($1, $2, 'tour_scheduled', 'tour_completed', '${MOVED_AT}')`,
       [id],
     );
   }
@@ -457,11 +460,13 @@ export async function mutate(t: TenantFixture, r: Rng, world: World, round: numb
     'esa_disbursements',
     'leads',
   ]) {
-    // Leads with stage history, so the cascade always has something to carry.
+    // Leads with stage history from before this batch (already in the warehouse), so the
+    // cascade always carries removals; the updates above add history to leads they move.
     const where =
       table === 'leads'
         ? `deleted_at is null and exists (select 1 from lead_stage_history h
-             where h.tenant_id = leads.tenant_id and h.lead_id = leads.id)`
+             where h.tenant_id = leads.tenant_id and h.lead_id = leads.id
+               and h.changed_at <> '${MOVED_AT}')`
         : 'deleted_at is null';
     for (const id of await some(table, 2, where)) {
       await q(`delete from "${table}" where tenant_id = $1 and id = $2`, [id]);
