@@ -562,8 +562,6 @@ export interface AddedDomain {
   purpose: 'site' | 'app';
 }
 
-const SCHOOL_KINDS = ['school', 'microschool', 'campus'];
-
 /** Adds a hostname to a tenant, optionally bound to one of its schools (a school's own site). */
 export async function addDomain(deps: PlatformDeps, input: AddDomainInput): Promise<AddedDomain> {
   const hostname = normaliseHostname(input.hostname);
@@ -591,7 +589,11 @@ export async function addDomain(deps: PlatformDeps, input: AddDomainInput): Prom
             .select({ id: o.id })
             .from(o)
             .where(
-              and(eq(o.id, orgUnitId), inArray(o.kind, SCHOOL_KINDS), sql`${o.deletedAt} is null`),
+              and(
+                eq(o.id, orgUnitId),
+                inArray(o.kind, [...tenantSchema.SCHOOL_KINDS]),
+                sql`${o.deletedAt} is null`,
+              ),
             ),
         );
         if (!found[0]) throw noSchool;

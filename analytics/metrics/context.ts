@@ -18,12 +18,13 @@
  * Every fact table joins `_m_scope_windows` on (unit, date within the window), which fans
  * a fact out to each scope and period it belongs to.
  */
+import { SCHOOL_KINDS as KINDS } from '../../db/schema/org.js';
 import type { SqlRunner } from '../warehouse.js';
 import type { MetricPeriod, MetricWindow, ScopeKind } from './types.js';
 
 /** Stands in for "no school" and for the tenant scope's id inside queries. */
 export const NO_UNIT = '00000000-0000-0000-0000-000000000000';
-export const SCHOOL_KINDS = `('school', 'microschool', 'campus')`;
+export const SCHOOL_KINDS = `(${KINDS.map((k) => `'${k}'`).join(', ')})`;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 

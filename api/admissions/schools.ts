@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
+import { SCHOOL_KINDS } from '../../db/schema/org.js';
 import type { TenantSchema } from '../services.js';
 
-/** Org-unit kinds a family can apply to. */
-export const SCHOOL_KINDS = ['school', 'microschool', 'campus'] as const;
+/** The kinds of org unit a family can apply to, as SQL. */
 const SCHOOL_KIND_LIST = sql.raw(SCHOOL_KINDS.map((k) => `'${k}'`).join(', '));
 
 export interface AdmissionsSchool {

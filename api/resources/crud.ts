@@ -76,9 +76,13 @@ export interface ResourceDef<
   descriptions?: Partial<Record<Operation, string>>;
 }
 
-const IdParam = z.object({
-  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'Record id.' }),
-});
+/** The `{id}` path parameter, described as "<what> id.". */
+export const idParam = (what = 'Record') =>
+  z.object({
+    id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: `${what} id.` }),
+  });
+
+const IdParam = idParam();
 
 const IfMatch = z.object({
   'if-match': z

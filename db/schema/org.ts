@@ -10,6 +10,9 @@ export const ORG_UNIT_KINDS = [
   'microschool',
   'campus',
 ] as const;
+/** Org unit kinds that are schools: they hold students, classes and enrollments. */
+export const SCHOOL_KINDS = ['school', 'microschool', 'campus'] as const;
+
 export const SESSION_KINDS = ['school_year', 'term', 'grading_period'] as const;
 export const CALENDAR_DAY_KINDS = [
   'instructional',

@@ -6,7 +6,8 @@ import { rowScope, withinReach } from '../../auth/scope.js';
 import { ApiError } from '../../problems.js';
 import { registerResource, type Ctx, type ResourceDef } from '../../resources/crud.js';
 import { jsonToValues } from '../../resources/json.js';
-import { checkReferences, literalPrefix } from './refs.js';
+import { literalPrefix } from '../../resources/sql.js';
+import { checkReferences } from './refs.js';
 
 const Course = z
   .object({

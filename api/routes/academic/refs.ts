@@ -3,11 +3,8 @@ import * as t from '../../../db/schema/tenant.js';
 import { ApiError, type InvalidParam } from '../../problems.js';
 import { loadScoped, type CrudTable, type Ctx, type Row } from '../../resources/crud.js';
 
-/** Org unit kinds that hold classes and enrollments. */
-export const SCHOOL_KINDS = ['school', 'microschool', 'campus'] as const;
-
 /** Only org units that are schools. */
-export const isSchool = (): SQL => inArray(t.orgUnits.kind, [...SCHOOL_KINDS]);
+export const isSchool = (): SQL => inArray(t.orgUnits.kind, [...t.SCHOOL_KINDS]);
 
 export interface Reference {
   /** The body field, e.g. `course_id`. */
@@ -54,6 +51,3 @@ export function checkDates(entry: unknown, exit: unknown): void {
       invalidParams: [{ name: 'json.exit_date', reason: 'must be on or after entry_date' }],
     });
 }
-
-/** `\`, `%`, `_` escaped, then `%`: a literal prefix for `ilike`. */
-export const literalPrefix = (s: string) => `${s.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;

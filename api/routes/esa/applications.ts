@@ -17,6 +17,7 @@ import {
   type Ctx,
   type ResourceDef,
   type Row,
+  idParam,
 } from '../../resources/crud.js';
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
@@ -152,9 +153,7 @@ export const applicationResource: ResourceDef<
   },
 };
 
-const IdParam = z.object({
-  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'Application id.' }),
-});
+const IdParam = idParam('Application');
 
 const TransitionBody = z
   .object({

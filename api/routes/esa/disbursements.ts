@@ -5,7 +5,7 @@ import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { MAX_CENTS } from '../../finance/ledger.js';
 import { ApiError } from '../../problems.js';
-import { guarded, loadScoped, mount, valid } from '../../resources/crud.js';
+import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { rowToJson } from '../../resources/json.js';
 import { problemResponses } from '../openapi.js';
@@ -39,9 +39,7 @@ const DisbursementCreate = z
   })
   .openapi('EsaDisbursementCreate');
 
-const IdParam = z.object({
-  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'Application id.' }),
-});
+const IdParam = idParam('Application');
 
 /** Where a disbursement may go next; returned and cancelled are final. */
 const DISBURSEMENT_MOVES: Record<

@@ -14,6 +14,7 @@ import {
   type Ctx,
   type ResourceDef,
   type Row,
+  idParam,
 } from '../../resources/crud.js';
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
@@ -331,9 +332,7 @@ const Statement = z
   })
   .openapi('AccountStatement');
 
-const IdParam = z.object({
-  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'Account id.' }),
-});
+const IdParam = idParam('Account');
 
 interface LedgerRow extends Record<string, unknown> {
   day: string;

@@ -23,6 +23,7 @@ import {
   type Ctx,
   type ResourceDef,
   type Row,
+  idParam,
 } from '../../resources/crud.js';
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
@@ -279,9 +280,7 @@ export const invoiceResource: ResourceDef<
   },
 };
 
-const IdParam = z.object({
-  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'Invoice id.' }),
-});
+const IdParam = idParam('Invoice');
 
 const IssueBody = z
   .object({

@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { OrgReach, ScopeRules } from '../../auth/scope.js';
+import { uuidList } from '../../resources/sql.js';
 
 /**
  * Which billing accounts a caller reaches, and through them invoices and payments:
@@ -12,14 +13,6 @@ import type { OrgReach, ScopeRules } from '../../auth/scope.js';
  * - a tenant-wide role: every account.
  * Invoices and payments follow their account.
  */
-
-function uuidList(ids: readonly string[]): SQL {
-  if (ids.length === 0) return sql`(null::uuid)`;
-  return sql`(${sql.join(
-    ids.map((id) => sql`${id}::uuid`),
-    sql`, `,
-  )})`;
-}
 
 /** Ids of the accounts the user is a guardian on. */
 export const accountsOf = (userId: string): SQL => sql`(

@@ -6,11 +6,11 @@ import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { finalGradeOf, percentOf } from '../../grades/compute.js';
 import { ApiError } from '../../problems.js';
-import { guarded, loadScoped, mount, present, valid } from '../../resources/crud.js';
+import { guarded, loadScoped, mount, present, valid, idParam } from '../../resources/crud.js';
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { changedFields } from '../../resources/json.js';
 import { problemResponses } from '../openapi.js';
-import { enrollmentScope, IdParam, lineOf, scalesOf, schoolToday, scoreRows } from './shared.js';
+import { enrollmentScope, lineOf, scalesOf, schoolToday, scoreRows } from './shared.js';
 
 const CompleteBody = z
   .object({
@@ -53,7 +53,7 @@ export function registerCompleteEnrollment(app: OpenAPIHono<AppEnv>): void {
         'Computes the final percentage from the scores on assignments due by the exit date (as the gradebook does), the letter and grade points from the class’s grading scale (else the tenant default), and the course’s credits as attempted (earned unless the grade carries 0 points); sets status `completed` and the exit date. An enrollment that is not active answers 409; one with no graded score 422. Audited.',
       middleware: guarded('grades.write'),
       request: {
-        params: IdParam('Class enrollment'),
+        params: idParam('Class enrollment'),
         body: { content: { 'application/json': { schema: CompleteBody } }, required: false },
       },
       responses: {

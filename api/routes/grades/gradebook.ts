@@ -5,7 +5,7 @@ import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
 import { ASSIGNMENT_CATEGORIES } from '../../../db/schema/grades.js';
 import type { AppEnv } from '../../app-env.js';
 import { letterFor, percentOf, round2 } from '../../grades/compute.js';
-import { guarded, loadScoped, mount, valid } from '../../resources/crud.js';
+import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import {
@@ -14,7 +14,6 @@ import {
   bandJson,
   classScope,
   enrollmentScope,
-  IdParam,
   lineOf,
   SCORE_STATUSES,
   scalesOf,
@@ -74,7 +73,7 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
       description:
         'Students × assignments, with each student’s current percentage (weighted points over assignments due by `as_of`; excused and ungraded scores left out, missing ones count 0) and its letter on the class’s grading scale (else the tenant default). Teachers see their own classes, staff their schools’, a parent or student only their own row. Each student shown is recorded in the record-access log.',
       middleware: guarded('grades.read'),
-      request: { params: IdParam('Class'), query: AsOfQuery },
+      request: { params: idParam('Class'), query: AsOfQuery },
       responses: {
         200: {
           description: 'The gradebook',

@@ -6,6 +6,7 @@ import { classRules, rowScope, studentRules, type ScopeRules } from '../../auth/
 import { bandsOf, type GradeBand, type ScoreLine } from '../../grades/compute.js';
 import type { Ctx } from '../../resources/crud.js';
 import { todayIn } from '../public/shared.js';
+import { uuidList } from '../../resources/sql.js';
 
 export const GRADE_PERMISSIONS = { read: 'grades.read', write: 'grades.write' } as const;
 type Mode = keyof typeof GRADE_PERMISSIONS;
@@ -48,15 +49,6 @@ export const studentScope = (c: Ctx, mode: Mode): Promise<SQL | undefined> =>
     GRADE_PERMISSIONS[mode],
     studentRules(t.students.id, t.students.schoolId),
   );
-
-/** `(id, …)` of uuids for `in`. */
-export const uuidList = (ids: readonly string[]): SQL =>
-  ids.length === 0
-    ? sql`(null::uuid)`
-    : sql`(${sql.join(
-        ids.map((id) => sql`${id}::uuid`),
-        sql`, `,
-      )})`;
 
 /**
  * Each class's grading scale: its own, else the tenant's default, else the A–F default
@@ -160,8 +152,3 @@ export const bandJson = (b: GradeBand) => ({
   min_percent: b.min_percent,
   points: Number.isFinite(b.points) ? b.points : null,
 });
-
-export const IdParam = (what: string) =>
-  z.object({
-    id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: `${what} id.` }),
-  });

@@ -4,20 +4,19 @@ import * as t from '../../../db/schema/tenant.js';
 import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
 import type { AppEnv } from '../../app-env.js';
 import { gpaOf, letterFor, percentOf, round2 } from '../../grades/compute.js';
-import { guarded, loadScoped, mount, valid } from '../../resources/crud.js';
+import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import {
   AsOfQuery,
   enrollmentScope,
-  IdParam,
   lineOf,
   scalesOf,
   schoolToday,
   scoreRows,
   studentScope,
-  uuidList,
 } from './shared.js';
+import { uuidList } from '../../resources/sql.js';
 
 const Final = z
   .object({
@@ -71,7 +70,7 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
       description:
         'Per class: the current percentage (as in the gradebook) and letter, and the final grade once the enrollment is completed; plus the GPA over the completed classes listed. Teachers see their own classes of the student, staff their schools’ classes, parents and the student every class. Recorded in the record-access log.',
       middleware: guarded('grades.read'),
-      request: { params: IdParam('Student'), query: AsOfQuery },
+      request: { params: idParam('Student'), query: AsOfQuery },
       responses: {
         200: {
           description: 'The student’s grades',

@@ -8,6 +8,7 @@ import { orgReach, withinReach } from '../../auth/scope.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
 import { Lead, leadJson } from './shape.js';
+import { literalPrefix } from '../../resources/sql.js';
 
 const DATE_OR_TIME = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
 const bound = (what: string, edge: 'from' | 'to') =>
@@ -127,7 +128,6 @@ function range(column: PgColumn, from?: string, to?: string, tz = 'UTC'): SQL[] 
 }
 
 /** Escapes LIKE wildcards so a search term matches literally. */
-const literalPrefix = (s: string) => `${s.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
 
 export function registerListLeads(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { asc, eq } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
-import { loadScoped, type Ctx } from '../../resources/crud.js';
+import { loadScoped, type Ctx, idParam } from '../../resources/crud.js';
 import { orgOwned, scoped } from '../../resources/scopes.js';
 
 /** A lead as staff see it, in lists and on its own. */
@@ -89,9 +89,7 @@ export const LeadDetail = Lead.extend({
   stage_history: z.array(StageChange).describe('Oldest first.'),
 }).openapi('LeadDetail');
 
-export const IdParam = z.object({
-  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'Lead id.' }),
-});
+export const IdParam = idParam('Lead');
 
 export const IfMatchHeader = z.object({
   'if-match': z

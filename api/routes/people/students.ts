@@ -7,6 +7,7 @@ import { studentRules } from '../../auth/scope.js';
 import { registerResource, type ResourceDef } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { scoped } from '../../resources/scopes.js';
+import { literalPrefix } from '../../resources/sql.js';
 
 const name = z.string().trim().min(1).max(100);
 const optionalText = (max: number) => z.string().trim().min(1).max(max).nullable().optional();
@@ -69,8 +70,6 @@ const permissions = { read: 'students.read', write: 'students.write' };
 
 /** Students are scoped by relationship: the school's staff, the class's teachers, the family. */
 export const studentScope = scoped(permissions, studentRules(t.students.id, t.students.schoolId));
-
-const literalPrefix = (s: string) => `${s.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
 
 export const studentResource: ResourceDef<
   typeof StudentCreate,

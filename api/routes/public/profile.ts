@@ -8,7 +8,7 @@ const School = z
   .object({
     id: z.uuid(),
     name: z.string(),
-    kind: z.enum(['school', 'microschool', 'campus']),
+    kind: z.enum(t.SCHOOL_KINDS),
     grade_levels: z.array(z.string()),
     enrollment_open: z.boolean(),
     timezone: z.string().nullable(),
@@ -63,7 +63,7 @@ export function registerProfile(app: OpenAPIHono<AppEnv>): void {
       .from(t.orgUnits)
       .where(
         and(
-          inArray(t.orgUnits.kind, ['school', 'microschool', 'campus']),
+          inArray(t.orgUnits.kind, [...t.SCHOOL_KINDS]),
           eq(t.orgUnits.status, 'active'),
           isNull(t.orgUnits.deletedAt),
         ),
