@@ -84,7 +84,8 @@ export const idParam = (what = 'Record') =>
 
 const IdParam = idParam();
 
-const IfMatch = z.object({
+/** The optional `If-Match` header of writes (see checkIfMatch). */
+export const IfMatch = z.object({
   'if-match': z
     .string()
     .max(64)

@@ -91,14 +91,6 @@ export const LeadDetail = Lead.extend({
 
 export const IdParam = idParam('Lead');
 
-export const IfMatchHeader = z.object({
-  'if-match': z
-    .string()
-    .max(64)
-    .optional()
-    .openapi({ description: 'The ETag of the version being changed; stale → 412.' }),
-});
-
 export const LEAD_PERMISSIONS = { read: 'leads.read', write: 'leads.write' };
 
 /**

@@ -6,16 +6,9 @@ import { checkStaffMove } from '../../admissions/stage-moves.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { ApiError } from '../../problems.js';
-import { checkIfMatch, etag, guarded, mount, valid } from '../../resources/crud.js';
+import { checkIfMatch, etag, guarded, IfMatch, mount, valid } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
-import {
-  IdParam,
-  IfMatchHeader,
-  LEAD_PERMISSIONS,
-  LeadDetail,
-  leadDetail,
-  loadLead,
-} from './shape.js';
+import { IdParam, LEAD_PERMISSIONS, LeadDetail, leadDetail, loadLead } from './shape.js';
 
 const StageMove = z
   .object({
@@ -46,7 +39,7 @@ const route = createRoute({
   middleware: guarded(LEAD_PERMISSIONS.write),
   request: {
     params: IdParam,
-    headers: IfMatchHeader,
+    headers: IfMatch,
     body: { content: { 'application/json': { schema: StageMove } }, required: true },
   },
   responses: {

@@ -7,13 +7,20 @@ import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { orgReach } from '../../auth/scope.js';
 import { ApiError, type InvalidParam } from '../../problems.js';
-import { checkIfMatch, etag, guarded, mount, valid, type Ctx } from '../../resources/crud.js';
+import {
+  checkIfMatch,
+  etag,
+  guarded,
+  IfMatch,
+  mount,
+  valid,
+  type Ctx,
+} from '../../resources/crud.js';
 import { snake } from '../../resources/json.js';
 import { problemResponses } from '../openapi.js';
 import { leadFields } from '../public/shared.js';
 import {
   IdParam,
-  IfMatchHeader,
   LEAD_PERMISSIONS,
   LeadDetail,
   leadDetail,
@@ -47,7 +54,7 @@ const route = createRoute({
   middleware: guarded(LEAD_PERMISSIONS.write),
   request: {
     params: IdParam,
-    headers: IfMatchHeader,
+    headers: IfMatch,
     body: { content: { 'application/json': { schema: LeadUpdate } }, required: true },
   },
   responses: {
