@@ -3,11 +3,7 @@
  * Content-Security-Policy that allows exactly its one stylesheet, by hash.
  */
 
-const escapeHtml = (s: string) =>
-  s.replace(
-    /[&<>"']/g,
-    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
-  );
+import { escapeHtml } from '../../../dashboards/html.js';
 
 /** Only plain hex colours from branding reach the stylesheet: no CSS injection through it. */
 const HEX_COLOUR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
