@@ -136,16 +136,34 @@ export async function extractInto(
       ).loaded;
     }
 
+    // Incremental: one round trip tells which tables have changed rows (index probes on
+    // changed_xid); the others are not copied at all.
+    let changed: Record<string, boolean> | null = null;
+    if (options.mode === 'incremental') {
+      const probe = await client.query<Record<string, boolean>>(
+        `select ${tables
+          .map(
+            (t) =>
+              `exists (select 1 from "${t.name}" where ${changedSince(options.since!)}) as "${t.name}"`,
+          )
+          .join(', ')}`,
+      );
+      changed = probe.rows[0]!;
+    }
+
     const rowsPerTable: Record<string, TableCounts> = {};
     for (const table of tables) {
       if (failure) break;
       const load: TableLoad = options.mode === 'full' ? tx.replace(table) : tx.merge(table);
-      const copied = chunks.copy(
-        client,
-        extractSql(table, options.mode, options.since),
-        table.name,
-        load.addChunk,
-      );
+      const copied =
+        changed && !changed[table.name]
+          ? { rows: Promise.resolve(0), loaded: Promise.resolve() }
+          : chunks.copy(
+              client,
+              extractSql(table, options.mode, options.since),
+              table.name,
+              load.addChunk,
+            );
       const rows = await copied.rows;
       // DuckDB finishes this table while PostgreSQL streams the next one.
       const finished = copied.loaded

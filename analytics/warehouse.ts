@@ -84,14 +84,18 @@ export function warehousePath(dir: string, tenantId: string): string {
 /** A SQL string literal. */
 export const lit = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
+/** Values bound to `$1`, `$2`, … (text; cast in the statement where needed). */
+export type SqlParams = readonly (string | null)[];
+
 /** Anything that runs DuckDB SQL: the warehouse (autocommit) or a writer (in a transaction). */
 export interface SqlRunner {
-  run(sql: string): Promise<number>;
+  /** Runs a statement; `params` are bound as text (no SQL literal to parse). */
+  run(sql: string, params?: SqlParams): Promise<number>;
   rows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
 }
 
-async function runSql(conn: DuckDBConnection, sql: string): Promise<number> {
-  const result = await conn.run(sql);
+async function runSql(conn: DuckDBConnection, sql: string, params?: SqlParams): Promise<number> {
+  const result = await conn.run(sql, params ? [...params] : undefined);
   return result.rowsChanged;
 }
 
@@ -121,7 +125,7 @@ const META_DDL = [
      error VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS metric_snapshots (
      metric VARCHAR NOT NULL, scope_kind VARCHAR NOT NULL, scope_id UUID, period VARCHAR NOT NULL,
-     as_of DATE NOT NULL, payload JSON NOT NULL, run_id UUID NOT NULL)`,
+     as_of DATE NOT NULL, payload VARCHAR NOT NULL, run_id UUID NOT NULL)`,
   // run_id: the run that first produced this payload; hash: of its JSON text (sha1, hex).
   `ALTER TABLE metric_snapshots ADD COLUMN IF NOT EXISTS hash VARCHAR`,
 ];
@@ -233,8 +237,8 @@ export class Warehouse implements SqlRunner {
   ) {}
 
   /** Runs a statement (autocommit); not while a transaction is open: use its writer. */
-  run(sql: string): Promise<number> {
-    return this.serial(() => runSql(this.conn, sql));
+  run(sql: string, params?: SqlParams): Promise<number> {
+    return this.serial(() => runSql(this.conn, sql, params));
   }
 
   rows<T = Record<string, unknown>>(sql: string): Promise<T[]> {
@@ -259,6 +263,15 @@ export class Warehouse implements SqlRunner {
    */
   async ensureSchema(): Promise<void> {
     for (const ddl of META_DDL) await this.run(ddl);
+    // Payloads are JSON text as the refresh wrote them (hashed, then published as is):
+    // nothing here parses them, so files from before hold them as text too.
+    const [payload] = await this.rows<{ type: string }>(
+      `SELECT data_type AS type FROM information_schema.columns
+        WHERE table_name = 'metric_snapshots' AND column_name = 'payload'`,
+    );
+    if (payload && payload.type !== 'VARCHAR') {
+      await this.run(`ALTER TABLE metric_snapshots ALTER COLUMN payload SET DATA TYPE VARCHAR`);
+    }
     const fingerprint = catalogFingerprint();
     const [state] = await this.rows<{ tenant_id: string; schema_fingerprint: string }>(
       `SELECT tenant_id::VARCHAR AS tenant_id, schema_fingerprint FROM warehouse_state`,
@@ -413,11 +426,12 @@ export class WarehouseWriter implements SqlRunner {
   private readonly temporaries = new Set<string>();
   private pending: Promise<unknown> = Promise.resolve();
   private readonly deltaTables = new Set<string>();
+  private tombCounts: Promise<Map<string, number>> | null = null;
 
   constructor(private readonly conn: DuckDBConnection) {}
 
-  run(sql: string): Promise<number> {
-    return this.serial(() => runSql(this.conn, sql));
+  run(sql: string, params?: SqlParams): Promise<number> {
+    return this.serial(() => runSql(this.conn, sql, params));
   }
 
   rows<T = Record<string, unknown>>(sql: string): Promise<T[]> {
@@ -500,47 +514,78 @@ export class WarehouseWriter implements SqlRunner {
         ).then(() => undefined),
       finish: async (extracted) => {
         await ready;
-        // One scan finds every warehouse row this run replaces or removes; they are then
-        // deleted by row id, which needs no second scan of a large table.
-        const hit = `_hit_${table.name}`;
-        const tombstoned = `SELECT row_id FROM temp._tombstones WHERE table_name = ${lit(table.name)}`;
-        const [tombs] = await this.rows<{ n: number }>(
-          `SELECT count(*)::INTEGER AS n FROM (${tombstoned})`,
-        );
-        // Nothing staged and nothing tombstoned: no row to look for.
-        const none = extracted === 0 && !tombs?.n ? ' AND false' : '';
+        const tombs = (await this.tombstoneCounts()).get(table.name) ?? 0;
+        if (extracted === 0 && tombs === 0) {
+          // Nothing changed: nothing to look for, and no delta to keep.
+          await this.run(`DROP TABLE temp."${stage}"`);
+          this.temporaries.delete(stage);
+          return { extracted, removed: 0, total: await this.count(table.name) };
+        }
+        // The ids this run replaces or removes; a hash join on the id column alone finds
+        // their warehouse rows, which are then read (for the delta) and deleted by row id.
+        const keys = `_keys_${table.name}`;
         await this.temporary(
-          hit,
-          `AS SELECT rowid AS _rid, ${cols},
-                     id IN (${tombstoned} UNION ALL SELECT id FROM temp."${stage}" WHERE _deleted) AS _gone
-                FROM "${table.name}"
-               WHERE id IN (${tombstoned} UNION ALL SELECT id FROM temp."${stage}")${none}`,
+          keys,
+          `AS SELECT id, bool_or(gone) AS gone FROM (
+               SELECT row_id AS id, true AS gone FROM temp._tombstones WHERE table_name = ${lit(table.name)}
+               UNION ALL SELECT id, _deleted FROM temp."${stage}")
+             GROUP BY id`,
         );
-        const [gone] = await this.rows<{ n: number }>(
-          `SELECT count(*) FILTER (_gone)::INTEGER AS n FROM temp."${hit}"`,
+        const hits = `_hits_${table.name}`;
+        await this.temporary(
+          hits,
+          `AS SELECT t.rowid AS rid, k.gone FROM "${table.name}" t JOIN temp."${keys}" k ON k.id = t.id`,
         );
-        await this.run(
-          `DELETE FROM "${table.name}" WHERE rowid IN (SELECT _rid FROM temp."${hit}")`,
+        const [hit] = await this.rows<{ n: number; gone: number }>(
+          `SELECT count(*)::INTEGER AS n, count(*) FILTER (gone)::INTEGER AS gone FROM temp."${hits}"`,
         );
+        // A short list of row ids is given as constants, which the scan filters on directly.
+        const rowids =
+          hit!.n <= 10_000
+            ? (await this.rows<{ r: string }>(`SELECT rid::VARCHAR AS r FROM temp."${hits}"`))
+                .map((h) => h.r)
+                .join(', ') || 'NULL'
+            : `SELECT rid FROM temp."${hits}"`;
+        const keepDelta = this.deltaTables.has(table.name);
+        if (keepDelta) {
+          await this.temporary(
+            `_delta_${table.name}`,
+            `AS SELECT ${cols}, true AS _old FROM "${table.name}" WHERE rowid IN (${rowids})`,
+          );
+        }
+        if (hit!.n > 0) {
+          await this.run(`DELETE FROM "${table.name}" WHERE rowid IN (${rowids})`);
+        }
         if (extracted > 0) {
           await this.run(
             `INSERT INTO "${table.name}" SELECT ${cols} FROM temp."${stage}" WHERE NOT _deleted`,
           );
         }
-        if (this.deltaTables.has(table.name)) {
-          await this.temporary(
-            `_delta_${table.name}`,
-            `AS SELECT ${cols}, true AS _old FROM temp."${hit}"
-                UNION ALL SELECT ${cols}, false FROM temp."${stage}" WHERE NOT _deleted`,
+        if (keepDelta && extracted > 0) {
+          await this.run(
+            `INSERT INTO temp."_delta_${table.name}" SELECT ${cols}, false FROM temp."${stage}" WHERE NOT _deleted`,
           );
         }
-        for (const t of [stage, hit]) {
+        for (const t of [stage, keys, hits]) {
           await this.run(`DROP TABLE temp."${t}"`);
           this.temporaries.delete(t);
         }
-        return { extracted, removed: gone?.n ?? 0, total: await this.count(table.name) };
+        return {
+          extracted,
+          removed: hit!.gone,
+          total: await this.count(table.name),
+        };
       },
     };
+  }
+
+  /** Tombstoned rows of this run per table (none before `tombstones()`). */
+  private tombstoneCounts(): Promise<Map<string, number>> {
+    if (!this.temporaries.has('_tombstones')) return Promise.resolve(new Map());
+    this.tombCounts ??= this.rows<{ t: string; n: number }>(
+      `SELECT table_name AS t, count(*)::INTEGER AS n FROM temp._tombstones GROUP BY ALL`,
+    ).then((rows) => new Map(rows.map((r) => [r.t, r.n])));
+    return this.tombCounts;
   }
 
   /** The tombstones of an incremental run: (table_name, row_id) chunks. */

@@ -90,7 +90,7 @@ const KEPT_BASES = {
 } as const;
 type KeptMetric = keyof typeof KEPT_BASES;
 /** Bump when a kept table changes shape: the next run rebuilds them. */
-const KEPT_VERSION = 5;
+const KEPT_VERSION = 6;
 
 /** Tables whose changed rows an incremental run must keep for `computeMetrics` (`keepDeltas`). */
 export const DELTA_TABLES: readonly string[] = Object.values(KEPT_BASES).flatMap(
@@ -323,19 +323,20 @@ export async function storeSnapshots(
       ? `DELETE FROM metric_snapshots WHERE ${keyExpr} NOT IN (${keep.map((k) => lit(k)).join(', ')})`
       : 'DELETE FROM metric_snapshots',
   );
-  // Batches keep statements small; JSON text is passed as a literal and parsed by DuckDB.
+  // Batches keep statements small; the JSON text is bound as a parameter, never parsed here.
   for (let i = 0; i < write.length; i += 50) {
-    const values = write
-      .slice(i, i + 50)
-      .map(
-        ({ s, json, hash }) =>
-          `(${lit(s.metric)}, ${lit(s.scopeKind)}, ${s.scopeId ? `${lit(s.scopeId)}::UUID` : 'NULL'}, ` +
-          `${lit(s.period)}, DATE ${lit(s.asOf)}, ${lit(json)}::JSON, ${lit(runId)}::UUID, ${lit(hash)})`,
-      )
-      .join(',\n');
+    const batch = write.slice(i, i + 50);
+    const params: (string | null)[] = [];
+    const values = batch.map(({ s, json, hash }) => {
+      const at = params.length;
+      params.push(s.metric, s.scopeKind, s.scopeId, s.period, s.asOf, json, runId, hash);
+      const $ = (k: number) => `$${at + k}`;
+      return `(${$(1)}, ${$(2)}, ${$(3)}::UUID, ${$(4)}, ${$(5)}::DATE, ${$(6)}, ${$(7)}::UUID, ${$(8)})`;
+    });
     await runner.run(
       `INSERT INTO metric_snapshots (metric, scope_kind, scope_id, period, as_of, payload, run_id, hash)
-       VALUES ${values}`,
+       VALUES ${values.join(',\n')}`,
+      params,
     );
   }
   return runs;
