@@ -26,7 +26,6 @@ import {
   SCOPE_COLS,
   byScope,
   groupBy,
-  asText,
   ratio,
   scopeKey,
   segmentJoin,
@@ -70,25 +69,61 @@ interface GpaRow {
 }
 
 /**
- * Aggregates of (student, class) rows grouped by the scope and `group`. The mean is taken
- * over percentages fixed to 8 decimals, summed and rounded (half up, to 2 decimals) in
- * integer arithmetic: exact, so the figure does not depend on the order parallel threads
- * add in. Grouped by class (`perClass`), each
- * student has one row per group, so counting rows counts students.
+ * The mean of percentages from their fixed-point sum `s` (percentages × 1e8, integers) and
+ * count `n`, rounded half up to 2 decimals in integer arithmetic (null when n is 0). Exact,
+ * so a figure does not depend on the order in which rows were added or subtracted.
  */
-const figureSql = (source: string, group: string, letters: string[], perClass = false) => `
-  SELECT scope_kind, scope_id, period${group ? `, ${group}` : ''},
-         ${letters.map((l, i) => `count(*) FILTER (letter = ${lit(l)})::INTEGER AS l${i},`).join(' ')}
-         ${perClass ? 'count(pct)' : 'count(DISTINCT student_id) FILTER (pct IS NOT NULL)'}::INTEGER AS students,
-         count(pct)::INTEGER AS student_classes,
-         CASE WHEN count(pct) > 0
-              THEN ((2 * sum(round(pct * 1e8)::BIGINT) + count(pct) * 1000000)
-                    // (2 * count(pct) * 1000000)) / 100
-         END::DOUBLE AS average_percent,
-         ${perClass ? 'count(*) FILTER (pct < 60)' : 'count(DISTINCT student_id) FILTER (pct < 60)'}::INTEGER AS failing_students,
-         sum(missing)::INTEGER AS missing_scores,
-         sum(due)::INTEGER AS scores_due
-    FROM ${source}`;
+const meanSql = (s: string, n: string) =>
+  `CASE WHEN ${n} > 0 THEN ((2 * ${s}::HUGEINT + ${n}::HUGEINT * 1000000)
+                           // (2 * ${n}::HUGEINT * 1000000)) / 100 END::DOUBLE`;
+
+/**
+ * What one (student, class) row adds to the figures, times `sign` (+1 added, −1 removed):
+ * the row itself, its letter (columns l0, l1, … in band order), whether it has a
+ * percentage, the percentage fixed to 8 decimals, whether it is failing, missing and due.
+ * Every figure column is a sum of these, so figures are kept up to date by adding the
+ * contributions of new rows and subtracting those of the rows they replace.
+ */
+const contributionCols = (letters: string[], sign = '1') => `
+  ${sign} AS pairs,
+  ${letters.map((l, i) => `${sign} * (letter IS NOT DISTINCT FROM ${lit(l)})::INTEGER AS l${i}`).join(', ')},
+  ${sign} * (pct IS NOT NULL)::INTEGER AS n,
+  ${sign} * coalesce(round(pct * 1e8)::BIGINT, 0) AS s,
+  ${sign} * coalesce(pct < 60, false)::INTEGER AS failing,
+  ${sign} * missing AS missing,
+  ${sign} * due AS due`;
+
+/** Sums of contribution columns (`contributionCols`), typed as the kept tables hold them. */
+const contributionSums = (letters: string[]) => `
+  sum(pairs)::INTEGER AS pairs,
+  ${letters.map((_l, i) => `sum(l${i})::INTEGER AS l${i}`).join(', ')},
+  sum(n)::INTEGER AS n, sum(s)::BIGINT AS s, sum(failing)::INTEGER AS failing,
+  sum(missing)::INTEGER AS missing, sum(due)::INTEGER AS due`;
+
+/** Key columns of the kept figure tables (see `gradesBase`). */
+const CLASS_KEY = ['scope_id', 'period', 'class_id'];
+const STUDENT_KEY = ['scope_kind', 'scope_id', 'period', 'g', 'gkey', 'student_id'];
+const FIGURE_KEY = ['scope_kind', 'scope_id', 'period', 'g', 'gkey'];
+
+/**
+ * (student, class) rows of `source` with their grouping within the scope: `g` 0 the scope
+ * as a whole (`gkey` empty), 1 a subject, 2 a school (`gkey` the subject or school id).
+ */
+const grouping = (source: string, g: number) =>
+  `SELECT *, ${g} AS g, ${["''", 'subject', 'school_id::VARCHAR'][g]} AS gkey FROM ${source}`;
+const byGrouping = (source: string) =>
+  [0, 1, 2].map((g) => grouping(source, g)).join('\n  UNION ALL ');
+
+/** Per-student sums to per-group figures: students counted once, failing students too. */
+const figureRowsSql = (students: string, letters: string[], sign = '1') => `
+  SELECT ${FIGURE_KEY.join(', ')},
+         sum(${sign} * pairs)::INTEGER AS pairs,
+         ${letters.map((_l, i) => `sum(${sign} * l${i})::INTEGER AS l${i}`).join(', ')},
+         sum(${sign} * (n > 0)::INTEGER)::INTEGER AS students,
+         sum(${sign} * n)::INTEGER AS n, sum(${sign} * s)::BIGINT AS s,
+         sum(${sign} * (failing > 0)::INTEGER)::INTEGER AS failing_students,
+         sum(${sign} * missing)::INTEGER AS missing, sum(${sign} * due)::INTEGER AS due
+    FROM ${students} GROUP BY ${FIGURE_KEY.join(', ')}`;
 
 const gpaSql = (group: string) => `
   SELECT scope_kind, scope_id, period${group ? `, ${group}` : ''},
@@ -100,22 +135,40 @@ const gpaSql = (group: string) => `
 export const GRADES_PATCHABLE = ['assignments', 'scores'] as const;
 
 /**
- * Scores summed per (student, class) and date segment. `only` restricts the rows to the
- * classes in `temp._m_gr_classes` and the (student, class) pairs in `temp._m_gr_pairs`.
+ * Sums of a segment's scores: rows, graded rows (their weighted points earned and
+ * possible; null when none), due and missing. All are sums, so a segment is kept up to
+ * date by adding new scores and subtracting replaced ones (`patchGradesBase`).
  */
-function scoreSegmentsSql(asOf: string, only = false): string {
-  return `WITH x AS (
-       SELECT s.student_id, a.class_id, c.school_id, c.course_id,
+const SEGMENT_SUMS = `sum(x.sign)::INTEGER AS rows,
+            coalesce(sum(x.sign) FILTER (x.graded), 0)::INTEGER AS graded,
+            sum(x.sign * x.w_earned) FILTER (x.graded) AS earned,
+            sum(x.sign * x.w_possible) FILTER (x.graded) AS possible,
+            coalesce(sum(x.sign) FILTER (x.due), 0)::INTEGER AS due,
+            coalesce(sum(x.sign) FILTER (x.missing), 0)::INTEGER AS missing`;
+
+/**
+ * Scores (with their assignment, class and course) as segment facts: `sign` +1, or −1 for
+ * the replaced versions in a delta.
+ */
+const scoreFacts = (scores: string, sign: string) => `
+       SELECT ${sign} AS sign, s.student_id, a.class_id, c.school_id, c.course_id,
               coalesce(co.subject, 'unknown') AS subject, a.due_date,
               NOT s.is_excused AS due,
               s.is_missing AS missing,
               NOT s.is_excused AND (s.is_missing OR s.points IS NOT NULL) AS graded,
               a.weight * CASE WHEN s.is_missing THEN 0 ELSE s.points END AS w_earned,
               a.weight * a.points_possible AS w_possible
-         FROM scores s
+         FROM ${scores} s
          JOIN assignments a ON a.id = s.assignment_id
          JOIN classes c ON c.id = a.class_id
-         LEFT JOIN courses co ON co.id = c.course_id
+         LEFT JOIN courses co ON co.id = c.course_id`;
+
+/**
+ * Scores summed per (student, class) and date segment. `only` restricts the rows to the
+ * classes in `temp._m_gr_classes` and the (student, class) pairs in `temp._m_gr_pairs`.
+ */
+function scoreSegmentsSql(asOf: string, only = false): string {
+  return `WITH x AS (${scoreFacts('scores', '1')}
         WHERE a.due_date BETWEEN ${MIN_START} AND ${asOf}
         ${
           only
@@ -128,10 +181,7 @@ function scoreSegmentsSql(asOf: string, only = false): string {
             : ''
         })
      SELECT x.student_id, x.class_id, x.school_id, x.course_id, x.subject, b.b AS seg,
-            sum(x.w_earned) FILTER (x.graded) AS earned,
-            sum(x.w_possible) FILTER (x.graded) AS possible,
-            count(*) FILTER (x.due) AS due,
-            count(*) FILTER (x.missing) AS missing
+            ${SEGMENT_SUMS}
        FROM x ASOF JOIN _m_bounds b ON x.due_date >= b.b
       GROUP BY ALL`;
 }
@@ -172,78 +222,237 @@ function letterCase(bands: { letter: string; min_percent: number }[]): string {
 
 /**
  * One row per scope, period, class and student with its sums and percentage (the class
- * fixes course, school and subject). `only`: the classes and pairs being patched.
+ * fixes course, school and subject). `only`: the pairs in `temp._m_gr_reach`.
  */
 function studentClassSql(segments: string, letters: string, only = false): string {
+  const source = only
+    ? `(SELECT x.* FROM ${segments} x
+          SEMI JOIN _m_gr_reach r ON r.student_id = x.student_id AND r.class_id = x.class_id)`
+    : segments;
   return `WITH pairs AS (
        SELECT sw.scope_kind, sw.scope_id, sw.period, x.class_id, x.student_id,
               any_value(x.course_id) AS course_id, any_value(x.school_id) AS school_id,
               any_value(x.subject) AS subject,
               sum(x.earned) AS earned, sum(x.possible) AS possible,
               sum(x.due)::INTEGER AS due, sum(x.missing)::INTEGER AS missing
-         FROM ${segments} x ${segmentJoin('x', 'school_id')}
-        ${
-          only
-            ? `WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
-                  OR EXISTS (SELECT 1 FROM _m_gr_pairs p
-                              WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`
-            : ''
-        }
+         FROM ${source} x ${segmentJoin('x', 'school_id')}
         GROUP BY sw.scope_kind, sw.scope_id, sw.period, x.class_id, x.student_id)
      SELECT *, ${letters} AS letter FROM (
        SELECT *, CASE WHEN possible > 0 THEN (earned * 100 / possible)::DOUBLE END AS pct FROM pairs)`;
 }
 
-/** The base aggregates `score_segments` and `student_class`, from scratch. */
+/**
+ * The base aggregates, from scratch: `score_segments` and `student_class` (above), and the
+ * figure sums kept beside them —
+ * - `gr_class`: per school scope, period and class, the sums of its (student, class) rows;
+ * - `gr_student`: per scope, period, grouping (`byGrouping`) and student, the sums of that
+ *   student's rows (what makes a student count once, and count as failing);
+ * - `gr_figures`: per scope, period and grouping, the figures (`figureRowsSql`).
+ */
 export async function gradesBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): Promise<void> {
+  const bands = await gradeBands(ctx);
+  const L = bands.map((b) => b.letter);
   await ctx.createBase('score_segments', mode, scoreSegmentsSql(ctx.asOfSql));
   await ctx.createBase(
     'student_class',
     mode,
-    studentClassSql(ctx.base('score_segments', mode), letterCase(await gradeBands(ctx))),
+    studentClassSql(ctx.base('score_segments', mode), letterCase(bands)),
+  );
+  const pairs = ctx.base('student_class', mode);
+  await ctx.createBase(
+    'gr_class',
+    mode,
+    `SELECT ${CLASS_KEY.join(', ')}, any_value(course_id) AS course_id,
+            any_value(subject) AS subject, any_value(school_id) AS school_id,
+            ${contributionSums(L)}
+       FROM (SELECT * EXCLUDE (missing, due), ${contributionCols(L)} FROM ${pairs} WHERE scope_kind = 'school')
+      GROUP BY ${CLASS_KEY.join(', ')}`,
+  );
+  // One grouping at a time keeps the aggregation's memory small.
+  const perStudent = (g: number) => `
+    SELECT ${STUDENT_KEY.join(', ')}, ${contributionSums(L)}
+      FROM (SELECT * EXCLUDE (missing, due), ${contributionCols(L)} FROM (${grouping(pairs, g)}))
+     GROUP BY ${STUDENT_KEY.join(', ')}`;
+  await ctx.createBase('gr_student', mode, perStudent(0));
+  const students = ctx.base('gr_student', mode);
+  for (const g of [1, 2]) await ctx.runner.run(`INSERT INTO ${students} ${perStudent(g)}`);
+  await ctx.createBase('gr_figures', mode, figureRowsSql(ctx.base('gr_student', mode), L));
+}
+
+/**
+ * Replaces the rows of kept table `table` whose `key` appears in `changes` by the sum of
+ * each old row and its changes (columns `sums`), dropping rows whose count (`exists`,
+ * default `pairs`) falls to 0 — an empty group has no row, as in a rebuild. `old`/`merged`, when
+ * named, keep the rows before and after (zero rows included) as temporary tables.
+ */
+async function mergeSums(
+  ctx: MetricContext,
+  table: string,
+  key: readonly string[],
+  carried: readonly string[],
+  sums: string,
+  changes: string,
+  keep: { old?: string; merged?: string; exists?: string } = {},
+): Promise<void> {
+  const k = key.join(', ');
+  const on = key.map((c) => `t.${c} = d.${c}`).join(' AND ');
+  const oldRows = keep.old ?? '_m_gr_merge_old';
+  await ctx.temp(
+    oldRows,
+    `SELECT t.* FROM ${table} t SEMI JOIN (SELECT DISTINCT ${k} FROM ${changes}) d ON ${on}`,
+  );
+  const merged = keep.merged ?? '_m_gr_merge_new';
+  await ctx.temp(
+    merged,
+    `SELECT ${k}, ${carried.map((c) => `any_value(${c}) AS ${c}`).join(', ')}${carried.length ? ',' : ''}
+            ${sums}
+       FROM (SELECT * FROM ${oldRows} UNION ALL BY NAME SELECT * FROM ${changes})
+      GROUP BY ${k}`,
+  );
+  await ctx.runner.run(`DELETE FROM ${table} t USING ${oldRows} d WHERE ${on}`);
+  await ctx.runner.run(
+    `INSERT INTO ${table} BY NAME SELECT * FROM ${merged} WHERE ${keep.exists ?? 'pairs'} > 0`,
   );
 }
 
 /**
- * Brings the kept `score_segments` up to date with the changed assignments and scores of
- * this run: every class an old or new assignment belongs to, and every (student, class)
- * pair an old or new score belongs to, is recomputed.
+ * Brings the kept grades aggregates up to date with the changed assignments and scores of
+ * this run, touching only the rows those changes reach:
+ * - segments: with only scores changed, each segment of a changed score gains the new
+ *   version and loses the replaced one (sums); a changed assignment instead recomputes its
+ *   classes' segments from the scores;
+ * - (student, class) rows of the pairs whose segments changed are recomputed;
+ * - the figure sums gain the new rows' contributions and lose the replaced rows'.
  */
 export async function patchGradesBase(
   ctx: MetricContext,
   changed: ReadonlySet<string>,
 ): Promise<void> {
   if (!GRADES_PATCHABLE.some((t) => changed.has(t))) return;
-  await ctx.temp(
-    '_m_gr_classes',
-    changed.has('assignments')
-      ? `SELECT DISTINCT class_id FROM temp._delta_assignments`
-      : `SELECT NULL::UUID AS class_id WHERE false`,
-  );
-  await ctx.temp(
-    '_m_gr_pairs',
-    changed.has('scores')
-      ? `SELECT DISTINCT d.student_id, a.class_id FROM temp._delta_scores d
-           JOIN (SELECT id, class_id FROM assignments
-                 ${changed.has('assignments') ? 'UNION SELECT id, class_id FROM temp._delta_assignments' : ''}) a
-             ON a.id = d.assignment_id`
-      : `SELECT NULL::UUID AS student_id, NULL::UUID AS class_id WHERE false`,
-  );
+  const bands = await gradeBands(ctx);
+  const L = bands.map((b) => b.letter);
   const segments = ctx.base('score_segments', 'patch');
-  await ctx.runner.run(
-    `DELETE FROM ${segments} x
-      WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
-         OR EXISTS (SELECT 1 FROM _m_gr_pairs p WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`,
-  );
-  await ctx.runner.run(`INSERT INTO ${segments} ${scoreSegmentsSql(ctx.asOfSql, true)}`);
+  if (changed.has('assignments')) {
+    await ctx.temp('_m_gr_classes', `SELECT DISTINCT class_id FROM temp._delta_assignments`);
+    await ctx.temp(
+      '_m_gr_pairs',
+      changed.has('scores')
+        ? `SELECT DISTINCT d.student_id, a.class_id FROM temp._delta_scores d
+             JOIN (SELECT id, class_id FROM assignments
+                   UNION SELECT id, class_id FROM temp._delta_assignments) a
+               ON a.id = d.assignment_id`
+        : `SELECT NULL::UUID AS student_id, NULL::UUID AS class_id WHERE false`,
+    );
+    await ctx.runner.run(
+      `DELETE FROM ${segments} x
+        WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
+           OR EXISTS (SELECT 1 FROM _m_gr_pairs p WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`,
+    );
+    await ctx.runner.run(`INSERT INTO ${segments} ${scoreSegmentsSql(ctx.asOfSql, true)}`);
+  } else {
+    // Assignments unchanged: a score's contribution to its segment is the same now as when
+    // it was added, so the replaced version's is subtracted and the new one's added.
+    await ctx.temp(
+      '_m_gr_seg_delta',
+      `WITH x AS (${scoreFacts('temp._delta_scores', 'CASE WHEN s._old THEN -1 ELSE 1 END')}
+          WHERE a.due_date BETWEEN ${MIN_START} AND ${ctx.asOfSql})
+       SELECT x.student_id, x.class_id, x.school_id, x.course_id, x.subject, b.b AS seg,
+              ${SEGMENT_SUMS}
+         FROM x ASOF JOIN _m_bounds b ON x.due_date >= b.b
+        GROUP BY ALL`,
+    );
+    await ctx.temp('_m_gr_classes', `SELECT NULL::UUID AS class_id WHERE false`);
+    await ctx.temp('_m_gr_pairs', `SELECT DISTINCT student_id, class_id FROM _m_gr_seg_delta`);
+    await mergeSums(
+      ctx,
+      segments,
+      ['student_id', 'class_id', 'seg'],
+      ['school_id', 'course_id', 'subject'],
+      `sum(rows)::INTEGER AS rows, sum(graded)::INTEGER AS graded,
+       CASE WHEN sum(graded) > 0 THEN sum(earned) END AS earned,
+       CASE WHEN sum(graded) > 0 THEN sum(possible) END AS possible,
+       sum(due)::INTEGER AS due, sum(missing)::INTEGER AS missing`,
+      '_m_gr_seg_delta',
+      { exists: 'rows' },
+    );
+  }
+
+  // Every (student, class) pair reached: those of the changed segments, and every pair of
+  // a class whose assignments changed, before and after.
   const pairs = ctx.base('student_class', 'patch');
-  await ctx.runner.run(
-    `DELETE FROM ${pairs} x
-      WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
-         OR EXISTS (SELECT 1 FROM _m_gr_pairs p WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`,
+  await ctx.temp(
+    '_m_gr_reach',
+    `SELECT student_id, class_id FROM _m_gr_pairs
+     UNION SELECT student_id, class_id FROM ${segments}
+            WHERE class_id IN (SELECT class_id FROM _m_gr_classes)
+     UNION SELECT student_id, class_id FROM ${pairs}
+            WHERE class_id IN (SELECT class_id FROM _m_gr_classes)`,
   );
-  await ctx.runner.run(
-    `INSERT INTO ${pairs} ${studentClassSql(segments, letterCase(await gradeBands(ctx)), true)}`,
+  const reached = `r.student_id = x.student_id AND r.class_id = x.class_id`;
+  await ctx.temp(
+    '_m_gr_sc_old',
+    `SELECT x.* FROM ${pairs} x SEMI JOIN _m_gr_reach r ON ${reached}`,
+  );
+  await ctx.runner.run(`DELETE FROM ${pairs} x USING _m_gr_reach r WHERE ${reached}`);
+  await ctx.temp('_m_gr_sc_new', studentClassSql(segments, letterCase(bands), true));
+  await ctx.runner.run(`INSERT INTO ${pairs} BY NAME SELECT * FROM _m_gr_sc_new`);
+
+  // Their contributions: + the new rows, − the replaced ones.
+  const contributions = (source: string) => `
+    SELECT * EXCLUDE (missing, due), ${contributionCols(L, '1')} FROM (SELECT * FROM _m_gr_sc_new) ${source}
+    UNION ALL BY NAME
+    SELECT * EXCLUDE (missing, due), ${contributionCols(L, '-1')} FROM (SELECT * FROM _m_gr_sc_old) ${source}`;
+  await ctx.temp(
+    '_m_gr_class_delta',
+    `SELECT ${CLASS_KEY.join(', ')}, any_value(course_id) AS course_id,
+            any_value(subject) AS subject, any_value(school_id) AS school_id,
+            ${contributionSums(L)}
+       FROM (${contributions("WHERE scope_kind = 'school'")})
+      GROUP BY ${CLASS_KEY.join(', ')}`,
+  );
+  await mergeSums(
+    ctx,
+    ctx.base('gr_class', 'patch'),
+    CLASS_KEY,
+    ['course_id', 'subject', 'school_id'],
+    contributionSums(L),
+    '_m_gr_class_delta',
+  );
+  await ctx.temp(
+    '_m_gr_student_delta',
+    `SELECT ${STUDENT_KEY.join(', ')}, ${contributionSums(L)}
+       FROM (SELECT * EXCLUDE (missing, due), ${contributionCols(L, '1')} FROM (${byGrouping('_m_gr_sc_new')})
+             UNION ALL BY NAME
+             SELECT * EXCLUDE (missing, due), ${contributionCols(L, '-1')} FROM (${byGrouping('_m_gr_sc_old')}))
+      GROUP BY ${STUDENT_KEY.join(', ')}`,
+  );
+  await mergeSums(
+    ctx,
+    ctx.base('gr_student', 'patch'),
+    STUDENT_KEY,
+    [],
+    contributionSums(L),
+    '_m_gr_student_delta',
+    { old: '_m_gr_student_old', merged: '_m_gr_student_new' },
+  );
+  // A group's figures change by its students' new sums minus their old ones.
+  await ctx.temp(
+    '_m_gr_figure_delta',
+    `${figureRowsSql('_m_gr_student_new', L)}
+     UNION ALL BY NAME
+     ${figureRowsSql('_m_gr_student_old', L, '-1')}`,
+  );
+  await mergeSums(
+    ctx,
+    ctx.base('gr_figures', 'patch'),
+    FIGURE_KEY,
+    [],
+    `sum(pairs)::INTEGER AS pairs,
+     ${L.map((_l, i) => `sum(l${i})::INTEGER AS l${i}`).join(', ')},
+     sum(students)::INTEGER AS students, sum(n)::INTEGER AS n, sum(s)::BIGINT AS s,
+     sum(failing_students)::INTEGER AS failing_students,
+     sum(missing)::INTEGER AS missing, sum(due)::INTEGER AS due`,
+    '_m_gr_figure_delta',
   );
 }
 
@@ -253,7 +462,6 @@ export async function gradesSnapshots(
 ): Promise<MetricSnapshot<'grades'>[]> {
   const bands = await gradeBands(ctx);
   if (mode === 'temp') await gradesBase(ctx, 'temp');
-  const source = ctx.base('student_class', mode);
   await ctx.temp(
     '_m_gpa',
     `SELECT ${SCOPE_COLS}, c.school_id, coalesce(co.subject, 'unknown') AS subject,
@@ -277,28 +485,30 @@ export async function gradesSnapshots(
   };
   // Letter counts come as columns l0, l1, … (one per band, in `bands` order).
   const L = bands.map((b) => b.letter);
-  const totalBy = byScope(
-    await ctx.rows<FigureRow>(asText(`${figureSql(source, '', L)} GROUP BY ALL`, [])),
+  const figureCols = (students: string, failing: string) => `
+    ${L.map((_l, i) => `l${i}`).join(', ')}, ${students} AS students, n AS student_classes,
+    ${meanSql('s', 'n')} AS average_percent, ${failing} AS failing_students,
+    missing AS missing_scores, due AS scores_due`;
+  const grouped = await ctx.rows<FigureRow & { g: number; gkey: string }>(
+    `SELECT scope_kind, scope_id::VARCHAR AS scope_id, period, g, gkey,
+            ${figureCols('students', 'failing_students')}
+       FROM ${ctx.base('gr_figures', mode)}`,
   );
+  const totalBy = byScope(grouped.filter((r) => r.g === 0));
   const subjectBy = byScope(
-    await ctx.rows<FigureRow & { subject: string }>(
-      asText(`${figureSql(source, 'subject', L)} GROUP BY ALL`, []),
-    ),
+    grouped.filter((r) => r.g === 1).map((r) => ({ ...r, subject: r.gkey })),
   );
   const schoolBy = byScope(
-    await ctx.rows<FigureRow & { school_id: string }>(
-      asText(`${figureSql(source, 'school_id', L)} GROUP BY ALL`, ['school_id']),
-    ),
+    grouped.filter((r) => r.g === 2).map((r) => ({ ...r, school_id: r.gkey })),
   );
-  const classBy = byScope(
-    await ctx.rows<ClassRow>(
-      asText(
-        `${figureSql(source, 'class_id, any_value(course_id) AS course_id, any_value(subject) AS subject, any_value(school_id) AS school_id', L, true)}
-          GROUP BY scope_kind, scope_id, period, class_id`,
-        ['class_id', 'course_id', 'school_id'],
-        'ORDER BY class_id',
-      ),
+  const classBy = groupBy(
+    await ctx.rows<ClassRow & { scope_id: string; period: string }>(
+      `SELECT scope_id::VARCHAR AS scope_id, period, class_id::VARCHAR AS class_id,
+              course_id::VARCHAR AS course_id, subject, school_id::VARCHAR AS school_id,
+              ${figureCols('n', 'failing')}
+         FROM ${ctx.base('gr_class', mode)} ORDER BY class_id`,
     ),
+    (r) => scopeKey('school', r.scope_id, r.period),
   );
   const gpa = {
     total: byScope(await ctx.rows<GpaRow>(gpaSql(''))),

@@ -157,6 +157,11 @@ export interface GradesPayload extends GradeFigures, GpaFigures {
   window: MetricWindow;
   by_subject: (GradeFigures & GpaFigures & { subject: string })[];
   by_school: (GradeFigures & GpaFigures & { school_id: string })[];
+  /**
+   * Per class, in class id order. A class belongs to one school, so its figures are in its
+   * school's snapshots; the tenant's snapshot lists none (its `by_school` and `by_subject`
+   * compare schools and subjects).
+   */
   classes: (GradeFigures & {
     class_id: string;
     course_id: string | null;

@@ -20,6 +20,9 @@ const KEPT = [
   'agg_att_student_school',
   'agg_score_segments',
   'agg_student_class',
+  'agg_gr_class',
+  'agg_gr_student',
+  'agg_gr_figures',
 ];
 
 let w: AnalyticsWorld;
@@ -300,8 +303,11 @@ describe('kept aggregates', () => {
     const grades = payloadOf(r.snapshots, 'grades', null, 'school_year');
     expect(grades.student_classes).toBe(2);
     expect(grades.average_percent).toBe(0.57);
-    expect(grades.classes.map((c) => c.average_percent)).toEqual([0.57]);
     expect(grades.by_school.map((x) => x.average_percent)).toEqual([0.57]);
+    // A class's figures are in its school's snapshot, none in the tenant's.
+    expect(grades.classes).toEqual([]);
+    const schoolGrades = payloadOf(r.snapshots, 'grades', school, 'school_year');
+    expect(schoolGrades.classes.map((c) => c.average_percent)).toEqual([0.57]);
   });
 
   it('gives the same grade averages however many threads add them up', async () => {

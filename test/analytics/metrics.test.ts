@@ -595,7 +595,9 @@ describe('grades', () => {
   });
 
   it('weights scores by assignment weight, leaves excused out and counts missing as zero', () => {
-    const p = payloadOf(snaps, 'grades', null, 'school_year');
+    // A class's figures are published with its school's; the tenant's lists no classes.
+    expect(payloadOf(snaps, 'grades', null, 'school_year').classes).toEqual([]);
+    const p = payloadOf(snaps, 'grades', s1, 'school_year');
     const k1Row = p.classes.find((c) => c.class_id === k1)!;
     // (85 + 50 + 94.1667) / 3 = 76.39
     expect(k1Row).toMatchObject({
