@@ -9,9 +9,9 @@
  * record for it), so the previous state is what remains.
  *
  * DuckDB allows one writing process per file. The caller guarantees one refresh per tenant
- * at a time; opening still waits out a lock held by a process that is shutting down, and
- * within a process one instance per file is shared (two instances on one file in one
- * process would not see each other's lock).
+ * at a time; opening still waits out a lock held by a process that is shutting down. Within
+ * a process, files are attached to one shared engine (`getEngine`), one attachment per file
+ * however many users have it open; the last to close detaches it, releasing its lock.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -130,13 +130,6 @@ const META_DDL = [
   `ALTER TABLE metric_snapshots ADD COLUMN IF NOT EXISTS hash VARCHAR`,
 ];
 
-interface SharedInstance {
-  instance: DuckDBInstance;
-  refs: number;
-}
-/** One instance per file per process (see the module comment). */
-const instances = new Map<string, Promise<SharedInstance>>();
-
 function isLockConflict(err: unknown): boolean {
   const m = (err as Error)?.message ?? '';
   return /Could not set lock|Conflicting lock|lock on file/i.test(m);
@@ -150,31 +143,75 @@ function isUnreadable(err: unknown): boolean {
   );
 }
 
-async function openInstance(path: string, options: OpenWarehouseOptions): Promise<DuckDBInstance> {
+/**
+ * The process's DuckDB engine: one in-memory instance to which each tenant's file is
+ * attached while in use. Its buffer memory outlives a refresh, so the next one reads the
+ * warehouse into memory that is already mapped (first-touch page faults are a large part of
+ * a cold read). Settings (memory limit, threads) are the process's: those of the first open,
+ * or of a later open that names them.
+ */
+let engine: Promise<DuckDBInstance> | null = null;
+
+function getEngine(options: OpenWarehouseOptions): Promise<DuckDBInstance> {
+  engine ??= DuckDBInstance.create(':memory:', {
+    memory_limit: options.memoryLimit ?? '640MB',
+    // Bulk loads go faster when DuckDB may reorder rows; every query here sorts explicitly.
+    preserve_insertion_order: 'false',
+    temp_directory: join(resolve(options.dir), '.spill'),
+    ...(options.threads ? { threads: String(options.threads) } : {}),
+  }).catch((err) => {
+    engine = null;
+    throw err;
+  });
+  return engine;
+}
+
+/** Runs one statement on a short-lived connection of the engine. */
+async function engineRun(instance: DuckDBInstance, sql: string): Promise<void> {
+  const conn = await instance.connect();
   try {
-    return await openLocked(path, options);
+    await conn.run(sql);
+  } finally {
+    conn.closeSync();
+  }
+}
+
+interface Attachment {
+  /** The file's catalog name in the engine. */
+  alias: string;
+  refs: number;
+}
+/** Files attached to the engine, by path; one attachment per file (see the module comment). */
+const attachments = new Map<string, Promise<Attachment>>();
+
+async function attachFile(
+  instance: DuckDBInstance,
+  path: string,
+  alias: string,
+  options: OpenWarehouseOptions,
+): Promise<void> {
+  try {
+    await attachLocked(instance, path, alias, options);
   } catch (err) {
     if (!isUnreadable(err)) throw err;
     const aside = `${path}.unreadable-${Date.now()}`;
     await rename(path, aside);
     await rm(`${path}.wal`, { force: true });
     options.onRebuild?.(`${(err as Error).message} (moved to ${aside})`);
-    return openLocked(path, options);
+    await attachLocked(instance, path, alias, options);
   }
 }
 
-async function openLocked(path: string, options: OpenWarehouseOptions): Promise<DuckDBInstance> {
-  const config: Record<string, string> = {
-    memory_limit: options.memoryLimit ?? '640MB',
-    // Bulk loads go faster when DuckDB may reorder rows; every query here sorts explicitly.
-    preserve_insertion_order: 'false',
-    temp_directory: `${path}.spill`,
-  };
-  if (options.threads) config.threads = String(options.threads);
+async function attachLocked(
+  instance: DuckDBInstance,
+  path: string,
+  alias: string,
+  options: OpenWarehouseOptions,
+): Promise<void> {
   const deadline = Date.now() + (options.lockTimeoutMs ?? 30_000);
   for (let wait = 50; ; wait = Math.min(wait * 2, 1_000)) {
     try {
-      return await DuckDBInstance.create(path, config);
+      return await engineRun(instance, `ATTACH ${lit(path)} AS "${alias}"`);
     } catch (err) {
       if (!isLockConflict(err) || Date.now() + wait > deadline) throw err;
       await new Promise((r) => setTimeout(r, wait));
@@ -182,45 +219,58 @@ async function openLocked(path: string, options: OpenWarehouseOptions): Promise<
   }
 }
 
-async function acquire(path: string, options: OpenWarehouseOptions): Promise<DuckDBInstance> {
+async function acquire(
+  instance: DuckDBInstance,
+  path: string,
+  tenantId: string,
+  options: OpenWarehouseOptions,
+): Promise<string> {
   for (;;) {
-    let shared = instances.get(path);
+    let shared = attachments.get(path);
     if (!shared) {
-      shared = openInstance(path, options).then((instance) => ({ instance, refs: 0 }));
-      instances.set(path, shared);
-      shared.catch(() => instances.delete(path));
+      const alias = `warehouse_${tenantId.replace(/-/g, '')}`;
+      shared = attachFile(instance, path, alias, options).then(() => ({ alias, refs: 0 }));
+      attachments.set(path, shared);
+      shared.catch(() => attachments.delete(path));
     }
     const s = await shared;
-    // Closed by its last user while we waited: open again.
-    if (instances.get(path) !== shared) continue;
+    // Detached by its last user while we waited: attach again.
+    if (attachments.get(path) !== shared) continue;
     s.refs++;
-    return s.instance;
+    return s.alias;
   }
 }
 
-async function release(path: string): Promise<void> {
-  const shared = instances.get(path);
+async function release(instance: DuckDBInstance, path: string): Promise<void> {
+  const shared = attachments.get(path);
   if (!shared) return;
   const s = await shared;
   if (--s.refs > 0) return;
-  instances.delete(path);
-  s.instance.closeSync();
+  attachments.delete(path);
+  // Detaching writes the file's last changes and releases its lock for other processes.
+  await engineRun(instance, `DETACH "${s.alias}"`);
 }
 
 /** Opens (creating or upgrading if needed) a tenant's warehouse. Close it when done. */
 export async function openWarehouse(options: OpenWarehouseOptions): Promise<Warehouse> {
   const path = warehousePath(options.dir, options.tenantId);
   await mkdir(resolve(options.dir), { recursive: true });
-  const instance = await acquire(path, options);
+  const instance = await getEngine(options);
+  if (options.memoryLimit)
+    await engineRun(instance, `SET memory_limit = ${lit(options.memoryLimit)}`);
+  if (options.threads) await engineRun(instance, `SET threads = ${Math.floor(options.threads)}`);
+  const tenantId = options.tenantId.toLowerCase();
+  const alias = await acquire(instance, path, tenantId, options);
   let conn: DuckDBConnection | undefined;
   try {
     conn = await instance.connect();
-    const w = new Warehouse(path, options.tenantId.toLowerCase(), conn);
+    await conn.run(`USE "${alias}"`);
+    const w = new Warehouse(path, tenantId, alias, conn, () => release(instance, path));
     await w.ensureSchema();
     return w;
   } catch (err) {
     conn?.closeSync();
-    await release(path);
+    await release(instance, path);
     throw err;
   }
 }
@@ -233,7 +283,10 @@ export class Warehouse implements SqlRunner {
   constructor(
     readonly path: string,
     readonly tenantId: string,
+    /** The file's catalog in the process's engine (the connection's default). */
+    readonly catalog: string,
     private readonly conn: DuckDBConnection,
+    private readonly detach: () => Promise<void>,
   ) {}
 
   /** Runs a statement (autocommit); not while a transaction is open: use its writer. */
@@ -267,7 +320,8 @@ export class Warehouse implements SqlRunner {
     // nothing here parses them, so files from before hold them as text too.
     const [payload] = await this.rows<{ type: string }>(
       `SELECT data_type AS type FROM information_schema.columns
-        WHERE table_name = 'metric_snapshots' AND column_name = 'payload'`,
+        WHERE table_catalog = current_database() AND table_name = 'metric_snapshots'
+          AND column_name = 'payload'`,
     );
     if (payload && payload.type !== 'VARCHAR') {
       await this.run(`ALTER TABLE metric_snapshots ALTER COLUMN payload SET DATA TYPE VARCHAR`);
@@ -399,7 +453,7 @@ export class Warehouse implements SqlRunner {
 
   /** Folds the WAL into the file and frees the blocks of replaced tables. */
   async checkpoint(): Promise<void> {
-    await this.run('CHECKPOINT');
+    await this.run(`CHECKPOINT "${this.catalog}"`);
   }
 
   /** Disconnects; the instance closes when its last user in this process closes. */
@@ -408,7 +462,7 @@ export class Warehouse implements SqlRunner {
     this.closed = true;
     await this.pending;
     this.conn.closeSync();
-    await release(this.path);
+    await this.detach();
   }
 }
 

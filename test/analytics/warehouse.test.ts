@@ -335,7 +335,7 @@ describe('opening a warehouse', () => {
       expect(
         (
           await again.rows(
-            `SELECT column_name FROM duckdb_columns() WHERE table_name = 'students' AND column_name = 'iep'`,
+            `SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND table_name = 'students' AND column_name = 'iep'`,
           )
         ).length,
       ).toBe(1);
