@@ -29,15 +29,15 @@ export interface RenderedPage {
   html: string;
 }
 
-export function renderDashboardPages(
+/**
+ * The views of a publication in rendering order: the tenant-wide view (null), then every
+ * school with published figures, by name.
+ */
+export function renderScopes(
   snapshots: readonly AnySnapshot[],
-  options: RenderOptions,
-): RenderedPage[] {
-  const stampOf = (page: DashboardPage, scopeId: string | null) => {
-    const at = typeof options.asOf === 'function' ? options.asOf(page, scopeId) : options.asOf;
-    return at instanceof Date ? at.toISOString() : new Date(at).toISOString();
-  };
-  const names = new Map(options.schools.map((s) => [s.id, s.name]));
+  schools: RenderOptions['schools'],
+): { schoolName: (id: string | null) => string; scopes: ({ id: string; name: string } | null)[] } {
+  const names = new Map(schools.map((s) => [s.id, s.name]));
   const schoolName = (id: string | null) =>
     id === null ? 'No school' : (names.get(id) ?? `School ${id.slice(0, 8)}`);
   const schoolIds = [
@@ -45,18 +45,36 @@ export function renderDashboardPages(
       snapshots.filter((s) => s.scopeKind === 'school' && s.scopeId).map((s) => s.scopeId!),
     ),
   ];
-  const schools = schoolIds
+  const sorted = schoolIds
     .map((id) => ({ id, name: schoolName(id) }))
     .sort((a, b) => a.name.localeCompare(b.name, 'en') || a.id.localeCompare(b.id));
+  return { schoolName, scopes: [null, ...sorted] };
+}
 
+/** The stamp of a page × scope as `renderDashboardPages` writes it (ISO-8601). */
+export function stampOf(
+  asOf: RenderOptions['asOf'],
+  page: DashboardPage,
+  scopeId: string | null,
+): string {
+  const at = typeof asOf === 'function' ? asOf(page, scopeId) : asOf;
+  return at instanceof Date ? at.toISOString() : new Date(at).toISOString();
+}
+
+export function renderDashboardPages(
+  snapshots: readonly AnySnapshot[],
+  options: RenderOptions,
+): RenderedPage[] {
+  const { schoolName, scopes } = renderScopes(snapshots, options.schools);
+  const schools = scopes.filter((s): s is { id: string; name: string } => s !== null);
   const figures = new Figures(snapshots);
   const charts = new ChartRenderer();
   const out: RenderedPage[] = [];
-  for (const school of [null, ...schools]) {
+  for (const school of scopes) {
     const scopeId = school?.id ?? null;
     const pages = PAGES.filter((p) => options.only?.(p, scopeId) ?? true);
     for (const page of pages) {
-      const dataAsOf = stampOf(page, scopeId);
+      const dataAsOf = stampOf(options.asOf, page, scopeId);
       const asOfDate = snapshots[0]?.asOf ?? dataAsOf.slice(0, 10);
       const ctx: PageContext = { page, figures, charts, school, schools, schoolName };
       out.push({

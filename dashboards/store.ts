@@ -9,7 +9,8 @@ import { orgUnits } from '../db/schema/org.js';
 import type { AnySnapshot, MetricName } from '../analytics/metrics/types.js';
 import { PAGES, type DashboardPage } from './layout.js';
 import { PAGE_METRICS } from './pages.js';
-import { renderDashboardPages, type RenderedPage } from './render.js';
+import { type RenderedPage } from './render.js';
+import { renderDashboardPagesInThreads } from './render-pool.js';
 
 const TENANT_SCOPE = `'00000000-0000-0000-0000-000000000000'::uuid`;
 
@@ -191,7 +192,11 @@ export function dashboardPublisher<TSchema extends DbSchema>(
       return stored === undefined || stored < inputs.inputXid(page, scopeId);
     };
     const started = performance.now();
-    const pages = renderDashboardPages(snapshots, { ...names, asOf: stamp, only: stale });
+    const pages = await renderDashboardPagesInThreads(snapshots, {
+      ...names,
+      asOf: stamp,
+      only: stale,
+    });
     const renderMs = Math.round(performance.now() - started);
     const stored = await storeDashboardPages(tx, {
       tenantId: options.tenantId,

@@ -5,6 +5,7 @@ import { ChartRenderer, stableIds } from '../../dashboards/charts.js';
 import { PAGES } from '../../dashboards/layout.js';
 import { PAGE_METRICS } from '../../dashboards/pages.js';
 import { renderDashboardPages, type RenderedPage } from '../../dashboards/render.js';
+import { renderDashboardPagesInThreads } from '../../dashboards/render-pool.js';
 import { DATA_AS_OF, fixtureSnapshots, NORTH, SCHOOLS, SOUTH, UNNAMED } from './fixtures.js';
 
 // Server-rendered dashboards from fixed payloads: snapshots, plus the properties the CSP,
@@ -44,6 +45,19 @@ describe('dashboard pages', () => {
       await expect(p.html).toMatchFileSnapshot(`./__snapshots__/${name}.html`);
     },
   );
+
+  it('renders the same rows on the rendering threads, in the same order', async () => {
+    const options = { tenantName: 'Alpha Academy', schools: SCHOOLS, asOf: DATA_AS_OF };
+    const threaded = await renderDashboardPagesInThreads(fixtureSnapshots(), options);
+    expect(threaded).toEqual(pages);
+    // A subset, each row with its own stamp.
+    const stamp = (page: string, scopeId: string | null) =>
+      scopeId === SOUTH ? '2025-01-15T08:00:00.000Z' : `2025-01-1${page.length % 10}T00:00:00.000Z`;
+    const only = (page: string, scopeId: string | null) => page !== 'finance' && scopeId !== NORTH;
+    expect(
+      await renderDashboardPagesInThreads(fixtureSnapshots(), { ...options, asOf: stamp, only }),
+    ).toEqual(renderDashboardPages(fixtureSnapshots(), { ...options, asOf: stamp, only }));
+  });
 
   it('is deterministic: equal payloads give equal HTML, whatever was rendered before', () => {
     // Advance Plot's process-wide clip-path counter between the two renders.
