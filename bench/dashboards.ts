@@ -16,7 +16,7 @@ import { asAdmin, benchEnvironment } from './environment.js';
  * published snapshots in ≤ 2 s. Seeds a tenant (`BENCH_DASHBOARDS_PRESET`, default
  * `large`), runs the real refresh (which publishes and stores the pages), reads the
  * published snapshots and school names back, then times renderDashboardPages: the first
- * run (a new jsdom document; modules already loaded by the refresh's own rendering) and the
+ * run (a new linkedom document; modules already loaded by the refresh's own rendering) and the
  * median of 5 more.
  * `BENCH_KEEP=1` keeps the databases.
  */

@@ -1,10 +1,10 @@
 /**
  * Chart functions: each turns rows into a static SVG string with Observable Plot, drawn in
- * a jsdom document on the server. Output is deterministic: Plot's generated ids (clip
+ * a linkedom document on the server. Output is deterministic: Plot's generated ids (clip
  * paths) are renumbered per chart, and nothing reads the clock or random numbers.
  */
 import * as Plot from '@observablehq/plot';
-import { JSDOM } from 'jsdom';
+import { parseHTML } from 'linkedom';
 import { formatKind, type ValueKind } from './format.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -71,9 +71,10 @@ function compactDollars(cents: number): string {
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-/** Draws Plot charts into one jsdom document and serialises them as standalone SVG. */
+/** Draws Plot charts into one linkedom document and serialises them as standalone SVG. */
 export class ChartRenderer {
-  private readonly document: Document = new JSDOM('<!doctype html><body></body>').window.document;
+  private readonly document = parseHTML('<!doctype html><html><body></body></html>')
+    .document as unknown as Document;
 
   /** Horizontal bars, one per labelled row (rows without a value are left out). */
   bars(id: string, title: string, rows: readonly Bar[], kind: ValueKind): string | null {
