@@ -242,8 +242,8 @@ function studentClassSql(segments: string, letters: string, only = false): strin
 }
 
 /**
- * The base aggregates, from scratch: `score_segments` and `student_class` (above), and the
- * figure sums kept beside them —
+ * The base aggregates, from scratch: `score_segments` (above) and the figure sums of the
+ * (student, class) rows (`studentClassSql`) —
  * - `gr_class`: per school scope, period and class, the sums of its (student, class) rows;
  * - `gr_student`: per scope, period, grouping (`byGrouping`) and student, the sums of that
  *   student's rows (what makes a student count once, and count as failing);
@@ -253,12 +253,14 @@ export async function gradesBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): 
   const bands = await gradeBands(ctx);
   const L = bands.map((b) => b.letter);
   await ctx.createBase('score_segments', mode, scoreSegmentsSql(ctx.asOfSql));
-  await ctx.createBase(
-    'student_class',
-    mode,
+  if (mode === 'rebuild') await ctx.runner.run(`DROP TABLE IF EXISTS agg_student_class`);
+  // The (student, class) rows are only needed to build the sums; patches recompute the rows
+  // they reach from the segments.
+  await ctx.temp(
+    '_m_gr_student_class',
     studentClassSql(ctx.base('score_segments', mode), letterCase(bands)),
   );
-  const pairs = ctx.base('student_class', mode);
+  const pairs = 'temp._m_gr_student_class';
   await ctx.createBase(
     'gr_class',
     mode,
@@ -332,6 +334,10 @@ export async function patchGradesBase(
   const bands = await gradeBands(ctx);
   const L = bands.map((b) => b.letter);
   const segments = ctx.base('score_segments', 'patch');
+  const letters = letterCase(bands);
+  // The pairs reached: those of the changed scores (old and new versions) and every pair
+  // of a class whose assignments changed. Their (student, class) rows are computed from
+  // the segments before and after the update: the figures lose the first, gain the second.
   if (changed.has('assignments')) {
     await ctx.temp('_m_gr_classes', `SELECT DISTINCT class_id FROM temp._delta_assignments`);
     await ctx.temp(
@@ -343,12 +349,18 @@ export async function patchGradesBase(
                ON a.id = d.assignment_id`
         : `SELECT NULL::UUID AS student_id, NULL::UUID AS class_id WHERE false`,
     );
+    const classPairs = `SELECT student_id, class_id FROM ${segments}
+                         WHERE class_id IN (SELECT class_id FROM _m_gr_classes)`;
+    await ctx.temp('_m_gr_reach', `SELECT * FROM _m_gr_pairs UNION ${classPairs}`);
+    await ctx.temp('_m_gr_sc_old', studentClassSql(segments, letters, true));
     await ctx.runner.run(
       `DELETE FROM ${segments} x
         WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
            OR EXISTS (SELECT 1 FROM _m_gr_pairs p WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`,
     );
     await ctx.runner.run(`INSERT INTO ${segments} ${scoreSegmentsSql(ctx.asOfSql, true)}`);
+    // Pairs that only now have scores in those classes.
+    await ctx.temp('_m_gr_reach', `SELECT * FROM _m_gr_reach UNION ${classPairs}`);
   } else {
     // Assignments unchanged: a score's contribution to its segment is the same now as when
     // it was added, so the replaced version's is subtracted and the new one's added.
@@ -361,8 +373,8 @@ export async function patchGradesBase(
          FROM x ASOF JOIN _m_bounds b ON x.due_date >= b.b
         GROUP BY ALL`,
     );
-    await ctx.temp('_m_gr_classes', `SELECT NULL::UUID AS class_id WHERE false`);
-    await ctx.temp('_m_gr_pairs', `SELECT DISTINCT student_id, class_id FROM _m_gr_seg_delta`);
+    await ctx.temp('_m_gr_reach', `SELECT DISTINCT student_id, class_id FROM _m_gr_seg_delta`);
+    await ctx.temp('_m_gr_sc_old', studentClassSql(segments, letters, true));
     await mergeSums(
       ctx,
       segments,
@@ -376,26 +388,7 @@ export async function patchGradesBase(
       { exists: 'rows' },
     );
   }
-
-  // Every (student, class) pair reached: those of the changed segments, and every pair of
-  // a class whose assignments changed, before and after.
-  const pairs = ctx.base('student_class', 'patch');
-  await ctx.temp(
-    '_m_gr_reach',
-    `SELECT student_id, class_id FROM _m_gr_pairs
-     UNION SELECT student_id, class_id FROM ${segments}
-            WHERE class_id IN (SELECT class_id FROM _m_gr_classes)
-     UNION SELECT student_id, class_id FROM ${pairs}
-            WHERE class_id IN (SELECT class_id FROM _m_gr_classes)`,
-  );
-  const reached = `r.student_id = x.student_id AND r.class_id = x.class_id`;
-  await ctx.temp(
-    '_m_gr_sc_old',
-    `SELECT x.* FROM ${pairs} x SEMI JOIN _m_gr_reach r ON ${reached}`,
-  );
-  await ctx.runner.run(`DELETE FROM ${pairs} x USING _m_gr_reach r WHERE ${reached}`);
-  await ctx.temp('_m_gr_sc_new', studentClassSql(segments, letterCase(bands), true));
-  await ctx.runner.run(`INSERT INTO ${pairs} BY NAME SELECT * FROM _m_gr_sc_new`);
+  await ctx.temp('_m_gr_sc_new', studentClassSql(segments, letters, true));
 
   // Their contributions: + the new rows, − the replaced ones.
   const contributions = (source: string) => `

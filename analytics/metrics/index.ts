@@ -81,8 +81,8 @@ const KEPT_BASES = {
   },
   grades: {
     patchable: GRADES_PATCHABLE as readonly string[],
-    // `student_class` is per scope and period, with letters: a changed org tree, calendar
-    // or grading scale rebuilds it.
+    // The figure sums are per scope and period, with letters: a changed org tree, calendar
+    // or grading scale rebuilds them.
     rebuildOn: ['classes', 'courses', 'org_units', 'academic_sessions', 'grading_scales'],
     build: gradesBase,
     patch: patchGradesBase,
@@ -90,7 +90,7 @@ const KEPT_BASES = {
 } as const;
 type KeptMetric = keyof typeof KEPT_BASES;
 /** Bump when a kept table changes shape: the next run rebuilds them. */
-const KEPT_VERSION = 6;
+const KEPT_VERSION = 7;
 
 /** Tables whose changed rows an incremental run must keep for `computeMetrics` (`keepDeltas`). */
 export const DELTA_TABLES: readonly string[] = Object.values(KEPT_BASES).flatMap(

@@ -19,7 +19,6 @@ const KEPT = [
   'agg_att_taken',
   'agg_att_student_school',
   'agg_score_segments',
-  'agg_student_class',
   'agg_gr_class',
   'agg_gr_student',
   'agg_gr_figures',
