@@ -103,6 +103,8 @@ export interface RefreshResult {
    * `publishSnapshots` skips rows already published from that run.
    */
   payloadRuns: PayloadRuns;
+  /** By `snapshotKey`, the JSON text of the payloads this run changed (published as is). */
+  payloadJson: Map<string, string>;
   /** Snapshots whose payload this run changed (or produced for the first time). */
   changedSnapshots: number;
   durationMs: number;
@@ -231,7 +233,7 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
         const carryMs = Math.round(performance.now() - at);
         at = performance.now();
         const snapshots = sortSnapshots([...computed.snapshots, ...carried]);
-        const payloadRuns = await storeSnapshots(
+        const stored = await storeSnapshots(
           tx,
           snapshots,
           runId,
@@ -250,7 +252,7 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
           rowsPerTable: extracted.rowsPerTable,
           watermarkAfter: extracted.snapshot,
         });
-        return { extracted, snapshots, payloadRuns, asOf };
+        return { extracted, snapshots, stored, asOf };
       });
       // Replaced tables leave free blocks behind; a checkpoint returns them to the file.
       if (mode === 'full') await warehouse.checkpoint().catch(() => undefined);
@@ -268,10 +270,9 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
         watermarkBefore,
         watermarkAfter: result.extracted.snapshot,
         snapshots: result.snapshots,
-        payloadRuns: result.payloadRuns,
-        changedSnapshots: result.snapshots.filter(
-          (s) => result.payloadRuns[snapshotKey(s)] === runId,
-        ).length,
+        payloadRuns: result.stored.runs,
+        payloadJson: result.stored.json,
+        changedSnapshots: result.stored.json.size,
         durationMs,
         timings,
         recomputed,

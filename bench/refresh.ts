@@ -329,12 +329,12 @@ export async function benchRefresh(
         `(extract ${s(i.extractMs)}, metrics ${s(i.metricsMs)}, commit ${s(i.commitMs)}, publish ${s(i.publishMs)}) — target ≤ ${s(TARGETS.incrementalMs)}: ${verdict(i.totalMs <= TARGETS.incrementalMs)}`,
     );
     // Step breakdowns: every metric step is a duration; publish steps ending in Ms are too.
-    const detail = (t: object, key: string, all: boolean) =>
-      Object.entries((t as Record<string, Record<string, number> | undefined>)[key] ?? {})
+    const detail = (steps: Record<string, number>, all: boolean) =>
+      Object.entries(steps)
         .map(([k, v]) => `${k} ${all || k.endsWith('Ms') ? s(v) : v}`)
         .join(', ');
-    log(`    metrics step: ${detail(i, 'metricSteps', true)}`);
-    log(`    publish step: ${detail(i, 'publishSteps', false)}`);
+    log(`    metrics step: ${detail(i.metricSteps, true)}`);
+    log(`    publish step: ${detail(i.publishSteps, false)}`);
     log(
       `  REFRESH MATERIALIZED VIEW CONCURRENTLY of ${Object.keys(MATVIEWS).length} views, median of ${rounds} rounds ` +
         `(${mvTotals.map(s).join(', ')}): ${s(matview.refreshMs)} (created in ${s(matview.createMs)}); ` +

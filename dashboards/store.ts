@@ -159,7 +159,7 @@ export interface DashboardPublisherOptions {
    */
   renderAll?: boolean;
   /** Receives what was stored (for the refresh's log line). */
-  onStored?: (result: StoreResult & { renderMs: number }) => void;
+  onStored?: (result: StoreResult & { renderMs: number; storeMs: number }) => void;
 }
 
 /**
@@ -198,6 +198,7 @@ export function dashboardPublisher<TSchema extends DbSchema>(
       only: stale,
     });
     const renderMs = Math.round(performance.now() - started);
+    const storing = performance.now();
     const stored = await storeDashboardPages(tx, {
       tenantId: options.tenantId,
       runId: options.runId,
@@ -205,7 +206,7 @@ export function dashboardPublisher<TSchema extends DbSchema>(
       pages,
       produced,
     });
-    options.onStored?.({ ...stored, renderMs });
+    options.onStored?.({ ...stored, renderMs, storeMs: Math.round(performance.now() - storing) });
   };
 }
 

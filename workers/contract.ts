@@ -51,7 +51,8 @@ export interface RefreshJobResult {
   watermarkBefore: string | null;
   watermarkAfter: string;
   snapshots: number;
-  published: { upserted: number; retired: number };
+  /** Snapshot rows written, left as they were (already holding their payload), retired. */
+  published: { upserted: number; unchanged: number; retired: number; upsertMs: number };
   startedAt: string;
   finishedAt: string;
   timings: {
@@ -61,6 +62,10 @@ export interface RefreshJobResult {
     refreshMs: number;
     publishMs: number;
     totalMs: number;
+    /** The metrics step in detail (ms): kept aggregates, each metric, carrying over, storing. */
+    metricSteps: Record<string, number>;
+    /** The publication in detail: rows and pages written or left, and where the time went (…Ms). */
+    publishSteps: Record<string, number>;
   };
 }
 

@@ -219,6 +219,13 @@ export const payloadHash = (json: string) => createHash('sha1').update(json).dig
  */
 export type PayloadRuns = Record<string, string>;
 
+/** What `storeSnapshots` wrote: the run of each payload, and the JSON text of the new ones. */
+export interface StoredPayloads {
+  runs: PayloadRuns;
+  /** By `snapshotKey`, the JSON text of each payload this run rewrote (published as is). */
+  json: Map<string, string>;
+}
+
 /** A snapshot as kept in the warehouse: its payload's hash and the run that produced it. */
 interface StoredVersion {
   hash: string | null;
@@ -287,16 +294,18 @@ async function storedVersions(runner: SqlRunner): Promise<Map<string, StoredVers
  * Replaces the warehouse's `metric_snapshots` with `snapshots` (inside the refresh
  * transaction), rewriting only the rows whose payload changed. `carried`: keys of snapshots
  * taken unchanged from the stored rows (`storedSnapshots`), neither hashed nor rewritten.
- * Returns, by key, the run that first produced each payload.
+ * Returns, by key, the run that first produced each payload, and the JSON text of those it
+ * rewrote.
  */
 export async function storeSnapshots(
   runner: SqlRunner,
   snapshots: readonly AnySnapshot[],
   runId: string,
   carried: ReadonlySet<string> = new Set(),
-): Promise<PayloadRuns> {
+): Promise<StoredPayloads> {
   const previous = await storedVersions(runner);
   const runs: PayloadRuns = {};
+  const texts = new Map<string, string>();
   const keep: string[] = [];
   const write: { s: AnySnapshot; json: string; hash: string }[] = [];
   for (const s of snapshots) {
@@ -314,6 +323,7 @@ export async function storeSnapshots(
       keep.push(key);
     } else {
       runs[key] = runId;
+      texts.set(key, json);
       write.push({ s, json, hash });
     }
   }
@@ -339,5 +349,5 @@ export async function storeSnapshots(
       params,
     );
   }
-  return runs;
+  return { runs, json: texts };
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { json, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { oneOf, rule, tenantIndex, tenantKey, tenantPk, timestamps } from './columns.js';
 
 export const METRICS = ['lead_funnel', 'attendance', 'grades', 'esa', 'finance'] as const;
@@ -27,7 +27,8 @@ export const metricSnapshots = pgTable(
     /** The school's org unit id; null for the tenant-wide scope. */
     scopeId: uuid('scope_id'),
     period: text('period').notNull(),
-    payload: jsonb('payload').notNull(),
+    /** JSON text as the refresh wrote it: stored and served as is, never queried into. */
+    payload: json('payload').notNull(),
     asOf: timestamp('as_of', { withTimezone: true }).notNull(),
     refreshRunId: uuid('refresh_run_id'),
     ...timestamps,

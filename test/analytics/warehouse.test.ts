@@ -429,7 +429,7 @@ describe('publishing snapshots', () => {
       payloadRuns: first.payloadRuns,
       dataAsOf: first.extractedAt,
     });
-    expect(r1).toEqual({ upserted: 45, unchanged: 0, retired: 0 });
+    expect(r1).toMatchObject({ upserted: 45, unchanged: 0, retired: 0 });
     const rows1 = (await live()).rows;
     expect(rows1).toHaveLength(45);
     expect(new Set(rows1.map((r) => r.refresh_run_id))).toEqual(new Set([first.runId]));
@@ -463,7 +463,11 @@ describe('publishing snapshots', () => {
     );
     expect(changed.length).toBe(second.changedSnapshots);
     expect(changed.some((s) => s.scopeId !== null)).toBe(false);
-    expect(r2).toEqual({ upserted: changed.length, unchanged: 30 - changed.length, retired: 15 });
+    expect(r2).toMatchObject({
+      upserted: changed.length,
+      unchanged: 30 - changed.length,
+      retired: 15,
+    });
     const rows2 = (await live()).rows;
     expect(rows2).toHaveLength(30);
     for (const r of rows2) {
@@ -497,7 +501,7 @@ describe('publishing snapshots', () => {
       payloadRuns: second.payloadRuns,
       dataAsOf: second.extractedAt,
     });
-    expect(again).toEqual({ upserted: 0, unchanged: 30, retired: 0 });
+    expect(again).toMatchObject({ upserted: 0, unchanged: 30, retired: 0 });
   });
 
   it('runs afterPublish in the same transaction: its writes commit together, its failure rolls everything back', async () => {

@@ -125,12 +125,13 @@ async function refreshAndPublish(
   if (leaseLost())
     throw new Error(`tenant lock lost during refresh ${result.runId}; not publishing`);
   const publishStarted = performance.now();
-  let pages: (StoreResult & { renderMs: number }) | undefined;
+  let pages: (StoreResult & { renderMs: number; storeMs: number }) | undefined;
   const published = await publishSnapshots(branch.db, {
     tenantId: tenant.id,
     runId: result.runId,
     snapshots: result.snapshots,
     payloadRuns: result.payloadRuns,
+    payloadJson: result.payloadJson,
     dataAsOf: result.extractedAt,
     // Dashboard pages are rendered and stored in the same transaction as the figures: those
     // whose figures changed, or every page on a full refresh.
@@ -189,16 +190,18 @@ async function refreshAndPublish(
 
 /** Where the publication went: snapshot rows and dashboard pages written or left as they were. */
 function publishDetail(
-  published: { upserted: number; unchanged: number; retired: number },
-  pages: (StoreResult & { renderMs: number }) | undefined,
+  published: { upserted: number; unchanged: number; retired: number; upsertMs: number },
+  pages: (StoreResult & { renderMs: number; storeMs: number }) | undefined,
 ): { publishSteps: Record<string, number> } {
   return {
     publishSteps: {
       snapshotsUpserted: published.upserted,
       snapshotsUnchanged: published.unchanged,
+      upsertMs: published.upsertMs,
       pagesRendered: pages?.upserted ?? 0,
       pagesUnchanged: pages?.unchanged ?? 0,
       renderMs: pages?.renderMs ?? 0,
+      pagesStoreMs: pages?.storeMs ?? 0,
     },
   };
 }

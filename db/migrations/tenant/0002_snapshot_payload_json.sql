@@ -1,0 +1,1 @@
+ALTER TABLE "metric_snapshots" ALTER COLUMN "payload" SET DATA TYPE json USING "payload"::json;
