@@ -18,9 +18,33 @@
  *   61–90, over 90.
  * - ESA share: ESA-method succeeded payments ÷ all succeeded payments received in the
  *   window, by amount.
+ *
+ * How: one fact row per invoice, allocation and payment (`fin_invoices`, `fin_allocations`,
+ * `fin_payments`: school, dates, amounts, the invoice's collected and receivable amounts),
+ * and every figure a sum of those facts per scope and period (`fin_months`, `fin_schools`,
+ * `fin_cohort`, `fin_aging`; `sums.ts`). An incremental run recomputes the facts of the
+ * invoices, allocations and payments its changes reach and moves the sums by the
+ * difference.
  */
-import { MetricContext, NO_UNIT, byScope, groupBy, ratio, scopeKey } from './context.js';
+import {
+  MetricContext,
+  NO_UNIT,
+  type BaseMode,
+  byScope,
+  groupBy,
+  ratio,
+  scopeKey,
+} from './context.js';
+import { mergeSums, replaceFacts } from './sums.js';
 import { AGING_BUCKETS, type FinancePayload, type MetricSnapshot } from './types.js';
+
+/** Changed rows of these tables are patched into the kept finance facts and sums. */
+export const FINANCE_PATCHABLE = [
+  'billing_accounts',
+  'invoices',
+  'payments',
+  'payment_allocations',
+] as const;
 
 interface Keyed {
   scope_kind: string;
@@ -28,44 +52,283 @@ interface Keyed {
   period: string;
 }
 
-export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapshot<'finance'>[]> {
-  const asOf = ctx.asOfSql;
-  await ctx.temp(
-    '_m_invoice_units',
-    `SELECT i.id, coalesce(i.school_id, ba.school_id, '${NO_UNIT}'::UUID) AS unit, i.issue_date,
-            i.due_date, i.status, i.total_cents, i.balance_cents
-       FROM invoices i LEFT JOIN billing_accounts ba ON ba.id = i.account_id`,
-  );
-  await ctx.temp(
-    '_m_allocations',
-    `SELECT pa.invoice_id, pa.amount_cents, p.received_at::DATE AS received_on, iu.unit
-       FROM payment_allocations pa
-       JOIN payments p ON p.id = pa.payment_id AND p.status = 'succeeded'
-       JOIN _m_invoice_units iu ON iu.id = pa.invoice_id`,
-  );
-  await ctx.temp(
-    '_m_payments',
-    `SELECT p.method, p.amount_cents, p.received_at::DATE AS received_on,
-            coalesce(ba.school_id, '${NO_UNIT}'::UUID) AS unit
-       FROM payments p LEFT JOIN billing_accounts ba ON ba.id = p.account_id
-      WHERE p.status = 'succeeded' AND p.received_at::DATE <= ${asOf}`,
-  );
-  // Receivables at the as-of date (no window: a point in time).
-  await ctx.temp(
-    '_m_receivables',
-    `WITH later AS (
-       SELECT invoice_id, sum(amount_cents) AS cents FROM _m_allocations
-        WHERE received_on > ${asOf} GROUP BY ALL)
-     SELECT iu.id, iu.unit, iu.due_date, iu.balance_cents + coalesce(later.cents, 0) AS balance,
-            CASE WHEN iu.due_date IS NULL OR ${asOf} - iu.due_date <= 0 THEN 'current'
-                 WHEN ${asOf} - iu.due_date <= 30 THEN '1_30'
-                 WHEN ${asOf} - iu.due_date <= 60 THEN '31_60'
-                 WHEN ${asOf} - iu.due_date <= 90 THEN '61_90'
+const unitOf = (school: string) => `coalesce(${school}, '${NO_UNIT}'::UUID)`;
+/** Restricts a fact query to the ids in temporary table `ids` (column `id`). */
+const onlyIds = (column: string, ids?: string) =>
+  ids ? `AND ${column} IN (SELECT id FROM ${ids})` : '';
+
+/** Invoices with their school, whether they count as invoiced, and what was collected and
+ * was receivable at the as-of date. */
+function invoiceFacts(asOf: string, ids?: string): string {
+  // With `ids`, each table is narrowed before it is joined: the joins then hash a few rows,
+  // not every payment and invoice.
+  const invoices = ids
+    ? `(SELECT * FROM invoices WHERE id IN (SELECT id FROM ${ids}))`
+    : 'invoices';
+  const allocations = ids
+    ? `(SELECT * FROM payment_allocations WHERE invoice_id IN (SELECT id FROM ${ids}))`
+    : 'payment_allocations';
+  return `WITH pa AS (SELECT * FROM ${allocations}),
+     paid AS (
+       SELECT pa.invoice_id,
+              coalesce(sum(pa.amount_cents) FILTER (p.received_at::DATE <= ${asOf}), 0) AS by_as_of,
+              coalesce(sum(pa.amount_cents) FILTER (p.received_at::DATE > ${asOf}), 0) AS after_as_of
+         FROM pa
+         JOIN ${narrowed('payments', 'id', 'payment_id', 'pa', ids)} p
+           ON p.id = pa.payment_id AND p.status = 'succeeded'
+        GROUP BY pa.invoice_id)
+     SELECT i.id, i.account_id, ${unitOf('coalesce(i.school_id, ba.school_id)')} AS unit,
+            i.issue_date, i.total_cents, i.status NOT IN ('draft', 'void') AS invoiced,
+            coalesce(paid.by_as_of, 0) AS collected,
+            CASE WHEN i.status IN ('open', 'paid') AND i.issue_date <= ${asOf}
+                  AND i.balance_cents + coalesce(paid.after_as_of, 0) > 0
+                 THEN i.balance_cents + coalesce(paid.after_as_of, 0) END AS receivable,
+            CASE WHEN i.due_date IS NULL OR ${asOf} - i.due_date <= 0 THEN 'current'
+                 WHEN ${asOf} - i.due_date <= 30 THEN '1_30'
+                 WHEN ${asOf} - i.due_date <= 60 THEN '31_60'
+                 WHEN ${asOf} - i.due_date <= 90 THEN '61_90'
                  ELSE '90_plus' END AS bucket
-       FROM _m_invoice_units iu LEFT JOIN later ON later.invoice_id = iu.id
-      WHERE iu.status IN ('open', 'paid') AND iu.issue_date <= ${asOf}
-        AND iu.balance_cents + coalesce(later.cents, 0) > 0`,
+       FROM ${invoices} i
+       LEFT JOIN billing_accounts ba ON ba.id = i.account_id
+       LEFT JOIN paid ON paid.invoice_id = i.id`;
+}
+
+/**
+ * `table`, or with `ids` only its rows whose `key` some row of CTE `from` names in `ref`
+ * (so that a join with the narrowed side hashes a few rows).
+ */
+const narrowed = (table: string, key: string, ref: string, from: string, ids?: string) =>
+  ids ? `(SELECT * FROM ${table} WHERE ${key} IN (SELECT ${ref} FROM ${from}))` : table;
+
+/** Allocations of succeeded payments: the invoice's school, the payment's received date. */
+function allocationFacts(ids?: string): string {
+  const allocations = ids
+    ? `(SELECT * FROM payment_allocations WHERE id IN (SELECT id FROM ${ids}))`
+    : 'payment_allocations';
+  return `WITH pa AS (SELECT * FROM ${allocations})
+     SELECT pa.id, pa.invoice_id, pa.payment_id,
+            ${unitOf('coalesce(i.school_id, ba.school_id)')} AS unit,
+            p.received_at::DATE AS received_on, pa.amount_cents
+       FROM pa
+       JOIN ${narrowed('payments', 'id', 'payment_id', 'pa', ids)} p
+         ON p.id = pa.payment_id AND p.status = 'succeeded'
+       JOIN ${narrowed('invoices', 'id', 'invoice_id', 'pa', ids)} i ON i.id = pa.invoice_id
+       LEFT JOIN billing_accounts ba ON ba.id = i.account_id`;
+}
+
+/** Succeeded payments received by the as-of date, with their account's school. */
+function paymentFacts(asOf: string, ids?: string): string {
+  return `SELECT p.id, p.account_id, p.method, p.amount_cents,
+                 p.received_at::DATE AS received_on, ${unitOf('ba.school_id')} AS unit
+            FROM payments p LEFT JOIN billing_accounts ba ON ba.id = p.account_id
+           WHERE p.status = 'succeeded' AND p.received_at::DATE <= ${asOf} ${onlyIds('p.id', ids)}`;
+}
+
+/** A fact joined to the scope windows containing its school and date. */
+const inWindows = (source: string, date: string, where = 'true') => `
+  FROM ${source} f
+  JOIN _m_scope_windows sw ON sw.unit_id = f.unit AND f.${date} BETWEEN sw.start_date AND sw.end_date
+ WHERE ${where}`;
+
+const SW = 'sw.scope_kind, sw.scope_id, sw.period';
+
+/** The kept sums: key, and the sum columns with their types. */
+const SUMS = {
+  fin_months: {
+    key: ['scope_kind', 'scope_id', 'period', 'month'],
+    sums: {
+      facts: 'INTEGER',
+      invoiced: 'BIGINT',
+      collected: 'BIGINT',
+      payments: 'BIGINT',
+      esa: 'BIGINT',
+    },
+  },
+  fin_schools: {
+    key: ['scope_kind', 'scope_id', 'period', 'unit'],
+    sums: { facts: 'INTEGER', invoiced: 'BIGINT', collected: 'BIGINT' },
+  },
+  fin_cohort: {
+    key: ['scope_kind', 'scope_id', 'period'],
+    sums: { facts: 'INTEGER', invoiced: 'BIGINT', collected: 'BIGINT' },
+  },
+  fin_aging: {
+    key: ['scope_kind', 'scope_id', 'unit', 'bucket'],
+    sums: { facts: 'INTEGER', balance: 'BIGINT' },
+  },
+} as const;
+type SumTable = keyof typeof SUMS;
+
+const sumList = (t: SumTable) =>
+  Object.entries(SUMS[t].sums)
+    .map(([c, type]) => `sum(${c})::${type} AS ${c}`)
+    .join(', ');
+
+/**
+ * What facts contribute to each sums table, times `sign` (every sum column, zero where a
+ * fact has nothing to add), from fact relations `inv`, `alloc` and `pay`.
+ */
+function contributions(
+  facts: { inv: string; alloc: string; pay: string },
+  sign: string,
+): Record<SumTable, string> {
+  const { inv, alloc, pay } = facts;
+  const month = (d: string) => `date_trunc('month', f.${d})::DATE AS month`;
+  return {
+    fin_months: `
+      SELECT ${SW}, ${month('issue_date')}, ${sign} AS facts, ${sign} * f.total_cents AS invoiced,
+             0 AS collected, 0 AS payments, 0 AS esa ${inWindows(inv, 'issue_date', 'f.invoiced')}
+      UNION ALL
+      SELECT ${SW}, ${month('received_on')}, ${sign}, 0, ${sign} * f.amount_cents, 0, 0
+        ${inWindows(alloc, 'received_on')}
+      UNION ALL
+      SELECT ${SW}, ${month('received_on')}, ${sign}, 0, 0, ${sign} * f.amount_cents,
+             CASE WHEN f.method = 'esa' THEN ${sign} * f.amount_cents ELSE 0 END
+        ${inWindows(pay, 'received_on')}`,
+    fin_schools: `
+      SELECT ${SW}, f.unit, ${sign} AS facts, ${sign} * f.total_cents AS invoiced, 0 AS collected
+        ${inWindows(inv, 'issue_date', 'f.invoiced')}
+      UNION ALL
+      SELECT ${SW}, f.unit, ${sign}, 0, ${sign} * f.amount_cents ${inWindows(alloc, 'received_on')}`,
+    fin_cohort: `
+      SELECT ${SW}, ${sign} AS facts, ${sign} * f.total_cents AS invoiced,
+             ${sign} * f.collected AS collected ${inWindows(inv, 'issue_date', 'f.invoiced')}`,
+    fin_aging: `
+      SELECT us.scope_kind, us.scope_id, f.unit, f.bucket, ${sign} AS facts,
+             ${sign} * f.receivable AS balance
+        FROM ${inv} f JOIN _m_unit_scopes us ON us.unit_id = f.unit
+       WHERE f.receivable IS NOT NULL`,
+  };
+}
+
+/** The kept facts and sums, from scratch. */
+export async function financeBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): Promise<void> {
+  const asOf = ctx.asOfSql;
+  await ctx.createBase('fin_invoices', mode, invoiceFacts(asOf));
+  await ctx.createBase('fin_allocations', mode, allocationFacts());
+  await ctx.createBase('fin_payments', mode, paymentFacts(asOf));
+  const parts = contributions(
+    {
+      inv: ctx.base('fin_invoices', mode),
+      alloc: ctx.base('fin_allocations', mode),
+      pay: ctx.base('fin_payments', mode),
+    },
+    '1',
   );
+  for (const t of Object.keys(SUMS) as SumTable[]) {
+    const key = SUMS[t].key.join(', ');
+    await ctx.createBase(
+      t,
+      mode,
+      `SELECT ${key}, ${sumList(t)} FROM (${parts[t]}) GROUP BY ${key}`,
+    );
+  }
+}
+
+/**
+ * Brings the kept finance facts and sums up to date with this run's changed accounts,
+ * invoices, payments and allocations: the facts of every invoice, allocation and payment
+ * they reach are recomputed (an account reaches its invoices and payments, a payment its
+ * allocations and their invoices, an allocation its invoice), and each sum moves by the
+ * new facts' contributions minus the replaced ones'.
+ */
+export async function patchFinanceBase(
+  ctx: MetricContext,
+  changed: ReadonlySet<string>,
+): Promise<void> {
+  if (!FINANCE_PATCHABLE.some((t) => changed.has(t))) return;
+  const asOf = ctx.asOfSql;
+  const delta = (t: string, column = 'id') =>
+    changed.has(t) ? [`SELECT ${column} AS id FROM temp._delta_${t}`] : [];
+  const union = (parts: string[]) =>
+    parts.length ? parts.join('\n UNION ') : `SELECT NULL::UUID AS id WHERE false`;
+  const inv = ctx.base('fin_invoices', 'patch');
+  const alloc = ctx.base('fin_allocations', 'patch');
+  const pay = ctx.base('fin_payments', 'patch');
+  const accounts = union(delta('billing_accounts'));
+  const payments = union(delta('payments'));
+  await ctx.temp(
+    '_m_fin_payment_ids',
+    union([
+      payments,
+      `SELECT id FROM payments WHERE account_id IN (${accounts})`,
+      `SELECT id FROM ${pay} WHERE account_id IN (${accounts})`,
+    ]),
+  );
+  await ctx.temp(
+    '_m_fin_invoice_ids',
+    union([
+      ...delta('invoices'),
+      ...delta('payment_allocations', 'invoice_id'),
+      `SELECT id FROM invoices WHERE account_id IN (${accounts})`,
+      `SELECT id FROM ${inv} WHERE account_id IN (${accounts})`,
+      `SELECT invoice_id FROM payment_allocations WHERE payment_id IN (${payments})`,
+      `SELECT invoice_id FROM ${alloc} WHERE payment_id IN (${payments})`,
+    ]),
+  );
+  const reached = `payment_id IN (${payments}) OR invoice_id IN (SELECT id FROM _m_fin_invoice_ids)`;
+  await ctx.temp(
+    '_m_fin_allocation_ids',
+    union([
+      ...delta('payment_allocations'),
+      `SELECT id FROM payment_allocations WHERE ${reached}`,
+      `SELECT id FROM ${alloc} WHERE ${reached}`,
+    ]),
+  );
+  await replaceFacts(
+    ctx,
+    inv,
+    '_m_fin_invoice_ids',
+    invoiceFacts(asOf, '_m_fin_invoice_ids'),
+    '_m_fin_inv',
+  );
+  await replaceFacts(
+    ctx,
+    alloc,
+    '_m_fin_allocation_ids',
+    allocationFacts('_m_fin_allocation_ids'),
+    '_m_fin_alloc',
+  );
+  await replaceFacts(
+    ctx,
+    pay,
+    '_m_fin_payment_ids',
+    paymentFacts(asOf, '_m_fin_payment_ids'),
+    '_m_fin_pay',
+  );
+  const added = contributions(
+    { inv: '_m_fin_inv_new', alloc: '_m_fin_alloc_new', pay: '_m_fin_pay_new' },
+    '1',
+  );
+  const removed = contributions(
+    { inv: '_m_fin_inv_old', alloc: '_m_fin_alloc_old', pay: '_m_fin_pay_old' },
+    '-1',
+  );
+  for (const t of Object.keys(SUMS) as SumTable[]) {
+    const key = SUMS[t].key.join(', ');
+    await ctx.temp(
+      '_m_fin_changes',
+      `SELECT ${key}, ${sumList(t)}
+         FROM (${added[t]} UNION ALL ${removed[t]}) GROUP BY ${key}`,
+    );
+    await mergeSums(
+      ctx,
+      ctx.base(t, 'patch'),
+      SUMS[t].key,
+      [],
+      sumList(t),
+      '_m_fin_changes',
+      'facts',
+    );
+  }
+}
+
+export async function financeSnapshots(
+  ctx: MetricContext,
+  mode: BaseMode = 'temp',
+): Promise<MetricSnapshot<'finance'>[]> {
+  if (mode === 'temp') await financeBase(ctx, 'temp');
+  const table = (t: SumTable) => ctx.base(t, mode);
 
   // Months overlapping each window, so empty months still appear.
   const months = byScope(
@@ -77,89 +340,46 @@ export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapsh
          FROM _m_windows ORDER BY month`,
     ),
   );
-  // Grouped on raw keys (UUIDs, first days of months); rendered as text afterwards.
-  const windowed = (table: string, dateCol: string, value: string, extra: 'month' | 'school') => `
-    SELECT * REPLACE (scope_id::VARCHAR AS scope_id,
-                      ${extra === 'month' ? `strftime(month, '%Y-%m') AS month` : 'school_id::VARCHAR AS school_id'})
-      FROM (
-        SELECT sw.scope_kind, sw.scope_id, sw.period,
-               ${extra === 'month' ? `date_trunc('month', f.${dateCol}) AS month` : 'f.unit AS school_id'},
-               ${value}
-          FROM ${table} f
-          JOIN _m_scope_windows sw ON sw.unit_id = f.unit
-           AND f.${dateCol} BETWEEN sw.start_date AND sw.end_date
-         GROUP BY ALL)`;
-
-  type Cents = Keyed & { cents: number };
-  const invoicedByMonth = byScope(
-    await ctx.rows<Cents & { month: string }>(
-      windowed(
-        `(SELECT * FROM _m_invoice_units WHERE status NOT IN ('draft', 'void'))`,
-        'issue_date',
-        `sum(f.total_cents)::DOUBLE AS cents`,
-        'month',
-      ),
+  type MonthRow = Keyed & {
+    month: string;
+    invoiced: number;
+    collected: number;
+    payments: number;
+    esa: number;
+  };
+  const byMonth = byScope(
+    await ctx.rows<MonthRow>(
+      `SELECT scope_kind, scope_id::VARCHAR AS scope_id, period, strftime(month, '%Y-%m') AS month,
+              invoiced::DOUBLE AS invoiced, collected::DOUBLE AS collected,
+              payments::DOUBLE AS payments, esa::DOUBLE AS esa
+         FROM ${table('fin_months')}`,
     ),
   );
-  const collectedByMonth = byScope(
-    await ctx.rows<Cents & { month: string }>(
-      windowed('_m_allocations', 'received_on', `sum(f.amount_cents)::DOUBLE AS cents`, 'month'),
+  const bySchool = byScope(
+    await ctx.rows<Keyed & { school_id: string; invoiced: number; collected: number }>(
+      `SELECT scope_kind, scope_id::VARCHAR AS scope_id, period, unit::VARCHAR AS school_id,
+              invoiced::DOUBLE AS invoiced, collected::DOUBLE AS collected
+         FROM ${table('fin_schools')}`,
     ),
   );
-  const paymentsByMonth = byScope(
-    await ctx.rows<Cents & { month: string; esa: number }>(
-      windowed(
-        '_m_payments',
-        'received_on',
-        `sum(f.amount_cents)::DOUBLE AS cents,
-         coalesce(sum(f.amount_cents) FILTER (f.method = 'esa'), 0)::DOUBLE AS esa`,
-        'month',
-      ),
-    ),
-  );
-  const invoicedBySchool = byScope(
-    await ctx.rows<Cents & { school_id: string }>(
-      windowed(
-        `(SELECT * FROM _m_invoice_units WHERE status NOT IN ('draft', 'void'))`,
-        'issue_date',
-        `sum(f.total_cents)::DOUBLE AS cents`,
-        'school',
-      ),
-    ),
-  );
-  const collectedBySchool = byScope(
-    await ctx.rows<Cents & { school_id: string }>(
-      windowed('_m_allocations', 'received_on', `sum(f.amount_cents)::DOUBLE AS cents`, 'school'),
-    ),
-  );
-  // Cohort collection: invoices issued in the window, allocations received by the as-of date.
   const cohort = byScope(
     await ctx.rows<Keyed & { invoiced: number; collected: number }>(
-      `WITH paid AS (
-         SELECT invoice_id, sum(amount_cents) AS cents FROM _m_allocations
-          WHERE received_on <= ${asOf} GROUP BY ALL)
-       SELECT sw.scope_kind, sw.scope_id, sw.period,
-              sum(iu.total_cents)::DOUBLE AS invoiced, coalesce(sum(paid.cents), 0)::DOUBLE AS collected
-         FROM _m_invoice_units iu
-         JOIN _m_scope_windows sw ON sw.unit_id = iu.unit
-          AND iu.issue_date BETWEEN sw.start_date AND sw.end_date
-         LEFT JOIN paid ON paid.invoice_id = iu.id
-        WHERE iu.status NOT IN ('draft', 'void')
-        GROUP BY ALL`,
+      `SELECT scope_kind, scope_id::VARCHAR AS scope_id, period,
+              invoiced::DOUBLE AS invoiced, collected::DOUBLE AS collected
+         FROM ${table('fin_cohort')}`,
     ),
   );
-  type Aging = {
+  const agingRows = await ctx.rows<{
     scope_kind: string;
     scope_id: string;
+    school_id: string;
     bucket: string;
     invoices: number;
     cents: number;
-  };
-  const agingRows = await ctx.rows<Aging & { school_id: string }>(
-    `SELECT us.scope_kind, us.scope_id::VARCHAR AS scope_id, r.unit::VARCHAR AS school_id, r.bucket,
-            count(*)::INTEGER AS invoices, sum(r.balance)::DOUBLE AS cents
-       FROM _m_receivables r JOIN _m_unit_scopes us ON us.unit_id = r.unit
-      GROUP BY ALL`,
+  }>(
+    `SELECT scope_kind, scope_id::VARCHAR AS scope_id, unit::VARCHAR AS school_id, bucket,
+            facts AS invoices, balance::DOUBLE AS cents
+       FROM ${table('fin_aging')}`,
   );
   const agingByScope = groupBy(
     agingRows,
@@ -168,18 +388,16 @@ export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapsh
 
   return ctx.scopes.map((s) => {
     const key = scopeKey(s.scopeKind, s.scopeId, s.period);
-    const inv = new Map((invoicedByMonth.get(key) ?? []).map((r) => [r.month, r.cents]));
-    const col = new Map((collectedByMonth.get(key) ?? []).map((r) => [r.month, r.cents]));
-    const pay = new Map((paymentsByMonth.get(key) ?? []).map((r) => [r.month, r]));
+    const figures = new Map((byMonth.get(key) ?? []).map((r) => [r.month, r]));
     const monthList = (months.get(key) ?? []).map((m) => ({
       month: m.month,
-      invoiced_cents: inv.get(m.month) ?? 0,
-      collected_cents: col.get(m.month) ?? 0,
-      payments_cents: pay.get(m.month)?.cents ?? 0,
+      invoiced_cents: figures.get(m.month)?.invoiced ?? 0,
+      collected_cents: figures.get(m.month)?.collected ?? 0,
+      payments_cents: figures.get(m.month)?.payments ?? 0,
     }));
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    const esa = sum([...pay.values()].map((p) => p.esa));
-    const paid = sum([...pay.values()].map((p) => p.cents));
+    const esa = sum([...figures.values()].map((p) => p.esa));
+    const paid = sum([...figures.values()].map((p) => p.payments));
     const c = cohort.get(key)?.[0];
     const aging = agingByScope.get(`${s.scopeKind}|${s.scopeId ?? ''}`) ?? [];
     const buckets = AGING_BUCKETS.map((bucket) => {
@@ -190,14 +408,9 @@ export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapsh
         balance_cents: sum(rows.map((r) => r.cents)),
       };
     });
-    const invSchool = new Map((invoicedBySchool.get(key) ?? []).map((r) => [r.school_id, r.cents]));
-    const colSchool = new Map(
-      (collectedBySchool.get(key) ?? []).map((r) => [r.school_id, r.cents]),
-    );
+    const schools = new Map((bySchool.get(key) ?? []).map((r) => [r.school_id, r]));
     const agingSchool = groupBy(aging, (r) => r.school_id);
-    const schoolIds = [
-      ...new Set([...invSchool.keys(), ...colSchool.keys(), ...agingSchool.keys()]),
-    ].sort();
+    const schoolIds = [...new Set([...schools.keys(), ...agingSchool.keys()])].sort();
     const payload: FinancePayload = {
       window: s.window,
       months: monthList,
@@ -216,8 +429,8 @@ export async function financeSnapshots(ctx: MetricContext): Promise<MetricSnapsh
       esa_share: { esa_cents: esa, total_cents: paid, rate: ratio(esa, paid) },
       by_school: schoolIds.map((id) => ({
         school_id: id === NO_UNIT ? null : id,
-        invoiced_cents: invSchool.get(id) ?? 0,
-        collected_cents: colSchool.get(id) ?? 0,
+        invoiced_cents: schools.get(id)?.invoiced ?? 0,
+        collected_cents: schools.get(id)?.collected ?? 0,
         open_invoices: sum((agingSchool.get(id) ?? []).map((r) => r.invoices)),
         outstanding_cents: sum((agingSchool.get(id) ?? []).map((r) => r.cents)),
       })),

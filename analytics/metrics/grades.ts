@@ -31,6 +31,7 @@ import {
   segmentJoin,
 } from './context.js';
 import { lit } from '../warehouse.js';
+import { mergeSums } from './sums.js';
 import type {
   GpaFigures,
   GradeFigures,
@@ -282,42 +283,6 @@ export async function gradesBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): 
 }
 
 /**
- * Replaces the rows of kept table `table` whose `key` appears in `changes` by the sum of
- * each old row and its changes (columns `sums`), dropping rows whose count (`exists`,
- * default `pairs`) falls to 0 — an empty group has no row, as in a rebuild. `old`/`merged`, when
- * named, keep the rows before and after (zero rows included) as temporary tables.
- */
-async function mergeSums(
-  ctx: MetricContext,
-  table: string,
-  key: readonly string[],
-  carried: readonly string[],
-  sums: string,
-  changes: string,
-  keep: { old?: string; merged?: string; exists?: string } = {},
-): Promise<void> {
-  const k = key.join(', ');
-  const on = key.map((c) => `t.${c} = d.${c}`).join(' AND ');
-  const oldRows = keep.old ?? '_m_gr_merge_old';
-  await ctx.temp(
-    oldRows,
-    `SELECT t.* FROM ${table} t SEMI JOIN (SELECT DISTINCT ${k} FROM ${changes}) d ON ${on}`,
-  );
-  const merged = keep.merged ?? '_m_gr_merge_new';
-  await ctx.temp(
-    merged,
-    `SELECT ${k}, ${carried.map((c) => `any_value(${c}) AS ${c}`).join(', ')}${carried.length ? ',' : ''}
-            ${sums}
-       FROM (SELECT * FROM ${oldRows} UNION ALL BY NAME SELECT * FROM ${changes})
-      GROUP BY ${k}`,
-  );
-  await ctx.runner.run(`DELETE FROM ${table} t USING ${oldRows} d WHERE ${on}`);
-  await ctx.runner.run(
-    `INSERT INTO ${table} BY NAME SELECT * FROM ${merged} WHERE ${keep.exists ?? 'pairs'} > 0`,
-  );
-}
-
-/**
  * Brings the kept grades aggregates up to date with the changed assignments and scores of
  * this run, touching only the rows those changes reach:
  * - segments: with only scores changed, each segment of a changed score gains the new
@@ -385,7 +350,7 @@ export async function patchGradesBase(
        CASE WHEN sum(graded) > 0 THEN sum(possible) END AS possible,
        sum(due)::INTEGER AS due, sum(missing)::INTEGER AS missing`,
       '_m_gr_seg_delta',
-      { exists: 'rows' },
+      'rows',
     );
   }
   await ctx.temp('_m_gr_sc_new', studentClassSql(segments, letters, true));
@@ -410,6 +375,7 @@ export async function patchGradesBase(
     ['course_id', 'subject', 'school_id'],
     contributionSums(L),
     '_m_gr_class_delta',
+    'pairs',
   );
   await ctx.temp(
     '_m_gr_student_delta',
@@ -426,6 +392,7 @@ export async function patchGradesBase(
     [],
     contributionSums(L),
     '_m_gr_student_delta',
+    'pairs',
     { old: '_m_gr_student_old', merged: '_m_gr_student_new' },
   );
   // A group's figures change by its students' new sums minus their old ones.
@@ -446,6 +413,7 @@ export async function patchGradesBase(
      sum(failing_students)::INTEGER AS failing_students,
      sum(missing)::INTEGER AS missing, sum(due)::INTEGER AS due`,
     '_m_gr_figure_delta',
+    'pairs',
   );
 }
 

@@ -14,7 +14,7 @@ import {
 } from './attendance.js';
 import { MetricContext, type BaseMode } from './context.js';
 import { esaSnapshots } from './esa.js';
-import { financeSnapshots } from './finance.js';
+import { FINANCE_PATCHABLE, financeBase, financeSnapshots, patchFinanceBase } from './finance.js';
 import { GRADES_PATCHABLE, gradesBase, gradesSnapshots, patchGradesBase } from './grades.js';
 import { leadFunnelSnapshots } from './lead-funnel.js';
 import { METRIC_NAMES, type AnySnapshot, type MetricName, type MetricSnapshot } from './types.js';
@@ -87,10 +87,17 @@ const KEPT_BASES = {
     build: gradesBase,
     patch: patchGradesBase,
   },
+  finance: {
+    patchable: FINANCE_PATCHABLE as readonly string[],
+    // Sums are per scope and period: a changed org tree or calendar rebuilds them.
+    rebuildOn: ['org_units', 'academic_sessions'],
+    build: financeBase,
+    patch: patchFinanceBase,
+  },
 } as const;
 type KeptMetric = keyof typeof KEPT_BASES;
 /** Bump when a kept table changes shape: the next run rebuilds them. */
-const KEPT_VERSION = 7;
+const KEPT_VERSION = 8;
 
 /** Tables whose changed rows an incremental run must keep for `computeMetrics` (`keepDeltas`). */
 export const DELTA_TABLES: readonly string[] = Object.values(KEPT_BASES).flatMap(

@@ -89,7 +89,11 @@ describe('incremental refresh', () => {
       expect(inc.snapshots.map((s) => s.payload)).toEqual(full.snapshots.map((s) => s.payload));
       // Scores changed: the kept grades aggregates were patched; a new calendar day
       // rebuilds the attendance ones.
-      expect(inc.aggregates).toEqual({ attendance: 'rebuilt', grades: 'patched' });
+      expect(inc.aggregates).toEqual({
+        attendance: 'rebuilt',
+        grades: 'patched',
+        finance: 'patched',
+      });
     }
   });
 

@@ -22,6 +22,13 @@ const KEPT = [
   'agg_gr_class',
   'agg_gr_student',
   'agg_gr_figures',
+  'agg_fin_invoices',
+  'agg_fin_allocations',
+  'agg_fin_payments',
+  'agg_fin_months',
+  'agg_fin_schools',
+  'agg_fin_cohort',
+  'agg_fin_aging',
 ];
 
 let w: AnalyticsWorld;
@@ -72,10 +79,18 @@ describe('kept aggregates', () => {
   async function incrementalEqualsFull(dir: string, label: string) {
     const inc = await t.refresh({ warehouseDir: dir, mode: 'incremental', asOf: AS_OF });
     expect(inc.mode).toBe('incremental');
-    expect(inc.aggregates).toEqual({ attendance: 'patched', grades: 'patched' });
+    expect(inc.aggregates).toEqual({
+      attendance: 'patched',
+      grades: 'patched',
+      finance: 'patched',
+    });
     const fullDir = join(w.dir, `kept-full-${label}`);
     const full = await t.refresh({ warehouseDir: fullDir, mode: 'full', asOf: AS_OF });
-    expect(full.aggregates).toEqual({ attendance: 'rebuilt', grades: 'rebuilt' });
+    expect(full.aggregates).toEqual({
+      attendance: 'rebuilt',
+      grades: 'rebuilt',
+      finance: 'rebuilt',
+    });
     expect(inc.snapshots).toEqual(full.snapshots);
     const [a, b] = [await dumpKept(dir, t.id), await dumpKept(fullDir, t.id)];
     for (const name of KEPT) expect(a.tables[name], `${name} (${label})`).toEqual(b.tables[name]);
@@ -87,7 +102,11 @@ describe('kept aggregates', () => {
     const dir = join(w.dir, 'kept-inc');
     const first = await t.refresh({ warehouseDir: dir, mode: 'incremental', asOf: AS_OF });
     expect(first.mode).toBe('full');
-    expect(first.aggregates).toEqual({ attendance: 'rebuilt', grades: 'rebuilt' });
+    expect(first.aggregates).toEqual({
+      attendance: 'rebuilt',
+      grades: 'rebuilt',
+      finance: 'rebuilt',
+    });
 
     // Attendance: corrections, soft and hard deletes, a new daily and a period record.
     for (const id of await pick('attendance_records', 8, 'period is null', 'a1')) {
@@ -188,6 +207,66 @@ describe('kept aggregates', () => {
         [id],
       );
     await incrementalEqualsFull(dir, 'r2');
+  });
+
+  it('patches finance for account, invoice, payment and allocation changes', async () => {
+    const dir = join(w.dir, 'kept-finance');
+    const before = await t.refresh({ warehouseDir: dir, asOf: AS_OF });
+    const [north, south] = [world.schools[0]!, world.schools[1]!];
+    // An account moves school: its invoices without a school and its payments move too.
+    await q(`update billing_accounts set school_id = $2 where tenant_id = $1 and id = $3`, [
+      south,
+      world.accounts[0],
+    ]);
+    // A payment fails, another is refunded, a third is soft-deleted.
+    const payments = await pick('payments', 3, `status = 'succeeded'`, 'f1');
+    await q(`update payments set status = 'failed' where tenant_id = $1 and id = $2`, [
+      payments[0],
+    ]);
+    await q(`update payments set status = 'refunded' where tenant_id = $1 and id = $2`, [
+      payments[1],
+    ]);
+    await q(`update payments set deleted_at = now() where tenant_id = $1 and id = $2`, [
+      payments[2],
+    ]);
+    // An allocation moves to another invoice; another is hard-deleted.
+    const allocations = await pick('payment_allocations', 2, 'true', 'f2');
+    const [target] = await pick('invoices', 1, `status = 'open'`, 'f3');
+    await q(`update payment_allocations set invoice_id = $2 where tenant_id = $1 and id = $3`, [
+      target,
+      allocations[0],
+    ]);
+    await q(`delete from payment_allocations where tenant_id = $1 and id = $2`, [allocations[1]]);
+    // Invoices: one voided, one past due by more (another aging bucket), one moved school.
+    const invoices = await pick('invoices', 3, `status = 'open'`, 'f4');
+    await q(`update invoices set status = 'void' where tenant_id = $1 and id = $2`, [invoices[0]]);
+    await q(
+      `update invoices set issue_date = '2024-09-01', due_date = '2024-09-15'
+        where tenant_id = $1 and id = $2`,
+      [invoices[1]],
+    );
+    await q(`update invoices set school_id = $2 where tenant_id = $1 and id = $3`, [
+      north,
+      invoices[2],
+    ]);
+    // A payment received after the as-of date: the invoice was still receivable then.
+    const [later] = await q(
+      `insert into payments (tenant_id, account_id, method, amount_cents, received_at)
+       values ($1, $2, 'card', 1000, '2025-02-01T12:00:00Z') returning id`,
+      [world.accounts[1]],
+    ).then((r) => r.rows.map((x) => x.id as string));
+    await q(
+      `insert into payment_allocations (tenant_id, payment_id, invoice_id, amount_cents)
+       values ($1, $2, $3, 1000)`,
+      [later, invoices[1]],
+    );
+    const { inc } = await incrementalEqualsFull(dir, 'finance');
+    expect(inc.recomputed).toContain('finance');
+    // The changes moved the figures: aging, collections and the schools' shares.
+    const finance = (r: typeof inc) => payloadOf(r.snapshots, 'finance', null, 'school_year');
+    expect(finance(inc).ar_aging).not.toEqual(finance(before).ar_aging);
+    expect(finance(inc).collected_cents).not.toBe(finance(before).collected_cents);
+    expect(finance(inc).by_school).not.toEqual(finance(before).by_school);
   });
 
   it("leaves other schools' snapshots byte-identical when one school's rows change", async () => {
