@@ -16,7 +16,12 @@ import { MetricContext, type BaseMode } from './context.js';
 import { esaSnapshots } from './esa.js';
 import { FINANCE_PATCHABLE, financeBase, financeSnapshots, patchFinanceBase } from './finance.js';
 import { GRADES_PATCHABLE, gradesBase, gradesSnapshots, patchGradesBase } from './grades.js';
-import { leadFunnelSnapshots } from './lead-funnel.js';
+import {
+  FUNNEL_PATCHABLE,
+  funnelBase,
+  leadFunnelSnapshots,
+  patchFunnelBase,
+} from './lead-funnel.js';
 import { METRIC_NAMES, type AnySnapshot, type MetricName, type MetricSnapshot } from './types.js';
 
 export * from './types.js';
@@ -72,6 +77,13 @@ export function sortSnapshots(snapshots: AnySnapshot[]): AnySnapshot[] {
  * `rebuildOn` tables (rare: calendars, class definitions) rebuild them instead.
  */
 const KEPT_BASES = {
+  lead_funnel: {
+    patchable: FUNNEL_PATCHABLE as readonly string[],
+    // Stages index every sum; the scopes and windows place every lead.
+    rebuildOn: ['funnel_stages', 'org_units', 'academic_sessions'],
+    build: funnelBase,
+    patch: patchFunnelBase,
+  },
   attendance: {
     patchable: ATTENDANCE_PATCHABLE as readonly string[],
     // `att_student_school` is per scope and period: a changed org tree or calendar rebuilds it.
@@ -97,7 +109,7 @@ const KEPT_BASES = {
 } as const;
 type KeptMetric = keyof typeof KEPT_BASES;
 /** Bump when a kept table changes shape: the next run rebuilds them. */
-const KEPT_VERSION = 8;
+const KEPT_VERSION = 9;
 
 /** Tables whose changed rows an incremental run must keep for `computeMetrics` (`keepDeltas`). */
 export const DELTA_TABLES: readonly string[] = Object.values(KEPT_BASES).flatMap(

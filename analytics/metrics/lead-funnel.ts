@@ -17,8 +17,16 @@
  *   first touch for the first stage. A lead that skipped k+1 has no entry time for it.
  * - Lost by stage: leads whose state is terminal, by the stage they were lost from (no
  *   history: the highest stage they reached).
+ *
+ * How: one fact row per lead (`fn_leads`: school, source, inquiry date, reached and lost
+ * stage) and per stage entry gap (`fn_gaps`: days from entering stage k−1 to entering k), and
+ * every count a sum of lead facts per scope, period, breakdown and stage (`fn_funnel`;
+ * `sums.ts`). An incremental run recomputes the facts of the leads whose rows or stage
+ * history changed and moves the sums by the difference; medians are taken from the kept gaps.
  */
-import { MetricContext, SCOPE_COLS, byScope, groupBy, ratio, scopeKey } from './context.js';
+
+import { MetricContext, type BaseMode, byScope, groupBy, ratio, scopeKey } from './context.js';
+import { mergeSums, replaceFacts } from './sums.js';
 import type { FunnelBreakdown, LeadFunnelPayload, MetricSnapshot } from './types.js';
 
 interface Keyed {
@@ -27,25 +35,37 @@ interface Keyed {
   period: string;
 }
 
-export async function leadFunnelSnapshots(
-  ctx: MetricContext,
-): Promise<MetricSnapshot<'lead_funnel'>[]> {
-  const asOf = ctx.asOfSql;
+/** Changed rows of these tables are patched into the kept funnel facts and sums. */
+export const FUNNEL_PATCHABLE = ['leads', 'lead_stage_history'] as const;
+
+const TERMINAL = `(SELECT key FROM funnel_stages WHERE is_terminal UNION SELECT 'lost')`;
+
+/** The non-terminal stages in order (`_m_stages`: key, idx). */
+async function stagesOf(ctx: MetricContext): Promise<{ key: string; idx: number }[]> {
   await ctx.temp(
     '_m_stages',
     `SELECT key, (row_number() OVER (ORDER BY position, key) - 1)::INTEGER AS idx
        FROM funnel_stages WHERE NOT is_terminal`,
   );
-  const stages = await ctx.rows<{ key: string; idx: number }>(
-    `SELECT key, idx FROM _m_stages ORDER BY idx`,
-  );
-  const terminal = `(SELECT key FROM funnel_stages WHERE is_terminal UNION SELECT 'lost')`;
-  await ctx.temp(
-    '_m_leads',
-    `WITH hist AS (
+  return ctx.rows<{ key: string; idx: number }>(`SELECT key, idx FROM _m_stages ORDER BY idx`);
+}
+
+/** Restricts a lead-keyed query to the leads in temporary table `ids` (column `id`). */
+const onlyLeads = (column: string, ids?: string) =>
+  ids ? `AND ${column} IN (SELECT id FROM ${ids})` : '';
+
+/** Stage history up to the as-of date (of the leads in `ids`, if given). */
+const historySql = (asOf: string, ids?: string) =>
+  `SELECT * FROM lead_stage_history WHERE changed_at::DATE <= ${asOf} ${onlyLeads('lead_id', ids)}`;
+
+/** Each lead inquiring by the as-of date: its school, source, state then, reached and lost stage. */
+function leadFacts(asOf: string, ids?: string): string {
+  return `WITH hist AS (
        SELECT h.*, row_number() OVER (PARTITION BY lead_id ORDER BY changed_at DESC, id DESC) AS recent
-         FROM lead_stage_history h WHERE changed_at::DATE <= ${asOf}),
-     future AS (SELECT DISTINCT lead_id FROM lead_stage_history WHERE changed_at::DATE > ${asOf}),
+         FROM (${historySql(asOf, ids)}) h),
+     future AS (
+       SELECT DISTINCT lead_id FROM lead_stage_history
+        WHERE changed_at::DATE > ${asOf} ${onlyLeads('lead_id', ids)}),
      l AS (
        SELECT l.id, coalesce(l.school_id, '00000000-0000-0000-0000-000000000000'::UUID) AS unit,
               coalesce(nullif(l.source, ''), 'unknown') AS source, l.first_touch_at,
@@ -55,7 +75,7 @@ export async function leadFunnelSnapshots(
          FROM leads l
          LEFT JOIN future f ON f.lead_id = l.id
          LEFT JOIN hist h ON h.lead_id = l.id AND h.recent = 1
-        WHERE l.first_touch_at::DATE <= ${asOf}),
+        WHERE l.first_touch_at::DATE <= ${asOf} ${onlyLeads('l.id', ids)}),
      reached AS (
        SELECT lead_id, max(idx) AS max_idx FROM (
          SELECT id AS lead_id, 0 AS idx FROM l
@@ -66,74 +86,174 @@ export async function leadFunnelSnapshots(
      lost_from AS (
        SELECT h.lead_id, arg_max(s.idx, h.changed_at) AS idx
          FROM hist h JOIN _m_stages s ON s.key = h.from_stage
-        WHERE h.to_stage IN ${terminal} GROUP BY h.lead_id)
-     SELECT l.*, r.max_idx, l.state IN ${terminal} AS is_lost,
-            CASE WHEN l.state IN ${terminal} THEN coalesce(lf.idx, r.max_idx) END AS lost_idx
-       FROM l JOIN reached r ON r.lead_id = l.id LEFT JOIN lost_from lf ON lf.lead_id = l.id`,
+        WHERE h.to_stage IN ${TERMINAL} GROUP BY h.lead_id)
+     SELECT l.*, r.max_idx, l.state IN ${TERMINAL} AS is_lost,
+            CASE WHEN l.state IN ${TERMINAL} THEN coalesce(lf.idx, r.max_idx) END AS lost_idx
+       FROM l JOIN reached r ON r.lead_id = l.id LEFT JOIN lost_from lf ON lf.lead_id = l.id`;
+}
+
+/**
+ * Days from entering stage k−1 to entering stage k, per lead of `leads` (the lead facts)
+ * with both entries, the later no earlier: entry = first history move into the stage, the
+ * first touch for the first stage.
+ */
+function gapFacts(asOf: string, leads: string, ids?: string): string {
+  return `WITH entries AS (
+       SELECT lead_id, idx, min(entered) AS entered FROM (
+         SELECT h.lead_id, s.idx, h.changed_at AS entered
+           FROM (${historySql(asOf, ids)}) h JOIN _m_stages s ON s.key = h.to_stage
+         UNION ALL
+         SELECT id, 0, first_touch_at FROM ${leads})
+       WHERE lead_id IN (SELECT id FROM ${leads})
+       GROUP BY ALL)
+     SELECT e2.lead_id, e2.idx, epoch(e2.entered - e1.entered) / 86400.0 AS days
+       FROM entries e1
+       JOIN entries e2 ON e2.lead_id = e1.lead_id AND e2.idx = e1.idx + 1 AND e2.entered >= e1.entered`;
+}
+
+const FUNNEL_KEY = ['scope_kind', 'scope_id', 'period', 'kind', 'gkey', 'idx'];
+const FUNNEL_SUMS = `sum(leads)::INTEGER AS leads, sum(reached)::INTEGER AS reached,
+  sum(lost)::INTEGER AS lost, sum(converted)::INTEGER AS converted`;
+
+/**
+ * What lead facts `leads` add to the funnel sums, times `sign`: per scope window containing
+ * the lead (school, inquiry date), for the whole window (`total`), its source and its
+ * inquiry week (`kind`, `gkey`): a group row (`idx` −1: leads, lost leads, converted) and a
+ * row per stage (leads, reached it or a later one, lost from it).
+ */
+function contributions(leads: string, sign: string): string {
+  return `WITH lw AS (
+       SELECT sw.scope_kind, sw.scope_id, sw.period, l.*
+         FROM ${leads} l
+         JOIN _m_scope_windows sw ON sw.unit_id = l.unit
+          AND l.inquiry_date BETWEEN sw.start_date AND sw.end_date),
+     grouped AS (
+       SELECT *, 'total' AS kind, '' AS gkey FROM lw
+       UNION ALL SELECT *, 'source', source FROM lw
+       UNION ALL SELECT *, 'week', date_trunc('week', inquiry_date)::DATE::VARCHAR FROM lw)
+     SELECT scope_kind, scope_id, period, kind, gkey, -1 AS idx, ${sign} AS leads, 0 AS reached,
+            ${sign} * is_lost::INTEGER AS lost, ${sign} * is_converted::INTEGER AS converted
+       FROM grouped
+     UNION ALL
+     SELECT g.scope_kind, g.scope_id, g.period, g.kind, g.gkey, s.idx, ${sign},
+            ${sign} * (g.max_idx >= s.idx)::INTEGER, ${sign} * coalesce(g.lost_idx = s.idx, false)::INTEGER, 0
+       FROM grouped g CROSS JOIN _m_stages s`;
+}
+
+/** The kept lead facts, gaps and funnel sums, from scratch. */
+export async function funnelBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): Promise<void> {
+  await stagesOf(ctx);
+  await ctx.createBase('fn_leads', mode, leadFacts(ctx.asOfSql));
+  const leads = ctx.base('fn_leads', mode);
+  await ctx.createBase('fn_gaps', mode, gapFacts(ctx.asOfSql, leads));
+  await ctx.createBase(
+    'fn_funnel',
+    mode,
+    `SELECT ${FUNNEL_KEY.join(', ')}, ${FUNNEL_SUMS} FROM (${contributions(leads, '1')})
+      GROUP BY ${FUNNEL_KEY.join(', ')}`,
+  );
+}
+
+/**
+ * Brings the kept funnel up to date with this run's changed leads and stage history: the
+ * facts and gaps of every lead they name are recomputed, and the sums move by the new
+ * facts' contributions minus the replaced ones'.
+ */
+export async function patchFunnelBase(
+  ctx: MetricContext,
+  changed: ReadonlySet<string>,
+): Promise<void> {
+  const parts = [
+    ...(changed.has('leads') ? [`SELECT id FROM temp._delta_leads`] : []),
+    ...(changed.has('lead_stage_history')
+      ? [`SELECT lead_id AS id FROM temp._delta_lead_stage_history`]
+      : []),
+  ];
+  if (parts.length === 0) return;
+  await stagesOf(ctx);
+  await ctx.temp('_m_fn_lead_ids', parts.join(' UNION '));
+  const asOf = ctx.asOfSql;
+  await replaceFacts(
+    ctx,
+    ctx.base('fn_leads', 'patch'),
+    '_m_fn_lead_ids',
+    leadFacts(asOf, '_m_fn_lead_ids'),
+    '_m_fn_leads',
+  );
+  await replaceFacts(
+    ctx,
+    ctx.base('fn_gaps', 'patch'),
+    '_m_fn_lead_ids',
+    gapFacts(asOf, '_m_fn_leads_new', '_m_fn_lead_ids'),
+    '_m_fn_gaps',
+    'lead_id',
   );
   await ctx.temp(
-    '_m_lead_windows',
-    `SELECT ${SCOPE_COLS}, l.*
-       FROM _m_leads l
-       JOIN _m_scope_windows sw ON sw.unit_id = l.unit
-        AND l.inquiry_date BETWEEN sw.start_date AND sw.end_date`,
+    '_m_fn_changes',
+    `SELECT ${FUNNEL_KEY.join(', ')}, ${FUNNEL_SUMS}
+       FROM (SELECT * FROM (${contributions('_m_fn_leads_new', '1')})
+             UNION ALL SELECT * FROM (${contributions('_m_fn_leads_old', '-1')}))
+      GROUP BY ${FUNNEL_KEY.join(', ')}`,
   );
+  await mergeSums(
+    ctx,
+    ctx.base('fn_funnel', 'patch'),
+    FUNNEL_KEY,
+    [],
+    FUNNEL_SUMS,
+    '_m_fn_changes',
+    'leads',
+  );
+}
 
-  type ReachedRow = Keyed & { idx: number; reached: number; lost: number };
-  const reachedSql = (group: string) => `
-    SELECT scope_kind, scope_id, period${group ? `, ${group}` : ''}, s.idx,
-           count(*) FILTER (l.max_idx >= s.idx)::INTEGER AS reached,
-           count(*) FILTER (l.lost_idx = s.idx)::INTEGER AS lost
-      FROM _m_lead_windows l CROSS JOIN _m_stages s
-     GROUP BY ALL ORDER BY s.idx`;
-  const totals = byScope(
-    await ctx.rows<Keyed & { leads: number; lost: number; converted: number }>(
-      `SELECT scope_kind, scope_id, period, count(*)::INTEGER AS leads,
-              count(*) FILTER (is_lost)::INTEGER AS lost,
-              count(*) FILTER (is_converted)::INTEGER AS converted
-         FROM _m_lead_windows GROUP BY ALL`,
-    ),
+export async function leadFunnelSnapshots(
+  ctx: MetricContext,
+  mode: BaseMode = 'temp',
+): Promise<MetricSnapshot<'lead_funnel'>[]> {
+  if (mode === 'temp') await funnelBase(ctx, 'temp');
+  const stages = await stagesOf(ctx);
+  type Row = Keyed & {
+    kind: string;
+    gkey: string;
+    idx: number;
+    leads: number;
+    reached: number;
+    lost: number;
+    converted: number;
+  };
+  const rows = await ctx.rows<Row>(
+    `SELECT scope_kind, scope_id::VARCHAR AS scope_id, period, kind, gkey, idx,
+            leads, reached, lost, converted
+       FROM ${ctx.base('fn_funnel', mode)}`,
   );
-  const reached = byScope(await ctx.rows<ReachedRow>(reachedSql('')));
-  const bySource = byScope(await ctx.rows<ReachedRow & { source: string }>(reachedSql('source')));
-  const byWeek = byScope(
-    await ctx.rows<ReachedRow & { week_start: string }>(
-      reachedSql(`date_trunc('week', inquiry_date)::DATE::VARCHAR AS week_start`),
-    ),
+  const group = (kind: string, stage: boolean) =>
+    byScope(rows.filter((r) => r.kind === kind && r.idx >= 0 === stage));
+  const totals = group('total', false);
+  const reached = group('total', true);
+  const bySource = byScope(
+    rows.filter((r) => r.kind === 'source' && r.idx >= 0).map((r) => ({ ...r, source: r.gkey })),
   );
   const leadsBySource = byScope(
-    await ctx.rows<Keyed & { source: string; leads: number }>(
-      `SELECT scope_kind, scope_id, period, source, count(*)::INTEGER AS leads
-         FROM _m_lead_windows GROUP BY ALL`,
-    ),
+    rows.filter((r) => r.kind === 'source' && r.idx < 0).map((r) => ({ ...r, source: r.gkey })),
+  );
+  const byWeek = byScope(
+    rows.filter((r) => r.kind === 'week' && r.idx >= 0).map((r) => ({ ...r, week_start: r.gkey })),
   );
   const leadsByWeek = byScope(
-    await ctx.rows<Keyed & { week_start: string; leads: number }>(
-      `SELECT scope_kind, scope_id, period,
-              date_trunc('week', inquiry_date)::DATE::VARCHAR AS week_start,
-              count(*)::INTEGER AS leads
-         FROM _m_lead_windows GROUP BY ALL`,
-    ),
+    rows.filter((r) => r.kind === 'week' && r.idx < 0).map((r) => ({ ...r, week_start: r.gkey })),
   );
-  // Entry time of each stage per lead: first move into it; first touch for stage 0.
   const medians = byScope(
     await ctx.rows<Keyed & { idx: number; median_days: number | null }>(
-      `WITH entries AS (
-         SELECT lead_id, idx, min(entered) AS entered FROM (
-           SELECT h.lead_id, s.idx, h.changed_at AS entered
-             FROM lead_stage_history h JOIN _m_stages s ON s.key = h.to_stage
-            WHERE h.changed_at::DATE <= ${asOf}
-           UNION ALL
-           SELECT id, 0, first_touch_at FROM _m_leads)
-         GROUP BY ALL)
-       SELECT lw.scope_kind, lw.scope_id, lw.period, e2.idx,
-              round(median(epoch(e2.entered - e1.entered) / 86400.0), 1)::DOUBLE AS median_days
-         FROM _m_lead_windows lw
-         JOIN entries e1 ON e1.lead_id = lw.id
-         JOIN entries e2 ON e2.lead_id = lw.id AND e2.idx = e1.idx + 1 AND e2.entered >= e1.entered
+      `SELECT sw.scope_kind, sw.scope_id::VARCHAR AS scope_id, sw.period, g.idx,
+              round(median(g.days), 1)::DOUBLE AS median_days
+         FROM ${ctx.base('fn_gaps', mode)} g
+         JOIN ${ctx.base('fn_leads', mode)} l ON l.id = g.lead_id
+         JOIN _m_scope_windows sw ON sw.unit_id = l.unit
+          AND l.inquiry_date BETWEEN sw.start_date AND sw.end_date
         GROUP BY ALL`,
     ),
   );
+  type ReachedRow = { idx: number; reached: number; lost: number };
 
   const keys = stages.map((s) => s.key);
   const last = stages.length - 1;

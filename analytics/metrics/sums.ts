@@ -45,9 +45,9 @@ export async function mergeSums(
 }
 
 /**
- * Replaces the kept fact rows of the ids in relation `ids` (column `id`) by `fresh` (the
- * facts of those ids now; ids with none simply lose theirs). The rows before and after stay
- * in temporary tables `<name>_old` and `<name>_new`.
+ * Replaces the kept fact rows of the ids in relation `ids` (column `id`; matched against the
+ * table's `key` column) by `fresh` (the facts of those ids now; ids with none simply lose
+ * theirs). The rows before and after stay in temporary tables `<name>_old` and `<name>_new`.
  */
 export async function replaceFacts(
   ctx: MetricContext,
@@ -55,9 +55,10 @@ export async function replaceFacts(
   ids: string,
   fresh: string,
   name: string,
+  key = 'id',
 ): Promise<void> {
-  await ctx.temp(`${name}_old`, `SELECT t.* FROM ${table} t SEMI JOIN ${ids} k ON k.id = t.id`);
-  await ctx.runner.run(`DELETE FROM ${table} t USING ${name}_old k WHERE k.id = t.id`);
+  await ctx.temp(`${name}_old`, `SELECT t.* FROM ${table} t SEMI JOIN ${ids} k ON k.id = t.${key}`);
+  await ctx.runner.run(`DELETE FROM ${table} t USING ${ids} k WHERE k.id = t.${key}`);
   await ctx.temp(`${name}_new`, fresh);
   await ctx.runner.run(`INSERT INTO ${table} BY NAME SELECT * FROM ${name}_new`);
 }

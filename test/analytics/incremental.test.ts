@@ -90,6 +90,7 @@ describe('incremental refresh', () => {
       // Scores changed: the kept grades aggregates were patched; a new calendar day
       // rebuilds the attendance ones.
       expect(inc.aggregates).toEqual({
+        lead_funnel: 'patched',
         attendance: 'rebuilt',
         grades: 'patched',
         finance: 'patched',

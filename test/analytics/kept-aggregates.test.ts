@@ -29,6 +29,9 @@ const KEPT = [
   'agg_fin_schools',
   'agg_fin_cohort',
   'agg_fin_aging',
+  'agg_fn_leads',
+  'agg_fn_gaps',
+  'agg_fn_funnel',
 ];
 
 let w: AnalyticsWorld;
@@ -80,6 +83,7 @@ describe('kept aggregates', () => {
     const inc = await t.refresh({ warehouseDir: dir, mode: 'incremental', asOf: AS_OF });
     expect(inc.mode).toBe('incremental');
     expect(inc.aggregates).toEqual({
+      lead_funnel: 'patched',
       attendance: 'patched',
       grades: 'patched',
       finance: 'patched',
@@ -87,6 +91,7 @@ describe('kept aggregates', () => {
     const fullDir = join(w.dir, `kept-full-${label}`);
     const full = await t.refresh({ warehouseDir: fullDir, mode: 'full', asOf: AS_OF });
     expect(full.aggregates).toEqual({
+      lead_funnel: 'rebuilt',
       attendance: 'rebuilt',
       grades: 'rebuilt',
       finance: 'rebuilt',
@@ -103,6 +108,7 @@ describe('kept aggregates', () => {
     const first = await t.refresh({ warehouseDir: dir, mode: 'incremental', asOf: AS_OF });
     expect(first.mode).toBe('full');
     expect(first.aggregates).toEqual({
+      lead_funnel: 'rebuilt',
       attendance: 'rebuilt',
       grades: 'rebuilt',
       finance: 'rebuilt',
@@ -267,6 +273,49 @@ describe('kept aggregates', () => {
     expect(finance(inc).ar_aging).not.toEqual(finance(before).ar_aging);
     expect(finance(inc).collected_cents).not.toBe(finance(before).collected_cents);
     expect(finance(inc).by_school).not.toEqual(finance(before).by_school);
+  });
+
+  it('patches the funnel for lead and stage-history changes', async () => {
+    const dir = join(w.dir, 'kept-funnel');
+    const before = await t.refresh({ warehouseDir: dir, asOf: AS_OF });
+    const [north, south] = [world.schools[0]!, world.schools[1]!];
+    // Leads move on (with history), one skipping a stage, one lost from where it was.
+    const moving = await pick('leads', 4, `stage = 'inquiry'`, 'l1');
+    for (const [i, id] of moving.entries()) {
+      const to = i === 3 ? 'lost' : i === 2 ? 'application_started' : 'tour_scheduled';
+      await q(
+        `update leads set stage = $2, lost_at = case when $2 = 'lost' then now() end
+          where tenant_id = $1 and id = $3`,
+        [to, id],
+      );
+      await q(
+        `insert into lead_stage_history (tenant_id, lead_id, from_stage, to_stage, changed_at)
+         values ($1, $2, 'inquiry', $3, '2025-01-14T09:00:00Z')`,
+        [id, to],
+      );
+    }
+    // A move dated after the as-of date does not count yet.
+    const [late] = await pick('leads', 1, `stage = 'tour_scheduled'`, 'l2');
+    await q(
+      `insert into lead_stage_history (tenant_id, lead_id, from_stage, to_stage, changed_at)
+       values ($1, $2, 'tour_scheduled', 'tour_completed', '2025-02-01T09:00:00Z')`,
+      [late],
+    );
+    await q(`update leads set stage = 'tour_completed' where tenant_id = $1 and id = $2`, [late]);
+    // Another lead changes school and source; one history row is removed; one lead is deleted.
+    const [moved] = await pick('leads', 1, `school_id = '${north}'`, 'l3');
+    await q(
+      `update leads set school_id = $2, source = 'open_house' where tenant_id = $1 and id = $3`,
+      [south, moved],
+    );
+    await q(`delete from lead_stage_history where tenant_id = $1 and id = (
+               select id from lead_stage_history where tenant_id = $1 order by md5(id::text || 'l4') limit 1)`);
+    const [gone] = await pick('leads', 1, `stage <> 'inquiry'`, 'l5');
+    await q(`update leads set deleted_at = now() where tenant_id = $1 and id = $2`, [gone]);
+    const { inc } = await incrementalEqualsFull(dir, 'funnel');
+    const funnel = (r: typeof inc) => payloadOf(r.snapshots, 'lead_funnel', null, 'school_year');
+    expect(funnel(inc).stages).not.toEqual(funnel(before).stages);
+    expect(funnel(inc).by_source).not.toEqual(funnel(before).by_source);
   });
 
   it("leaves other schools' snapshots byte-identical when one school's rows change", async () => {
