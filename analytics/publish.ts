@@ -39,6 +39,12 @@ export interface PublishOptions<TSchema extends DbSchema> {
   /** `metric_snapshots.as_of`: when the data was read (default: the snapshots' as-of date, 00:00 UTC). */
   dataAsOf?: string | Date;
   /**
+   * Runs inside the publishing transaction once it is known what will be written, before
+   * anything is: `rewriting` the snapshots about to be upserted, `retiring` the keys about to
+   * be soft-deleted. Work started here (dashboard rendering) runs while the rows are written.
+   */
+  beforeWrite?: (tx: Tx<TSchema>, plan: PublishPlan) => Promise<void>;
+  /**
    * Runs inside the publishing transaction after the snapshots are written; throwing rolls
    * the whole publication back. Dashboard rendering stores `dashboard_pages` here.
    */
@@ -47,6 +53,17 @@ export interface PublishOptions<TSchema extends DbSchema> {
     snapshots: readonly AnySnapshot[],
     published: PublishResult,
   ) => Promise<void>;
+}
+
+/** What a publication is about to write (`PublishOptions.beforeWrite`). */
+export interface PublishPlan {
+  /** Every snapshot of the publication. */
+  snapshots: readonly AnySnapshot[];
+  rewriting: readonly AnySnapshot[];
+  /** `snapshotKey`s of live rows no longer produced. */
+  retiring: readonly string[];
+  /** The `as_of` the rewritten rows get. */
+  dataAsOf: string;
 }
 
 export interface PublishResult {
@@ -104,6 +121,13 @@ export async function publishSnapshots<TSchema extends DbSchema>(
       const key = snapshotKey(s);
       const run = options.payloadRuns?.[key] ?? options.runId;
       return live.get(key) !== run;
+    });
+    const producedKeys = new Set(snapshots.map(snapshotKey));
+    await options.beforeWrite?.(tx, {
+      snapshots,
+      rewriting: stale,
+      retiring: [...live.keys()].filter((k) => !producedKeys.has(k)),
+      dataAsOf,
     });
     const upsertStarted = performance.now();
     for (let i = 0; i < stale.length; i += 100) {

@@ -1,11 +1,12 @@
 /**
  * Stores rendered pages in the tenant branch's `dashboard_pages`, inside the transaction that
- * publishes the metric snapshots (`publishSnapshots`' `afterPublish`), so pages and figures
+ * publishes the metric snapshots (`publishSnapshots`' `beforeWrite` and `afterPublish`), so pages and figures
  * always come from the same refresh.
  */
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type DbSchema, type Tx } from '../db/connection.js';
 import { orgUnits } from '../db/schema/org.js';
+import type { PublishPlan } from '../analytics/publish.js';
 import type { AnySnapshot, MetricName } from '../analytics/metrics/types.js';
 import { PAGES, type DashboardPage } from './layout.js';
 import { PAGE_METRICS } from './pages.js';
@@ -22,6 +23,9 @@ export interface StoreResult {
   /** Rows of pages this refresh no longer produced (a school gone), soft-deleted. */
   retired: number;
 }
+
+/** Stands for the publishing transaction's own id, newer than any committed one. */
+const THIS_TRANSACTION = String(2n ** 63n - 1n);
 
 /** Key of a page × scope: `page|scope id`, the tenant as the zero uuid. */
 const pageKey = (page: string, scopeId: string | null) => `${page}|${scopeId ?? ZERO}`;
@@ -102,7 +106,11 @@ export async function readOrgNames<TSchema extends DbSchema>(
  *   when the figures do, so a page left unrendered keeps a true stamp, and an incremental
  *   and a full refresh stamp equal figures alike.
  */
-async function pageInputs<TSchema extends DbSchema>(tx: Tx<TSchema>, tenantId: string) {
+async function pageInputs<TSchema extends DbSchema>(
+  tx: Tx<TSchema>,
+  tenantId: string,
+  plan?: PublishPlan,
+) {
   const groups = rowsOf<{
     scope: string;
     metric: string;
@@ -126,6 +134,21 @@ async function pageInputs<TSchema extends DbSchema>(tx: Tx<TSchema>, tenantId: s
              changed_xid::text as xid
         from dashboard_pages where tenant_id = ${tenantId}::uuid and deleted_at is null`),
   );
+  if (plan) {
+    // Before the write: the rows about to be rewritten count as written by this transaction
+    // (newer than every stored page) with this publication's `as_of` (the newest).
+    const byKey = new Map(groups.map((g) => [`${g.scope}|${g.metric}`, g]));
+    for (const s of plan.rewriting) {
+      const scope = s.scopeId ?? ZERO;
+      const g = byKey.get(`${scope}|${s.metric}`);
+      if (g) Object.assign(g, { xid: THIS_TRANSACTION, as_of: plan.dataAsOf });
+      else {
+        const added = { scope, metric: s.metric, xid: THIS_TRANSACTION, as_of: plan.dataAsOf };
+        groups.push(added);
+        byKey.set(`${scope}|${s.metric}`, added);
+      }
+    }
+  }
   const orgXid = BigInt(org?.xid ?? 0);
   const storedXid = new Map(stored.map((r) => [pageKey(r.page, r.scope), BigInt(r.xid)]));
   const read = (page: DashboardPage, scopeId: string | null) =>
@@ -162,51 +185,91 @@ export interface DashboardPublisherOptions {
   onStored?: (result: StoreResult & { renderMs: number; storeMs: number }) => void;
 }
 
+/** What a publication renders and stores: the rows, their stamps, every row produced. */
+interface PagePlan {
+  pages: Promise<RenderedPage[]>;
+  stamp: (page: DashboardPage, scopeId: string | null) => string;
+  produced: { page: DashboardPage; scopeId: string | null }[];
+  renderMs: () => number;
+}
+
 /**
- * An `afterPublish` hook: names from the branch → render the page × scope rows whose inputs
- * changed since they were stored (`pageInputs`) → store them; the others are left untouched.
+ * Names from the branch → the page × scope rows whose inputs changed since they were stored
+ * (`pageInputs`, as they are or as `plan` is about to leave them) → rendering started on the
+ * rendering threads.
+ */
+async function planPages<TSchema extends DbSchema>(
+  tx: Tx<TSchema>,
+  snapshots: readonly AnySnapshot[],
+  options: DashboardPublisherOptions,
+  plan?: PublishPlan,
+): Promise<PagePlan> {
+  const names = await readOrgNames(tx, options.tenantId);
+  const inputs = await pageInputs(tx, options.tenantId, plan);
+  const fallback = new Date().toISOString();
+  const stamps = new Map<string, string>();
+  const stamp = (page: DashboardPage, scopeId: string | null) => {
+    const key = pageKey(page, scopeId);
+    if (!stamps.has(key)) stamps.set(key, inputs.stamp(page, scopeId) ?? fallback);
+    return stamps.get(key)!;
+  };
+  const scopes = [
+    null,
+    ...new Set(
+      snapshots.filter((s) => s.scopeKind === 'school' && s.scopeId).map((s) => s.scopeId!),
+    ),
+  ];
+  const produced = scopes.flatMap((scopeId) => PAGES.map((page) => ({ page, scopeId })));
+  const stale = (page: DashboardPage, scopeId: string | null) => {
+    if (options.renderAll) return true;
+    const stored = inputs.storedXid(page, scopeId);
+    return stored === undefined || stored < inputs.inputXid(page, scopeId);
+  };
+  const started = performance.now();
+  let finished = 0;
+  const pages = renderDashboardPagesInThreads(snapshots, { ...names, asOf: stamp, only: stale });
+  void pages.then(() => (finished = performance.now())).catch(() => undefined);
+  return {
+    pages,
+    stamp,
+    produced,
+    renderMs: () => Math.round((finished || performance.now()) - started),
+  };
+}
+
+/**
+ * The publication hooks that keep `dashboard_pages` in step with the snapshots, in the same
+ * transaction: `beforeWrite` starts rendering the page × scope rows whose inputs the
+ * publication changes (so rendering runs while the snapshot rows are written), and
+ * `afterPublish` stores them; the others are left untouched. A publication that retires
+ * snapshots (a school gone) plans its pages after the write instead.
  */
 export function dashboardPublisher<TSchema extends DbSchema>(
   options: DashboardPublisherOptions,
-): (tx: Tx<TSchema>, snapshots: readonly AnySnapshot[]) => Promise<void> {
-  return async (tx, snapshots) => {
-    const names = await readOrgNames(tx, options.tenantId);
-    const inputs = await pageInputs(tx, options.tenantId);
-    const fallback = new Date().toISOString();
-    const stamps = new Map<string, string>();
-    const stamp = (page: DashboardPage, scopeId: string | null) => {
-      const key = pageKey(page, scopeId);
-      if (!stamps.has(key)) stamps.set(key, inputs.stamp(page, scopeId) ?? fallback);
-      return stamps.get(key)!;
-    };
-    const scopes = [
-      null,
-      ...new Set(
-        snapshots.filter((s) => s.scopeKind === 'school' && s.scopeId).map((s) => s.scopeId!),
-      ),
-    ];
-    const produced = scopes.flatMap((scopeId) => PAGES.map((page) => ({ page, scopeId })));
-    const stale = (page: DashboardPage, scopeId: string | null) => {
-      if (options.renderAll) return true;
-      const stored = inputs.storedXid(page, scopeId);
-      return stored === undefined || stored < inputs.inputXid(page, scopeId);
-    };
-    const started = performance.now();
-    const pages = await renderDashboardPagesInThreads(snapshots, {
-      ...names,
-      asOf: stamp,
-      only: stale,
-    });
-    const renderMs = Math.round(performance.now() - started);
-    const storing = performance.now();
-    const stored = await storeDashboardPages(tx, {
-      tenantId: options.tenantId,
-      runId: options.runId,
-      asOf: stamp,
-      pages,
-      produced,
-    });
-    options.onStored?.({ ...stored, renderMs, storeMs: Math.round(performance.now() - storing) });
+): {
+  beforeWrite: (tx: Tx<TSchema>, plan: PublishPlan) => Promise<void>;
+  afterPublish: (tx: Tx<TSchema>, snapshots: readonly AnySnapshot[]) => Promise<void>;
+} {
+  let early: PagePlan | null = null;
+  return {
+    beforeWrite: async (tx, plan) => {
+      if (plan.retiring.length > 0) return;
+      early = await planPages(tx, plan.snapshots, options, plan);
+    },
+    afterPublish: async (tx, snapshots) => {
+      const planned = early ?? (await planPages(tx, snapshots, options));
+      const pages = await planned.pages;
+      const renderMs = planned.renderMs();
+      const storing = performance.now();
+      const stored = await storeDashboardPages(tx, {
+        tenantId: options.tenantId,
+        runId: options.runId,
+        asOf: planned.stamp,
+        pages,
+        produced: planned.produced,
+      });
+      options.onStored?.({ ...stored, renderMs, storeMs: Math.round(performance.now() - storing) });
+    },
   };
 }
 

@@ -135,7 +135,7 @@ async function refreshAndPublish(
     dataAsOf: result.extractedAt,
     // Dashboard pages are rendered and stored in the same transaction as the figures: those
     // whose figures changed, or every page on a full refresh.
-    afterPublish: dashboardPublisher({
+    ...dashboardPublisher({
       tenantId: tenant.id,
       runId: result.runId,
       renderAll: result.mode === 'full',
