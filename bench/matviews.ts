@@ -1173,6 +1173,16 @@ const GRADE_KEYS = [
   'missing_rate',
 ];
 const GPA_KEYS = GPA_FIGURES.map(([n]) => n);
+/** What a class entry of the payload carries (`ClassGradeFigures`), letters aside. */
+const CLASS_KEYS = [
+  'students',
+  'average_percent',
+  'failing_students',
+  'missing_scores',
+  'scores_due',
+  'course_id',
+  'subject',
+];
 
 const windowText = (w: Json) => `${w.start} ${w.end} ${w.source} ${w.session_id ?? '-'}`;
 const viewWindow = (r: Json) =>
@@ -1291,7 +1301,12 @@ const FIGURES: Record<string, { payload: (p: Json) => Figures; view: (rows: Json
         for (const s of p.by_school)
           add(`by_school[${s.school_id}].`, s, [...GRADE_KEYS, ...GPA_KEYS]);
         for (const c of p.classes) {
-          add(`classes[${c.class_id}].`, c, [...GRADE_KEYS, 'course_id', 'subject', 'school_id']);
+          const prefix = `classes[${c.class_id}].`;
+          put(f, prefix, c, CLASS_KEYS);
+          f.set(
+            `${prefix}letters`,
+            letterText(p.letters.map((l: Json, i: number) => [l.letter, c.letter_counts[i]])),
+          );
         }
         return f;
       },
@@ -1309,9 +1324,7 @@ const FIGURES: Record<string, { payload: (p: Json) => Figures; view: (rows: Json
         for (const s of byBreakdown(rows, 'school')) {
           add(`by_school[${s.key}].`, s, [...GRADE_KEYS, ...GPA_KEYS]);
         }
-        for (const c of byBreakdown(rows, 'class')) {
-          add(`classes[${c.key}].`, c, [...GRADE_KEYS, 'course_id', 'subject', 'school_id']);
-        }
+        for (const c of byBreakdown(rows, 'class')) add(`classes[${c.key}].`, c, CLASS_KEYS);
         return f;
       },
     },

@@ -438,12 +438,7 @@ export async function gradesSnapshots(
         AND coalesce(ce.credits_attempted, co.credits) > 0`,
   );
 
-  type ClassRow = FigureRow & {
-    class_id: string;
-    course_id: string | null;
-    subject: string;
-    school_id: string;
-  };
+  type ClassRow = FigureRow & { class_id: string; course_id: string | null; subject: string };
   // Letter counts come as columns l0, l1, … (one per band, in `bands` order).
   const L = bands.map((b) => b.letter);
   const figureCols = (students: string, failing: string) => `
@@ -465,8 +460,7 @@ export async function gradesSnapshots(
   const classBy = groupBy(
     await ctx.rows<ClassRow & { scope_id: string; period: string }>(
       `SELECT scope_id::VARCHAR AS scope_id, period, class_id::VARCHAR AS class_id,
-              course_id::VARCHAR AS course_id, subject, school_id::VARCHAR AS school_id,
-              ${figureCols('n', 'failing')}
+              course_id::VARCHAR AS course_id, subject, ${figureCols('n', 'failing')}
          FROM ${ctx.base('gr_class', mode)} ORDER BY class_id`,
     ),
     (r) => scopeKey('school', r.scope_id, r.period),
@@ -534,8 +528,12 @@ export async function gradesSnapshots(
         class_id: r.class_id,
         course_id: r.course_id,
         subject: r.subject,
-        school_id: r.school_id,
-        ...gradeFigures(r),
+        students: r.students,
+        average_percent: r.average_percent,
+        letter_counts: letterList(r).map((l) => l.count),
+        failing_students: r.failing_students,
+        missing_scores: r.missing_scores,
+        scores_due: r.scores_due,
       })),
     };
     return {

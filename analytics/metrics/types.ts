@@ -162,12 +162,26 @@ export interface GradesPayload extends GradeFigures, GpaFigures {
    * school's snapshots; the tenant's snapshot lists none (its `by_school` and `by_subject`
    * compare schools and subjects).
    */
-  classes: (GradeFigures & {
-    class_id: string;
-    course_id: string | null;
-    subject: string;
-    school_id: string;
-  })[];
+  classes: ClassGradeFigures[];
+}
+
+/**
+ * A class's figures, compact (a school lists hundreds): each student has one row per class,
+ * so `students` is also the class's (student, class) count; rates are the counts' ratios
+ * (`failing_students ÷ students`, `missing_scores ÷ scores_due`).
+ */
+export interface ClassGradeFigures {
+  class_id: string;
+  course_id: string | null;
+  subject: string;
+  /** Students with a percentage in the class. */
+  students: number;
+  average_percent: number | null;
+  /** Students per letter, in the order of the payload's `letters`. */
+  letter_counts: number[];
+  failing_students: number;
+  missing_scores: number;
+  scores_due: number;
 }
 
 // ---------------------------------------------------------------- ESA
