@@ -509,10 +509,13 @@ export class WarehouseWriter implements SqlRunner {
   }
 
   async dropTemporaries(): Promise<void> {
-    for (const name of this.temporaries) {
-      await runSql(this.conn, `DROP TABLE IF EXISTS temp."${name}"`).catch(() => undefined);
-    }
+    const names = [...this.temporaries];
     this.temporaries.clear();
+    if (names.length === 0) return;
+    await runSql(
+      this.conn,
+      names.map((name) => `DROP TABLE IF EXISTS temp."${name}"`).join(';\n'),
+    ).catch(() => undefined);
   }
 
   /** A temporary table that is dropped when the transaction ends (queued, not awaited). */

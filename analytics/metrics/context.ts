@@ -95,10 +95,13 @@ export class MetricContext {
   }
 
   async dispose(): Promise<void> {
-    for (const name of this.temps.reverse()) {
-      await this.runner.run(`DROP TABLE IF EXISTS temp."${name}"`).catch(() => undefined);
-    }
+    const names = [...new Set(this.temps)].reverse();
     this.temps.length = 0;
+    if (names.length === 0) return;
+    // One round trip for every drop.
+    await this.runner
+      .run(names.map((name) => `DROP TABLE IF EXISTS temp."${name}"`).join(';\n'))
+      .catch(() => undefined);
   }
 
   /** Builds the scope and window tables; call once before any metric. */
