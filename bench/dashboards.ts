@@ -5,6 +5,7 @@ import type { AnySnapshot } from '../analytics/metrics/types.js';
 import { createTenant, tenantBranchOwner } from '../db/platform.js';
 import { formatSummary, seedTenant, silentProgress, type PresetName } from '../db/seed/index.js';
 import { renderDashboardPages } from '../dashboards/render.js';
+import { renderDashboardPagesInThreads } from '../dashboards/render-pool.js';
 import { ControlPlane } from '../workers/control.js';
 import { localLocks } from '../workers/locks.js';
 import { createLogger } from '../workers/log.js';
@@ -15,9 +16,10 @@ import { asAdmin, benchEnvironment } from './environment.js';
  * SPEC §10: rendering every dashboard page of a tenant (every page × scope) from its
  * published snapshots in ≤ 2 s. Seeds a tenant (`BENCH_DASHBOARDS_PRESET`, default
  * `large`), runs the real refresh (which publishes and stores the pages), reads the
- * published snapshots and school names back, then times renderDashboardPages: the first
- * run (a new linkedom document; modules already loaded by the refresh's own rendering) and the
- * median of 5 more.
+ * published snapshots and school names back, then times renderDashboardPages on this
+ * thread — the first run (a new linkedom document; modules already loaded by the refresh's
+ * own rendering) and the median of 5 more — and the median of 5 renders on the rendering
+ * threads, as a publication renders.
  * `BENCH_KEEP=1` keeps the databases.
  */
 
@@ -31,6 +33,8 @@ export interface DashboardsBenchResult {
   bytes: number;
   firstMs: number;
   medianMs: number;
+  /** Median of 5 renders on the rendering threads, as a publication renders. */
+  threadedMs: number;
 }
 
 export async function benchDashboards(
@@ -118,6 +122,14 @@ export async function benchDashboards(
     const first = time();
     const warm = Array.from({ length: 5 }, () => time().ms).sort((a, b) => a - b);
     const medianMs = warm[2]!;
+    // What a publication does: the rendering threads (already warm from the refresh above).
+    const threaded: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await renderDashboardPagesInThreads(snapshots, options);
+      threaded.push(performance.now() - t0);
+    }
+    const threadedMs = threaded.sort((a, b) => a - b)[2]!;
     const bytes = first.pages.reduce((n, p) => n + Buffer.byteLength(p.html), 0);
     const schools = new Set(first.pages.filter((p) => p.scopeId).map((p) => p.scopeId)).size;
     const result: DashboardsBenchResult = {
@@ -128,6 +140,7 @@ export async function benchDashboards(
       bytes,
       firstMs: first.ms,
       medianMs,
+      threadedMs,
     };
     const verdict = (ms: number) => (ms <= TARGET_MS ? 'meets target' : 'MISSES target');
     log(
@@ -138,6 +151,9 @@ export async function benchDashboards(
     );
     log(
       `  render all, median of 5 more: ${medianMs.toFixed(0)} ms (${verdict(medianMs)}); ${(medianMs / result.pages).toFixed(1)} ms per page`,
+    );
+    log(
+      `  render all on the rendering threads (${process.env.RENDER_THREADS ?? 'one per core, up to 4'}), median of 5: ${threadedMs.toFixed(0)} ms (${verdict(threadedMs)})`,
     );
     return result;
   } finally {
