@@ -79,10 +79,10 @@ function invoiceFacts(asOf: string, ids?: string): string {
         GROUP BY pa.invoice_id)
      SELECT i.id, i.account_id, ${unitOf('coalesce(i.school_id, ba.school_id)')} AS unit,
             i.issue_date, i.total_cents, i.status NOT IN ('draft', 'void') AS invoiced,
-            coalesce(paid.by_as_of, 0) AS collected,
+            coalesce(paid.by_as_of, 0)::BIGINT AS collected,
             CASE WHEN i.status IN ('open', 'paid') AND i.issue_date <= ${asOf}
                   AND i.balance_cents + coalesce(paid.after_as_of, 0) > 0
-                 THEN i.balance_cents + coalesce(paid.after_as_of, 0) END AS receivable,
+                 THEN i.balance_cents + coalesce(paid.after_as_of, 0) END::BIGINT AS receivable,
             CASE WHEN i.due_date IS NULL OR ${asOf} - i.due_date <= 0 THEN 'current'
                  WHEN ${asOf} - i.due_date <= 30 THEN '1_30'
                  WHEN ${asOf} - i.due_date <= 60 THEN '31_60'
