@@ -582,8 +582,9 @@ export class WarehouseWriter implements SqlRunner {
           this.temporaries.delete(stage);
           return { extracted, removed: 0, total: await this.count(table.name) };
         }
-        // The ids this run replaces or removes; a hash join on the id column alone finds
-        // their warehouse rows, which are then read (for the delta) and deleted by row id.
+        // The ids this run replaces or removes; one hash join finds their warehouse rows (as
+        // they were, when the delta is kept), which are then deleted by row id.
+        const keepDelta = this.deltaTables.has(table.name);
         const keys = `_keys_${table.name}`;
         await this.temporary(
           keys,
@@ -595,7 +596,8 @@ export class WarehouseWriter implements SqlRunner {
         const hits = `_hits_${table.name}`;
         await this.temporary(
           hits,
-          `AS SELECT t.rowid AS rid, k.gone FROM "${table.name}" t JOIN temp."${keys}" k ON k.id = t.id`,
+          `AS SELECT t.rowid AS rid, k.gone${keepDelta ? ', t.*' : ''}
+               FROM "${table.name}" t JOIN temp."${keys}" k ON k.id = t.id`,
         );
         const [hit] = await this.rows<{ n: number; gone: number }>(
           `SELECT count(*)::INTEGER AS n, count(*) FILTER (gone)::INTEGER AS gone FROM temp."${hits}"`,
@@ -607,11 +609,10 @@ export class WarehouseWriter implements SqlRunner {
                 .map((h) => h.r)
                 .join(', ') || 'NULL'
             : `SELECT rid FROM temp."${hits}"`;
-        const keepDelta = this.deltaTables.has(table.name);
         if (keepDelta) {
           await this.temporary(
             `_delta_${table.name}`,
-            `AS SELECT ${cols}, true AS _old FROM "${table.name}" WHERE rowid IN (${rowids})`,
+            `AS SELECT ${cols}, true AS _old FROM temp."${hits}"`,
           );
         }
         if (hit!.n > 0) {
