@@ -26,6 +26,7 @@ import {
   scopeKey,
   segmentJoin,
 } from './context.js';
+import { mergeSums } from './sums.js';
 import type { AttendanceFigures, AttendancePayload, MetricSnapshot } from './types.js';
 
 interface FigureRow {
@@ -89,6 +90,27 @@ function memberDaysCte(
   only: { students?: string; days?: string; records?: string } = {},
 ): string {
   const records = only.records ?? 'attendance_records';
+  return `${spansCte(asOf, only)},
+     -- At most one live daily record per student and date (unique in the branch).
+     daily AS (
+       SELECT student_id, school_id, date, status FROM ${records}
+        WHERE period IS NULL AND date BETWEEN ${MIN_START} AND ${asOf}),
+     member_days AS (
+       SELECT sp.student_id, d.school_id, d.date, sp.grade_level, r.status
+         FROM days d
+         JOIN spans sp ON sp.school_id = d.school_id AND d.date BETWEEN sp.s AND sp.e
+         LEFT JOIN daily r ON r.student_id = sp.student_id AND r.school_id = d.school_id
+          AND r.date = d.date),
+     segmented AS (
+       SELECT md.*, b.b AS seg FROM member_days md ASOF JOIN _m_bounds b ON md.date >= b.b)`;
+}
+
+/**
+ * CTEs `days` (instructional school days up to the as-of date) and `spans` (each student's
+ * merged enrolments at a school, with the grade of the latest), restricted as in
+ * `memberDaysCte`.
+ */
+function spansCte(asOf: string, only: { students?: string; days?: string } = {}): string {
   return `WITH days AS (
        SELECT DISTINCT cd.school_id, cd.date FROM calendar_days cd
        ${only.days ? `JOIN ${only.days} k ON k.school_id = cd.school_id AND k.date = cd.date` : ''}
@@ -110,46 +132,52 @@ function memberDaysCte(
          FROM ordered),
      spans AS (
        SELECT student_id, school_id, min(s) AS s, max(e) AS e, arg_max(grade_level, s) AS grade_level
-         FROM islands GROUP BY student_id, school_id, island),
-     -- At most one live daily record per student and date (unique in the branch).
-     daily AS (
-       SELECT student_id, school_id, date, status FROM ${records}
-        WHERE period IS NULL AND date BETWEEN ${MIN_START} AND ${asOf}),
-     member_days AS (
-       SELECT sp.student_id, d.school_id, d.date, sp.grade_level, r.status
-         FROM days d
-         JOIN spans sp ON sp.school_id = d.school_id AND d.date BETWEEN sp.s AND sp.e
-         LEFT JOIN daily r ON r.student_id = sp.student_id AND r.school_id = d.school_id
-          AND r.date = d.date),
-     segmented AS (
-       SELECT md.*, b.b AS seg FROM member_days md ASOF JOIN _m_bounds b ON md.date >= b.b)`;
+         FROM islands GROUP BY student_id, school_id, island)`;
 }
 
+const PRESENT = `('present', 'tardy', 'early_departure')`;
+const ABSENT = `('absent', 'excused_absence')`;
+/** A record whose status is none of these leaves its day unmarked. */
+const MARKED = `('present', 'tardy', 'early_departure', 'absent', 'excused_absence')`;
 const OUTCOMES = `count(*) AS membership,
-            count(*) FILTER (status IN ('present', 'tardy', 'early_departure')) AS present,
-            count(*) FILTER (status IN ('absent', 'excused_absence')) AS absent,
+            count(*) FILTER (status IN ${PRESENT}) AS present,
+            count(*) FILTER (status IN ${ABSENT}) AS absent,
             count(*) FILTER (status = 'excused_absence') AS excused,
-            count(*) FILTER (status IS NULL OR status NOT IN
-              ('present', 'tardy', 'early_departure', 'absent', 'excused_absence')) AS unmarked`;
+            count(*) FILTER (status IS NULL OR status NOT IN ${MARKED}) AS unmarked`;
+/** The day sums of `att_segments`, `att_student_school` and `att_student`, added up. */
+const DAY_SUMS = `sum(membership)::INTEGER AS membership, sum(present)::INTEGER AS present,
+            sum(absent)::INTEGER AS absent, sum(excused)::INTEGER AS excused,
+            sum(unmarked)::INTEGER AS unmarked`;
 const SEGMENT_COLS = `student_id, school_id, seg, membership, present, absent, excused, unmarked,
             latest_grade AS grade_level, last_day`;
 const SCHOOL_DAY_COLS = `school_id, date, grade_level, membership, present, absent, excused, unmarked`;
 
 /** Per scope, period, student and school: the segments inside each window, summed. */
 const studentSchoolSql = (segments: string, students?: string) => `
-  SELECT sw.scope_kind, sw.scope_id, sw.period, x.student_id, x.school_id,
-         sum(x.membership)::INTEGER AS membership, sum(x.present)::INTEGER AS present,
-         sum(x.absent)::INTEGER AS absent, sum(x.excused)::INTEGER AS excused,
-         sum(x.unmarked)::INTEGER AS unmarked,
+  SELECT sw.scope_kind, sw.scope_id, sw.period, x.student_id, x.school_id, ${DAY_SUMS},
          arg_max(x.grade_level, x.last_day) AS grade_level, max(x.last_day) AS last_day
     FROM ${segments} x ${segmentJoin('x', 'school_id')}
    ${students ? `WHERE x.student_id IN (SELECT student_id FROM ${students})` : ''}
    GROUP BY ALL`;
 
+/** Per scope, period and student (over schools), with the grade of their latest day. */
+const studentSql = (studentSchool: string, students?: string) => `
+  SELECT scope_kind, scope_id, period, student_id, ${DAY_SUMS},
+         arg_max(grade_level, last_day) AS grade_level
+    FROM ${studentSchool}
+   ${students ? `WHERE student_id IN (SELECT student_id FROM ${students})` : ''}
+   GROUP BY ALL`;
+
+/** Per school day, how many attendance records of any kind it has. */
+const takenSql = (records: string, asOf: string) => `
+  SELECT school_id, date, count(*)::INTEGER AS records FROM ${records}
+   WHERE date BETWEEN ${MIN_START} AND ${asOf} GROUP BY ALL`;
+
 /**
- * The base aggregates: per student, school and date segment (`att_segments`) and per scope
- * and period (`att_student_school`), per school,
- * day and grade (`att_school_days`), and the school days with any record (`att_taken`).
+ * The base aggregates: per student, school and date segment (`att_segments`); per scope,
+ * period, student and school (`att_student_school`) and per scope, period and student
+ * (`att_student`); per school, day and grade (`att_school_days`); and the records per
+ * school day (`att_taken`: days with none have no row).
  */
 export async function attendanceBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): Promise<void> {
   const asOf = ctx.asOfSql;
@@ -180,27 +208,108 @@ export async function attendanceBase(ctx: MetricContext, mode: 'temp' | 'rebuild
     mode,
     studentSchoolSql(ctx.base('att_segments', mode)),
   );
-  await ctx.createBase(
-    'att_taken',
-    mode,
-    `SELECT DISTINCT school_id, date FROM attendance_records
-      WHERE date BETWEEN ${MIN_START} AND ${asOf}`,
-  );
+  await ctx.createBase('att_student', mode, studentSql(ctx.base('att_student_school', mode)));
+  await ctx.createBase('att_taken', mode, takenSql('attendance_records', asOf));
 }
 
 /**
  * Brings the kept base aggregates up to date with the changed enrolments and attendance
- * records of this run (`temp._delta_*`, old and new versions): the segments of every student
- * they name, and the school days they touch, are recomputed.
+ * records of this run (`temp._delta_*`, old and new versions). Changed records alone do not
+ * change which days are membership days, only their outcome: their contributions are added
+ * to the kept sums. Changed enrolments do; the figures of every student they name, and of
+ * the school days they cover, are then recomputed.
  */
 export async function patchAttendanceBase(
   ctx: MetricContext,
   changed: ReadonlySet<string>,
 ): Promise<void> {
+  if (changed.has('school_enrollments')) return recomputeAttendance(ctx, changed);
+  if (changed.has('attendance_records')) return addRecordChanges(ctx);
+}
+
+/**
+ * Changed attendance records, enrolments unchanged: each daily record, old (−1) or new (+1),
+ * on a membership day moves that day from unmarked to its outcome; every record moves its
+ * school day's record count.
+ */
+async function addRecordChanges(ctx: MetricContext): Promise<void> {
+  const asOf = ctx.asOfSql;
+  const delta = 'temp._delta_attendance_records';
+  const sign = `CASE WHEN d._old THEN -1 ELSE 1 END`;
+  await ctx.temp('_m_att_students', `SELECT DISTINCT student_id FROM ${delta}`);
+  await ctx.temp(
+    '_m_att_change',
+    `${spansCte(asOf, { students: '_m_att_students' })}
+     SELECT d.student_id, d.school_id, d.date, sp.grade_level, b.b AS seg, 0 AS membership,
+            ${sign} * (d.status IN ${PRESENT})::INTEGER AS present,
+            ${sign} * (d.status IN ${ABSENT})::INTEGER AS absent,
+            ${sign} * (d.status = 'excused_absence')::INTEGER AS excused,
+            ${sign} * ((d.status NOT IN ${MARKED})::INTEGER - 1) AS unmarked
+       FROM ${delta} d
+       JOIN days ON days.school_id = d.school_id AND days.date = d.date
+       JOIN spans sp ON sp.student_id = d.student_id AND sp.school_id = d.school_id
+        AND d.date BETWEEN sp.s AND sp.e
+       ASOF JOIN _m_bounds b ON d.date >= b.b
+      WHERE d.period IS NULL AND d.status IS NOT NULL`,
+  );
+  const sums = 'membership, present, absent, excused, unmarked';
+  await mergeSums(
+    ctx,
+    ctx.base('att_segments', 'patch'),
+    ['student_id', 'school_id', 'seg'],
+    ['grade_level', 'last_day'],
+    DAY_SUMS,
+    `(SELECT student_id, school_id, seg, ${sums} FROM _m_att_change)`,
+    'membership',
+  );
+  const inWindows = `FROM _m_att_change c ${segmentJoin('c', 'school_id')}`;
+  await mergeSums(
+    ctx,
+    ctx.base('att_student_school', 'patch'),
+    ['scope_kind', 'scope_id', 'period', 'student_id', 'school_id'],
+    ['grade_level', 'last_day'],
+    DAY_SUMS,
+    `(SELECT sw.scope_kind, sw.scope_id, sw.period, c.student_id, c.school_id, ${sums} ${inWindows})`,
+    'membership',
+  );
+  await mergeSums(
+    ctx,
+    ctx.base('att_student', 'patch'),
+    ['scope_kind', 'scope_id', 'period', 'student_id'],
+    ['grade_level'],
+    DAY_SUMS,
+    `(SELECT sw.scope_kind, sw.scope_id, sw.period, c.student_id, ${sums} ${inWindows})`,
+    'membership',
+  );
+  await mergeSums(
+    ctx,
+    ctx.base('att_school_days', 'patch'),
+    ['school_id', 'date', 'grade_level'],
+    [],
+    DAY_SUMS,
+    `(SELECT school_id, date, grade_level, ${sums} FROM _m_att_change)`,
+    'membership',
+  );
+  await mergeSums(
+    ctx,
+    ctx.base('att_taken', 'patch'),
+    ['school_id', 'date'],
+    [],
+    'sum(records)::INTEGER AS records',
+    `(SELECT school_id, date, ${sign} AS records FROM ${delta} d
+       WHERE date BETWEEN ${MIN_START} AND ${asOf})`,
+    'records',
+  );
+}
+
+/**
+ * Changed enrolments (and records): the segments of every student they name, and the school
+ * days they touch, are recomputed from the records.
+ */
+async function recomputeAttendance(ctx: MetricContext, changed: ReadonlySet<string>) {
   const asOf = ctx.asOfSql;
   const parts = (f: (t: string) => string) =>
     ATTENDANCE_PATCHABLE.filter((t) => changed.has(t)).map((t) => f(`temp._delta_${t}`));
-  if (parts(() => '').length === 0) return;
   const union = (xs: string[]) => xs.join('\n UNION ');
   await ctx.temp(
     '_m_att_students',
@@ -211,16 +320,14 @@ export async function patchAttendanceBase(
   const recordDays = changed.has('attendance_records')
     ? [`SELECT school_id, date FROM temp._delta_attendance_records`]
     : [];
-  const enrolmentDays = changed.has('school_enrollments')
-    ? [
-        `SELECT cd.school_id, cd.date FROM calendar_days cd
-           JOIN temp._delta_school_enrollments e ON e.school_id = cd.school_id
-            AND cd.date BETWEEN e.entry_date AND coalesce(e.exit_date, ${asOf})`,
-      ]
-    : [];
   await ctx.temp(
     '_m_att_days',
-    `SELECT DISTINCT school_id, date FROM (${union([...recordDays, ...enrolmentDays])})
+    `SELECT DISTINCT school_id, date FROM (${union([
+      ...recordDays,
+      `SELECT cd.school_id, cd.date FROM calendar_days cd
+         JOIN temp._delta_school_enrollments e ON e.school_id = cd.school_id
+          AND cd.date BETWEEN e.entry_date AND coalesce(e.exit_date, ${asOf})`,
+    ])})
       WHERE date BETWEEN ${MIN_START} AND ${asOf}`,
   );
   // One scan of the records for both recomputations.
@@ -250,6 +357,11 @@ export async function patchAttendanceBase(
   await ctx.runner.run(
     `INSERT INTO ${studentSchool} ${studentSchoolSql(segments, '_m_att_students')}`,
   );
+  const student = ctx.base('att_student', 'patch');
+  await ctx.runner.run(
+    `DELETE FROM ${student} WHERE student_id IN (SELECT student_id FROM _m_att_students)`,
+  );
+  await ctx.runner.run(`INSERT INTO ${student} ${studentSql(studentSchool, '_m_att_students')}`);
   const schoolDays = ctx.base('att_school_days', 'patch');
   await ctx.runner.run(
     `DELETE FROM ${schoolDays} x USING _m_att_days k WHERE x.school_id = k.school_id AND x.date = k.date`,
@@ -267,10 +379,11 @@ export async function patchAttendanceBase(
         WHERE x.school_id = d.school_id AND x.date = d.date`,
     );
     await ctx.runner.run(
-      `INSERT INTO ${taken}
-       SELECT DISTINCT r.school_id, r.date FROM _m_att_records r
-         JOIN (SELECT DISTINCT school_id, date FROM temp._delta_attendance_records) d
-           ON d.school_id = r.school_id AND d.date = r.date`,
+      `INSERT INTO ${taken} ${takenSql(
+        `(SELECT r.* FROM _m_att_records r
+           SEMI JOIN temp._delta_attendance_records d ON d.school_id = r.school_id AND d.date = r.date)`,
+        asOf,
+      )}`,
     );
   }
 }
@@ -282,25 +395,17 @@ export async function attendanceSnapshots(
   const asOf = ctx.asOfSql;
   if (mode === 'temp') await attendanceBase(ctx, 'temp');
   const studentSchool = ctx.base('att_student_school', mode);
-  await ctx.temp(
-    '_m_att_student',
-    `SELECT scope_kind, scope_id, period, student_id,
-            sum(membership)::INTEGER AS membership, sum(present)::INTEGER AS present,
-            sum(absent)::INTEGER AS absent, sum(excused)::INTEGER AS excused,
-            sum(unmarked)::INTEGER AS unmarked,
-            arg_max(grade_level, last_day) AS grade_level
-       FROM ${studentSchool} GROUP BY ALL`,
-  );
+  const student = ctx.base('att_student', mode);
   const schoolDays = ctx.base('att_school_days', mode);
 
   const totals = await ctx.rows<FigureRow>(
-    asText(`${studentFigures('')} FROM _m_att_student GROUP BY ALL`, []),
+    asText(`${studentFigures('')} FROM ${student} GROUP BY ALL`, []),
   );
   // By grade: chronic figures and students by the student's latest grade in the window;
   // day figures by the grade of each day.
   const byGradeChronic = await ctx.rows<FigureRow & { grade_level: string }>(
     asText(
-      `${studentFigures('grade_level')} FROM _m_att_student GROUP BY ALL`,
+      `${studentFigures('grade_level')} FROM ${student} GROUP BY ALL`,
       [],
       'ORDER BY grade_level',
     ),

@@ -18,6 +18,7 @@ const KEPT = [
   'agg_att_school_days',
   'agg_att_taken',
   'agg_att_student_school',
+  'agg_att_student',
   'agg_score_segments',
   'agg_gr_class',
   'agg_gr_student',
@@ -213,6 +214,59 @@ describe('kept aggregates', () => {
         [id],
       );
     await incrementalEqualsFull(dir, 'r2');
+  });
+
+  it('adds changed attendance records to the kept sums when no enrolment changed', async () => {
+    const dir = join(w.dir, 'kept-records');
+    await t.refresh({ warehouseDir: dir, asOf: AS_OF });
+    const daily = (n: number, salt: string) =>
+      pick('attendance_records', n, `period is null and date <= '${AS_OF}'`, salt);
+    // Corrections to every status, soft and hard deletes (the day becomes unmarked), a
+    // period record, and a record moved to the school the student is not enrolled at.
+    const statuses = ['present', 'tardy', 'early_departure', 'absent', 'excused_absence'];
+    for (const [i, id] of (await daily(10, 'r1')).entries()) {
+      await q(`update attendance_records set status = $2 where tenant_id = $1 and id = $3`, [
+        statuses[i % statuses.length],
+        id,
+      ]);
+    }
+    const [soft, hard1, hard2, moved] = await daily(4, 'r2');
+    await q(`update attendance_records set deleted_at = now() where tenant_id = $1 and id = $2`, [
+      soft,
+    ]);
+    const removed = (
+      await q(
+        `delete from attendance_records where tenant_id = $1 and id in ($2, $3)
+         returning student_id, school_id, date::text as date`,
+        [hard1, hard2],
+      )
+    ).rows as { student_id: string; school_id: string; date: string }[];
+    await q(
+      `update attendance_records set school_id = case when school_id = $2 then $3::uuid else $2::uuid end
+        where tenant_id = $1 and id = $4`,
+      [world.schools[0], world.schools[1], moved],
+    );
+    await q(
+      `insert into attendance_records (tenant_id, student_id, school_id, date, period, status)
+       values ($1, $2, $3, '2025-01-13', 'P2', 'absent')`,
+      [world.students[5], world.schools[1]],
+    );
+    const { inc } = await incrementalEqualsFull(dir, 'records-1');
+    expect(inc.rowsPerTable.attendance_records!.extracted).toBeGreaterThan(0);
+    expect(inc.rowsPerTable.school_enrollments!.extracted).toBe(0);
+
+    // Unmarked days get a record again; the soft-deleted record comes back.
+    for (const r of removed) {
+      await q(
+        `insert into attendance_records (tenant_id, student_id, school_id, date, status)
+         values ($1, $2, $3, $4, 'tardy')`,
+        [r.student_id, r.school_id, r.date],
+      );
+    }
+    await q(`update attendance_records set deleted_at = null where tenant_id = $1 and id = $2`, [
+      soft,
+    ]);
+    await incrementalEqualsFull(dir, 'records-2');
   });
 
   it('patches finance for account, invoice, payment and allocation changes', async () => {
