@@ -152,18 +152,21 @@ export async function extractInto(
     }
 
     const rowsPerTable: Record<string, TableCounts> = {};
+    // Tables with neither changed rows nor tombstones are left as they are.
+    const untouched: string[] = [];
     for (const table of tables) {
       if (failure) break;
+      if (changed && !changed[table.name] && !(await tx.hasTombstones(table.name))) {
+        untouched.push(table.name);
+        continue;
+      }
       const load: TableLoad = options.mode === 'full' ? tx.replace(table) : tx.merge(table);
-      const copied =
-        changed && !changed[table.name]
-          ? { rows: Promise.resolve(0), loaded: Promise.resolve() }
-          : chunks.copy(
-              client,
-              extractSql(table, options.mode, options.since),
-              table.name,
-              load.addChunk,
-            );
+      const copied = chunks.copy(
+        client,
+        extractSql(table, options.mode, options.since),
+        table.name,
+        load.addChunk,
+      );
       const rows = await copied.rows;
       // DuckDB finishes this table while PostgreSQL streams the next one.
       const finished = copied.loaded
@@ -178,6 +181,10 @@ export async function extractInto(
     await client.query('commit');
     await Promise.all(finishes);
     if (failure) throw failure;
+    for (const [name, total] of await tx.counts(untouched)) {
+      rowsPerTable[name] = { extracted: 0, removed: 0, total };
+      await options.afterTable?.(name, rowsPerTable[name]);
+    }
     // Catalog order, whatever order DuckDB finished the tables in.
     const ordered = Object.fromEntries(tables.map((t) => [t.name, rowsPerTable[t.name]!] as const));
     return { snapshot, extractedAt: now, today, rowsPerTable: ordered };

@@ -641,6 +641,11 @@ export class WarehouseWriter implements SqlRunner {
     };
   }
 
+  /** Whether this run's tombstones (`tombstones()`) name rows of `table`. */
+  async hasTombstones(table: string): Promise<boolean> {
+    return ((await this.tombstoneCounts()).get(table) ?? 0) > 0;
+  }
+
   /** Tombstoned rows of this run per table (none before `tombstones()`). */
   private tombstoneCounts(): Promise<Map<string, number>> {
     if (!this.temporaries.has('_tombstones')) return Promise.resolve(new Map());
@@ -659,6 +664,17 @@ export class WarehouseWriter implements SqlRunner {
           `INSERT INTO temp._tombstones SELECT * FROM read_csv(${lit(path)}, ${CSV_OPTIONS}, columns = {'table_name': 'VARCHAR', 'row_id': 'UUID'})`,
         ).then(() => undefined),
     };
+  }
+
+  /** Row counts of `tables`, in one statement. */
+  async counts(tables: readonly string[]): Promise<Map<string, number>> {
+    if (tables.length === 0) return new Map();
+    const rows = await this.rows<{ t: string; n: number }>(
+      tables
+        .map((t) => `SELECT ${lit(t)} AS t, count(*)::INTEGER AS n FROM "${t}"`)
+        .join('\nUNION ALL '),
+    );
+    return new Map(rows.map((r) => [r.t, r.n]));
   }
 
   async count(table: string): Promise<number> {

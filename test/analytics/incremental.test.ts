@@ -207,16 +207,10 @@ describe('atomic refresh', () => {
           },
         }),
       ).rejects.toThrow('injected failure after scores');
-      // Several tables had been written in the transaction before the failure.
-      expect(loaded).toEqual(
-        expect.arrayContaining([
-          'org_units',
-          'academic_sessions',
-          'calendar_days',
-          'students',
-          'scores',
-        ]),
-      );
+      // Several tables had been written in the transaction before the failure (an
+      // incremental run writes only the tables with changes).
+      expect(loaded).toEqual(expect.arrayContaining(['calendar_days', 'students', 'scores']));
+      if (mode === 'full') expect(loaded).toEqual(expect.arrayContaining(['org_units']));
       expect(await dump(dir(), t.id)).toEqual(before);
 
       const wh = await openWarehouse({ dir: dir(), tenantId: t.id });
