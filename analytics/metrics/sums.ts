@@ -27,20 +27,19 @@ export async function mergeSums(
 ): Promise<void> {
   const k = key.join(', ');
   const on = key.map((c) => `t.${c} = d.${c}`).join(' AND ');
-  const oldRows = keep.old ?? '_m_merge_old';
-  await ctx.temp(
-    oldRows,
-    `SELECT t.* FROM ${table} t SEMI JOIN (SELECT DISTINCT ${k} FROM ${changes}) d ON ${on}`,
-  );
+  const oldSql = `SELECT t.* FROM ${table} t SEMI JOIN (SELECT DISTINCT ${k} FROM ${changes}) d ON ${on}`;
+  if (keep.old) await ctx.temp(keep.old, oldSql);
   const merged = keep.merged ?? '_m_merge_new';
   await ctx.temp(
     merged,
     `SELECT ${k}, ${carried.map((c) => `any_value(${c}) AS ${c}`).join(', ')}${carried.length ? ',' : ''}
             ${sums}
-       FROM (SELECT * FROM ${oldRows} UNION ALL BY NAME SELECT * FROM ${changes})
+       FROM (${keep.old ? `SELECT * FROM ${keep.old}` : oldSql}
+             UNION ALL BY NAME SELECT * FROM ${changes})
       GROUP BY ${k}`,
   );
-  await ctx.runner.run(`DELETE FROM ${table} t USING ${oldRows} d WHERE ${on}`);
+  // The merged rows hold one row per changed key: the old rows of exactly those go.
+  await ctx.runner.run(`DELETE FROM ${table} t USING ${merged} d WHERE ${on}`);
   await ctx.runner.run(`INSERT INTO ${table} BY NAME SELECT * FROM ${merged} WHERE ${count} > 0`);
 }
 
