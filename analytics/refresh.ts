@@ -83,6 +83,12 @@ export interface RefreshOptions {
   tables?: readonly WarehouseTable[];
   /** Recompute every metric even when inputs did not change (tests, diagnostics). */
   recomputeAll?: boolean;
+  /**
+   * The warehouse file stays attached until this settles (default: the end of the refresh),
+   * then is detached — checkpointed — in the background. A worker passes its publication, so
+   * that the checkpoint does not compete with it (`warehouseDetached` waits for it).
+   */
+  detachAfter?: Promise<unknown>;
 }
 
 export interface RefreshResult {
@@ -290,6 +296,6 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
       throw err;
     }
   } finally {
-    await warehouse.close();
+    await warehouse.close(options.detachAfter);
   }
 }

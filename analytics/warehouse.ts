@@ -187,6 +187,9 @@ interface Attachment {
 }
 /** Files attached to the engine, by path; one attachment per file (see the module comment). */
 const attachments = new Map<string, Promise<Attachment>>();
+let attachSeq = 0;
+/** Detaches under way, by path: attaching the same file again waits for them. */
+const detaching = new Map<string, Promise<unknown>>();
 
 async function attachFile(
   instance: DuckDBInstance,
@@ -230,9 +233,12 @@ async function acquire(
   options: OpenWarehouseOptions,
 ): Promise<string> {
   for (;;) {
+    await detaching.get(path)?.catch(() => undefined);
     let shared = attachments.get(path);
     if (!shared) {
-      const alias = `warehouse_${tenantId.replace(/-/g, '')}`;
+      // Unique per attachment: a file of the same tenant elsewhere (another directory) may
+      // still be detaching under an earlier alias.
+      const alias = `warehouse_${tenantId.replace(/-/g, '')}_${++attachSeq}`;
       shared = attachFile(instance, path, alias, options).then(() => ({ alias, refs: 0 }));
       attachments.set(path, shared);
       shared.catch(() => attachments.delete(path));
@@ -245,14 +251,38 @@ async function acquire(
   }
 }
 
-async function release(instance: DuckDBInstance, path: string): Promise<void> {
+async function release(
+  instance: DuckDBInstance,
+  path: string,
+  after: Promise<unknown> = Promise.resolve(),
+): Promise<void> {
   const shared = attachments.get(path);
   if (!shared) return;
   const s = await shared;
   if (--s.refs > 0) return;
   attachments.delete(path);
-  // Detaching writes the file's last changes and releases its lock for other processes.
-  await engineRun(instance, `DETACH "${s.alias}"`);
+  // Detaching checkpoints the file (folds its WAL in) and releases its lock for other
+  // processes. It runs in the background once `after` settles: what the last transaction
+  // committed is durable in the WAL already, and attaching the file again (here, or in
+  // another process through the file lock) waits for it.
+  const detached = after
+    .catch(() => undefined)
+    .then(() => engineRun(instance, `DETACH "${s.alias}"`))
+    .finally(() => {
+      if (detaching.get(path) === detached) detaching.delete(path);
+    });
+  detached.catch(() => undefined);
+  detaching.set(path, detached);
+}
+
+/** Waits for the files being detached in the background (before the process exits). */
+export async function warehousesDetached(): Promise<void> {
+  await Promise.allSettled([...detaching.values()]);
+}
+
+/** Waits until a tenant's warehouse file, if being detached, is detached. */
+export async function warehouseDetached(dir: string, tenantId: string): Promise<void> {
+  await detaching.get(warehousePath(dir, tenantId.toLowerCase()))?.catch(() => undefined);
 }
 
 /** Opens (creating or upgrading if needed) a tenant's warehouse. Close it when done. */
@@ -269,7 +299,7 @@ export async function openWarehouse(options: OpenWarehouseOptions): Promise<Ware
   try {
     conn = await instance.connect();
     await conn.run(`USE "${alias}"`);
-    const w = new Warehouse(path, tenantId, alias, conn, () => release(instance, path));
+    const w = new Warehouse(path, tenantId, alias, conn, (after) => release(instance, path, after));
     await w.ensureSchema();
     return w;
   } catch (err) {
@@ -290,7 +320,7 @@ export class Warehouse implements SqlRunner {
     /** The file's catalog in the process's engine (the connection's default). */
     readonly catalog: string,
     private readonly conn: DuckDBConnection,
-    private readonly detach: () => Promise<void>,
+    private readonly detach: (after?: Promise<unknown>) => Promise<void>,
   ) {}
 
   /** Runs a statement (autocommit); not while a transaction is open: use its writer. */
@@ -460,13 +490,16 @@ export class Warehouse implements SqlRunner {
     await this.run(`CHECKPOINT "${this.catalog}"`);
   }
 
-  /** Disconnects; the instance closes when its last user in this process closes. */
-  async close(): Promise<void> {
+  /**
+   * Disconnects. When the last user in this process has closed, the file is detached in the
+   * background, once `detachAfter` (if given) settles (`warehouseDetached` waits for it).
+   */
+  async close(detachAfter?: Promise<unknown>): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.pending;
     this.conn.closeSync();
-    await this.detach();
+    await this.detach(detachAfter);
   }
 }
 

@@ -10,7 +10,7 @@ import * as schema from '../../db/schema/tenant.js';
 import { publishSnapshots } from '../../analytics/publish.js';
 import { snapshotKey } from '../../analytics/metrics/index.js';
 import { RefreshInputError, refreshTenant } from '../../analytics/refresh.js';
-import { openWarehouse, warehousePath } from '../../analytics/warehouse.js';
+import { openWarehouse, warehouseDetached, warehousePath } from '../../analytics/warehouse.js';
 import { createAnalyticsWorld, type AnalyticsWorld, type TenantFixture } from './world.js';
 
 const AS_OF = '2025-01-15';
@@ -316,6 +316,35 @@ describe('opening a warehouse', () => {
     expect(await b.rows(`SELECT x FROM probe`)).toEqual([{ x: 42 }]);
     await b.close();
     await b.close(); // idempotent
+  });
+
+  it('detaches a closed file once `detachAfter` settles, while the same tenant can be opened elsewhere', async () => {
+    const tenantId = randomUUID();
+    const [dirA, dirB] = [join(w.dir, 'detach-a'), join(w.dir, 'detach-b')];
+    const a = await openWarehouse({ dir: dirA, tenantId });
+    await a.run(`CREATE TABLE probe AS SELECT 7 AS x`);
+    let publicationDone!: () => void;
+    await a.close(new Promise<void>((resolve) => (publicationDone = resolve)));
+    const attached = async () => {
+      const b = await openWarehouse({ dir: dirB, tenantId });
+      try {
+        return (await b.rows<{ path: string }>(`SELECT path FROM duckdb_databases()`)).map(
+          (d) => d.path,
+        );
+      } finally {
+        await b.close();
+      }
+    };
+    // Still attached (its checkpoint waits), and the tenant's file in another directory
+    // opens meanwhile.
+    expect(await attached()).toContain(warehousePath(dirA, tenantId));
+    publicationDone();
+    await warehouseDetached(dirA, tenantId);
+    expect(await attached()).not.toContain(warehousePath(dirA, tenantId));
+    // What it committed is in the file.
+    const again = await openWarehouse({ dir: dirA, tenantId });
+    expect(await again.rows(`SELECT x FROM probe`)).toEqual([{ x: 7 }]);
+    await again.close();
   });
 
   it('rebuilds derived tables when the extracted-table catalog changed, keeping the run log', async () => {

@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, type Processor } from 'bullmq';
 import { publishSnapshots } from '../../analytics/publish.js';
 import { RefreshInputError, refreshTenant, type RefreshLogEvent } from '../../analytics/refresh.js';
+import { warehouseDetached } from '../../analytics/warehouse.js';
 import { dashboardPublisher, type StoreResult } from '../../dashboards/store.js';
 import type { RefreshJobData, RefreshJobResult, RefreshMode, TableCounts } from '../contract.js';
 import type { TenantDirectory, TenantRecord } from '../control.js';
@@ -82,9 +83,18 @@ export async function runRefresh(
   const tenant = await resolveTenant(deps.directory, data.tenantId);
   const lease = await deps.locks.tryAcquire(tenant.id);
   if (!lease) throw new TenantBusyError(tenant.id);
+  // The warehouse file is checkpointed and detached once the publication is done (not
+  // while it renders), and before the tenant's lock is given up.
+  let published!: () => void;
+  const publication = new Promise<void>((resolve) => (published = resolve));
   try {
-    return await refreshAndPublish(deps, tenant, data.mode, context, () => lease.lost);
+    return await refreshAndPublish(deps, tenant, data.mode, context, {
+      leaseLost: () => lease.lost,
+      publication,
+    });
   } finally {
+    published();
+    await warehouseDetached(deps.warehouseDir, tenant.id);
     await lease.release();
   }
 }
@@ -94,7 +104,7 @@ async function refreshAndPublish(
   tenant: TenantRecord,
   requestedMode: RefreshMode,
   context: RefreshContext,
-  leaseLost: () => boolean,
+  run: { leaseLost: () => boolean; publication: Promise<void> },
 ): Promise<RefreshJobResult> {
   const startedAt = new Date();
   const started = performance.now();
@@ -111,6 +121,7 @@ async function refreshAndPublish(
       mode: requestedMode,
       timezone: tenant.timezone,
       log: (event) => logRefreshEvent(log, fields, event),
+      detachAfter: run.publication,
       ...(deps.duckdb ? { duckdb: deps.duckdb } : {}),
       ...(deps.afterTable ? { afterTable: deps.afterTable } : {}),
     });
@@ -122,7 +133,7 @@ async function refreshAndPublish(
 
   // A lapsed lock means another run of this tenant may be under way: its publication is the
   // newer one, so this run must not overwrite it. Failing retries the job (incremental, cheap).
-  if (leaseLost())
+  if (run.leaseLost())
     throw new Error(`tenant lock lost during refresh ${result.runId}; not publishing`);
   const publishStarted = performance.now();
   let pages: (StoreResult & { renderMs: number; storeMs: number }) | undefined;
