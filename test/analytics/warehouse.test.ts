@@ -347,6 +347,38 @@ describe('opening a warehouse', () => {
     await again.close();
   });
 
+  it('reads rows as JSON values, whichever way the column types are read', async () => {
+    const wh = await openWarehouse({ dir: join(w.dir, 'rows'), tenantId: randomUUID() });
+    try {
+      // Plain columns only (read without per-value conversion) …
+      expect(
+        await wh.rows(
+          `SELECT 'a' AS s, 7::INTEGER AS i, 1.5::DOUBLE AS d, 'nan'::DOUBLE AS nan,
+                  '-inf'::DOUBLE AS neg, NULL::INTEGER AS z, true AS b`,
+        ),
+      ).toEqual([{ s: 'a', i: 7, d: 1.5, nan: 'NaN', neg: '-Infinity', z: null, b: true }]);
+      // … and with types JSON has no number for.
+      expect(
+        await wh.rows(
+          `SELECT 'a' AS s, 9007199254740993::BIGINT AS big, 1.25::DECIMAL(6,2) AS dec,
+                  DATE '2025-01-02' AS day, '00000000-0000-0000-0000-00000000000a'::UUID AS id,
+                  'inf'::DOUBLE AS inf`,
+        ),
+      ).toEqual([
+        {
+          s: 'a',
+          big: '9007199254740993',
+          dec: '1.25',
+          day: '2025-01-02',
+          id: '00000000-0000-0000-0000-00000000000a',
+          inf: 'Infinity',
+        },
+      ]);
+    } finally {
+      await wh.close();
+    }
+  });
+
   it('rebuilds derived tables when the extracted-table catalog changed, keeping the run log', async () => {
     const tenantId = randomUUID();
     const dir = join(w.dir, 'versions');
