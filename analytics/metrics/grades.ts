@@ -126,11 +126,38 @@ const figureRowsSql = (students: string, letters: string[], sign = '1') => `
          sum(${sign} * missing)::INTEGER AS missing, sum(${sign} * due)::INTEGER AS due
     FROM ${students} GROUP BY ${FIGURE_KEY.join(', ')}`;
 
-const gpaSql = (group: string) => `
-  SELECT scope_kind, scope_id, period${group ? `, ${group}` : ''},
+/**
+ * GPA sums per scope and period, over final grades (completed class enrolments with grade
+ * points and credits): in total (`g` 0), per subject (1) and per school (2).
+ */
+const GPA_SQL = `WITH e AS (
+     SELECT sw.scope_kind, sw.scope_id, sw.period, c.school_id::VARCHAR AS school_id,
+            coalesce(co.subject, 'unknown') AS subject,
+            least(ce.grade_points, 4.0) AS points,
+            coalesce(ce.credits_attempted, co.credits) AS credits
+       FROM class_enrollments ce
+       JOIN classes c ON c.id = ce.class_id
+       LEFT JOIN courses co ON co.id = c.course_id
+       JOIN academic_sessions se ON se.id = c.session_id
+       JOIN _m_scope_windows sw ON sw.unit_id = c.school_id
+        AND se.start_date <= sw.end_date AND se.end_date >= sw.start_date
+      WHERE ce.status = 'completed' AND ce.grade_points IS NOT NULL
+        AND coalesce(ce.credits_attempted, co.credits) > 0)
+  ${(
+    [
+      [0, `''`],
+      [1, 'subject'],
+      [2, 'school_id'],
+    ] as const
+  )
+    .map(
+      ([g, key]) => `
+  SELECT ${g} AS g, scope_kind, scope_id, period, ${key} AS gkey,
          sum(points * credits)::DOUBLE AS points_x_credits, sum(credits)::DOUBLE AS credits,
          count(*)::INTEGER AS enrollments
-    FROM _m_gpa GROUP BY ALL`;
+    FROM e GROUP BY scope_kind, scope_id, period${g === 0 ? '' : `, ${key}`}`,
+    )
+    .join('\n  UNION ALL')}`;
 
 /** Changed rows of these tables can be patched into the base aggregate. */
 export const GRADES_PATCHABLE = ['assignments', 'scores'] as const;
@@ -285,6 +312,7 @@ export async function gradesBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): 
   const students = ctx.base('gr_student', mode);
   for (const g of [1, 2]) await ctx.runner.run(`INSERT INTO ${students} ${perStudent(g)}`);
   await ctx.createBase('gr_figures', mode, figureRowsSql(ctx.base('gr_student', mode), L));
+  await ctx.createBase('gr_gpa', mode, GPA_SQL);
 }
 
 /**
@@ -300,6 +328,8 @@ export async function patchGradesBase(
   ctx: MetricContext,
   changed: ReadonlySet<string>,
 ): Promise<void> {
+  // GPA sums are small and cheap: recomputed whenever final grades change.
+  if (changed.has('class_enrollments')) await ctx.createBase('gr_gpa', 'patch', GPA_SQL);
   if (!GRADES_PATCHABLE.some((t) => changed.has(t))) return;
   const bands = await gradeBands(ctx);
   const L = bands.map((b) => b.letter);
@@ -428,21 +458,6 @@ export async function gradesSnapshots(
 ): Promise<MetricSnapshot<'grades'>[]> {
   const bands = await gradeBands(ctx);
   if (mode === 'temp') await gradesBase(ctx, 'temp');
-  await ctx.temp(
-    '_m_gpa',
-    `SELECT ${SCOPE_COLS}, c.school_id, coalesce(co.subject, 'unknown') AS subject,
-            least(ce.grade_points, 4.0) AS points,
-            coalesce(ce.credits_attempted, co.credits) AS credits
-       FROM class_enrollments ce
-       JOIN classes c ON c.id = ce.class_id
-       LEFT JOIN courses co ON co.id = c.course_id
-       JOIN academic_sessions se ON se.id = c.session_id
-       JOIN _m_scope_windows sw ON sw.unit_id = c.school_id
-        AND se.start_date <= sw.end_date AND se.end_date >= sw.start_date
-      WHERE ce.status = 'completed' AND ce.grade_points IS NOT NULL
-        AND coalesce(ce.credits_attempted, co.credits) > 0`,
-  );
-
   type ClassRow = FigureRow & { class_id: string; course_id: string | null; subject: string };
   // Letter counts come as columns l0, l1, … (one per band, in `bands` order).
   const L = bands.map((b) => b.letter);
@@ -470,12 +485,15 @@ export async function gradesSnapshots(
     ),
     (r) => scopeKey('school', r.scope_id, r.period),
   );
+  const gpaRows = await ctx.rows<GpaRow & { g: number; gkey: string }>(
+    `SELECT g, scope_kind, scope_id::VARCHAR AS scope_id, period, gkey, points_x_credits,
+            credits, enrollments
+       FROM ${ctx.base('gr_gpa', mode)}`,
+  );
   const gpa = {
-    total: byScope(await ctx.rows<GpaRow>(gpaSql(''))),
-    subject: byScope(await ctx.rows<GpaRow & { subject: string }>(gpaSql('subject'))),
-    school: byScope(
-      await ctx.rows<GpaRow & { school_id: string }>(gpaSql('school_id::VARCHAR AS school_id')),
-    ),
+    total: byScope(gpaRows.filter((r) => r.g === 0)),
+    subject: byScope(gpaRows.filter((r) => r.g === 1).map((r) => ({ ...r, subject: r.gkey }))),
+    school: byScope(gpaRows.filter((r) => r.g === 2).map((r) => ({ ...r, school_id: r.gkey }))),
   };
 
   const letterList = (r: FigureRow | undefined): LetterCount[] => {

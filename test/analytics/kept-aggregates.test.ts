@@ -23,6 +23,7 @@ const KEPT = [
   'agg_gr_class',
   'agg_gr_student',
   'agg_gr_figures',
+  'agg_gr_gpa',
   'agg_fin_invoices',
   'agg_fin_allocations',
   'agg_fin_payments',
@@ -187,6 +188,15 @@ describe('kept aggregates', () => {
         where ce.tenant_id = $1 and ce.class_id = $3 and ce.deleted_at is null`,
       [added, world.classes[1]],
     );
+
+    // Final grades: one changed, one withdrawn (GPA).
+    const [graded, withdrawn] = await pick('class_enrollments', 2, `status = 'completed'`, 'g1');
+    await q(`update class_enrollments set grade_points = 1.5 where tenant_id = $1 and id = $2`, [
+      graded,
+    ]);
+    await q(`update class_enrollments set deleted_at = now() where tenant_id = $1 and id = $2`, [
+      withdrawn,
+    ]);
 
     const { inc } = await incrementalEqualsFull(dir, 'r1');
     expect(inc.recomputed).toEqual(expect.arrayContaining(['attendance', 'grades']));
