@@ -12,8 +12,8 @@ import type { MetricContext } from './context.js';
  * each old row and its changes (columns `sums`), dropping rows whose count column `count`
  * falls to 0 — an empty group has no row, as in a rebuild. `carried` columns are fixed by
  * the key (taken from either side). `keep.old`/`keep.merged` name temporary tables that
- * hold the rows before and after (zero rows included), for callers that derive further
- * changes from them.
+ * hold the rows before (with their `_rid`) and after (zero rows included), for callers that
+ * derive further changes from them.
  */
 export async function mergeSums(
   ctx: MetricContext,
@@ -27,26 +27,30 @@ export async function mergeSums(
 ): Promise<void> {
   const k = key.join(', ');
   const on = key.map((c) => `t.${c} = d.${c}`).join(' AND ');
-  const oldSql = `SELECT t.* FROM ${table} t SEMI JOIN (SELECT DISTINCT ${k} FROM ${changes}) d ON ${on}`;
-  if (keep.old) await ctx.temp(keep.old, oldSql);
+  const oldRows = keep.old ?? '_m_merge_old';
+  await ctx.temp(
+    oldRows,
+    `SELECT t.rowid AS _rid, t.* FROM ${table} t
+       SEMI JOIN (SELECT DISTINCT ${k} FROM ${changes}) d ON ${on}`,
+  );
   const merged = keep.merged ?? '_m_merge_new';
   await ctx.temp(
     merged,
     `SELECT ${k}, ${carried.map((c) => `any_value(${c}) AS ${c}`).join(', ')}${carried.length ? ',' : ''}
             ${sums}
-       FROM (${keep.old ? `SELECT * FROM ${keep.old}` : oldSql}
-             UNION ALL BY NAME SELECT * FROM ${changes})
+       FROM (SELECT * EXCLUDE (_rid) FROM ${oldRows} UNION ALL BY NAME SELECT * FROM ${changes})
       GROUP BY ${k}`,
   );
-  // The merged rows hold one row per changed key: the old rows of exactly those go.
-  await ctx.runner.run(`DELETE FROM ${table} t USING ${merged} d WHERE ${on}`);
+  // By row id: no second join on the key columns.
+  await ctx.runner.run(`DELETE FROM ${table} WHERE rowid IN (SELECT _rid FROM ${oldRows})`);
   await ctx.runner.run(`INSERT INTO ${table} BY NAME SELECT * FROM ${merged} WHERE ${count} > 0`);
 }
 
 /**
  * Replaces the kept fact rows of the ids in relation `ids` (column `id`; matched against the
  * table's `key` column) by `fresh` (the facts of those ids now; ids with none simply lose
- * theirs). The rows before and after stay in temporary tables `<name>_old` and `<name>_new`.
+ * theirs). The rows before (with their `_rid`) and after stay in temporary tables
+ * `<name>_old` and `<name>_new`.
  */
 export async function replaceFacts(
   ctx: MetricContext,
@@ -56,8 +60,11 @@ export async function replaceFacts(
   name: string,
   key = 'id',
 ): Promise<void> {
-  await ctx.temp(`${name}_old`, `SELECT t.* FROM ${table} t SEMI JOIN ${ids} k ON k.id = t.${key}`);
-  await ctx.runner.run(`DELETE FROM ${table} t USING ${ids} k WHERE k.id = t.${key}`);
+  await ctx.temp(
+    `${name}_old`,
+    `SELECT t.rowid AS _rid, t.* FROM ${table} t SEMI JOIN ${ids} k ON k.id = t.${key}`,
+  );
+  await ctx.runner.run(`DELETE FROM ${table} WHERE rowid IN (SELECT _rid FROM ${name}_old)`);
   await ctx.temp(`${name}_new`, fresh);
   await ctx.runner.run(`INSERT INTO ${table} BY NAME SELECT * FROM ${name}_new`);
 }
