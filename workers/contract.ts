@@ -61,7 +61,10 @@ export interface RefreshJobResult {
     commitMs: number;
     refreshMs: number;
     publishMs: number;
+    /** From the start to the publication's commit: what the figures' freshness waits for. */
     totalMs: number;
+    /** After the publication, before the tenant's lock is released: checkpointing and detaching the warehouse file. */
+    detachMs?: number;
     /** The metrics step in detail (ms): kept aggregates, each metric, carrying over, storing. */
     metricSteps: Record<string, number>;
     /** The publication in detail: rows and pages written or left, and where the time went (…Ms). */

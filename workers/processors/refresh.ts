@@ -88,10 +88,15 @@ export async function runRefresh(
   let published!: () => void;
   const publication = new Promise<void>((resolve) => (published = resolve));
   try {
-    return await refreshAndPublish(deps, tenant, data.mode, context, {
+    const result = await refreshAndPublish(deps, tenant, data.mode, context, {
       leaseLost: () => lease.lost,
       publication,
     });
+    published();
+    const detaching = performance.now();
+    await warehouseDetached(deps.warehouseDir, tenant.id);
+    result.timings.detachMs = Math.round(performance.now() - detaching);
+    return result;
   } finally {
     published();
     await warehouseDetached(deps.warehouseDir, tenant.id);
