@@ -308,11 +308,6 @@ async function release(
   detaching.set(path, detached);
 }
 
-/** Waits for the files being detached in the background (before the process exits). */
-export async function warehousesDetached(): Promise<void> {
-  await Promise.allSettled([...detaching.values()]);
-}
-
 /** Waits until a tenant's warehouse file, if being detached, is detached. */
 export async function warehouseDetached(dir: string, tenantId: string): Promise<void> {
   await detaching.get(warehousePath(dir, tenantId.toLowerCase()))?.catch(() => undefined);

@@ -23,7 +23,6 @@ import {
   MIN_START,
   MetricContext,
   type BaseMode,
-  SCOPE_COLS,
   byScope,
   groupBy,
   ratio,
@@ -163,15 +162,15 @@ const GPA_SQL = `WITH e AS (
 export const GRADES_PATCHABLE = ['assignments', 'scores'] as const;
 
 /**
- * Sums of a segment's scores: rows, graded rows (their weighted points earned and
- * possible; null when none), due and missing. All are sums, so a segment is kept up to
- * date by adding new scores and subtracting replaced ones (`patchGradesBase`).
- */
-/**
  * Weighted points, exact. Sums of DECIMAL come out 38 digits wide (HUGEINT-backed), which
  * DuckDB scans several times slower; 18 digits (BIGINT) hold any realistic total.
  */
 const WEIGHTED = 'DECIMAL(18,4)';
+/**
+ * Sums of a segment's scores: rows, graded rows (their weighted points earned and
+ * possible; null when none), due and missing. All are sums, so a segment is kept up to
+ * date by adding new scores and subtracting replaced ones (`patchGradesBase`).
+ */
 const SEGMENT_SUMS = `sum(x.sign)::INTEGER AS rows,
             coalesce(sum(x.sign) FILTER (x.graded), 0)::INTEGER AS graded,
             (sum(x.sign * x.w_earned) FILTER (x.graded))::${WEIGHTED} AS earned,
