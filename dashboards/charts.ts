@@ -1,8 +1,10 @@
 /**
  * Chart functions: each turns rows into a static SVG string with Observable Plot, drawn in
  * a linkedom document on the server. Output is deterministic: Plot's generated ids (clip
- * paths) are renumbered per chart, and nothing reads the clock or random numbers.
+ * paths) are renumbered per chart, and nothing reads the clock or random numbers — so a
+ * chart drawn from the same input as before is taken from the chart cache instead.
  */
+import { createHash } from 'node:crypto';
 import * as Plot from '@observablehq/plot';
 import { parseHTML } from 'linkedom';
 import { formatKind, type ValueKind } from './format.js';
@@ -69,15 +71,95 @@ function compactDollars(cents: number): string {
   return `$${Math.round(d)}`;
 }
 
+/**
+ * Charts already drawn, by a digest of their input (the chart function and its arguments),
+ * least recently used first; at most `maxBytes` of SVG per thread. A refresh changes the
+ * figures behind some charts of a page, not all of them (1,000 changed rows of a large
+ * tenant: about a quarter), and drawing is most of a page's rendering.
+ */
+export class ChartCache {
+  private readonly svgs = new Map<string, string | null>();
+  private bytes = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  get size(): number {
+    return this.svgs.size;
+  }
+
+  /** The chart drawn from `input` before, or `draw`'s, kept for next time. */
+  chart(input: readonly unknown[], draw: () => string | null): string | null {
+    const key = createHash('sha1').update(JSON.stringify(input)).digest('base64');
+    const hit = this.svgs.get(key);
+    if (hit !== undefined) {
+      this.svgs.delete(key);
+      this.svgs.set(key, hit);
+      return hit;
+    }
+    const svg = draw();
+    const size = svg?.length ?? 0;
+    if (size > this.maxBytes) return svg;
+    this.svgs.set(key, svg);
+    this.bytes += size;
+    for (const [old, oldSvg] of this.svgs) {
+      if (this.bytes <= this.maxBytes) break;
+      this.svgs.delete(old);
+      this.bytes -= oldSvg?.length ?? 0;
+    }
+    return svg;
+  }
+}
+
+/** This thread's chart cache (32 MiB of SVG: the charts of a dozen large tenants). */
+const sharedCache = new ChartCache(32 * 1024 * 1024);
+
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-/** Draws Plot charts into one linkedom document and serialises them as standalone SVG. */
+/**
+ * Draws Plot charts into one linkedom document and serialises them as standalone SVG; a
+ * chart whose input was drawn before comes from `cache` (default: the thread's).
+ */
 export class ChartRenderer {
   private readonly document = parseHTML('<!doctype html><html><body></body></html>')
     .document as unknown as Document;
 
+  constructor(private readonly cache: ChartCache = sharedCache) {}
+
   /** Horizontal bars, one per labelled row (rows without a value are left out). */
   bars(id: string, title: string, rows: readonly Bar[], kind: ValueKind): string | null {
+    return this.cache.chart(['bars', id, title, rows, kind], () =>
+      this.drawBars(id, title, rows, kind),
+    );
+  }
+
+  /** Vertical bars over ordered categories (letters, weeks, aging buckets). */
+  columns(id: string, title: string, rows: readonly Bar[], kind: ValueKind): string | null {
+    return this.cache.chart(['columns', id, title, rows, kind], () =>
+      this.drawColumns(id, title, rows, kind),
+    );
+  }
+
+  /** A line over dates (`YYYY-MM-DD`), gaps where a day has no value. */
+  trend(id: string, title: string, points: readonly Point[], kind: ValueKind): string | null {
+    return this.cache.chart(['trend', id, title, points, kind], () =>
+      this.drawTrend(id, title, points, kind),
+    );
+  }
+
+  /** Side-by-side bars of several series per category (e.g. invoiced and collected by month). */
+  grouped(
+    id: string,
+    title: string,
+    rows: readonly SeriesPoint[],
+    series: readonly string[],
+    kind: ValueKind,
+  ): string | null {
+    return this.cache.chart(['grouped', id, title, rows, series, kind], () =>
+      this.drawGrouped(id, title, rows, series, kind),
+    );
+  }
+
+  private drawBars(id: string, title: string, rows: readonly Bar[], kind: ValueKind) {
     const data = present(rows);
     if (blank(kind, data)) return null;
     const labels = data.map((d) => clip(d.label, 24));
@@ -113,8 +195,7 @@ export class ChartRenderer {
     });
   }
 
-  /** Vertical bars over ordered categories (letters, weeks, aging buckets). */
-  columns(id: string, title: string, rows: readonly Bar[], kind: ValueKind): string | null {
+  private drawColumns(id: string, title: string, rows: readonly Bar[], kind: ValueKind) {
     const data = present(rows);
     if (blank(kind, data)) return null;
     const [lo, hi] = domainOf(
@@ -151,8 +232,7 @@ export class ChartRenderer {
     });
   }
 
-  /** A line over dates (`YYYY-MM-DD`), gaps where a day has no value. */
-  trend(id: string, title: string, points: readonly Point[], kind: ValueKind): string | null {
+  private drawTrend(id: string, title: string, points: readonly Point[], kind: ValueKind) {
     const data = points.map((p) => ({
       date: new Date(`${p.date}T00:00:00Z`),
       value: typeof p.value === 'number' && Number.isFinite(p.value) ? p.value : null,
@@ -180,14 +260,13 @@ export class ChartRenderer {
     });
   }
 
-  /** Side-by-side bars of several series per category (e.g. invoiced and collected by month). */
-  grouped(
+  private drawGrouped(
     id: string,
     title: string,
     rows: readonly SeriesPoint[],
     series: readonly string[],
     kind: ValueKind,
-  ): string | null {
+  ) {
     const data = present(rows);
     if (blank(kind, data)) return null;
     const xs = [...new Set(rows.map((r) => r.x))];

@@ -2,7 +2,9 @@
  * Renders dashboard pages on worker threads: the pages of a publication are split between
  * the threads (each renders its share from the same snapshots), so rendering uses every
  * core and runs on small heaps of its own instead of beside the refresh's. The output is
- * exactly `renderDashboardPages`' — rendering is pure, whichever pages go together.
+ * exactly `renderDashboardPages`' — rendering is pure, whichever pages go together. A page
+ * × scope is always rendered on the same thread, whose chart cache holds the charts it drew
+ * last time.
  *
  * Threads start on first use and stay for the next publication; they do not keep the
  * process alive while idle. `RENDER_THREADS` sets their number (default: the cores, at most
@@ -98,18 +100,20 @@ export async function renderDashboardPagesInThreads(
 ): Promise<RenderedPage[]> {
   const count = threadCount();
   if (count === 0) return renderDashboardPages(snapshots, options);
-  const rows = renderScopes(snapshots, options.schools).scopes.flatMap((school) => {
-    const scopeId = school?.id ?? null;
-    return PAGES.filter((page) => options.only?.(page, scopeId) ?? true).map((page) => ({
-      page,
-      scopeId,
-      asOf: stampOf(options.asOf, page, scopeId),
-    }));
-  });
+  // Each page × scope goes to the same thread every time (by its place among all of them),
+  // where the charts it drew last time are in that thread's chart cache.
+  const rows = renderScopes(snapshots, options.schools)
+    .scopes.flatMap((school) => PAGES.map((page) => ({ page, scopeId: school?.id ?? null })))
+    .map((row, place) => ({ ...row, place }))
+    .filter(({ page, scopeId }) => options.only?.(page, scopeId) ?? true)
+    .map((row) => ({ ...row, asOf: stampOf(options.asOf, row.page, row.scopeId) }));
   if (rows.length === 0) return [];
   threads = threads.filter((t) => !t.failed);
   while (threads.length < count) threads.push(new RenderThread());
-  const used = threads.slice(0, Math.min(count, rows.length));
+  const shares = threads
+    .slice(0, count)
+    .map((thread, i) => ({ thread, rows: rows.filter((r) => r.place % count === i) }))
+    .filter((share) => share.rows.length > 0);
   const job = {
     snapshots: forPages(snapshots),
     tenantName: options.tenantName,
@@ -117,8 +121,11 @@ export async function renderDashboardPagesInThreads(
   };
   const rendered = (
     await Promise.all(
-      used.map((t, i) =>
-        t.render({ ...job, pages: rows.filter((_r, j) => j % used.length === i) }),
+      shares.map(({ thread, rows: share }) =>
+        thread.render({
+          ...job,
+          pages: share.map(({ page, scopeId, asOf }) => ({ page, scopeId, asOf })),
+        }),
       ),
     )
   ).flat();

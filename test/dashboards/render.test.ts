@@ -1,7 +1,7 @@
 import * as Plot from '@observablehq/plot';
 import { JSDOM } from 'jsdom';
 import { describe, expect, it } from 'vitest';
-import { ChartRenderer, stableIds } from '../../dashboards/charts.js';
+import { ChartCache, ChartRenderer, stableIds } from '../../dashboards/charts.js';
 import { PAGES } from '../../dashboards/layout.js';
 import { PAGE_METRICS } from '../../dashboards/pages.js';
 import { renderDashboardPages, type RenderedPage } from '../../dashboards/render.js';
@@ -305,5 +305,53 @@ describe('charts', () => {
     expect(a).toContain('id="fig-1"');
     expect(a).toContain('url(#fig-1)');
     expect(a).not.toMatch(/plot-clip/);
+  });
+
+  it('takes a chart drawn from the same input from the cache, and draws changed input anew', () => {
+    const cache = new ChartCache(1024 * 1024);
+    const cached = new ChartRenderer(cache);
+    const uncached = () => new ChartRenderer(new ChartCache(0));
+    const first = cached.bars('c', 'Bars', bars, 'percent');
+    expect(cache.size).toBe(1);
+    // Same input, a copy of the rows: the same SVG, and nothing new in the cache.
+    const again = cached.bars('c', 'Bars', structuredClone(bars), 'percent');
+    expect(again).toBe(first);
+    expect(cache.size).toBe(1);
+    // Every argument is part of the input: another value, title, id or kind is drawn anew.
+    const changed = [{ ...bars[0]!, value: 50 }, ...bars.slice(1)];
+    const drawn = cached.bars('c', 'Bars', changed, 'percent');
+    expect(drawn).toBe(uncached().bars('c', 'Bars', changed, 'percent'));
+    expect(drawn).not.toBe(first);
+    expect(cached.bars('c', 'Other title', bars, 'percent')).toContain('Other title');
+    expect(cached.bars('d', 'Bars', bars, 'percent')).toBe(
+      uncached().bars('d', 'Bars', bars, 'percent'),
+    );
+    expect(cached.bars('c', 'Bars', bars, 'rate')).toBe(uncached().bars('c', 'Bars', bars, 'rate'));
+    expect(cache.size).toBe(5);
+    // Nothing to draw is remembered too.
+    expect(cached.trend('c', 'Trend', [], 'percent')).toBeNull();
+    expect(cached.trend('c', 'Trend', [], 'percent')).toBeNull();
+    expect(cache.size).toBe(6);
+  });
+
+  it('keeps at most its byte budget of charts, the least recently used leaving first', () => {
+    const size = new ChartRenderer(new ChartCache(0)).bars('c', 'Bars', bars, 'percent')!.length;
+    const cache = new ChartCache(size * 2 + 10);
+    const charts = new ChartRenderer(cache);
+    const a = charts.bars('a', 'Bars', bars, 'percent')!;
+    charts.bars('b', 'Bars', bars, 'percent');
+    expect(cache.size).toBe(2);
+    expect(charts.bars('a', 'Bars', bars, 'percent')).toBe(a); // a is now the most recent
+    charts.bars('c', 'Bars', bars, 'percent'); // evicts b, the least recently used
+    expect(cache.size).toBe(2);
+    const before = cache.size;
+    charts.bars('a', 'Bars', bars, 'percent'); // still cached: no eviction
+    expect(cache.size).toBe(before);
+    charts.bars('b', 'Bars', bars, 'percent'); // drawn again: evicts c
+    expect(cache.size).toBe(2);
+    // A chart larger than the whole budget is drawn but not kept.
+    const tiny = new ChartCache(10);
+    expect(new ChartRenderer(tiny).bars('a', 'Bars', bars, 'percent')).toBe(a);
+    expect(tiny.size).toBe(0);
   });
 });
