@@ -89,6 +89,17 @@ export interface RefreshOptions {
    * that the checkpoint does not compete with it (`warehouseDetached` waits for it).
    */
   detachAfter?: Promise<unknown>;
+  /**
+   * Called once the figures are computed and stored, before the warehouse commits: the
+   * snapshots, the `snapshotKey`s of those this run changed, and the instant the data is as
+   * of. A worker starts rendering the dashboard pages they change here, while the commit
+   * runs. Called at most once; an exception it throws fails the refresh.
+   */
+  beforeCommit?: (computed: {
+    snapshots: readonly AnySnapshot[];
+    changed: ReadonlySet<string>;
+    extractedAt: string;
+  }) => void;
 }
 
 export interface RefreshResult {
@@ -251,6 +262,11 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
           store: Math.round(performance.now() - at),
         };
         timings.metricsMs = lap();
+        options.beforeCommit?.({
+          snapshots,
+          changed: new Set(stored.json.keys()),
+          extractedAt: extracted.extractedAt,
+        });
         await tx.completeRun({
           runId,
           asOf,

@@ -4,9 +4,11 @@
  * always come from the same refresh.
  */
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { rowsOf, type DbSchema, type Tx } from '../db/connection.js';
+import { rowsOf, type Db, type DbSchema, type Tx } from '../db/connection.js';
+import { withTenant } from '../db/tenancy.js';
 import { orgUnits } from '../db/schema/org.js';
 import type { PublishPlan } from '../analytics/publish.js';
+import { snapshotKey } from '../analytics/metrics/index.js';
 import type { AnySnapshot, MetricName } from '../analytics/metrics/types.js';
 import { PAGES, type DashboardPage } from './layout.js';
 import { PAGE_METRICS } from './pages.js';
@@ -183,6 +185,73 @@ export interface DashboardPublisherOptions {
   renderAll?: boolean;
   /** Receives what was stored (for the refresh's log line). */
   onStored?: (result: StoreResult & { renderMs: number; storeMs: number }) => void;
+  /** Pages already being rendered before the publication (`renderChangedPages`). */
+  early?: EarlyPages;
+}
+
+type OrgNames = Awaited<ReturnType<typeof readOrgNames>>;
+
+const sameNames = (a: OrgNames, b: OrgNames) => {
+  const schools = (n: OrgNames) =>
+    JSON.stringify([...n.schools].sort((x, y) => x.id.localeCompare(y.id)));
+  return a.tenantName === b.tenantName && schools(a) === schools(b);
+};
+
+/** Pages rendered ahead of a publication (`renderChangedPages`). */
+export interface EarlyPages {
+  /** The names they were rendered with. */
+  names: Promise<OrgNames>;
+  pages: Promise<RenderedPage[]>;
+  /** Their stamp: the publication's `dataAsOf`, as ISO-8601. */
+  stamp: string;
+  /** `pageKey`s of the pages rendered. */
+  keys: ReadonlySet<string>;
+  startedAt: number;
+}
+
+/**
+ * Starts rendering, before the publication (while the warehouse commits), the page × scope
+ * rows that read a snapshot this refresh changed: `changed` holds their `snapshotKey`s. Such
+ * a page's inputs are about to be rewritten, so it will be stale, stamped with the
+ * publication's `dataAsOf` — the newest `as_of` of its inputs. The publication takes a page
+ * from here only when its own plan agrees (stale, same stamp, same names); anything else it
+ * renders itself. Names are read from the branch in a transaction of their own.
+ */
+export function renderChangedPages<TSchema extends DbSchema>(
+  db: Db<TSchema>,
+  input: {
+    tenantId: string;
+    snapshots: readonly AnySnapshot[];
+    changed: ReadonlySet<string>;
+    dataAsOf: string;
+  },
+): EarlyPages {
+  const keys = new Set<string>();
+  for (const s of input.snapshots) {
+    if (!input.changed.has(snapshotKey(s))) continue;
+    for (const page of PAGES) {
+      if (!PAGE_METRICS[page].includes(s.metric)) continue;
+      keys.add(pageKey(page, null));
+      if (s.scopeKind === 'school' && s.scopeId) keys.add(pageKey(page, s.scopeId));
+    }
+  }
+  const stamp = new Date(input.dataAsOf).toISOString();
+  const startedAt = performance.now();
+  const names = withTenant(db, input.tenantId, (tx) => readOrgNames(tx, input.tenantId));
+  const pages =
+    keys.size === 0
+      ? Promise.resolve([])
+      : names.then((n) =>
+          renderDashboardPagesInThreads(input.snapshots, {
+            ...n,
+            asOf: stamp,
+            only: (page, scopeId) => keys.has(pageKey(page, scopeId)),
+          }),
+        );
+  // Unused when the refresh fails before publishing: never an unhandled rejection.
+  names.catch(() => undefined);
+  pages.catch(() => undefined);
+  return { names, pages, stamp, keys, startedAt };
 }
 
 /** What a publication renders and stores: the rows, their stamps, every row produced. */
@@ -225,9 +294,29 @@ async function planPages<TSchema extends DbSchema>(
     const stored = inputs.storedXid(page, scopeId);
     return stored === undefined || stored < inputs.inputXid(page, scopeId);
   };
-  const started = performance.now();
+  // Pages rendered ahead are taken when this plan agrees with what they were rendered from.
+  const early = options.early;
+  const earlyNames = early ? await early.names.catch(() => null) : null;
+  const ahead =
+    early && earlyNames && sameNames(earlyNames, names)
+      ? (page: DashboardPage, scopeId: string | null) =>
+          early.keys.has(pageKey(page, scopeId)) &&
+          stale(page, scopeId) &&
+          new Date(stamp(page, scopeId)).toISOString() === early.stamp
+      : () => false;
+  const started = early?.startedAt ?? performance.now();
   let finished = 0;
-  const pages = renderDashboardPagesInThreads(snapshots, { ...names, asOf: stamp, only: stale });
+  const render = (only: (page: DashboardPage, scopeId: string | null) => boolean) =>
+    renderDashboardPagesInThreads(snapshots, { ...names, asOf: stamp, only });
+  const pages = (async () => {
+    const [now, before] = await Promise.all([
+      render((page, scopeId) => stale(page, scopeId) && !ahead(page, scopeId)),
+      early ? early.pages.catch(() => null) : [],
+    ]);
+    // Rendering ahead failed: those pages are rendered now.
+    if (before === null) return [...now, ...(await render(ahead))];
+    return [...now, ...before.filter((p) => ahead(p.page, p.scopeId))];
+  })();
   void pages.then(() => (finished = performance.now())).catch(() => undefined);
   return {
     pages,

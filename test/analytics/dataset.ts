@@ -437,7 +437,8 @@ export async function mutate(t: TenantFixture, r: Rng, world: World, round: numb
     );
   }
   await q(`update school_enrollments set exit_date = '2025-01-13' where tenant_id = $1 and id = (
-             select id from school_enrollments where tenant_id = $1 and exit_date is null and deleted_at is null order by md5(id::text || '${round}') limit 1)`);
+             select id from school_enrollments where tenant_id = $1 and exit_date is null and deleted_at is null
+                and entry_date <= '2025-01-13' order by md5(id::text || '${round}') limit 1)`);
   // Soft deletes
   for (const table of [
     'attendance_records',

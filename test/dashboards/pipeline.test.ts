@@ -4,8 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishSnapshots } from '../../analytics/publish.js';
+import { snapshotKey } from '../../analytics/metrics/index.js';
+import type { AnySnapshot } from '../../analytics/metrics/types.js';
 import { PAGES, type DashboardPage } from '../../dashboards/layout.js';
 import { PAGE_METRICS } from '../../dashboards/pages.js';
+import type { RenderedPage } from '../../dashboards/render.js';
+import { dashboardPublisher, readOrgNames, type EarlyPages } from '../../dashboards/store.js';
+import { withTenant } from '../../db/tenancy.js';
 import type { RefreshJobResult } from '../../workers/contract.js';
 import { ControlPlane } from '../../workers/control.js';
 import { localLocks } from '../../workers/locks.js';
@@ -29,6 +35,8 @@ let tenant: World;
 let alpha: TenantFixture;
 let token: string;
 let first: RefreshJobResult;
+
+const ZERO = '00000000-0000-0000-0000-000000000000';
 
 interface PageRow {
   id: string;
@@ -298,5 +306,103 @@ describe('dashboards in the refresh pipeline', () => {
         pages.map((x) => [x.page, x.scope_id, x.html, x.as_of.toISOString()]),
       );
     }
+  });
+
+  it('takes pages rendered ahead only when its own plan agrees with them', async () => {
+    const north = tenant.schools[0]!;
+    const tenantRow = (await directory.tenant(world.alpha.id))!;
+    const { db } = await directory.branch(tenantRow.branchId);
+    const names = await withTenant(db, world.alpha.id, (tx) => readOrgNames(tx, world.alpha.id));
+    const rows = await liveSnapshots();
+    const asOf = (await refresh('incremental')).asOf;
+    const snapshots = rows.map(
+      (r) =>
+        ({
+          metric: r.metric,
+          scopeKind: r.scope_id ? 'school' : 'tenant',
+          scopeId: r.scope_id,
+          period: r.period,
+          asOf,
+          payload: r.payload,
+        }) as AnySnapshot,
+    );
+    // North's attendance snapshots are republished by a new run: the overview and attendance
+    // pages of North and of the tenant are stale; the early pages claim to be those four.
+    const ahead = PAGES.filter((p) => PAGE_METRICS[p].includes('attendance')).flatMap((page) =>
+      [null, north].map((scopeId) => ({ page, scopeId })),
+    );
+    const publish = async (
+      early: Omit<EarlyPages, 'keys' | 'startedAt'>,
+      dataAsOf = early.stamp,
+    ) => {
+      const runId = randomUUID();
+      const payloadRuns = Object.fromEntries(
+        rows.map((r, i) => [
+          snapshotKey(snapshots[i]!),
+          r.metric === 'attendance' && r.scope_id === north ? runId : r.refresh_run_id!,
+        ]),
+      );
+      await publishSnapshots(db, {
+        tenantId: world.alpha.id,
+        runId,
+        snapshots,
+        payloadRuns,
+        dataAsOf,
+        ...dashboardPublisher({
+          tenantId: world.alpha.id,
+          runId,
+          early: {
+            ...early,
+            keys: new Set(ahead.map((a) => `${a.page}|${a.scopeId ?? ZERO}`)),
+            startedAt: performance.now(),
+          },
+        }),
+      });
+      const pages = (await livePages()).filter((p) => p.refresh_run_id === runId);
+      expect(pages.map((p) => `${p.page}|${p.scope_id}`).sort()).toEqual(
+        ahead.map((a) => `${a.page}|${a.scopeId}`).sort(),
+      );
+      return pages;
+    };
+    const bogus = (marker: string): Promise<RenderedPage[]> =>
+      Promise.resolve(
+        ahead.map((a) => ({
+          ...a,
+          scopeKind: a.scopeId ? ('school' as const) : ('tenant' as const),
+          html: `<p>${marker}</p>`,
+        })),
+      );
+    const rendered = (pages: PageRow[], stamp: string) => {
+      for (const p of pages) {
+        expect(p.html).toContain(`Data as of <time datetime="${stamp}">`);
+        expect(p.html).toContain('Alpha Academy');
+      }
+    };
+    const at = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+
+    // Other names than the branch's: rendered again.
+    let stamp = at(1);
+    const renamed = { ...names, tenantName: 'Somewhere Else' };
+    rendered(await publish({ names: Promise.resolve(renamed), pages: bogus('a'), stamp }), stamp);
+    // Rendering ahead failed: rendered now.
+    stamp = at(2);
+    const failed = Promise.reject(new Error('thread gone'));
+    failed.catch(() => undefined);
+    rendered(await publish({ names: Promise.resolve(names), pages: failed, stamp }), stamp);
+    // Another stamp than the publication's: rendered again.
+    stamp = at(3);
+    const other = await publish(
+      { names: Promise.resolve(names), pages: bogus('c'), stamp: at(9) },
+      stamp,
+    );
+    rendered(other, stamp);
+    // All agree: the early pages are what is stored.
+    stamp = at(4);
+    const taken = await publish({ names: Promise.resolve(names), pages: bogus('d'), stamp });
+    expect(taken.map((p) => p.html)).toEqual(ahead.map(() => '<p>d</p>'));
+
+    // A full refresh renders every page again.
+    await refresh('full');
+    for (const p of await livePages()) expect(p.html).toContain('Alpha Academy');
   });
 });

@@ -2,7 +2,12 @@ import { DelayedError, UnrecoverableError, type Processor } from 'bullmq';
 import { publishSnapshots } from '../../analytics/publish.js';
 import { RefreshInputError, refreshTenant, type RefreshLogEvent } from '../../analytics/refresh.js';
 import { warehouseDetached } from '../../analytics/warehouse.js';
-import { dashboardPublisher, type StoreResult } from '../../dashboards/store.js';
+import {
+  dashboardPublisher,
+  renderChangedPages,
+  type EarlyPages,
+  type StoreResult,
+} from '../../dashboards/store.js';
 import type { RefreshJobData, RefreshJobResult, RefreshMode, TableCounts } from '../contract.js';
 import type { TenantDirectory, TenantRecord } from '../control.js';
 import type { TenantLocks } from '../locks.js';
@@ -118,6 +123,7 @@ async function refreshAndPublish(
   const branch = await deps.directory.branch(tenant.branchId);
 
   let result;
+  let early: EarlyPages | undefined;
   try {
     result = await refreshTenant({
       tenantId: tenant.id,
@@ -127,6 +133,15 @@ async function refreshAndPublish(
       timezone: tenant.timezone,
       log: (event) => logRefreshEvent(log, fields, event),
       detachAfter: run.publication,
+      // The pages whose figures changed render while the warehouse commits.
+      beforeCommit: ({ snapshots, changed, extractedAt }) => {
+        early = renderChangedPages(branch.db, {
+          tenantId: tenant.id,
+          snapshots,
+          changed,
+          dataAsOf: extractedAt,
+        });
+      },
       ...(deps.duckdb ? { duckdb: deps.duckdb } : {}),
       ...(deps.afterTable ? { afterTable: deps.afterTable } : {}),
     });
@@ -156,6 +171,7 @@ async function refreshAndPublish(
       runId: result.runId,
       renderAll: result.mode === 'full',
       onStored: (stored) => (pages = stored),
+      ...(early ? { early } : {}),
     }),
   });
   const publishMs = Math.round(performance.now() - publishStarted);
