@@ -169,6 +169,23 @@ describe('creating a tenant', () => {
     // The connection secret is stored encrypted, never as a plain URI.
     expect(branch.connection_secret).toMatch(/^v1\./);
     expect(branch.connection_secret).not.toContain('postgres');
+    // The large, often rewritten columns are compressed with lz4 (this server has it).
+    const compression = await withAdmin(
+      (c) =>
+        c
+          .query<{ attname: string; attcompression: string }>(
+            `select attname, attcompression from pg_attribute
+              where (attrelid, attname) in (('metric_snapshots'::regclass, 'payload'),
+                                            ('dashboard_pages'::regclass, 'html'))
+              order by attname`,
+          )
+          .then((r) => r.rows),
+      `${t.prefix}_t_oak_hill`,
+    );
+    expect(compression).toEqual([
+      { attname: 'html', attcompression: 'l' },
+      { attname: 'payload', attcompression: 'l' },
+    ]);
   });
 
   it.each([
