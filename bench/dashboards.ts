@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AnySnapshot } from '../analytics/metrics/types.js';
 import { createTenant, tenantBranchOwner } from '../db/platform.js';
 import { formatSummary, seedTenant, silentProgress, type PresetName } from '../db/seed/index.js';
+import { ChartCache } from '../dashboards/charts.js';
 import { renderDashboardPages } from '../dashboards/render.js';
 import { renderDashboardPagesInThreads } from '../dashboards/render-pool.js';
 import { ControlPlane } from '../workers/control.js';
@@ -17,13 +18,17 @@ import { asAdmin, benchEnvironment } from './environment.js';
  * published snapshots in ≤ 2 s. Seeds a tenant (`BENCH_DASHBOARDS_PRESET`, default
  * `large`), runs the real refresh (which publishes and stores the pages), reads the
  * published snapshots and school names back, then times renderDashboardPages on this
- * thread — the first run (a new linkedom document; modules already loaded by the refresh's
- * own rendering) and the median of 5 more — and the median of 5 renders on the rendering
- * threads, as a publication renders.
+ * thread drawing every chart (an empty chart cache each time) — the first run (a new
+ * linkedom document; modules already loaded by the refresh's own rendering) and the median
+ * of 5 more — and with every chart already drawn (figures unchanged: the pages are still
+ * laid out and serialised); then the median of 5 renders on the rendering threads, as a
+ * publication renders, whose caches hold the charts the refresh drew.
  * `BENCH_KEEP=1` keeps the databases.
  */
 
 const TARGET_MS = 2_000;
+/** Room for every chart of the tenant (the threads' own caches hold 32 MiB each). */
+const CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface DashboardsBenchResult {
   preset: PresetName;
@@ -31,9 +36,12 @@ export interface DashboardsBenchResult {
   snapshots: number;
   pages: number;
   bytes: number;
+  /** Every chart drawn: the first run, then the median of 5 more. */
   firstMs: number;
   medianMs: number;
-  /** Median of 5 renders on the rendering threads, as a publication renders. */
+  /** Median of 5 renders with every chart taken from the chart cache. */
+  cachedMs: number;
+  /** Median of 5 renders on the rendering threads, as a publication renders (charts cached). */
   threadedMs: number;
 }
 
@@ -114,14 +122,18 @@ export async function benchDashboards(
       },
     );
     const options = { tenantName, schools: names, asOf: refreshed.dataAsOf };
-    const time = () => {
+    const time = (charts: ChartCache) => {
       const t0 = performance.now();
-      const pages = renderDashboardPages(snapshots, options);
+      const pages = renderDashboardPages(snapshots, { ...options, charts });
       return { ms: performance.now() - t0, pages };
     };
-    const first = time();
-    const warm = Array.from({ length: 5 }, () => time().ms).sort((a, b) => a - b);
-    const medianMs = warm[2]!;
+    const median = (runs: number[]) => runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+    const emptyCache = () => new ChartCache(CACHE_BYTES);
+    const first = time(emptyCache());
+    const medianMs = median(Array.from({ length: 5 }, () => time(emptyCache()).ms));
+    const filled = emptyCache();
+    time(filled);
+    const cachedMs = median(Array.from({ length: 5 }, () => time(filled).ms));
     // What a publication does: the rendering threads (already warm from the refresh above).
     const threaded: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -129,7 +141,7 @@ export async function benchDashboards(
       await renderDashboardPagesInThreads(snapshots, options);
       threaded.push(performance.now() - t0);
     }
-    const threadedMs = threaded.sort((a, b) => a - b)[2]!;
+    const threadedMs = median(threaded);
     const bytes = first.pages.reduce((n, p) => n + Buffer.byteLength(p.html), 0);
     const schools = new Set(first.pages.filter((p) => p.scopeId).map((p) => p.scopeId)).size;
     const result: DashboardsBenchResult = {
@@ -140,6 +152,7 @@ export async function benchDashboards(
       bytes,
       firstMs: first.ms,
       medianMs,
+      cachedMs,
       threadedMs,
     };
     const verdict = (ms: number) => (ms <= TARGET_MS ? 'meets target' : 'MISSES target');
@@ -147,13 +160,14 @@ export async function benchDashboards(
       `dashboards (${preset}): ${result.pages} pages (${schools} schools + network; ${stored} stored by the refresh), ${(bytes / 1024).toFixed(0)} KiB HTML from ${result.snapshots} snapshots`,
     );
     log(
-      `  render all, first run: ${result.firstMs.toFixed(0)} ms (target ≤ ${TARGET_MS} ms: ${verdict(result.firstMs)})`,
+      `  render all, every chart drawn, first run: ${result.firstMs.toFixed(0)} ms (target ≤ ${TARGET_MS} ms: ${verdict(result.firstMs)})`,
     );
     log(
-      `  render all, median of 5 more: ${medianMs.toFixed(0)} ms (${verdict(medianMs)}); ${(medianMs / result.pages).toFixed(1)} ms per page`,
+      `  render all, every chart drawn, median of 5 more: ${medianMs.toFixed(0)} ms (${verdict(medianMs)}); ${(medianMs / result.pages).toFixed(1)} ms per page`,
     );
+    log(`  render all, every chart cached, median of 5: ${cachedMs.toFixed(0)} ms`);
     log(
-      `  render all on the rendering threads (${process.env.RENDER_THREADS ?? 'one per core, up to 4'}), median of 5: ${threadedMs.toFixed(0)} ms (${verdict(threadedMs)})`,
+      `  render all on the rendering threads (${process.env.RENDER_THREADS ?? 'one per core, up to 4'}; charts cached), median of 5: ${threadedMs.toFixed(0)} ms`,
     );
     return result;
   } finally {

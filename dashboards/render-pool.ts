@@ -92,7 +92,8 @@ function forPages(snapshots: readonly AnySnapshot[]): unknown[] {
 
 /**
  * `renderDashboardPages` on the rendering threads: the same rows, in the same order.
- * `options.asOf` and `options.only` are evaluated here, per page × scope.
+ * `options.asOf` and `options.only` are evaluated here, per page × scope; each thread draws
+ * through its own chart cache (`options.charts` applies on the calling thread only).
  */
 export async function renderDashboardPagesInThreads(
   snapshots: readonly AnySnapshot[],

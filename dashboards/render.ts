@@ -4,7 +4,7 @@
  * input gives equal HTML, whichever other pages are rendered alongside.
  */
 import type { AnySnapshot } from '../analytics/metrics/types.js';
-import { ChartRenderer } from './charts.js';
+import { ChartRenderer, type ChartCache } from './charts.js';
 import { pageHtml, PAGES, type DashboardPage } from './layout.js';
 import { Figures, pageBody, pageWindow, type PageContext } from './pages.js';
 
@@ -19,6 +19,8 @@ export interface RenderOptions {
   asOf: string | Date | ((page: DashboardPage, scopeId: string | null) => string | Date);
   /** Render only the page × scope rows this accepts (default: every one). */
   only?: (page: DashboardPage, scopeId: string | null) => boolean;
+  /** The charts drawn before (default: this thread's cache). */
+  charts?: ChartCache;
 }
 
 export interface RenderedPage {
@@ -68,7 +70,7 @@ export function renderDashboardPages(
   const { schoolName, scopes } = renderScopes(snapshots, options.schools);
   const schools = scopes.filter((s): s is { id: string; name: string } => s !== null);
   const figures = new Figures(snapshots);
-  const charts = new ChartRenderer();
+  const charts = new ChartRenderer(options.charts);
   const out: RenderedPage[] = [];
   for (const school of scopes) {
     const scopeId = school?.id ?? null;

@@ -354,4 +354,21 @@ describe('charts', () => {
     expect(new ChartRenderer(tiny).bars('a', 'Bars', bars, 'percent')).toBe(a);
     expect(tiny.size).toBe(0);
   });
+
+  it('draws the pages through the chart cache it is given, with the same HTML', () => {
+    const given = new ChartCache(64 * 1024 * 1024);
+    const options = { tenantName: 'Alpha Academy', schools: SCHOOLS, asOf: DATA_AS_OF };
+    const through = renderDashboardPages(fixtureSnapshots(), { ...options, charts: given });
+    expect(through).toEqual(pages);
+    const drawn = given.size;
+    expect(drawn).toBeGreaterThan(PAGES.length * 4);
+    // Rendered again through it: every chart comes from it, nothing is added.
+    expect(renderDashboardPages(fixtureSnapshots(), { ...options, charts: given })).toEqual(pages);
+    expect(given.size).toBe(drawn);
+    // A cache with no room draws every chart, to the same pages; it keeps only the charts
+    // with nothing to draw (no bytes).
+    const none = new ChartCache(0);
+    expect(renderDashboardPages(fixtureSnapshots(), { ...options, charts: none })).toEqual(pages);
+    expect(none.size).toBeLessThan(drawn);
+  });
 });
