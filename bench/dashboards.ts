@@ -12,6 +12,7 @@ import { localLocks } from '../workers/locks.js';
 import { createLogger } from '../workers/log.js';
 import { runRefresh } from '../workers/processors/refresh.js';
 import { asAdmin, benchEnvironment } from './environment.js';
+import { percentile } from './load.js';
 
 /**
  * SPEC §10: rendering every dashboard page of a tenant (every page × scope) from its
@@ -127,7 +128,11 @@ export async function benchDashboards(
       const pages = renderDashboardPages(snapshots, { ...options, charts });
       return { ms: performance.now() - t0, pages };
     };
-    const median = (runs: number[]) => runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+    const median = (runs: number[]) =>
+      percentile(
+        runs.sort((a, b) => a - b),
+        50,
+      );
     const emptyCache = () => new ChartCache(CACHE_BYTES);
     const first = time(emptyCache());
     const medianMs = median(Array.from({ length: 5 }, () => time(emptyCache()).ms));

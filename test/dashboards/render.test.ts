@@ -11,12 +11,8 @@ import { DATA_AS_OF, fixtureSnapshots, NORTH, SCHOOLS, SOUTH, UNNAMED } from './
 // Server-rendered dashboards from fixed payloads: snapshots, plus the properties the CSP,
 // accessibility and printing rely on.
 
-const render = () =>
-  renderDashboardPages(fixtureSnapshots(), {
-    tenantName: 'Alpha Academy',
-    schools: SCHOOLS,
-    asOf: DATA_AS_OF,
-  });
+const options = { tenantName: 'Alpha Academy', schools: SCHOOLS, asOf: DATA_AS_OF };
+const render = () => renderDashboardPages(fixtureSnapshots(), options);
 const pages = render();
 const scopeName = (p: RenderedPage) =>
   p.scopeId === null
@@ -47,7 +43,6 @@ describe('dashboard pages', () => {
   );
 
   it('renders the same rows on the rendering threads, in the same order', async () => {
-    const options = { tenantName: 'Alpha Academy', schools: SCHOOLS, asOf: DATA_AS_OF };
     const threaded = await renderDashboardPagesInThreads(fixtureSnapshots(), options);
     expect(threaded).toEqual(pages);
     // A subset, each row with its own stamp.
@@ -81,8 +76,7 @@ describe('dashboard pages', () => {
     };
     for (const p of pages) {
       const alone = renderDashboardPages(rotated(PAGE_METRICS[p.page]), {
-        tenantName: 'Alpha Academy',
-        schools: SCHOOLS,
+        ...options,
         asOf: (page, scopeId) => (page === p.page && scopeId === p.scopeId ? DATA_AS_OF : 'x'),
         only: (page, scopeId) => page === p.page && scopeId === p.scopeId,
       });
@@ -91,9 +85,7 @@ describe('dashboard pages', () => {
     }
     // The check has teeth: rotating a declared metric changes the page.
     const academics = renderDashboardPages(rotated([]), {
-      tenantName: 'Alpha Academy',
-      schools: SCHOOLS,
-      asOf: DATA_AS_OF,
+      ...options,
       only: (page, scopeId) => page === 'academics' && scopeId === NORTH,
     });
     expect(academics[0]!.html).not.toBe(find('academics', NORTH).html);
@@ -357,7 +349,6 @@ describe('charts', () => {
 
   it('draws the pages through the chart cache it is given, with the same HTML', () => {
     const given = new ChartCache(64 * 1024 * 1024);
-    const options = { tenantName: 'Alpha Academy', schools: SCHOOLS, asOf: DATA_AS_OF };
     const through = renderDashboardPages(fixtureSnapshots(), { ...options, charts: given });
     expect(through).toEqual(pages);
     const drawn = given.size;
