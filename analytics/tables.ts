@@ -1,3 +1,5 @@
+import type { MetricInputTable } from '../db/metric-inputs.js';
+
 /**
  * What the warehouse holds: every extracted table, its columns, the PostgreSQL expression
  * each column is read with, its DuckDB type, and why it may be there.
@@ -80,7 +82,8 @@ export interface WarehouseTable {
 
 type ColumnSpec = [name: string, type: DuckType, why: string, select?: string];
 
-function table(name: string, softDelete: boolean, specs: ColumnSpec[]): WarehouseTable {
+/** Only a metric input may be extracted: a write to it is what enqueues a refresh. */
+function table(name: MetricInputTable, softDelete: boolean, specs: ColumnSpec[]): WarehouseTable {
   const columns = specs.map(([n, type, why, select]) => ({
     name: n,
     type,

@@ -15,8 +15,6 @@ export type AppEnv = {
     tx: Tx<TenantSchema>;
     /** Set by `authenticate()`; absent on public routes. */
     principal: Principal;
-    /** Set by a handler whose committed write changes metrics; the app enqueues a refresh. */
-    metricsDirty: boolean;
     /** Set by commitDespiteRefusal: a 4xx answer commits the transaction. */
     commitRefusal: boolean;
   };

@@ -41,7 +41,6 @@ export function newApp(options: AppOptions) {
     c.set('requestId', requestId);
     const services = options.services(c);
     c.set('services', services);
-    c.set('metricsDirty', false);
     c.set('commitRefusal', false);
     try {
       await next();

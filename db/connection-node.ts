@@ -14,7 +14,8 @@ import {
   type PgliteDbOptions,
 } from './connection.js';
 
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResult } from 'pg';
+import { METRIC_INPUTS_WRITTEN_SQL } from './metric-inputs.js';
 import { beginTenantSql, TENANT_TRANSACTION, type TenantTransaction } from './tenancy.js';
 
 export { rowsOf } from './connection.js';
@@ -64,7 +65,7 @@ async function createPgDb<TSchema extends DbSchema>(
   // withTenant's one-round-trip transaction: `begin` and the tenant context in one simple
   // query on a pooled client, with a drizzle instance per client (built once, reused).
   const onClient = new WeakMap<PoolClient, Db<TSchema>>();
-  const tenantTransaction: TenantTransaction = async (tenantId, fn) => {
+  const tenantTransaction: TenantTransaction = async (tenantId, fn, { trackMetricInputs }) => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
@@ -77,8 +78,15 @@ async function createPgDb<TSchema extends DbSchema>(
       // The drizzle instance runs on the client inside the open transaction; nothing calls
       // transaction-only methods (rollback, nested transaction) on the request's tx.
       const result = await fn(tx as never);
-      await client.query('commit');
-      return result;
+      if (!trackMetricInputs) {
+        await client.query('commit');
+        return { result, metricInputsWritten: false };
+      }
+      // The question and the commit in one round trip (a simple query runs both in order).
+      const [asked] = (await client.query(
+        `${METRIC_INPUTS_WRITTEN_SQL}; commit`,
+      )) as unknown as QueryResult<{ written: boolean }>[];
+      return { result, metricInputsWritten: asked?.rows[0]?.written === true };
     } catch (err) {
       await client.query('rollback').catch((e: Error) => (broken = e));
       throw err;

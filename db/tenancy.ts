@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { Db, DbSchema, Tx } from './connection.js';
+import { rowsOf, type Db, type DbSchema, type Tx } from './connection.js';
+import { METRIC_INPUTS_WRITTEN_SQL } from './metric-inputs.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -13,7 +14,19 @@ export const TENANT_TRANSACTION = Symbol.for('homeroom.tenantTransaction');
 export type TenantTransaction = <TSchema extends DbSchema, T>(
   tenantId: string,
   fn: (tx: Tx<TSchema>) => Promise<T>,
-) => Promise<T>;
+  options: TenantTransactionOptions,
+) => Promise<Tracked<T>>;
+
+export interface TenantTransactionOptions {
+  /** Also answer whether the transaction wrote a metric input (see db/metric-inputs.ts). */
+  trackMetricInputs: boolean;
+}
+
+/** A transaction's result, and whether it wrote a metric input (false when not tracked). */
+export interface Tracked<T> {
+  result: T;
+  metricInputsWritten: boolean;
+}
 
 /** The statement that opens a tenant's transaction; `tenantId` must be a checked UUID. */
 export const beginTenantSql = (tenantId: string) =>
@@ -30,11 +43,38 @@ export async function withTenant<TSchema extends DbSchema, T>(
   tenantId: string,
   fn: (tx: Tx<TSchema>) => Promise<T>,
 ): Promise<T> {
+  return (await tenantTransaction(db, tenantId, fn, { trackMetricInputs: false })).result;
+}
+
+/**
+ * {@link withTenant} that also tells whether the committed transaction wrote a metric input,
+ * derived from what the transaction wrote rather than from what its code remembered to say:
+ * the API enqueues a metrics refresh on it, so no route can forget one.
+ */
+export function withTenantTracked<TSchema extends DbSchema, T>(
+  db: Db<TSchema>,
+  tenantId: string,
+  fn: (tx: Tx<TSchema>) => Promise<T>,
+): Promise<Tracked<T>> {
+  return tenantTransaction(db, tenantId, fn, { trackMetricInputs: true });
+}
+
+async function tenantTransaction<TSchema extends DbSchema, T>(
+  db: Db<TSchema>,
+  tenantId: string,
+  fn: (tx: Tx<TSchema>) => Promise<T>,
+  options: TenantTransactionOptions,
+): Promise<Tracked<T>> {
   if (!UUID.test(tenantId)) throw new Error('tenant id must be a UUID');
   const own = (db as { [TENANT_TRANSACTION]?: TenantTransaction })[TENANT_TRANSACTION];
-  if (own) return own(tenantId, fn);
+  if (own) return own(tenantId, fn, options);
   return db.transaction(async (tx) => {
     await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`);
-    return fn(tx);
+    const result = await fn(tx);
+    const metricInputsWritten = options.trackMetricInputs
+      ? rowsOf<{ written: boolean }>(await tx.execute(sql.raw(METRIC_INPUTS_WRITTEN_SQL)))[0]
+          ?.written === true
+      : false;
+    return { result, metricInputsWritten };
   });
 }

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Tx } from '../../db/connection.js';
-import { withTenant } from '../../db/tenancy.js';
+import { withTenantTracked } from '../../db/tenancy.js';
 import type { AppEnv } from '../app-env.js';
 import type { TenantSchema } from '../services.js';
 import { ApiError } from '../problems.js';
@@ -34,8 +34,8 @@ class RolledBack extends Error {}
  * context set (SPEC §3). It commits only when the handler succeeded; a thrown error or a
  * 4xx/5xx response rolls everything back — unless the handler kept its writes with
  * {@link commitDespiteRefusal}, which a 4xx then commits (a 5xx never does). After a commit
- * that changed metric inputs it enqueues a refresh — never before, so workers cannot read
- * uncommitted state.
+ * that wrote a metric input (as the transaction's own row stamps tell, whatever route ran)
+ * it enqueues a refresh — never before, so workers cannot read uncommitted state.
  */
 export function tenantTransaction(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -44,18 +44,19 @@ export function tenantTransaction(): MiddlewareHandler<AppEnv> {
     const services = c.get('services');
     const tenant = c.get('tenant');
     const db = await services.branchDb(tenant.branchId);
+    let metricInputsWritten = false;
     try {
-      await withTenant(db, tenant.id, async (tx) => {
+      ({ metricInputsWritten } = await withTenantTracked(db, tenant.id, async (tx) => {
         c.set('tx', tx);
         await next();
         const refused = c.error !== undefined || c.res.status >= 400;
         if (refused && !(c.get('commitRefusal') && c.res.status < 500)) throw new RolledBack();
-      });
+      }));
     } catch (err) {
       if (!(err instanceof RolledBack)) throw err;
       return;
     }
-    if (c.get('metricsDirty')) await services.queue.enqueueRefresh(tenant.id);
+    if (metricInputsWritten) await services.queue.enqueueRefresh(tenant.id);
   };
 }
 

@@ -266,7 +266,6 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
           ),
         },
       });
-      if (written.length > 0) c.set('metricsDirty', true);
       return c.json(result, 200);
     },
   );

@@ -72,8 +72,6 @@ const ApplicationFilters = z.object({
 const applicationRules = esaRules(t.esaApplications.studentId, t.esaApplications.schoolId);
 export const applicationScope = scoped(esaPermissions, applicationRules);
 
-export const touchesMetrics = (c: Ctx) => c.set('metricsDirty', true);
-
 /** A student the caller may file an application for (else 422, as for a missing one). */
 async function applicableStudent(c: Ctx, studentId: string) {
   const scope = await rowScope(
@@ -119,7 +117,6 @@ export const applicationResource: ResourceDef<
     q.program_id ? eq(t.esaApplications.programId, q.program_id) : undefined,
   ],
   prepareCreate: async (c, input) => {
-    touchesMetrics(c);
     const student = await applicableStudent(c, input.student_id);
     return {
       studentId: input.student_id,
@@ -131,7 +128,6 @@ export const applicationResource: ResourceDef<
     };
   },
   prepareUpdate: async (c, input, before) => {
-    touchesMetrics(c);
     if (before.status !== 'draft')
       throw new ApiError(
         'conflict',
@@ -245,7 +241,6 @@ async function transition(c: Ctx, id: string, body: z.infer<typeof TransitionBod
       amount_awarded_cents: (row as Row).amountAwardedCents ?? null,
     },
   });
-  touchesMetrics(c);
   return row as Row;
 }
 

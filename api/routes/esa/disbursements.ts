@@ -9,7 +9,7 @@ import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { rowToJson } from '../../resources/json.js';
 import { problemResponses } from '../openapi.js';
-import { applicationResource, esaPermissions, touchesMetrics } from './applications.js';
+import { applicationResource, esaPermissions } from './applications.js';
 
 const STATUSES = ['scheduled', 'disbursed', 'returned', 'cancelled'] as const;
 
@@ -181,7 +181,6 @@ export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
         entityId: row!.id,
         after,
       });
-      touchesMetrics(c);
       return c.json(after, 201);
     },
   );
@@ -282,7 +281,6 @@ export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
         before: { status: before.status },
         after: { status: body.to, disbursed_on: row!.disbursedOn },
       });
-      touchesMetrics(c);
       return c.json(show(row!), 200);
     },
   );

@@ -77,9 +77,6 @@ const AccountFilters = z.object({
 
 export const accountScope = scoped(financePermissions, accountRules(t.billingAccounts.id));
 
-/** Marks the request's committed writes as metric inputs (the refresh is enqueued after commit). */
-export const touchesMetrics = (c: Ctx) => c.set('metricsDirty', true);
-
 /** Links the guardians to the account, keeping the existing links. */
 async function linkGuardians(c: Ctx, accountId: string, guardianIds: string[]): Promise<void> {
   const wanted = [...new Set(guardianIds)];
@@ -183,7 +180,6 @@ export const accountResource: ResourceDef<
     q.school_id ? eq(t.billingAccounts.schoolId, q.school_id) : undefined,
   ],
   prepareCreate: async (c, input) => {
-    touchesMetrics(c);
     return {
       accountNumber: input.account_number ?? generatedNumber(),
       name: input.name,
@@ -197,7 +193,6 @@ export const accountResource: ResourceDef<
     await linkGuardians(c, String(row.id), [...primary, ...(input.guardian_ids ?? [])]);
   },
   prepareUpdate: async (c, input, before) => {
-    touchesMetrics(c);
     if (input.status === 'closed' && before.status !== 'closed') {
       const f = (await accountFigures(c, [String(before.id)])).get(String(before.id))!;
       if (f.owed !== 0 || f.credit !== 0)

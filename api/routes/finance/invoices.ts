@@ -29,7 +29,7 @@ import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
-import { accountScope, financePermissions, touchesMetrics } from './accounts.js';
+import { accountScope, financePermissions } from './accounts.js';
 import { accountRules } from './scope.js';
 
 const Line = z.object({
@@ -192,7 +192,6 @@ export const invoiceResource: ResourceDef<
     q.status ? eq(t.invoices.status, q.status) : undefined,
   ],
   prepareCreate: async (c, input) => {
-    touchesMetrics(c);
     const account = await writableAccount(c, input.account_id);
     if (account.status !== 'active')
       throw new ApiError('conflict', 'The account is closed; reopen it to invoice it.');
@@ -226,7 +225,6 @@ export const invoiceResource: ResourceDef<
     await replaceLines(c, String(row.id), priceLines(input.lines));
   },
   prepareUpdate: async (c, input, before) => {
-    touchesMetrics(c);
     conflict(invoiceRefusal('edit', before as { status: InvoiceStatus; amountPaidCents: number }));
     const values: Row = {};
     if (input.number !== undefined) values.number = input.number;
@@ -256,7 +254,6 @@ export const invoiceResource: ResourceDef<
     return values;
   },
   beforeDelete: async (c, row) => {
-    touchesMetrics(c);
     if (row.status !== 'draft')
       throw new ApiError('conflict', 'Only a draft invoice can be deleted; void an issued one.');
   },
@@ -394,7 +391,6 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
           total_cents: total,
         },
       });
-      touchesMetrics(c);
       return respond(c, row!);
     },
   );
@@ -475,7 +471,6 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
           released: released.map((a) => ({ payment_id: a.paymentId, amount_cents: a.amountCents })),
         },
       });
-      touchesMetrics(c);
       return respond(c, row!);
     },
   );

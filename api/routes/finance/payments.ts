@@ -30,7 +30,7 @@ import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { esaRules } from '../esa/scope.js';
 import { problemResponses } from '../openapi.js';
-import { accountScope, financePermissions, touchesMetrics } from './accounts.js';
+import { accountScope, financePermissions } from './accounts.js';
 import { accountRules } from './scope.js';
 
 const AllocationOut = z.object({ invoice_id: z.uuid(), amount_cents: z.number().int() });
@@ -383,7 +383,6 @@ export function registerPayments(app: OpenAPIHono<AppEnv>): void {
         entityId: String(payment.id),
         after,
       });
-      touchesMetrics(c);
       c.header('Location', `/v1/payments/${String(payment.id)}`);
       return c.json(after, 201);
     },

@@ -119,7 +119,6 @@ export const assignmentResource: ResourceDef<
   prepareCreate: async (c, input) => {
     await checkClass(c, input.class_id);
     checkDates(input.assigned_date, input.due_date);
-    c.set('metricsDirty', true);
     return jsonToValues(input, t.assignments);
   },
   prepareUpdate: async (c, input, before) => {
@@ -142,11 +141,7 @@ export const assignmentResource: ResourceDef<
           `A score of ${Number(top.points)} points exists; points possible cannot be lower.`,
         );
     }
-    c.set('metricsDirty', true);
     return jsonToValues(input, t.assignments);
-  },
-  beforeDelete: async (c) => {
-    c.set('metricsDirty', true);
   },
   descriptions: {
     list: 'Assignments of the classes whose grades the caller reaches: their school(s) for staff, their own classes for teachers, their children’s classes for parents, their own classes for a student. Filter by class and due date range.',

@@ -120,7 +120,6 @@ export function registerCompleteEnrollment(app: OpenAPIHono<AppEnv>): void {
         before: diff.before,
         after: diff.after,
       });
-      c.set('metricsDirty', true);
       return c.json(json, 200);
     },
   );

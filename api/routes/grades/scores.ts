@@ -235,7 +235,6 @@ export function registerScores(app: OpenAPIHono<AppEnv>): void {
               },
             }),
         );
-        c.set('metricsDirty', true);
       }
       const unchanged = body.scores.length - writes.length;
       await audit(c, {

@@ -278,7 +278,6 @@ export function registerLeadConvert(app: OpenAPIHono<AppEnv>): void {
       before: { converted_student_id: null },
       after: { ...result, school_id: school!.id, session_id: session!.id },
     });
-    c.set('metricsDirty', true);
     return c.json(result, 201);
   });
 }

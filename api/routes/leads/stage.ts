@@ -107,7 +107,6 @@ export function registerLeadStage(app: OpenAPIHono<AppEnv>): void {
       before: { stage: lead.stage },
       after: { stage: body.stage, stage_history_id: history!.id },
     });
-    c.set('metricsDirty', true);
     c.header('ETag', etag(moved!));
     return c.json(await leadDetail(c, moved!), 200);
   });

@@ -158,7 +158,6 @@ export function registerLeadUpdate(app: OpenAPIHono<AppEnv>): void {
         before: shown(before),
         after: { ...shown(lead), changed: fields },
       });
-      c.set('metricsDirty', true);
     }
     c.header('ETag', etag(lead));
     return c.json(await leadDetail(c, lead), 200);

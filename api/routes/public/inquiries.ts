@@ -71,7 +71,6 @@ export function registerInquiries(app: OpenAPIHono<AppEnv>): void {
         school_id: resolved.school?.id ?? null,
       },
     });
-    c.set('metricsDirty', true);
     return c.json({ lead_id: result.leadId }, 201);
   });
 }

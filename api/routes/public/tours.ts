@@ -99,7 +99,6 @@ export function registerTours(app: OpenAPIHono<AppEnv>): void {
         school_id: resolved.school?.id ?? null,
       },
     });
-    c.set('metricsDirty', true);
     return c.json({ lead_id: result.leadId }, 201);
   });
 }
