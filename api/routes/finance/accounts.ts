@@ -506,6 +506,7 @@ export function registerAccounts(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'getAccountStatement',
       method: 'get',
       path: '/v1/accounts/{id}/statement',
       tags: ['Finance'],

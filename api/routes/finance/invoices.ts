@@ -331,6 +331,7 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'issueInvoice',
       method: 'post',
       path: '/v1/invoices/{id}/issue',
       tags: ['Finance'],
@@ -402,6 +403,7 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'voidInvoice',
       method: 'post',
       path: '/v1/invoices/{id}/void',
       tags: ['Finance'],

@@ -78,6 +78,7 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'exportStudentRecord',
       method: 'get',
       path: '/v1/students/{id}/export',
       tags: ['Students'],
@@ -142,6 +143,7 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'eraseStudent',
       method: 'post',
       path: '/v1/students/{id}/erase',
       tags: ['Students'],
