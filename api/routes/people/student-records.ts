@@ -11,8 +11,9 @@ import { problemResponses } from '../openapi.js';
 import { studentResource } from './students.js';
 
 /**
- * FERPA/GDPR per-student export and erasure (SPEC §5, §11.12). Both reach the student
- * through the same relationship scope as reads, for their own permission.
+ * FERPA/GDPR per-student export and erasure
+ * (docs/tenancy-and-security.md#audit-and-the-ferpa-access-log). Both reach the student through the
+ * same relationship scope as reads, for their own permission.
  */
 
 const StudentParam = z.object({
