@@ -179,8 +179,12 @@ for (const runtime of RUNTIMES) {
       const schema = doc.getElementById('schema-platformtenantcreate')!;
       expect(schema.textContent).toMatch(/placement/);
       expect(schema.textContent).toMatch(/"pool" \| "dedicated"/);
-      // Public operations say so.
+      // Public operations say so; the dashboards name the browser session beside the token.
       expect(doc.getElementById('op-get-v1-public-profile')!.textContent).toContain('None: public');
+      expect(doc.getElementById('op-get-dashboards-page')!.textContent).toContain(
+        'or the browser session cookie set by /login',
+      );
+      expect(doc.getElementById('op-get-v1-students')!.textContent).not.toContain('cookie');
     });
   });
 }
