@@ -4,10 +4,11 @@ import type { MetricInputTable } from '../db/metric-inputs.js';
  * What the warehouse holds: every extracted table, its columns, the PostgreSQL expression
  * each column is read with, its DuckDB type, and why it may be there.
  *
- * This catalog is the single place that decides what leaves a tenant branch (SPEC §7, §11.11):
- * ids, org units, grade levels, dates, statuses, amounts and categorical codes — never
- * names, emails, phones, addresses, free-text notes, messages, reasons or comments, and no
- * URLs that a family could have typed into. A column not listed here is never read.
+ * This catalog is the single place that decides what leaves a tenant branch
+ * (docs/tenancy-and-security.md#what-never-leaves-the-branch): ids, org units, grade levels, dates,
+ * statuses, amounts and categorical codes — never names, emails, phones, addresses, free-text
+ * notes, messages, reasons or comments, and no URLs that a family could have typed into. A column
+ * not listed here is never read.
  *
  * Text columns are read through `code()`, which strips the characters COPY's text format
  * would escape (tab, newline, carriage return, backspace, form feed, vertical tab,

@@ -8,6 +8,7 @@ import { rateLimits } from './middleware/rate-limit.js';
 import { countUsage } from './middleware/usage.js';
 import { ApiError, invalidParamsOf, problem, statusOf, type ErrorCode } from './problems.js';
 import { registerRoutes } from './routes/index.js';
+import { openApiDocument } from './routes/openapi.js';
 import type { Services } from './services.js';
 import { resolveTenant, tenantTransaction } from './tenancy/middleware.js';
 
@@ -77,21 +78,9 @@ export function newApp(options: AppOptions) {
 
   registerRoutes(app);
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Homeroom API',
-      version: '1',
-      description:
-        'Multi-tenant school operations. The tenant (and, on a school site, the school) comes from the Host header.',
-    },
-    security: [{ bearer: [] }],
-  });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
-    type: 'http',
-    scheme: 'bearer',
-    bearerFormat: 'JWT',
-  });
+  // Fixed once every route is registered: built on the first request, then reused.
+  let document: ReturnType<typeof openApiDocument> | undefined;
+  app.get('/openapi.json', (c) => c.json((document ??= openApiDocument(app))));
 
   app.notFound((c) =>
     problemResponse(c, 'not_found', `No route for ${c.req.method} ${c.req.path}.`),

@@ -69,7 +69,7 @@ const schema = z.object({
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(20),
   TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
   TENANT_NEGATIVE_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
-  /** Debounce of metric refreshes after a write (SPEC §6: at most 5 s). */
+  /** Debounce of metric refreshes after a write: ≤ 5 s (docs/architecture.md#background-path). */
   REFRESH_DEBOUNCE_MS: z.coerce.number().int().min(0).max(5000).default(5000),
   METRICS_QUEUE: z.string().default('metrics'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

@@ -15,7 +15,7 @@ import { asAdmin, benchEnvironment } from './environment.js';
 import { percentile } from './load.js';
 
 /**
- * SPEC §10: rendering every dashboard page of a tenant (every page × scope) from its
+ * Target (BENCHMARKS.md): rendering every dashboard page of a tenant (every page × scope) from its
  * published snapshots in ≤ 2 s. Seeds a tenant (`BENCH_DASHBOARDS_PRESET`, default
  * `large`), runs the real refresh (which publishes and stores the pages), reads the
  * published snapshots and school names back, then times renderDashboardPages on this

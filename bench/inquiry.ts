@@ -8,7 +8,7 @@ import { closedLoop, openLoop, type LoadResult, type RequestSpec } from './load.
 /**
  * Public inquiry write on Node vs the raw baseline (node:http + pg, same inserts in one
  * transaction), at the same concurrency in the same run; then p99 at 200 requests/s
- * offered. Targets (SPEC §10): throughput ≥ 0.7 × baseline; p99 ≤ 50 ms at 200 rps.
+ * offered. Targets (BENCHMARKS.md): throughput ≥ 0.7 × baseline; p99 ≤ 50 ms at 200 rps.
  */
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);

@@ -1,7 +1,7 @@
 /**
- * The PostgreSQL baseline of SPEC §10: materialized views that compute, from the branch
- * tables, the same figures the warehouse publishes (analytics/metrics/*.ts), for every
- * tenant in the database, the tenant scope and each school scope, and the `school_year`,
+ * The PostgreSQL baseline of the refresh target (BENCHMARKS.md): materialized views that compute,
+ * from the branch tables, the same figures the warehouse publishes (analytics/metrics/*.ts), for
+ * every tenant in the database, the tenant scope and each school scope, and the `school_year`,
  * `term` and `last_30_days` periods, as of `current_date`.
  *
  * The session's `TimeZone` must be the tenant's zone when the views are created or

@@ -15,7 +15,7 @@ import { asAdmin, benchEnvironment } from './environment.js';
 import { MATVIEWS, compareWithSnapshots } from './matviews.js';
 
 /**
- * The metrics pipeline against SPEC §10, on the `large` preset:
+ * The metrics pipeline against its targets (BENCHMARKS.md), on the `large` preset:
  * - full refresh wall time and the worker's peak RSS (≤ 60 s on 2 cores, ≤ 1 GiB) — the
  *   refresh runs in a child process (bench/refresh-child.ts: the worker's own code path);
  * - incremental refresh after 1,000 changed rows (≤ 2 s), and ≥ 20 × faster than
@@ -177,7 +177,7 @@ async function changeRows(admin: pg.Client, tenantId: string, round: number): Pr
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const verdict = (ok: boolean) => (ok ? 'meets target' : 'MISSES target');
 
-/** Runs the refresh benchmark end to end; prints figures and ratios against SPEC §10. */
+/** Runs the refresh benchmark end to end; prints figures and ratios against the targets. */
 export async function benchRefresh(
   log: (line: string) => void = (line) => console.log(line),
 ): Promise<RefreshBenchResult> {

@@ -2,10 +2,10 @@ import type { Queue } from 'bullmq';
 import { SWEEP_JOB, type MetricsJobData, type RefreshMode } from './contract.js';
 
 /**
- * BullMQ job schedulers for the metrics queue (SPEC §6): an incremental sweep over every
- * active tenant every `intervalMs`, and a nightly full rebuild on a cron evaluated in UTC.
- * Upserts are idempotent and keyed by a fixed id, so every worker process may run them at
- * start (and again after Redis comes back empty) without creating duplicates.
+ * BullMQ job schedulers for the metrics queue (docs/architecture.md#background-path): an
+ * incremental sweep over every active tenant every `intervalMs`, and a nightly full rebuild on a
+ * cron evaluated in UTC. Upserts are idempotent and keyed by a fixed id, so every worker process
+ * may run them at start (and again after Redis comes back empty) without creating duplicates.
  */
 
 export const SWEEP_SCHEDULER_ID = 'metrics:sweep';

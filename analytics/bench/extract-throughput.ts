@@ -1,5 +1,5 @@
 /**
- * Extraction throughput against raw `COPY … TO STDOUT` (SPEC §10: ≥ 0.5×).
+ * Extraction throughput against raw `COPY … TO STDOUT` (target ≥ 0.5×, BENCHMARKS.md).
  *
  *   npx tsx analytics/bench/extract-throughput.ts [--students 20000] [--days 100] [--runs 3] [--keep]
  *

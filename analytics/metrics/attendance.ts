@@ -1,5 +1,5 @@
 /**
- * Attendance (SPEC §7).
+ * Attendance (docs/metrics.md#attendance).
  *
  * - Membership day: an instructional calendar day of a school, on or before the as-of
  *   date, on which the student has a school enrolment there with entry ≤ day ≤ exit (or no

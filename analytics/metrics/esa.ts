@@ -1,5 +1,5 @@
 /**
- * ESA (SPEC §7).
+ * ESA (docs/metrics.md#esa).
  *
  * - Which applications: those dated (submitted, else created) on or before the as-of date;
  *   for `school_year`, those whose session overlaps the school-year window (an application

@@ -1,5 +1,5 @@
 /**
- * Finance (SPEC §7). Amounts are integer cents.
+ * Finance (docs/metrics.md#finance). Amounts are integer cents.
  *
  * - School of an invoice: its school, else its billing account's school; of a payment: its
  *   account's school. Facts with neither count for the tenant only.

@@ -1,5 +1,5 @@
 /**
- * Grades (SPEC §7).
+ * Grades (docs/metrics.md#grades).
  *
  * - A (student, class) percentage is Σ(weight × points) ÷ Σ(weight × points possible) × 100
  *   over that student's scores on the class's assignments due in the window (and by the

@@ -1,7 +1,7 @@
 /**
- * Every §7 metric, for the tenant and each school, for each period, as of a date. Runs on
- * any SqlRunner: inside the refresh transaction (so the figures match the data committed
- * with them) or on an open warehouse (to recompute for another date).
+ * Every metric (docs/metrics.md), for the tenant and each school, for each period, as of a
+ * date. Runs on any SqlRunner: inside the refresh transaction (so the figures match the data
+ * committed with them) or on an open warehouse (to recompute for another date).
  */
 import { createHash } from 'node:crypto';
 import type { SqlRunner } from '../warehouse.js';

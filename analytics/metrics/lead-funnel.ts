@@ -1,5 +1,5 @@
 /**
- * Lead funnel (SPEC §7).
+ * Lead funnel (docs/metrics.md#lead-funnel).
  *
  * - Stages: the tenant's non-terminal funnel stages by position (default inquiry →
  *   tour_scheduled → … → enrolled). Terminal stages (`lost`) are exits, not steps.

@@ -6,7 +6,7 @@ import type { AppEnv } from '../app-env.js';
 import { commitDespiteRefusal } from '../tenancy/middleware.js';
 import { recordAuthEvent } from './sessions.js';
 
-/** Consecutive failures that lock an account (SPEC §5). */
+/** Consecutive failures that lock an account (docs/tenancy-and-security.md#authentication). */
 export const MAX_FAILED_LOGINS = 5;
 /** How long a lock lasts. */
 export const LOCK_SECONDS = 15 * 60;

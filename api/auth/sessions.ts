@@ -14,7 +14,10 @@ import type { TenantSchema } from '../services.js';
  * tokens at once. A browser session is a family of one row whose token is never disclosed.
  */
 
-/** What the client receives from login and refresh (SPEC §5). */
+/**
+ * What the client receives from login and refresh
+ * (docs/tenancy-and-security.md#authentication).
+ */
 export interface TokenPair {
   access_token: string;
   refresh_token: string;

@@ -1,7 +1,7 @@
 import { DEFAULT_GRADING_SCALE, type GradeBand } from '../../db/tenant-defaults.js';
 
 /**
- * Grade arithmetic (SPEC §7 "Grades"), the definitions the warehouse's grades metric uses
+ * Grade arithmetic (docs/metrics.md#grades), the definitions the warehouse's grades metric uses
  * (analytics/metrics/grades.ts), as pure functions the API computes with:
  *
  * - percentage = Σ(weight × points) ÷ Σ(weight × points possible) × 100 over the scores on

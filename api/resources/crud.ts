@@ -160,6 +160,7 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
     const decorated = def.decorate ? await def.decorate(c, rows) : rows;
     return decorated.map((r) => present(def, r));
   };
+  const names = operationNames(def.path);
   const readMw = guarded(def.permissions.read);
   const writeMw = guarded(def.permissions.write);
 
@@ -173,6 +174,7 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
       method: 'get',
       path: def.path,
       tags: [def.tag],
+      operationId: `list${names.many}`,
       summary: `List ${def.plural}`,
       description: def.descriptions?.list ?? `Only ${def.plural} within the caller’s scope.`,
       middleware: readMw,
@@ -219,6 +221,7 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
       method: 'get',
       path: item,
       tags: [def.tag],
+      operationId: `get${names.one}`,
       summary: `Read one of the ${def.plural}`,
       description: def.descriptions?.read,
       middleware: readMw,
@@ -242,6 +245,7 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
       method: 'post',
       path: def.path,
       tags: [def.tag],
+      operationId: `create${names.one}`,
       summary: `Create one of the ${def.plural}`,
       description: def.descriptions?.create,
       middleware: writeMw,
@@ -283,6 +287,7 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
       method: 'patch',
       path: item,
       tags: [def.tag],
+      operationId: `update${names.one}`,
       summary: `Change one of the ${def.plural}`,
       description:
         (def.descriptions?.update ? `${def.descriptions.update} ` : '') +
@@ -336,6 +341,7 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
       method: 'delete',
       path: item,
       tags: [def.tag],
+      operationId: `delete${names.one}`,
       summary: `Delete one of the ${def.plural}`,
       description: def.descriptions?.delete ?? 'Soft delete: the record is kept, marked deleted.',
       middleware: writeMw,
@@ -366,6 +372,26 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
       return c.body(null, 204);
     });
   }
+}
+
+/**
+ * The nouns of a resource's operation ids, from its collection path, so that generated
+ * clients name methods after the URLs: `/v1/org-units` → `listOrgUnits`, `getOrgUnit`;
+ * `/v1/esa/applications` → `listEsaApplications`; `/v1/staff` → `listStaff`, `getStaff`.
+ */
+export function operationNames(path: string): { many: string; one: string } {
+  const many = path
+    .split('/')
+    .slice(2)
+    .flatMap((segment) => segment.split('-'))
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join('');
+  const one = many.endsWith('sses')
+    ? many.slice(0, -2)
+    : many.endsWith('s')
+      ? many.slice(0, -1)
+      : many;
+  return { many, one };
 }
 
 /** Authentication and a permission, as route middleware. */

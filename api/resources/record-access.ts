@@ -6,9 +6,9 @@ import { clientInet } from '../audit.js';
 export type RecordAccess = 'read' | 'list' | 'export' | 'erase';
 
 /**
- * FERPA record-access log (SPEC §11.12): one row per student whose record the caller was
- * shown, written in the request's transaction so a read that fails leaves no trace and a
- * read that answers always does.
+ * FERPA record-access log (docs/tenancy-and-security.md#audit-and-the-ferpa-access-log): one row
+ * per student whose record the caller was shown, written in the request's transaction so a read
+ * that fails leaves no trace and a read that answers always does.
  */
 export async function logRecordAccess(
   c: Context<AppEnv>,

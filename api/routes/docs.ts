@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.js';
 import { BASE_STYLE, escapeHtml } from './dashboards/html.js';
+import { openApiDocument } from './openapi.js';
 
 /**
  * `GET /docs`: the human API reference, rendered on the server from the app's own OpenAPI
@@ -123,7 +124,9 @@ function renderOperation(method: string, path: string, op: Operation): string {
   const auth =
     op.security && op.security.length === 0
       ? 'None: public'
-      : 'Bearer token (<code>Authorization: Bearer …</code>)';
+      : op.security?.some((s) => 'browserSession' in s)
+        ? 'Bearer token (<code>Authorization: Bearer …</code>) or the browser session cookie set by <code>/login</code>'
+        : 'Bearer token (<code>Authorization: Bearer …</code>)';
   const parts = [
     `<section class="op" id="${id}">`,
     `<h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>`,
@@ -273,17 +276,7 @@ export function registerDocs(app: OpenAPIHono<AppEnv>): void {
   // The document is fixed once every route is registered; render it once per process/isolate.
   let page: string | undefined;
   app.get('/docs', (c) => {
-    page ??= renderDocs(
-      app.getOpenAPI31Document({
-        openapi: '3.1.0',
-        info: {
-          title: 'Homeroom API',
-          version: '1',
-          description:
-            'Multi-tenant school operations: public school-site endpoints, staff and family APIs, leadership dashboards and the platform API.',
-        },
-      }) as unknown as Document,
-    );
+    page ??= renderDocs(openApiDocument(app) as unknown as Document);
     return c.body(page, 200, DOCS_HEADERS);
   });
 }

@@ -7,9 +7,9 @@ import { ApiError } from '../problems.js';
 import { normaliseHost } from './control-plane.js';
 
 /**
- * Resolves the tenant from the request's host (SPEC §3). Forwarded-host headers count only
- * when the deployment says its proxy is trusted. Unknown → 404 that says nothing about
- * other tenants; suspended → 403.
+ * Resolves the tenant from the request's host (docs/tenancy-and-security.md#resolving-the-tenant).
+ * Forwarded-host headers count only when the deployment says its proxy is trusted. Unknown → 404
+ * that says nothing about other tenants; suspended → 403.
  */
 export function resolveTenant(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -31,11 +31,12 @@ class RolledBack extends Error {}
 
 /**
  * Runs the rest of the request in one transaction on the tenant's branch, with the tenant
- * context set (SPEC §3). It commits only when the handler succeeded; a thrown error or a
- * 4xx/5xx response rolls everything back — unless the handler kept its writes with
- * {@link commitDespiteRefusal}, which a 4xx then commits (a 5xx never does). After a commit
- * that wrote a metric input (as the transaction's own row stamps tell, whatever route ran)
- * it enqueues a refresh — never before, so workers cannot read uncommitted state.
+ * context set (docs/tenancy-and-security.md#tenant-context). It commits only when the handler
+ * succeeded; a thrown error or a 4xx/5xx response rolls everything back — unless the handler
+ * kept its writes with {@link commitDespiteRefusal}, which a 4xx then commits (a 5xx never
+ * does). After a commit that wrote a metric input (as the transaction's own row stamps tell,
+ * whatever route ran) it enqueues a refresh — never before, so workers cannot read
+ * uncommitted state.
  */
 export function tenantTransaction(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

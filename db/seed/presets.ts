@@ -69,9 +69,10 @@ export const PRESETS: Record<PresetName, Preset> = {
     password: 'Homeroom-Demo-2026!',
   },
   /**
-   * SPEC §9: ≥ 20 schools, ≥ 20,000 students, ≥ 4 M scores, ≥ 50,000 leads, ≥ 100,000
-   * invoices. The previous school year is always complete, so it alone is sized to meet the
-   * score and invoice targets: the totals hold for any as-of, even the first day of school.
+   * The benchmarks' size (BENCHMARKS.md): ≥ 20 schools, ≥ 20,000 students, ≥ 4 M scores, ≥ 50,000
+   * leads, ≥ 100,000 invoices. The previous school year is always complete, so it alone is sized to
+   * meet the score and invoice targets: the totals hold for any as-of, even the first day of
+   * school.
    */
   large: {
     name: 'large',

@@ -7,8 +7,8 @@ import {
   type TenantFixture,
 } from './world.js';
 
-// Every §7 definition against small crafted datasets whose figures are worked out by hand
-// in the comments. One tenant per metric keeps each calculation self-contained.
+// Every definition of docs/metrics.md against small crafted datasets whose figures are worked
+// out by hand in the comments. One tenant per metric keeps each calculation self-contained.
 //
 // Calendar shared by all tenants (attached to the network, so every school inherits it):
 //   school year 2024-08-01 … 2025-05-31; term 1 2024-08-01 … 2024-12-20; term 2 2025-01-06 …

@@ -5,11 +5,11 @@ import { call, type ApiTarget } from '../support/api.js';
 import { bearer, createApiWorld, login, type ApiWorld } from '../support/api-world.js';
 
 /**
- * SPEC §11.4: tokens with another algorithm, issuer or audience, expired or revoked tokens,
- * browser-session tokens used as bearer tokens, and one tenant's token on another tenant's
- * host are all rejected. Tokens are forged with jose; the ones signed with the deployment's
- * real key differ from a valid token in exactly one respect, and a control case proves the
- * forging harness itself makes tokens the API accepts.
+ * docs/tenancy-and-security.md#authentication: tokens with another algorithm, issuer or audience,
+ * expired or revoked tokens, browser-session tokens used as bearer tokens, and one tenant's token
+ * on another tenant's host are all rejected. Tokens are forged with jose; the ones signed with the
+ * deployment's real key differ from a valid token in exactly one respect, and a control case proves
+ * the forging harness itself makes tokens the API accepts.
  */
 
 const RUNTIMES = ['node', 'workerd'] as const;

@@ -9,7 +9,10 @@ import {
 import { call, type ApiTarget } from '../support/api.js';
 import { createApiWorld, login, type ApiWorld } from '../support/api-world.js';
 
-/** SPEC §11.5: lockout after five consecutive failures; password hashes upgraded on login. */
+/**
+ * docs/tenancy-and-security.md#authentication: lockout after five consecutive failures; password
+ * hashes upgraded on login.
+ */
 
 const RUNTIMES = ['node', 'workerd'] as const;
 const ALPHA = 'alpha.test';

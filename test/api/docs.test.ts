@@ -10,6 +10,20 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
 let world: ApiWorld;
 
+interface DocOperation {
+  operationId?: string;
+  security?: Record<string, string[]>[];
+  requestBody?: { content: Record<string, { example?: unknown }> };
+  responses: Record<string, { headers?: Record<string, unknown> }>;
+}
+
+/** Every operation of an OpenAPI document with its method and path. */
+function operationsOf(spec: { paths: Record<string, Record<string, DocOperation>> }) {
+  return Object.entries(spec.paths).flatMap(([path, item]) =>
+    METHODS.filter((m) => item[m]).map((method) => ({ method, path, op: item[method]! })),
+  );
+}
+
 beforeAll(async () => {
   world = await createApiWorld('docs_api');
 }, 120_000);
@@ -64,6 +78,81 @@ for (const runtime of RUNTIMES) {
       }
     });
 
+    it('gives every operation a unique operationId and every request body an example', async () => {
+      const spec = (await call(target(), 'GET', '/openapi.json', { host: 'localhost' })).json;
+      const ops = operationsOf(spec);
+      expect(ops.length).toBeGreaterThan(100);
+      const ids = ops.map((o) => o.op.operationId);
+      for (const [i, id] of ids.entries())
+        expect(id, `${ops[i]!.method} ${ops[i]!.path}`).toMatch(/^[a-z][A-Za-z]+$/);
+      expect(new Set(ids).size).toBe(ids.length);
+      // Generated resource routes are named after their URL, hand-written ones by their route.
+      const id = (method: string, path: string) =>
+        ops.find((o) => o.method === method && o.path === path)?.op.operationId;
+      expect(id('get', '/v1/students')).toBe('listStudents');
+      expect(id('post', '/v1/invoices')).toBe('createInvoice');
+      expect(id('get', '/v1/org-units/{id}')).toBe('getOrgUnit');
+      expect(id('get', '/v1/staff')).toBe('listStaff');
+      expect(id('patch', '/v1/esa/applications/{id}')).toBe('updateEsaApplication');
+      expect(id('delete', '/v1/classes/{id}')).toBe('deleteClass');
+      expect(id('post', '/v1/public/inquiries')).toBe('createInquiry');
+
+      const bodies = ops.filter((o) => o.op.requestBody);
+      expect(bodies.length).toBeGreaterThan(40);
+      for (const { method, path, op } of bodies) {
+        for (const [type, media] of Object.entries(op.requestBody!.content)) {
+          expect(media.example, `${method} ${path} ${type}`).toBeDefined();
+        }
+      }
+      const inquiry = ops.find((o) => o.op.operationId === 'createInquiry')!.op;
+      expect(inquiry.requestBody!.content['application/json']!.example).toMatchObject({
+        email: 'maria@example.com',
+        consent: true,
+      });
+    });
+
+    it('declares servers, both security schemes and the headers every client meets', async () => {
+      const spec = (await call(target(), 'GET', '/openapi.json', { host: 'localhost' })).json;
+      expect(spec.servers[0]).toMatchObject({
+        url: 'https://{tenantHost}',
+        variables: { tenantHost: { default: expect.any(String) } },
+      });
+      expect(spec.components.securitySchemes).toEqual({
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        browserSession: expect.objectContaining({
+          type: 'apiKey',
+          in: 'cookie',
+          name: '__Host-homeroom_session',
+        }),
+      });
+      const ops = operationsOf(spec);
+      const security = (id: string) => ops.find((o) => o.op.operationId === id)!.op.security;
+      expect(security('getDashboard')).toEqual([{ bearer: [] }, { browserSession: [] }]);
+      expect(security('listDashboards')).toEqual([{ bearer: [] }, { browserSession: [] }]);
+      expect(security('listStudents')).toBeUndefined(); // the document's default: bearer only
+      expect(spec.security).toEqual([{ bearer: [] }]);
+      expect(security('getPublicProfile')).toEqual([]);
+
+      for (const { method, path, op } of ops) {
+        for (const [status, response] of Object.entries(op.responses)) {
+          const where = `${method} ${path} ${status}`;
+          expect(response.headers?.['x-request-id'], where).toEqual({
+            $ref: '#/components/headers/RequestId',
+          });
+          if (status === '429' || status === '503')
+            expect(response.headers?.['Retry-After'], where).toEqual({
+              $ref: '#/components/headers/RetryAfter',
+            });
+        }
+        expect(op.responses['503'], `${method} ${path}`).toBeDefined();
+      }
+      expect(spec.components.headers.RequestId.schema).toEqual({ type: 'string' });
+      for (const id of ['createInquiry', 'createTourRequest', 'createPayment']) {
+        const created = ops.find((o) => o.op.operationId === id)!.op.responses['201']!;
+        expect(created.headers?.['Idempotency-Replayed'], id).toBeDefined();
+      }
+    });
+
     it('shows parameters, body and response schemas, and problem responses', async () => {
       const r = await call(target(), 'GET', '/docs', { host: 'alpha.test' });
       const doc = new JSDOM(r.text).window.document;
@@ -80,6 +169,7 @@ for (const runtime of RUNTIMES) {
         '400',
         '401',
         '403',
+        '503',
       ]);
 
       const create = doc.getElementById('op-post-v1-platform-tenants')!;
@@ -89,8 +179,12 @@ for (const runtime of RUNTIMES) {
       const schema = doc.getElementById('schema-platformtenantcreate')!;
       expect(schema.textContent).toMatch(/placement/);
       expect(schema.textContent).toMatch(/"pool" \| "dedicated"/);
-      // Public operations say so.
+      // Public operations say so; the dashboards name the browser session beside the token.
       expect(doc.getElementById('op-get-v1-public-profile')!.textContent).toContain('None: public');
+      expect(doc.getElementById('op-get-dashboards-page')!.textContent).toContain(
+        'or the browser session cookie set by /login',
+      );
+      expect(doc.getElementById('op-get-v1-students')!.textContent).not.toContain('cookie');
     });
   });
 }

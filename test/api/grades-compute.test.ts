@@ -9,7 +9,10 @@ import {
   type ScoreLine,
 } from '../../api/grades/compute.js';
 
-/** The grade arithmetic of SPEC §7, case by case (the definitions of analytics/metrics/grades.ts). */
+/**
+ * The grade arithmetic of docs/metrics.md#grades, case by case (the definitions of
+ * analytics/metrics/grades.ts).
+ */
 
 const line = (over: Partial<ScoreLine>): ScoreLine => ({
   points: null,

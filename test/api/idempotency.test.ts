@@ -5,8 +5,9 @@ import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { createApiWorld, type ApiWorld } from '../support/api-world.js';
 
 /**
- * SPEC §11.6: Idempotency-Key on the public writes — replay, reuse with another body,
- * concurrent duplicates, error responses not stored, expiry — on Node and in workerd.
+ * docs/tenancy-and-security.md#idempotency: Idempotency-Key on the public writes — replay, reuse
+ * with another body, concurrent duplicates, error responses not stored, expiry — on Node and in
+ * workerd.
  */
 
 let world: ApiWorld;

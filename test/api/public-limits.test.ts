@@ -7,8 +7,9 @@ import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { ADMIN_PASSWORD, createApiWorld, type ApiWorld } from '../support/api-world.js';
 
 /**
- * SPEC §11.7: the public endpoints rate-limit per tenant and client IP (429 with
- * Retry-After) and refuse oversized bodies (413). PUBLIC_RATE_LIMIT is 5 here.
+ * docs/tenancy-and-security.md#rate-limits-and-body-size: the public endpoints rate-limit per
+ * tenant and client IP (429 with Retry-After) and refuse oversized bodies (413). PUBLIC_RATE_LIMIT
+ * is 5 here.
  */
 
 const LIMIT = 5;

@@ -5,8 +5,8 @@ import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { createApiWorld, type ApiWorld } from '../support/api-world.js';
 
 /**
- * SPEC §11.8 on the public writes: malformed input of any kind gets a 4xx problem — never a
- * 5xx, never a stack trace — and writes nothing. On Node and in workerd.
+ * docs/tenancy-and-security.md#errors on the public writes: malformed input of any kind gets a 4xx
+ * problem — never a 5xx, never a stack trace — and writes nothing. On Node and in workerd.
  */
 
 let world: ApiWorld;

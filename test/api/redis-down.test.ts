@@ -6,9 +6,9 @@ import { call } from '../support/api.js';
 import { createApiWorld, type ApiWorld } from '../support/api-world.js';
 
 /**
- * SPEC §11.9, API half: with Redis unreachable, public writes still commit and answer
- * quickly; the refresh enqueue fails fast and is counted; the rate limit still holds (in
- * memory). REDIS_URL points at a port where nothing listens.
+ * Redis down, API half (docs/architecture.md#request-path): with Redis unreachable, public writes
+ * still commit and answer quickly; the refresh enqueue fails fast and is counted; the rate limit
+ * still holds (in memory). REDIS_URL points at a port where nothing listens.
  */
 
 const LIMIT = 5;

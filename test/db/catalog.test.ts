@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, withAdmin, type TestEnvironment } from '../support/environment.js';
 
-// SPEC §11.1: the app role is NOSUPERUSER, NOBYPASSRLS and owns no table; every tenant
-// table has row-level security enabled and forced.
+// docs/tenancy-and-security.md#roles: the app role is NOSUPERUSER, NOBYPASSRLS and owns no table;
+// every tenant table has row-level security enabled and forced.
 let t: TestEnvironment;
 beforeAll(async () => {
   t = await createTestEnvironment('catalog');

@@ -7,8 +7,8 @@ import { createTenant } from '../../db/platform.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/environment.js';
 import { expectPgError } from '../support/errors.js';
 
-// SPEC §11.2: two tenants interleaved on one pooled connection see none of each other's
-// rows; no tenant set → zero rows. Plus: foreign keys cannot cross tenants.
+// docs/tenancy-and-security.md#tenant-context: two tenants interleaved on one pooled connection see
+// none of each other's rows; no tenant set → zero rows. Plus: foreign keys cannot cross tenants.
 let t: TestEnvironment;
 let app: DbHandle<typeof schema>;
 let a: string;

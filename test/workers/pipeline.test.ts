@@ -40,7 +40,8 @@ import {
   type TestQueue,
 } from './support.js';
 
-// The worker against real PostgreSQL, Redis and DuckDB: SPEC §6 jobs and §11.11 payloads.
+// The worker against real PostgreSQL, Redis and DuckDB: jobs (docs/architecture.md#background-path)
+// and payloads (docs/tenancy-and-security.md#what-never-leaves-the-branch).
 let w: AnalyticsWorld;
 let alpha: TenantFixture;
 let beta: TenantFixture;

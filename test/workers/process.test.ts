@@ -24,9 +24,9 @@ import {
   type TestQueue,
 } from './support.js';
 
-// The worker as an operating-system process: SIGTERM lets the active refresh finish;
-// `kill -9` mid-refresh leaves the warehouse as it was and the next worker completes the
-// job with correct figures (SPEC §6, §11.10); `npm run refresh` runs the same code.
+// The worker as an operating-system process: SIGTERM lets the active refresh finish; `kill -9`
+// mid-refresh leaves the warehouse as it was and the next worker completes the job with correct
+// figures (workers/README.md#one-refresh-per-tenant); `npm run refresh` runs the same code.
 const CHILD = join(import.meta.dirname, 'worker-child.ts');
 const CLI = join(import.meta.dirname, '..', '..', 'scripts', 'refresh.ts');
 

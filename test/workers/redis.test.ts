@@ -27,9 +27,10 @@ import {
   workerEnv,
 } from './support.js';
 
-// SPEC §6 / §11.9, worker half: workers wait for Redis; a trigger lost while Redis was down
-// is caught up by the sweep; the eviction policy is checked at start. Every Redis here is a
-// private redis-server on a free port (the shared one on 6379 is never touched).
+// Redis down, worker half (docs/architecture.md#background-path): workers wait for Redis; a trigger
+// lost while Redis was down is caught up by the sweep; the eviction policy is checked at start.
+// Every Redis here is a private redis-server on a free port (the shared one on 6379 is never
+// touched).
 let w: AnalyticsWorld;
 let alpha: TenantFixture;
 const servers: PrivateRedis[] = [];

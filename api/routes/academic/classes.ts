@@ -230,6 +230,7 @@ export function registerClasses(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'listClassTeachers',
       method: 'get',
       path: '/v1/classes/{id}/teachers',
       tags: ['Classes'],
@@ -251,6 +252,7 @@ export function registerClasses(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'setClassTeachers',
       method: 'put',
       path: '/v1/classes/{id}/teachers',
       tags: ['Classes'],

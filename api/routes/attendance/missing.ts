@@ -41,6 +41,7 @@ export function registerMissing(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'listMissingAttendance',
       method: 'get',
       path: '/v1/attendance/missing',
       tags: ['Attendance'],

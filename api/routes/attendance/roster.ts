@@ -54,6 +54,7 @@ export function registerRoster(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'listAttendance',
       method: 'get',
       path: '/v1/attendance',
       tags: ['Attendance'],

@@ -60,6 +60,7 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'getStudentAttendance',
       method: 'get',
       path: '/v1/students/{id}/attendance',
       tags: ['Attendance'],

@@ -139,6 +139,7 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'upsertAttendance',
       method: 'post',
       path: '/v1/attendance',
       tags: ['Attendance'],

@@ -9,10 +9,10 @@ import { recordAuthEvent, revokeSession, startBrowserSession } from '../../auth/
 import { renderErrorPage, renderLoginPage } from './login-page.js';
 
 /**
- * The browser session for leadership dashboards (SPEC §5): `/login` and `/logout` as HTML
- * routes outside the OpenAPI document. The session is a cookie holding a JWT with the
- * browser audience, which `authenticate({ cookie: true })` accepts on safe methods only
- * and which is never accepted as a bearer token.
+ * The browser session for leadership dashboards (docs/tenancy-and-security.md#authentication):
+ * `/login` and `/logout` as HTML routes outside the OpenAPI document. The session is a cookie
+ * holding a JWT with the browser audience, which `authenticate({ cookie: true })` accepts on safe
+ * methods only and which is never accepted as a bearer token.
  */
 
 export const DEFAULT_NEXT = '/dashboards';

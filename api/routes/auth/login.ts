@@ -7,6 +7,7 @@ import { problemResponses } from '../openapi.js';
 import { LoginRequest, TokenPair } from './schemas.js';
 
 const route = createRoute({
+  operationId: 'login',
   method: 'post',
   path: '/v1/auth/login',
   tags: ['Auth'],

@@ -6,6 +6,7 @@ import { revokeSession } from '../../auth/sessions.js';
 import { problemResponses } from '../openapi.js';
 
 const route = createRoute({
+  operationId: 'logout',
   method: 'post',
   path: '/v1/auth/logout',
   tags: ['Auth'],

@@ -8,6 +8,7 @@ import { problemResponses } from '../openapi.js';
 import { Me } from './schemas.js';
 
 const route = createRoute({
+  operationId: 'getMe',
   method: 'get',
   path: '/v1/me',
   tags: ['Auth'],

@@ -6,6 +6,7 @@ import { problemResponses } from '../openapi.js';
 import { RefreshRequest, TokenPair } from './schemas.js';
 
 const route = createRoute({
+  operationId: 'refreshTokens',
   method: 'post',
   path: '/v1/auth/refresh',
   tags: ['Auth'],

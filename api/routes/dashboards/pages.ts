@@ -7,7 +7,7 @@ import { authenticate, requirePermission } from '../../auth/middleware.js';
 import { orgReach, withinReach } from '../../auth/scope.js';
 import { ApiError, invalidParamsOf } from '../../problems.js';
 import { publicationScope, scopeConditions } from '../metrics/scope.js';
-import { problemResponses } from '../openapi.js';
+import { bearerOrBrowserSession, problemResponses } from '../openapi.js';
 import { BASE_STYLE, DASHBOARD_HEADERS, escapeHtml } from './html.js';
 
 type Page = (typeof t.DASHBOARD_PAGES)[number];
@@ -70,12 +70,14 @@ const Listing = z
   .openapi('DashboardListing');
 
 const indexRoute = createRoute({
+  operationId: 'listDashboards',
   method: 'get',
   path: '/dashboards',
   tags: ['Dashboards'],
   summary: 'The dashboards the caller may open',
   description:
     'HTML for browsers (bearer token or the /login session cookie); JSON when the client asks for `application/json` only. Unauthenticated browsers are redirected (303) to /login.',
+  security: bearerOrBrowserSession,
   middleware: guards(),
   responses: {
     200: {
@@ -91,12 +93,14 @@ const indexRoute = createRoute({
 });
 
 const pageRoute = createRoute({
+  operationId: 'getDashboard',
   method: 'get',
   path: '/dashboards/{page}',
   tags: ['Dashboards'],
   summary: 'A leadership dashboard',
   description:
     'The page as rendered by the last metrics refresh: self-contained HTML with inline SVG (strict CSP, no scripts). Leadership only; unauthenticated browsers are redirected (303) to /login.',
+  security: bearerOrBrowserSession,
   middleware: guards(),
   request: {
     params: z.object({

@@ -250,6 +250,7 @@ export function registerApplications(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'transitionEsaApplication',
       method: 'post',
       path: '/v1/esa/applications/{id}/transition',
       tags: ['ESA'],
@@ -257,7 +258,18 @@ export function registerApplications(app: OpenAPIHono<AppEnv>): void {
       description:
         'draft → submitted → under_review → approved | denied; withdrawn from draft, submitted or under_review. Approving or denying needs `esa.decide`; putting under review is for school staff. Any other move answers 409 naming the allowed next statuses (in `detail` and `invalid_params`). Sets `submitted_at` / `decided_at`; approval sets the award.',
       middleware: guarded(esaPermissions.write),
-      request: { params: IdParam, body: { content: json(TransitionBody), required: true } },
+      request: {
+        params: IdParam,
+        body: {
+          content: {
+            'application/json': {
+              schema: TransitionBody,
+              example: { to: 'approved', amount_awarded_cents: 700000, reason: 'Eligible.' },
+            },
+          },
+          required: true,
+        },
+      },
       responses: {
         200: { description: 'The application', content: json(Application) },
         ...problemResponses(400, 401, 403, 404, 409, 422),

@@ -76,6 +76,7 @@ export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'listEsaDisbursements',
       method: 'get',
       path: '/v1/esa/applications/{id}/disbursements',
       tags: ['ESA'],
@@ -106,6 +107,7 @@ export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'createEsaDisbursement',
       method: 'post',
       path: '/v1/esa/applications/{id}/disbursements',
       tags: ['ESA'],
@@ -187,6 +189,7 @@ export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'setEsaDisbursementStatus',
       method: 'post',
       path: '/v1/esa/applications/{id}/disbursements/{disbursement_id}/status',
       tags: ['ESA'],

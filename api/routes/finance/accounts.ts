@@ -501,6 +501,7 @@ export function registerAccounts(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'getAccountStatement',
       method: 'get',
       path: '/v1/accounts/{id}/statement',
       tags: ['Finance'],

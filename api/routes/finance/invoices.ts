@@ -328,6 +328,7 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'issueInvoice',
       method: 'post',
       path: '/v1/invoices/{id}/issue',
       tags: ['Finance'],
@@ -398,6 +399,7 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'voidInvoice',
       method: 'post',
       path: '/v1/invoices/{id}/void',
       tags: ['Finance'],

@@ -29,7 +29,7 @@ import {
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { esaRules } from '../esa/scope.js';
-import { problemResponses } from '../openapi.js';
+import { problemResponses, replayedHeader } from '../openapi.js';
 import { accountScope, financePermissions } from './accounts.js';
 import { accountRules } from './scope.js';
 
@@ -350,6 +350,7 @@ export function registerPayments(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'createPayment',
       method: 'post',
       path: '/v1/payments',
       tags: ['Finance'],
@@ -367,6 +368,7 @@ export function registerPayments(app: OpenAPIHono<AppEnv>): void {
       responses: {
         201: {
           description: 'Recorded (or replayed for a repeated Idempotency-Key)',
+          headers: replayedHeader,
           content: json(Payment),
         },
         ...problemResponses(400, 401, 403, 409, 413, 422),

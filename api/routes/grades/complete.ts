@@ -45,6 +45,7 @@ export function registerCompleteEnrollment(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'completeEnrollment',
       method: 'post',
       path: '/v1/enrollments/{id}/complete',
       tags: ['Grades'],

@@ -66,6 +66,7 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'getClassGradebook',
       method: 'get',
       path: '/v1/classes/{id}/gradebook',
       tags: ['Grades'],

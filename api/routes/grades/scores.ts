@@ -109,6 +109,7 @@ export function registerScores(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'recordScores',
       method: 'post',
       path: '/v1/scores',
       tags: ['Grades'],

@@ -63,6 +63,7 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'getStudentGrades',
       method: 'get',
       path: '/v1/students/{id}/grades',
       tags: ['Grades'],

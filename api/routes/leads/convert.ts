@@ -71,6 +71,7 @@ const Converted = z
   .openapi('LeadConverted');
 
 const route = createRoute({
+  operationId: 'convertLead',
   method: 'post',
   path: '/v1/leads/{id}/convert',
   tags: ['Leads'],

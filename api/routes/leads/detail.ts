@@ -5,6 +5,7 @@ import { problemResponses } from '../openapi.js';
 import { IdParam, LEAD_PERMISSIONS, LeadDetail, leadDetail, loadLead } from './shape.js';
 
 const route = createRoute({
+  operationId: 'getLead',
   method: 'get',
   path: '/v1/leads/{id}',
   tags: ['Leads'],

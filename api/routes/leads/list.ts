@@ -63,6 +63,7 @@ const LeadPage = z
   .openapi('LeadPage');
 
 const route = createRoute({
+  operationId: 'listLeads',
   method: 'get',
   path: '/v1/leads',
   tags: ['Leads'],

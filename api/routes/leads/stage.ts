@@ -27,6 +27,7 @@ const StageMove = z
   .openapi('LeadStageMove');
 
 const route = createRoute({
+  operationId: 'moveLeadStage',
   method: 'post',
   path: '/v1/leads/{id}/stage',
   tags: ['Leads'],

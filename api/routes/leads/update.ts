@@ -45,6 +45,7 @@ const LeadUpdate = z
 type LeadUpdate = z.infer<typeof LeadUpdate>;
 
 const route = createRoute({
+  operationId: 'updateLead',
   method: 'patch',
   path: '/v1/leads/{id}',
   tags: ['Leads'],

@@ -45,6 +45,7 @@ const MetricResponse = z
   .openapi('Metric');
 
 const route = createRoute({
+  operationId: 'getMetric',
   method: 'get',
   path: '/v1/metrics/{metric}',
   tags: ['Metrics'],

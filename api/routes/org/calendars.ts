@@ -98,6 +98,7 @@ export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'upsertCalendarDays',
       method: 'put',
       path: '/v1/calendars/days',
       tags: ['Calendars'],

@@ -248,6 +248,7 @@ export function registerUsers(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'grantUserRole',
       method: 'post',
       path: '/v1/users/{id}/roles',
       tags: ['Users'],
@@ -301,6 +302,7 @@ export function registerUsers(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'revokeUserRole',
       method: 'delete',
       path: '/v1/users/{id}/roles/{grant_id}',
       tags: ['Users'],

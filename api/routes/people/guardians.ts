@@ -143,6 +143,7 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'listStudentGuardians',
       method: 'get',
       path: '/v1/students/{id}/guardians',
       tags: ['Guardians'],
@@ -193,6 +194,7 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'linkStudentGuardian',
       method: 'post',
       path: '/v1/students/{id}/guardians',
       tags: ['Guardians'],
@@ -246,6 +248,7 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'unlinkStudentGuardian',
       method: 'delete',
       path: '/v1/students/{id}/guardians/{guardian_id}',
       tags: ['Guardians'],

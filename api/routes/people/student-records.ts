@@ -11,8 +11,9 @@ import { problemResponses } from '../openapi.js';
 import { studentResource } from './students.js';
 
 /**
- * FERPA/GDPR per-student export and erasure (SPEC §5, §11.12). Both reach the student
- * through the same relationship scope as reads, for their own permission.
+ * FERPA/GDPR per-student export and erasure
+ * (docs/tenancy-and-security.md#audit-and-the-ferpa-access-log). Both reach the student through the
+ * same relationship scope as reads, for their own permission.
  */
 
 const StudentParam = z.object({
@@ -78,6 +79,7 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'exportStudentRecord',
       method: 'get',
       path: '/v1/students/{id}/export',
       tags: ['Students'],
@@ -142,6 +144,7 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
   mount(
     app,
     createRoute({
+      operationId: 'eraseStudent',
       method: 'post',
       path: '/v1/students/{id}/erase',
       tags: ['Students'],

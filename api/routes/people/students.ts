@@ -97,7 +97,8 @@ export const studentResource: ResourceDef<
         : undefined,
     ];
   },
-  // FERPA: every student record shown is logged, one row per student (SPEC §11.12).
+  // FERPA: every student record shown is logged, one row per student
+  // (docs/tenancy-and-security.md#audit-and-the-ferpa-access-log).
   onRead: (c, rows, kind) =>
     logRecordAccess(
       c,

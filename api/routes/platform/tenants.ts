@@ -100,6 +100,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 
 const list = createRoute({
+  operationId: 'listTenants',
   method: 'get',
   path: '/v1/platform/tenants',
   tags: ['Platform'],
@@ -111,6 +112,7 @@ const list = createRoute({
 });
 
 const create = createRoute({
+  operationId: 'createTenant',
   method: 'post',
   path: '/v1/platform/tenants',
   tags: ['Platform'],
@@ -118,7 +120,21 @@ const create = createRoute({
   description:
     'Places the tenant on the pool or a new dedicated branch, seeds its roles, permissions, funnel stages and grading scale, and creates its first admin. Nothing is left half-created on failure.',
   request: {
-    body: { required: true, content: { 'application/json': { schema: CreateTenantBody } } },
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: CreateTenantBody,
+          example: {
+            slug: 'sunrise',
+            name: 'Sunrise Academies',
+            placement: 'pool',
+            domains: ['sunrise.example.org'],
+            admin: { email: 'admin@sunrise.example.org', password: 'Correct-Horse-42!' },
+          },
+        },
+      },
+    },
   },
   responses: {
     201: json(CreatedTenant, 'The tenant, provisioned'),
@@ -127,6 +143,7 @@ const create = createRoute({
 });
 
 const get = createRoute({
+  operationId: 'getTenant',
   method: 'get',
   path: '/v1/platform/tenants/{slug}',
   tags: ['Platform'],
@@ -136,6 +153,7 @@ const get = createRoute({
 });
 
 const domains = createRoute({
+  operationId: 'addTenantDomain',
   method: 'post',
   path: '/v1/platform/tenants/{slug}/domains',
   tags: ['Platform'],
@@ -152,6 +170,7 @@ const domains = createRoute({
 
 const statusRoute = (action: 'suspend' | 'reactivate') =>
   createRoute({
+    operationId: `${action}Tenant`,
     method: 'post',
     path: `/v1/platform/tenants/{slug}/${action}`,
     tags: ['Platform'],

@@ -36,6 +36,7 @@ const Usage = z
   .openapi('PlatformUsage');
 
 const route = createRoute({
+  operationId: 'getTenantUsage',
   method: 'get',
   path: '/v1/platform/tenants/{slug}/usage',
   tags: ['Platform'],

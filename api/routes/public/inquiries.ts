@@ -3,7 +3,7 @@ import { recordLeadTouch } from '../../admissions/leads.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { idempotency, skipIdempotencyStore } from '../../middleware/idempotency.js';
-import { problemResponses } from '../openapi.js';
+import { problemResponses, replayedHeader } from '../openapi.js';
 import {
   attributionOf,
   caughtByHoneypot,
@@ -18,6 +18,7 @@ import {
 const InquiryBody = z.strictObject(leadFields).openapi('PublicInquiry');
 
 const route = createRoute({
+  operationId: 'createInquiry',
   method: 'post',
   path: '/v1/public/inquiries',
   tags: ['Public'],
@@ -28,11 +29,32 @@ const route = createRoute({
   middleware: [idempotency({ scope: 'public:inquiries' })] as const,
   request: {
     headers: IdempotencyHeaders,
-    body: { required: true, content: { 'application/json': { schema: InquiryBody } } },
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: InquiryBody,
+          example: {
+            guardian_name: 'Maria Lopez',
+            email: 'maria@example.com',
+            phone: '+1 555 010 0199',
+            student_first_name: 'Sofia',
+            grade_interest: 'K',
+            message: 'We are moving to the area in June.',
+            consent: true,
+            utm_source: 'google',
+            utm_medium: 'cpc',
+            utm_campaign: 'fall-enrollment',
+            landing_page: 'https://www.sunrise.example.org/admissions',
+          },
+        },
+      },
+    },
   },
   responses: {
     201: {
       description: 'Recorded (or replayed for a repeated Idempotency-Key)',
+      headers: replayedHeader,
       content: { 'application/json': { schema: LeadReceipt } },
     },
     ...problemResponses(400, 403, 404, 413, 415, 422, 429),

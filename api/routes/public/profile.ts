@@ -35,6 +35,7 @@ const Profile = z
   .openapi('PublicProfile');
 
 const route = createRoute({
+  operationId: 'getPublicProfile',
   method: 'get',
   path: '/v1/public/profile',
   tags: ['Public'],

@@ -4,7 +4,7 @@ import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { idempotency, skipIdempotencyStore } from '../../middleware/idempotency.js';
 import { ApiError, type InvalidParam } from '../../problems.js';
-import { problemResponses } from '../openapi.js';
+import { problemResponses, replayedHeader } from '../openapi.js';
 import {
   attributionOf,
   caughtByHoneypot,
@@ -45,6 +45,7 @@ const TourBody = z
   .openapi('PublicTourRequest');
 
 const route = createRoute({
+  operationId: 'createTourRequest',
   method: 'post',
   path: '/v1/public/tours',
   tags: ['Public'],
@@ -59,6 +60,7 @@ const route = createRoute({
   responses: {
     201: {
       description: 'Recorded (or replayed for a repeated Idempotency-Key)',
+      headers: replayedHeader,
       content: { 'application/json': { schema: LeadReceipt } },
     },
     ...problemResponses(400, 403, 404, 413, 415, 422, 429),
