@@ -273,18 +273,32 @@ const ATTENDANCE_FIGURES: Column[] = [
   ['absent_days', 'int'],
   ['excused_absence_days', 'int'],
   ['unmarked_days', 'int'],
+  ['marked_days', 'int'],
   ['ada_percent', 'float8'],
+  ['completeness_percent', 'float8'],
   ['chronic_eligible', 'int'],
   ['chronically_absent', 'int'],
   ['chronic_absence_rate', 'float8'],
 ];
+/** Figures computed from the others in the final select. */
+const ATTENDANCE_DERIVED = new Set([
+  'marked_days',
+  'ada_percent',
+  'completeness_percent',
+  'chronic_absence_rate',
+]);
 const MISSING_LIST_LIMIT = 400;
+
+/** a ÷ b unrounded, as the metrics publish it (rounded once, at display). */
+const share = (a: string, b: string) =>
+  `case when coalesce(${b}, 0) <> 0 then (${a})::float8 / (${b})::float8 end`;
 
 const STUDENT_FIGURES = `count(*) as students, sum(membership) as membership_days,
            sum(present) as present_days, sum(absent) as absent_days,
            sum(excused) as excused_absence_days, sum(unmarked) as unmarked_days,
-           count(*) filter (where membership >= 10) as chronic_eligible,
-           count(*) filter (where membership >= 10 and absent * 10 >= membership) as chronically_absent`;
+           count(*) filter (where membership - unmarked >= 10) as chronic_eligible,
+           count(*) filter (where membership - unmarked >= 10
+                              and absent * 10 >= membership - unmarked) as chronically_absent`;
 
 const OUTCOMES = `count(*) as membership,
            count(*) filter (where status in ('present', 'tardy', 'early_departure')) as present,
@@ -316,6 +330,7 @@ const dayValues = (f: string) => ({
  * completeness), `grade`, `school` (figures and completeness), `day` (the daily series),
  * `missing` (the oldest school days without attendance, `key` = date and school, ranked).
  */
+const MARKED = '(membership_days - coalesce(unmarked_days, 0))';
 const attendanceSql = `
   with recursive ${SCOPES}, ${SEGMENTS},
   -- Overlapping enrolments of a student at a school merged into spans (gaps and islands);
@@ -323,8 +338,11 @@ const attendanceSql = `
   enrolments as (
     select tenant_id, student_id, school_id, ${code('grade_level')} as grade_level,
            entry_date as s, coalesce(exit_date, 'infinity'::date) as e
-      from school_enrollments
-     where deleted_at is null and entry_date <= current_date),
+      from school_enrollments se
+     where deleted_at is null and entry_date <= current_date
+       -- A deleted student is in no figure.
+       and exists (select 1 from students st where st.tenant_id = se.tenant_id
+                    and st.id = se.student_id and st.deleted_at is null)),
   ordered as (
     select en.*, max(e) over (partition by tenant_id, student_id, school_id order by s, e
                               rows between unbounded preceding and 1 preceding) as reach
@@ -356,8 +374,9 @@ const attendanceSql = `
                    and cd.date between greatest(sp.s, ${FIRST_DAY}) and least(sp.e, current_date)
                    and cd.kind = 'instructional' and cd.deleted_at is null
                 offset 0) cd
+              -- Whichever school filed it: a record belongs to the membership day's school.
               left join attendance_records r on r.tenant_id = sp.tenant_id
-               and r.student_id = sp.student_id and r.school_id = sp.school_id
+               and r.student_id = sp.student_id
                and r.date = cd.date and r.period is null and r.deleted_at is null) member_days
      group by grouping sets ((tenant_id, student_id, school_id, seg),
                              (tenant_id, school_id, date, grade_level))),
@@ -395,7 +414,9 @@ const attendanceSql = `
     select cd.tenant_id, cd.school_id, cd.date,
            exists (select 1 from attendance_records r
                     where r.tenant_id = cd.tenant_id and r.school_id = cd.school_id
-                      and r.date = cd.date and r.deleted_at is null) as taken
+                      and r.date = cd.date and r.deleted_at is null
+                      and exists (select 1 from students st where st.tenant_id = r.tenant_id
+                                   and st.id = r.student_id and st.deleted_at is null)) as taken
       from calendar_days cd
      where cd.deleted_at is null and cd.kind = 'instructional'
        and cd.date between ${FIRST_DAY} and current_date),
@@ -412,7 +433,7 @@ const attendanceSql = `
     ${merge(
       [
         ...WINDOW_COLUMNS,
-        ...ATTENDANCE_FIGURES.filter(([n]) => !n.endsWith('_percent') && !n.endsWith('_rate')),
+        ...ATTENDANCE_FIGURES.filter(([n]) => !ATTENDANCE_DERIVED.has(n)),
         ['instructional_days', 'int'],
         ['days_without_attendance', 'int'],
         ['rank', 'int'],
@@ -472,15 +493,14 @@ const attendanceSql = `
          ${fig('absent_days', ['total', 'grade', 'school', 'day'])},
          ${fig('excused_absence_days', ['total', 'grade', 'school', 'day'])},
          ${fig('unmarked_days', ['total', 'grade', 'school', 'day'])},
-         ${ratio('present_days * 100', 'membership_days', 2)} as ada_percent,
+         ${fig(MARKED, ['total', 'grade', 'school', 'day'], 'marked_days')},
+         ${share('present_days * 100', MARKED)} as ada_percent,
+         ${share(`${MARKED} * 100`, 'membership_days')} as completeness_percent,
          ${fig('chronic_eligible', ['total', 'grade', 'school'])},
          ${fig('chronically_absent', ['total', 'grade', 'school'])},
-         ${ratio('chronically_absent', 'chronic_eligible')} as chronic_absence_rate,
+         ${share('chronically_absent', 'chronic_eligible')} as chronic_absence_rate,
          ${fig('instructional_days', ['total', 'school'])},
          ${fig('days_without_attendance', ['total', 'school'])},
-         case when breakdown = 'total'
-              then ${ratio('(membership_days - coalesce(unmarked_days, 0)) * 100', 'membership_days', 2)}
-         end as marked_percent,
          rank
     from merged
    -- By grade: the grades of membership days (every student's latest grade is one of them).
@@ -1225,6 +1245,7 @@ const FIGURES: Record<string, { payload: (p: Json) => Figures; view: (rows: Json
         for (const d of p.daily) {
           put(f, `daily[${d.date}].`, d, [
             'membership',
+            'marked',
             'present',
             'absent',
             'unmarked',
@@ -1234,7 +1255,6 @@ const FIGURES: Record<string, { payload: (p: Json) => Figures; view: (rows: Json
         put(f, 'completeness.', p.completeness, [
           'instructional_days',
           'days_without_attendance',
-          'marked_percent',
           'missing_truncated',
         ]);
         f.set(
@@ -1261,9 +1281,10 @@ const FIGURES: Record<string, { payload: (p: Json) => Figures; view: (rows: Json
             f,
             `daily[${d.key}].`,
             d,
-            ['membership', 'present', 'absent', 'unmarked', 'rate_percent'],
+            ['membership', 'marked', 'present', 'absent', 'unmarked', 'rate_percent'],
             {
               membership: 'membership_days',
+              marked: 'marked_days',
               present: 'present_days',
               absent: 'absent_days',
               unmarked: 'unmarked_days',
@@ -1271,11 +1292,7 @@ const FIGURES: Record<string, { payload: (p: Json) => Figures; view: (rows: Json
             },
           );
         }
-        put(f, 'completeness.', t, [
-          'instructional_days',
-          'days_without_attendance',
-          'marked_percent',
-        ]);
+        put(f, 'completeness.', t, ['instructional_days', 'days_without_attendance']);
         const missing = byBreakdown(rows, 'missing').sort((a, b) => a.rank - b.rank);
         f.set('completeness.missing_truncated', missing.length > MISSING_LIST_LIMIT);
         f.set(

@@ -374,25 +374,25 @@ function dailyTrend(
       ctx.charts.trend(
         id,
         title,
-        daily.map((d) => ({ date: d.date, value: markedRate(d) })),
+        daily.map((d) => ({ date: d.date, value: d.rate_percent })),
         'percent',
       ),
     {
-      columns: ['Date', 'Membership', 'Present', 'Absent', 'Unmarked', 'Present of marked', 'ADA'],
+      columns: ['Date', 'Membership', 'Marked', 'Present', 'Absent', 'Unmarked', 'Rate'],
       rows: daily.map((d) =>
         row(
           d.date,
           fmt.count(d.membership),
+          fmt.count(d.marked),
           fmt.count(d.present),
           fmt.count(d.absent),
           fmt.count(d.unmarked),
-          fmt.percent(markedRate(d)),
           fmt.percent(d.rate_percent),
         ),
       ),
     },
     {
-      note: 'Share present among students whose attendance was taken; days or schools without attendance are under Completeness.',
+      note: 'Present ÷ marked membership days. Unmarked days (no attendance taken) are not absences; they are under Completeness.',
       empty: 'No attendance was taken in this period.',
     },
   );
@@ -418,12 +418,13 @@ function attendance(ctx: PageContext): SectionSpec[] {
           'percent',
         ),
       {
-        columns: ['Grade', 'Students', 'ADA', 'Chronic absence'],
+        columns: ['Grade', 'Students', 'ADA', 'Days marked', 'Chronic absence'],
         rows: byGrade(a.by_grade).map((g) =>
           row(
             gradeLabel(g.grade_level),
             fmt.count(g.students),
             fmt.percent(g.ada_percent),
+            fmt.percent(g.completeness_percent),
             fmt.rate(g.chronic_absence_rate),
           ),
         ),
@@ -445,12 +446,13 @@ function attendance(ctx: PageContext): SectionSpec[] {
             'percent',
           ),
         {
-          columns: ['School', 'Students', 'ADA', 'Chronic absence'],
+          columns: ['School', 'Students', 'ADA', 'Days marked', 'Chronic absence'],
           rows: bySchool.map((s) =>
             row(
               s.name,
               fmt.count(s.row.students),
               fmt.percent(s.row.ada_percent),
+              fmt.percent(s.row.completeness_percent),
               fmt.rate(s.row.chronic_absence_rate),
             ),
           ),
@@ -525,7 +527,12 @@ function attendance(ctx: PageContext): SectionSpec[] {
         {
           label: 'Attendance (ADA)',
           value: fmt.percent(a.ada_percent),
-          note: `${fmt.count(a.present_days)} of ${fmt.count(a.membership_days)} days`,
+          note: `${fmt.count(a.present_days)} present of ${fmt.count(a.marked_days)} marked days`,
+        },
+        {
+          label: 'Membership days marked',
+          value: fmt.percent(a.completeness_percent),
+          note: `${fmt.count(a.marked_days)} of ${fmt.count(a.membership_days)} days; unmarked days are not absences`,
         },
         {
           label: 'Chronic absence',
@@ -539,7 +546,6 @@ function attendance(ctx: PageContext): SectionSpec[] {
     {
       heading: 'Completeness',
       tiles: [
-        { label: 'Membership days marked', value: fmt.percent(c.marked_percent) },
         {
           label: 'Days without attendance',
           value: fmt.count(c.days_without_attendance),
@@ -549,12 +555,6 @@ function attendance(ctx: PageContext): SectionSpec[] {
       figures: [completeness],
     },
   ];
-}
-
-/** Present ÷ (present + absent) × 100 for one day: the rate among students marked. */
-function markedRate(d: { present: number; absent: number }): number | null {
-  const marked = d.present + d.absent;
-  return marked === 0 ? null : Math.round((d.present / marked) * 10_000) / 100;
 }
 
 /** Grades in school order: PK, K, 1 … 12, then anything else by name. */

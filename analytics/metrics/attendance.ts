@@ -3,17 +3,20 @@
  *
  * - Membership day: an instructional calendar day of a school, on or before the as-of
  *   date, on which the student has a school enrolment there with entry ≤ day ≤ exit (or no
- *   exit). Overlapping enrolments at one school count the day once.
- * - Outcome of a membership day, from the daily record (period null) of that student,
- *   school and date: present, tardy and early_departure are present; absent and
- *   excused_absence are absences; no record at all is "unmarked" — it counts as
- *   membership, neither present nor absent, and is reported under completeness. Period
- *   records never decide a day; a daily record on a non-membership day is ignored.
- * - ADA % = present days ÷ membership days × 100.
- * - Chronic absenteeism: among students with ≥ 10 membership days in the window, those
- *   whose absences (excused or not) are ≥ 10 % of their membership days.
- * - Completeness: a school's instructional days (≤ as-of) on which no attendance record of
- *   any kind exists for that school.
+ *   exit). Overlapping enrolments at one school count the day once. Soft-deleted students
+ *   (absent from the warehouse's `students`) have none.
+ * - Outcome of a membership day, from the daily record (period null) of that student and
+ *   date, whichever school filed it — a record belongs to the school the student was
+ *   enrolled in that day: present, tardy and early_departure are present; absent and
+ *   excused_absence are absences; a day with either is *marked*. No record leaves the day
+ *   unmarked: membership, neither present nor absent, never an absence. Period records
+ *   never decide a day; a daily record on a non-membership day is ignored.
+ * - ADA % = present days ÷ marked membership days × 100; completeness % = marked ÷
+ *   membership days × 100, reported beside it. Both unrounded (rounded at display).
+ * - Chronic absenteeism: among students with ≥ 10 marked membership days in the window,
+ *   those whose absences (excused or not) are ≥ 10 % of their marked membership days.
+ * - School days without attendance: a school's instructional days (≤ as-of) on which no
+ *   attendance record of any kind of a live student was filed at that school.
  */
 import {
   MIN_START,
@@ -22,7 +25,6 @@ import {
   SCOPE_COLS,
   asText,
   byScope,
-  ratio,
   scopeKey,
   segmentJoin,
 } from './context.js';
@@ -45,6 +47,9 @@ interface FigureRow {
 
 const MISSING_LIST_LIMIT = 400;
 
+/** a ÷ b, unrounded (figures are rounded once, at display); null when b is 0. */
+const share = (a: number, b: number): number | null => (b ? a / b : null);
+
 function figures(r: FigureRow | undefined): AttendanceFigures {
   const f = {
     students: r?.students ?? 0,
@@ -56,10 +61,13 @@ function figures(r: FigureRow | undefined): AttendanceFigures {
     chronic_eligible: r?.chronic_eligible ?? 0,
     chronically_absent: r?.chronically_absent ?? 0,
   };
+  const marked = f.membership_days - f.unmarked_days;
   return {
     ...f,
-    ada_percent: ratio(f.present_days * 100, f.membership_days, 2),
-    chronic_absence_rate: ratio(f.chronically_absent, f.chronic_eligible),
+    marked_days: marked,
+    ada_percent: share(f.present_days * 100, marked),
+    completeness_percent: share(marked * 100, f.membership_days),
+    chronic_absence_rate: share(f.chronically_absent, f.chronic_eligible),
   };
 }
 
@@ -72,11 +80,22 @@ const studentFigures = (extra: string) => `
          sum(absent)::INTEGER AS absent_days,
          sum(excused)::INTEGER AS excused_absence_days,
          sum(unmarked)::INTEGER AS unmarked_days,
-         count(*) FILTER (membership >= 10)::INTEGER AS chronic_eligible,
-         count(*) FILTER (membership >= 10 AND absent * 10 >= membership)::INTEGER AS chronically_absent`;
+         count(*) FILTER (membership - unmarked >= 10)::INTEGER AS chronic_eligible,
+         count(*) FILTER (membership - unmarked >= 10
+                          AND absent * 10 >= membership - unmarked)::INTEGER AS chronically_absent`;
 
-/** Changed rows of these tables can be patched into the base aggregates. */
-export const ATTENDANCE_PATCHABLE = ['school_enrollments', 'attendance_records'] as const;
+/**
+ * Changed rows of these tables can be patched into the base aggregates. `students`: a
+ * student deleted (or restored) leaves (or rejoins) every figure.
+ */
+export const ATTENDANCE_PATCHABLE = [
+  'school_enrollments',
+  'attendance_records',
+  'students',
+] as const;
+
+/** Rows of live students: the warehouse's `students` holds no soft-deleted one. */
+const LIVE = (alias = '') => `${alias}student_id IN (SELECT id FROM students)`;
 
 /**
  * Membership days with their outcome. Overlapping enrolments of a student at a school are
@@ -99,8 +118,8 @@ function memberDaysCte(
        SELECT sp.student_id, d.school_id, d.date, sp.grade_level, r.status
          FROM days d
          JOIN spans sp ON sp.school_id = d.school_id AND d.date BETWEEN sp.s AND sp.e
-         LEFT JOIN daily r ON r.student_id = sp.student_id AND r.school_id = d.school_id
-          AND r.date = d.date),
+         -- Whichever school filed it: the record belongs to the school of the membership day.
+       LEFT JOIN daily r ON r.student_id = sp.student_id AND r.date = d.date),
      segmented AS (
        SELECT md.*, b.b AS seg FROM member_days md ASOF JOIN _m_bounds b ON md.date >= b.b)`;
 }
@@ -119,7 +138,7 @@ function spansCte(asOf: string, only: { students?: string; days?: string } = {})
        SELECT student_id, school_id, grade_level, entry_date AS s,
               coalesce(exit_date, DATE '9999-12-31') AS e
          FROM school_enrollments
-        WHERE entry_date <= ${asOf}
+        WHERE entry_date <= ${asOf} AND ${LIVE()}
         ${only.students ? `AND student_id IN (SELECT student_id FROM ${only.students})` : ''}
         ${only.days ? `AND school_id IN (SELECT school_id FROM ${only.days})` : ''}),
      ordered AS (
@@ -168,10 +187,10 @@ const studentSql = (studentSchool: string, students?: string) => `
    ${students ? `WHERE student_id IN (SELECT student_id FROM ${students})` : ''}
    GROUP BY ALL`;
 
-/** Per school day, how many attendance records of any kind it has. */
+/** Per school day, how many attendance records of any kind of live students it has. */
 const takenSql = (records: string, asOf: string) => `
   SELECT school_id, date, count(*)::INTEGER AS records FROM ${records}
-   WHERE date BETWEEN ${MIN_START} AND ${asOf} GROUP BY ALL`;
+   WHERE date BETWEEN ${MIN_START} AND ${asOf} AND ${LIVE()} GROUP BY ALL`;
 
 /**
  * The base aggregates: per student, school and date segment (`att_segments`); per scope,
@@ -223,7 +242,20 @@ export async function patchAttendanceBase(
   ctx: MetricContext,
   changed: ReadonlySet<string>,
 ): Promise<void> {
-  if (changed.has('school_enrollments')) return recomputeAttendance(ctx, changed);
+  // A student edited stays as they were here; one deleted or restored is recomputed.
+  let comeOrGone = 0;
+  if (changed.has('students')) {
+    await ctx.temp(
+      '_m_att_come_or_gone',
+      `SELECT id AS student_id FROM temp._delta_students GROUP BY id
+        HAVING count(*) FILTER (_old) <> count(*) FILTER (NOT _old)`,
+    );
+    const [row] = await ctx.rows<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM _m_att_come_or_gone`,
+    );
+    comeOrGone = row!.n;
+  }
+  if (changed.has('school_enrollments') || comeOrGone > 0) return recomputeAttendance(ctx, changed);
   if (changed.has('attendance_records')) return addRecordChanges(ctx);
 }
 
@@ -240,15 +272,14 @@ async function addRecordChanges(ctx: MetricContext): Promise<void> {
   await ctx.temp(
     '_m_att_change',
     `${spansCte(asOf, { students: '_m_att_students' })}
-     SELECT d.student_id, d.school_id, d.date, sp.grade_level, b.b AS seg, 0 AS membership,
+     SELECT d.student_id, sp.school_id, d.date, sp.grade_level, b.b AS seg, 0 AS membership,
             ${sign} * (d.status IN ${PRESENT})::INTEGER AS present,
             ${sign} * (d.status IN ${ABSENT})::INTEGER AS absent,
             ${sign} * (d.status = 'excused_absence')::INTEGER AS excused,
             ${sign} * ((d.status NOT IN ${MARKED})::INTEGER - 1) AS unmarked
        FROM ${delta} d
-       JOIN days ON days.school_id = d.school_id AND days.date = d.date
-       JOIN spans sp ON sp.student_id = d.student_id AND sp.school_id = d.school_id
-        AND d.date BETWEEN sp.s AND sp.e
+       JOIN spans sp ON sp.student_id = d.student_id AND d.date BETWEEN sp.s AND sp.e
+       JOIN days ON days.school_id = sp.school_id AND days.date = d.date
        ASOF JOIN _m_bounds b ON d.date >= b.b
       WHERE d.period IS NULL AND d.status IS NOT NULL`,
   );
@@ -297,46 +328,79 @@ async function addRecordChanges(ctx: MetricContext): Promise<void> {
     [],
     'sum(records)::INTEGER AS records',
     `(SELECT school_id, date, ${sign} AS records FROM ${delta} d
-       WHERE date BETWEEN ${MIN_START} AND ${asOf})`,
+       WHERE date BETWEEN ${MIN_START} AND ${asOf} AND ${LIVE('d.')})`,
     'records',
   );
 }
 
 /**
- * Changed enrolments (and records): the segments of every student they name, and the school
- * days they touch, are recomputed from the records.
+ * Changed enrolments, or students deleted or restored (`_m_att_come_or_gone`), and records:
+ * the segments of every student they name, and the school days they touch, are recomputed
+ * from the records.
  */
 async function recomputeAttendance(ctx: MetricContext, changed: ReadonlySet<string>) {
   const asOf = ctx.asOfSql;
-  const parts = (f: (t: string) => string) =>
-    ATTENDANCE_PATCHABLE.filter((t) => changed.has(t)).map((t) => f(`temp._delta_${t}`));
   const union = (xs: string[]) => xs.join('\n UNION ');
+  const records = changed.has('attendance_records');
+  const enrolments = changed.has('school_enrollments');
+  const students = changed.has('students');
+  const comeOrGone = `(SELECT student_id FROM _m_att_come_or_gone)`;
   await ctx.temp(
     '_m_att_students',
-    `SELECT student_id FROM (${union(parts((d) => `SELECT student_id FROM ${d}`))})`,
+    `SELECT student_id FROM (${union([
+      ...(enrolments ? [`SELECT student_id FROM temp._delta_school_enrollments`] : []),
+      ...(records ? [`SELECT student_id FROM temp._delta_attendance_records`] : []),
+      ...(students ? [`SELECT student_id FROM _m_att_come_or_gone`] : []),
+    ])})`,
   );
-  // School days whose per-day figures may change: records' days, and every instructional
-  // day an old or new enrolment covers.
-  const recordDays = changed.has('attendance_records')
-    ? [`SELECT school_id, date FROM temp._delta_attendance_records`]
-    : [];
+  // School days whose records of any kind change (`att_taken`): the changed records' days,
+  // and every record day of a student deleted or restored.
+  const takenDays = [
+    ...(records ? [`SELECT school_id, date FROM temp._delta_attendance_records`] : []),
+    ...(students
+      ? [`SELECT school_id, date FROM attendance_records WHERE student_id IN ${comeOrGone}`]
+      : []),
+  ];
+  if (takenDays.length > 0)
+    await ctx.temp(
+      '_m_att_taken_days',
+      `SELECT DISTINCT school_id, date FROM (${union(takenDays)})
+        WHERE date BETWEEN ${MIN_START} AND ${asOf}`,
+    );
+  // School days whose per-day figures may change: those, the membership day each changed
+  // record falls on, and every instructional day an old or new enrolment — or an enrolment
+  // of a student deleted or restored — covers.
+  const covered = (enrolmentsOf: string, where = '') =>
+    `SELECT cd.school_id, cd.date FROM calendar_days cd
+       JOIN ${enrolmentsOf} e ON e.school_id = cd.school_id
+        AND cd.date BETWEEN e.entry_date AND coalesce(e.exit_date, ${asOf}) ${where}`;
   await ctx.temp(
     '_m_att_days',
     `SELECT DISTINCT school_id, date FROM (${union([
-      ...recordDays,
-      `SELECT cd.school_id, cd.date FROM calendar_days cd
-         JOIN temp._delta_school_enrollments e ON e.school_id = cd.school_id
-          AND cd.date BETWEEN e.entry_date AND coalesce(e.exit_date, ${asOf})`,
+      ...(takenDays.length > 0 ? [`SELECT school_id, date FROM _m_att_taken_days`] : []),
+      ...(records
+        ? [
+            `SELECT e.school_id, d.date FROM temp._delta_attendance_records d
+               JOIN school_enrollments e ON e.student_id = d.student_id
+                AND d.date BETWEEN e.entry_date AND coalesce(e.exit_date, DATE '9999-12-31')`,
+          ]
+        : []),
+      ...(enrolments ? [covered('temp._delta_school_enrollments')] : []),
+      ...(students ? [covered('school_enrollments', `WHERE e.student_id IN ${comeOrGone}`)] : []),
     ])})
       WHERE date BETWEEN ${MIN_START} AND ${asOf}`,
   );
-  // One scan of the records for both recomputations.
+  // One scan of the records for both recomputations: the students', the records filed on
+  // those school days, and those of the schools' students on those dates filed elsewhere.
   await ctx.temp(
     '_m_att_records',
     `SELECT r.student_id, r.school_id, r.date, r.period, r.status FROM attendance_records r
       WHERE r.date BETWEEN ${MIN_START} AND ${asOf}
         AND (r.student_id IN (SELECT student_id FROM _m_att_students)
-             OR EXISTS (SELECT 1 FROM _m_att_days k WHERE k.school_id = r.school_id AND k.date = r.date))`,
+             OR EXISTS (SELECT 1 FROM _m_att_days k WHERE k.school_id = r.school_id AND k.date = r.date)
+             OR (r.date IN (SELECT date FROM _m_att_days)
+                 AND r.student_id IN (SELECT e.student_id FROM school_enrollments e
+                                       WHERE e.school_id IN (SELECT school_id FROM _m_att_days))))`,
   );
   const segments = ctx.base('att_segments', 'patch');
   await ctx.runner.run(
@@ -372,16 +436,16 @@ async function recomputeAttendance(ctx: MetricContext, changed: ReadonlySet<stri
      SELECT ${SCHOOL_DAY_COLS} FROM (
        SELECT school_id, date, grade_level, ${OUTCOMES} FROM segmented GROUP BY ALL)`,
   );
-  if (changed.has('attendance_records')) {
+  if (takenDays.length > 0) {
     const taken = ctx.base('att_taken', 'patch');
     await ctx.runner.run(
-      `DELETE FROM ${taken} x USING temp._delta_attendance_records d
-        WHERE x.school_id = d.school_id AND x.date = d.date`,
+      `DELETE FROM ${taken} x USING _m_att_taken_days k
+        WHERE x.school_id = k.school_id AND x.date = k.date`,
     );
     await ctx.runner.run(
       `INSERT INTO ${taken} ${takenSql(
         `(SELECT r.* FROM _m_att_records r
-           SEMI JOIN temp._delta_attendance_records d ON d.school_id = r.school_id AND d.date = r.date)`,
+           SEMI JOIN _m_att_taken_days k ON k.school_id = r.school_id AND k.date = r.date)`,
         asOf,
       )}`,
     );
@@ -529,21 +593,17 @@ export async function attendanceSnapshots(
       daily: (dailyBy.get(key) ?? []).map((d) => ({
         date: d.date,
         membership: d.membership,
+        marked: d.membership - d.unmarked,
         present: d.present,
         absent: d.absent,
         unmarked: d.unmarked,
-        rate_percent: ratio(d.present * 100, d.membership, 2),
+        rate_percent: share(d.present * 100, d.membership - d.unmarked),
       })),
       by_grade,
       by_school,
       completeness: {
         instructional_days: by_school.reduce((n, r) => n + r.instructional_days, 0),
         days_without_attendance: by_school.reduce((n, r) => n + r.days_without_attendance, 0),
-        marked_percent: ratio(
-          (total.membership_days - total.unmarked_days) * 100,
-          total.membership_days,
-          2,
-        ),
         missing: missingRows
           .slice(0, MISSING_LIST_LIMIT)
           .map((r) => ({ school_id: r.school_id, date: r.date })),

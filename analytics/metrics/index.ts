@@ -35,7 +35,7 @@ export { parseAsOf } from './context.js';
  */
 export const METRIC_INPUTS: Record<MetricName, readonly string[]> = {
   lead_funnel: ['funnel_stages', 'leads', 'lead_stage_history'],
-  attendance: ['calendar_days', 'school_enrollments', 'attendance_records'],
+  attendance: ['calendar_days', 'school_enrollments', 'attendance_records', 'students'],
   grades: ['grading_scales', 'courses', 'classes', 'class_enrollments', 'assignments', 'scores'],
   esa: ['esa_programs', 'esa_applications', 'esa_disbursements', 'students'],
   finance: ['billing_accounts', 'invoices', 'payments', 'payment_allocations'],
@@ -109,7 +109,7 @@ const KEPT_BASES = {
 } as const;
 type KeptMetric = keyof typeof KEPT_BASES;
 /** Bump when a kept table changes shape: the next run rebuilds them. */
-const KEPT_VERSION = 12;
+const KEPT_VERSION = 13;
 
 /** Tables whose changed rows an incremental run must keep for `computeMetrics` (`keepDeltas`). */
 export const DELTA_TABLES: readonly string[] = Object.values(KEPT_BASES).flatMap(

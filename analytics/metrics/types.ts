@@ -79,12 +79,17 @@ export interface AttendanceFigures {
   excused_absence_days: number;
   /** Membership days with no daily record: membership, not present, not absent. */
   unmarked_days: number;
-  /** present_days ÷ membership_days × 100. */
+  /** Membership days with a daily record: present_days + absent_days. */
+  marked_days: number;
+  /** present_days ÷ marked_days × 100, unrounded (unmarked days are never absences). */
   ada_percent: number | null;
-  /** Students with ≥ 10 membership days in the window. */
+  /** marked_days ÷ membership_days × 100, unrounded: how much of the membership ADA covers. */
+  completeness_percent: number | null;
+  /** Students with ≥ 10 marked membership days in the window. */
   chronic_eligible: number;
-  /** Eligible students whose absent_days ≥ 10 % of their membership days. */
+  /** Eligible students whose absent_days ≥ 10 % of their marked membership days. */
   chronically_absent: number;
+  /** chronically_absent ÷ chronic_eligible, unrounded. */
   chronic_absence_rate: number | null;
 }
 
@@ -93,9 +98,12 @@ export interface AttendancePayload extends AttendanceFigures {
   daily: {
     date: string;
     membership: number;
+    /** present + absent. */
+    marked: number;
     present: number;
     absent: number;
     unmarked: number;
+    /** present ÷ marked × 100, unrounded. */
     rate_percent: number | null;
   }[];
   /**
@@ -113,8 +121,6 @@ export interface AttendancePayload extends AttendanceFigures {
     instructional_days: number;
     /** Of those, days on which the school recorded no attendance at all. */
     days_without_attendance: number;
-    /** Membership days with a daily record ÷ membership days × 100. */
-    marked_percent: number | null;
     /** Up to 400 school days without attendance, oldest first. */
     missing: { school_id: string; date: string }[];
     missing_truncated: boolean;

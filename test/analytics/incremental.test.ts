@@ -132,6 +132,28 @@ describe('incremental refresh', () => {
     ).toHaveLength(5);
   });
 
+  it('carries a student’s deletion to the attendance figures', async () => {
+    const dir = join(w.dir, 'student-deleted');
+    const first = await t.refresh({ warehouseDir: dir, asOf: AS_OF });
+    // Deleted with enrolments and records left as they were.
+    await t.exec(
+      `update students set deleted_at = now() where tenant_id = $1 and id = (
+         select student_id from school_enrollments where tenant_id = $1 and deleted_at is null
+          order by id limit 1)`,
+      [t.id],
+    );
+    const inc = await t.refresh({ warehouseDir: dir, mode: 'incremental', asOf: AS_OF });
+    expect(inc.recomputed).toEqual(expect.arrayContaining(['attendance']));
+    const full = await t.refresh({
+      warehouseDir: join(w.dir, 'student-deleted-full'),
+      asOf: AS_OF,
+    });
+    expect(inc.snapshots).toEqual(full.snapshots);
+    const students = (snaps: typeof first.snapshots) =>
+      payloadOf(snaps, 'attendance', null, 'school_year').students;
+    expect(students(inc.snapshots)).toBe(students(first.snapshots) - 1);
+  });
+
   it('picks up a row committed by a transaction that was in flight during the previous extraction', async () => {
     const dir = join(w.dir, 'inflight');
     await t.refresh({ warehouseDir: dir, asOf: AS_OF });

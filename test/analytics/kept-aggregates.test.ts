@@ -279,6 +279,28 @@ describe('kept aggregates', () => {
     await incrementalEqualsFull(dir, 'records-2');
   });
 
+  it('drops a deleted student from the kept attendance sums, and takes a restored one back', async () => {
+    const dir = join(w.dir, 'kept-students');
+    const first = await t.refresh({ warehouseDir: dir, asOf: AS_OF });
+    // Deleted with their enrolment left open and their records in place; another student
+    // only edited (stays as they were in attendance).
+    const gone = world.students[8]!;
+    await q(`update students set deleted_at = now() where tenant_id = $1 and id = $2`, [gone]);
+    await q(`update students set grade_level = '4' where tenant_id = $1 and id = $2`, [
+      world.students[9],
+    ]);
+    const { inc } = await incrementalEqualsFull(dir, 'students-1');
+    expect(inc.rowsPerTable.school_enrollments!.extracted).toBe(0);
+    expect(inc.rowsPerTable.attendance_records!.extracted).toBe(0);
+    const count = (snaps: AnySnapshot[]) =>
+      payloadOf(snaps, 'attendance', null, 'school_year').students;
+    expect(count(inc.snapshots)).toBe(count(first.snapshots) - 1);
+
+    await q(`update students set deleted_at = null where tenant_id = $1 and id = $2`, [gone]);
+    const again = await incrementalEqualsFull(dir, 'students-2');
+    expect(count(again.inc.snapshots)).toBe(count(first.snapshots));
+  });
+
   it('patches finance for account, invoice, payment and allocation changes', async () => {
     const dir = join(w.dir, 'kept-finance');
     const before = await t.refresh({ warehouseDir: dir, asOf: AS_OF });

@@ -179,7 +179,7 @@ describe('attendance', () => {
     snaps = (await t.refresh({ asOf: AS_OF })).snapshots;
   });
 
-  it('counts membership from entry to exit, tardy and early departure as present, unmarked days as membership only', () => {
+  it('counts membership from entry to exit, tardy and early departure as present, and ADA over marked days only', () => {
     const p = payloadOf(snaps, 'attendance', s1, 'school_year');
     // A: 13 days, present 10 (incl. tardy, early departure), absent 2 (1 excused), unmarked 1
     // B: 6 days from 01-08, present 4, unmarked 2 (01-13, 01-14)
@@ -192,14 +192,18 @@ describe('attendance', () => {
       absent_days: 3,
       excused_absence_days: 1,
       unmarked_days: 4,
-      ada_percent: 80, // 28 / 35
+      // Unmarked days are never absences: ADA is over the 31 marked days, and how many of
+      // the membership days were marked is reported beside it.
+      marked_days: 31,
+      ada_percent: (28 * 100) / 31,
+      completeness_percent: (31 * 100) / 35,
     });
   });
 
-  it('counts excused absences toward chronic absenteeism, among students with ≥ 10 membership days', () => {
+  it('counts excused absences toward chronic absenteeism, among students with ≥ 10 marked membership days', () => {
     const p = payloadOf(snaps, 'attendance', s1, 'school_year');
-    // Eligible: A (13 days) and C (13); B (6) and E (3) are not.
-    // A: 2 absences (one excused) ≥ 10 % of 13 → chronic; C: 1 < 1.3 → not.
+    // Eligible: A (12 marked days) and C (12); B (4) and E (3) are not.
+    // A: 2 absences (one excused) ≥ 10 % of 12 → chronic; C: 1 < 1.2 → not.
     expect(p).toMatchObject({
       chronic_eligible: 2,
       chronically_absent: 1,
@@ -210,7 +214,8 @@ describe('attendance', () => {
 
   it('breaks figures down by grade level and by school', () => {
     const p = payloadOf(snaps, 'attendance', s1, 'school_year');
-    // Grade 3 = A + B: 19 days, 14 present → 73.68 %; grade 4 = C + E: 16 days, 14 present → 87.5 %.
+    // Grade 3 = A + B: 19 days, 16 marked, 14 present → 87.5 %; grade 4 = C + E: 16 days,
+    // 15 marked, 14 present → 93.33 %.
     expect(
       p.by_grade.map((g) => [
         g.grade_level,
@@ -220,18 +225,19 @@ describe('attendance', () => {
         g.chronically_absent,
       ]),
     ).toEqual([
-      ['3', 19, 14, 73.68, 1],
-      ['4', 16, 14, 87.5, 0],
+      ['3', 19, 14, 87.5, 1],
+      ['4', 16, 14, (14 * 100) / 15, 0],
     ]);
     const tenant = payloadOf(snaps, 'attendance', null, 'school_year');
     // Tenant = S1 + S2 (D: 2 days, 1 present, 1 absent; G: 2 days present):
-    // 39 days, 31 present → 79.49 %.
+    // 39 days, 35 marked, 31 present → 88.57 %.
     expect(tenant).toMatchObject({
       students: 6,
       membership_days: 39,
+      marked_days: 35,
       present_days: 31,
       absent_days: 4,
-      ada_percent: 79.49,
+      ada_percent: (31 * 100) / 35,
     });
     expect(tenant.by_school.map((s) => [s.school_id, s.membership_days, s.present_days])).toEqual(
       [
@@ -255,10 +261,10 @@ describe('attendance', () => {
     const p = payloadOf(snaps, 'attendance', s1, 'school_year');
     // 13 instructional days at S1, attendance taken on all but 2025-01-13; 31 of 35
     // membership days have a daily record.
+    expect(p.completeness_percent).toBe((31 * 100) / 35);
     expect(p.completeness).toEqual({
       instructional_days: 13,
       days_without_attendance: 1,
-      marked_percent: 88.57,
       missing: [{ school_id: s1, date: '2025-01-13' }],
       missing_truncated: false,
     });
@@ -276,27 +282,29 @@ describe('attendance', () => {
     expect(day('2024-12-18')).toEqual({
       date: '2024-12-18',
       membership: 3,
+      marked: 3,
       present: 2,
       absent: 1,
       unmarked: 0,
-      rate_percent: 66.67,
+      rate_percent: (2 * 100) / 3,
     });
     // 12-19: E has left → A present, C absent.
     expect(day('2024-12-19')).toMatchObject({ membership: 2, present: 1, absent: 1 });
-    // 01-13: nothing recorded.
+    // 01-13: nothing recorded — no rate, not a rate of 0.
     expect(day('2025-01-13')).toMatchObject({
       membership: 3,
+      marked: 0,
       present: 0,
       unmarked: 3,
-      rate_percent: 0,
+      rate_percent: null,
     });
     expect(p.daily.map((x) => x.date)).not.toContain('2024-12-23');
     expect(p.daily.map((x) => x.date)).not.toContain('2025-01-16');
   });
 
   it('restricts every figure to the period window', () => {
-    // Term 2 [01-06, 01-15]: A 8 days (6 present, 1 excused absence, 1 unmarked), B 6 (4),
-    // C 8 (7, 1 unmarked); E is gone. Nobody has 10 membership days → no chronic rate.
+    // Term 2 [01-06, 01-15]: A 8 days (6 present, 1 excused absence, 1 unmarked), B 6 (4,
+    // 2 unmarked), C 8 (7, 1 unmarked); E is gone. Nobody has 10 marked days → no chronic rate.
     expect(payloadOf(snaps, 'attendance', s1, 'term')).toMatchObject({
       window: { start: '2025-01-06', end: AS_OF, source: 'session' },
       students: 3,
@@ -304,21 +312,137 @@ describe('attendance', () => {
       present_days: 17,
       absent_days: 1,
       unmarked_days: 4,
-      ada_percent: 77.27,
+      ada_percent: (17 * 100) / 18,
       chronic_eligible: 0,
       chronic_absence_rate: null,
     });
-    // Last 30 days [12-17, 01-15]: A 12 days (9 present, 2 absences → chronic),
-    // B 6 (4), C 12 (10, 1 absence), E 2 (2).
+    // Last 30 days [12-17, 01-15]: A 12 days (11 marked: 9 present, 2 absences → chronic),
+    // B 6 (4 marked), C 12 (11 marked: 10 present, 1 absence), E 2 (2): 28 of 32 marked.
     expect(payloadOf(snaps, 'attendance', s1, 'last_30_days')).toMatchObject({
       window: { start: '2024-12-17', end: AS_OF, source: 'trailing' },
       students: 4,
       membership_days: 32,
       present_days: 25,
       absent_days: 3,
-      ada_percent: 78.13,
+      ada_percent: (25 * 100) / 28,
       chronic_eligible: 2,
       chronically_absent: 1,
+    });
+  });
+});
+
+describe('attendance: transfers, deleted students, marked days', () => {
+  let snaps: AnySnapshot[];
+  let sa: string;
+  let sb: string;
+
+  // The 13 instructional days d0 … d12 at both schools (as S1's above).
+  const days = [
+    '2024-12-16',
+    '2024-12-17',
+    '2024-12-18',
+    '2024-12-19',
+    '2024-12-20',
+    '2025-01-06',
+    '2025-01-07',
+    '2025-01-08',
+    '2025-01-09',
+    '2025-01-10',
+    '2025-01-13',
+    '2025-01-14',
+    '2025-01-15',
+  ];
+
+  beforeAll(async () => {
+    const t = await w.tenant('attendance-rules');
+    const cal = await calendar(t);
+    sa = await t.school('SA');
+    sb = await t.school('SB');
+    for (const school of [sa, sb])
+      for (const date of days)
+        await t.insert('calendar_days', { school_id: school, session_id: cal.year, date });
+    const enrol = async (id: string, school: string, entry: string, exit: string | null) =>
+      t.insert('school_enrollments', {
+        student_id: id,
+        school_id: school,
+        session_id: cal.year,
+        grade_level: '3',
+        entry_date: entry,
+        exit_date: exit,
+      });
+    const mark = (id: string, school: string, date: string, status: string) =>
+      t.insert('attendance_records', { student_id: id, school_id: school, date, status });
+
+    // T moved from SB (to d8 = 01-09) to SA (from d9). Present every day; d9 and d10 were
+    // still filed at SB, d11 and d12 at SA.
+    const tr = await student(t, sa, '3');
+    await enrol(tr, sb, '2024-08-01', days[8]!);
+    await enrol(tr, sa, days[9]!, null);
+    for (const [i, d] of days.entries()) await mark(tr, i <= 10 ? sb : sa, d, 'present');
+    // N at SA: d0–d8 present, d9 absent, d10–d12 unmarked: 10 marked days, 1 absence.
+    const n = await student(t, sa, '3');
+    await enrol(n, sa, '2024-08-01', null);
+    for (const [i, d] of days.slice(0, 10).entries())
+      await mark(n, sa, d, i === 9 ? 'absent' : 'present');
+    // M at SA: d0–d6 present, d7 absent, the rest unmarked: 8 marked days.
+    const m = await student(t, sa, '3');
+    await enrol(m, sa, '2024-08-01', null);
+    for (const [i, d] of days.slice(0, 8).entries())
+      await mark(m, sa, d, i === 7 ? 'absent' : 'present');
+    // X at SA, absent every day (the only record filed at SA on d10), then deleted with
+    // the enrolment left open.
+    const x = await student(t, sa, '3');
+    await enrol(x, sa, '2024-08-01', null);
+    for (const d of days) await mark(x, sa, d, 'absent');
+    await t.exec(`update students set deleted_at = now() where id = $1`, [x]);
+
+    snaps = (await t.refresh({ asOf: AS_OF })).snapshots;
+  });
+
+  it('counts a record at the school the student was enrolled at that day, whichever school filed it', () => {
+    // SB: T's 9 days d0–d8, all present; T's records of d9 and d10 are not SB's.
+    expect(payloadOf(snaps, 'attendance', sb, 'school_year')).toMatchObject({
+      students: 1,
+      membership_days: 9,
+      marked_days: 9,
+      present_days: 9,
+    });
+    const a = payloadOf(snaps, 'attendance', sa, 'school_year');
+    const t = a.daily.find((d) => d.date === days[9]);
+    // d9 at SA: T present (filed at SB), N absent, M unmarked.
+    expect(t).toMatchObject({ membership: 3, marked: 2, present: 1, absent: 1, unmarked: 1 });
+  });
+
+  it('leaves a deleted student out of every figure', () => {
+    // SA: T 4 days (4 present), N 13 (9 present, 1 absent), M 13 (7 present, 1 absent).
+    expect(payloadOf(snaps, 'attendance', sa, 'school_year')).toMatchObject({
+      students: 3,
+      membership_days: 30,
+      absent_days: 2,
+      by_school: [{ school_id: sa, days_without_attendance: 1 }],
+    });
+    // d10 has only T's record, filed at SB, and the deleted X's: no attendance taken at SA.
+    expect(payloadOf(snaps, 'attendance', sa, 'school_year').completeness.missing).toEqual([
+      { school_id: sa, date: days[10] },
+    ]);
+    expect(payloadOf(snaps, 'attendance', null, 'school_year')).toMatchObject({
+      students: 3,
+      membership_days: 39,
+    });
+  });
+
+  it('computes ADA and chronic absence over marked membership days, completeness beside them', () => {
+    expect(payloadOf(snaps, 'attendance', sa, 'school_year')).toMatchObject({
+      marked_days: 22,
+      unmarked_days: 8,
+      present_days: 20,
+      ada_percent: (20 * 100) / 22,
+      completeness_percent: (22 * 100) / 30,
+      // N: 10 marked days, 1 absence ≥ 10 % → eligible and chronic; M has 8 marked days
+      // (13 membership days) → not eligible.
+      chronic_eligible: 1,
+      chronically_absent: 1,
+      chronic_absence_rate: 1,
     });
   });
 });

@@ -42,6 +42,7 @@ type Person = { userId: string; token: string };
 interface Fixture {
   north: string;
   south: string;
+  sessionId: string;
   /** Class A (teacher): s1, s2, s4 (left the class after 09-02), s5. */
   classA: string;
   /** Class B (otherTeacher): s3. */
@@ -107,6 +108,7 @@ async function build(runtime: string): Promise<Fixture> {
   return {
     north,
     south,
+    sessionId,
     classA,
     classB,
     s1,
@@ -190,6 +192,7 @@ for (const runtime of ['node', 'workerd'] as const) {
           inserted: 2,
           updated: 0,
           unchanged: 0,
+          conflicts: [],
         });
         const again = await post(f.teacher.token, body);
         expect(again.status, again.text).toBe(200);
@@ -293,6 +296,129 @@ for (const runtime of ['node', 'workerd'] as const) {
           'unprocessable',
         );
         expect(await queue.getJobCounts('delayed', 'waiting')).toEqual({ delayed: 0, waiting: 0 });
+      });
+
+      it('refuses a date after today in the school’s time zone with 422', async () => {
+        const db = await staff.db();
+        // Two days ahead is after today in every time zone.
+        const ahead = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+        await db.query(
+          `insert into calendar_days (tenant_id, school_id, session_id, date, kind)
+           values ($1, $2, $3, $4, 'instructional')`,
+          [world.alpha.id, f.north, f.sessionId, ahead],
+        );
+        for (const body of [
+          { date: ahead, class_id: f.classA, records: [{ student_id: f.s1, status: 'present' }] },
+          { date: ahead, school_id: f.north, records: [{ student_id: f.s1, status: 'present' }] },
+        ]) {
+          const r = await post(admin, body);
+          expectProblem(r, 422, 'unprocessable');
+          expect(r.json.invalid_params).toEqual([
+            { name: 'json.date', reason: 'after today in the school’s time zone' },
+          ]);
+        }
+        expect(await recordsOn(staff, [f.s1], ahead)).toEqual([]);
+      });
+
+      it('keeps the office’s whole-day records against a class roster and reports them as conflicts', async () => {
+        const office = await post(f.office.token, {
+          date: '2025-09-09',
+          school_id: f.north,
+          records: [
+            { student_id: f.s1, status: 'excused_absence', reason: 'dentist' },
+            { student_id: f.s2, status: 'excused_absence' },
+          ],
+        });
+        expect(office.status, office.text).toBe(200);
+        const roster = {
+          date: '2025-09-09',
+          class_id: f.classA,
+          records: [
+            { student_id: f.s1, status: 'present' },
+            { student_id: f.s2, status: 'present' },
+          ],
+        };
+        const r = await post(f.teacher.token, roster);
+        expect(r.status, r.text).toBe(200);
+        expect(r.json).toMatchObject({ inserted: 0, updated: 0, unchanged: 0 });
+        expect(r.json.conflicts).toEqual(
+          // In the order of the request.
+          [f.s1, f.s2].map((id) => ({
+            student_id: id,
+            date: '2025-09-09',
+            period: null,
+            status: 'present',
+            existing_status: 'excused_absence',
+            existing_class_id: null,
+            existing_marked_by: f.office.userId,
+            existing_marked_at: expect.any(String),
+          })),
+        );
+        expect(await recordsOn(staff, [f.s1, f.s2], '2025-09-09')).toEqual([
+          { student_id: f.s1, status: 'excused_absence', period: null, class_id: null },
+          { student_id: f.s2, status: 'excused_absence', period: null, class_id: null },
+        ]);
+        // A period roster is a record of its own: the day record does not stand in its way.
+        const period = await post(f.teacher.token, { ...roster, period: '1' });
+        expect(period.json).toMatchObject({ inserted: 2, conflicts: [] });
+
+        // Overriding is for the school's staff, not a class's teacher alone; it is audited.
+        expectProblem(await post(f.teacher.token, { ...roster, override: true }), 403, 'forbidden');
+        const over = await post(f.principal.token, {
+          ...roster,
+          records: [roster.records[0]],
+          override: true,
+        });
+        expect(over.json).toMatchObject({ updated: 1, conflicts: [] });
+        expect(await recordsOn(staff, [f.s1, f.s2], '2025-09-09')).toEqual([
+          { student_id: f.s1, status: 'present', period: null, class_id: f.classA },
+          { student_id: f.s1, status: 'present', period: '1', class_id: f.classA },
+          { student_id: f.s2, status: 'excused_absence', period: null, class_id: null },
+          { student_id: f.s2, status: 'present', period: '1', class_id: f.classA },
+        ]);
+        expect((await staff.auditOf(f.classA)).at(-1)).toMatchObject({
+          actor_user_id: f.principal.userId,
+          before: { override: true, statuses: { [f.s1]: 'excused_absence' } },
+        });
+        // The roster's own earlier mark is its to change.
+        const own = await post(f.teacher.token, {
+          ...roster,
+          records: [{ student_id: f.s1, status: 'tardy' }],
+        });
+        expect(own.json).toMatchObject({ updated: 1, conflicts: [] });
+      });
+
+      it('moves a record filed at the school a student left to the school that takes the day', async () => {
+        const a = world.alpha.id;
+        const mover = await staff.student(a, f.south, { firstName: 'Mo', lastName: 'Move' });
+        await enrollAtSchool(staff, a, mover, f.south, f.sessionId, '2025-08-15');
+        const south = await post(f.southPrincipal.token, {
+          date: '2025-09-10',
+          school_id: f.south,
+          records: [{ student_id: mover, status: 'present' }],
+        });
+        expect(south.status, south.text).toBe(200);
+        // The transfer is recorded afterwards: South's enrolment ends on the 9th.
+        const db = await staff.db();
+        await db.query(
+          `update school_enrollments set exit_date = '2025-09-09', status = 'transferred'
+            where student_id = $1`,
+          [mover],
+        );
+        await enrollAtSchool(staff, a, mover, f.north, f.sessionId, '2025-09-10');
+        const north = await post(f.principal.token, {
+          date: '2025-09-10',
+          school_id: f.north,
+          records: [{ student_id: mover, status: 'present' }],
+        });
+        expect(north.status, north.text).toBe(200);
+        expect(north.json).toMatchObject({ inserted: 0, updated: 1, unchanged: 0 });
+        const row = await db.query(
+          `select school_id::text, marked_by::text from attendance_records
+            where student_id = $1 and deleted_at is null`,
+          [mover],
+        );
+        expect(row.rows).toEqual([{ school_id: f.north, marked_by: f.principal.userId }]);
       });
 
       // Each case mixes in a valid record; the whole request is refused and nothing written.
@@ -497,6 +623,42 @@ for (const runtime of ['node', 'workerd'] as const) {
       });
     });
 
+    describe('DELETE /v1/students/{id}', () => {
+      it('ends the deleted student’s open school enrolments in the same request, audited', async () => {
+        const a = world.alpha.id;
+        const gone = await staff.student(a, f.north, { firstName: 'Gil', lastName: 'Gone' });
+        await enrollAtSchool(staff, a, gone, f.north, f.sessionId, '2025-08-15', '2025-09-02');
+        await enrollAtSchool(staff, a, gone, f.south, f.sessionId, '2025-09-03');
+        const r = await req('DELETE', `/v1/students/${gone}`, admin);
+        expect(r.status, r.text).toBe(204);
+        const db = await staff.db();
+        const rows = (
+          await db.query(
+            `select id::text, school_id::text, exit_date::text, status, deleted_at
+               from school_enrollments where student_id = $1 order by entry_date`,
+            [gone],
+          )
+        ).rows;
+        expect(rows.map((x) => [x.school_id, x.status, x.deleted_at])).toEqual([
+          [f.north, 'withdrawn', null],
+          [f.south, 'withdrawn', null],
+        ]);
+        expect(rows[0].exit_date).toBe('2025-09-02');
+        // Ended today in the school's time zone: within a day of today in UTC.
+        const utc = Date.now();
+        expect(
+          [-1, 0, 1].map((d) => new Date(utc + d * 86_400_000).toISOString().slice(0, 10)),
+        ).toContain(rows[1].exit_date);
+        expect((await staff.auditOf(rows[1].id)).map((x) => [x.action, x.after])).toEqual([
+          [
+            'school_enrollment.update',
+            { exit_date: rows[1].exit_date, status: 'withdrawn', reason: 'student deleted' },
+          ],
+        ]);
+        expect(await staff.auditOf(rows[0].id)).toEqual([]);
+      });
+    });
+
     describe('GET /v1/attendance (class roster)', () => {
       it('lists the class’s students on the date with their record or null, and logs each', async () => {
         await post(f.teacher.token, {
@@ -663,7 +825,10 @@ for (const runtime of ['node', 'workerd'] as const) {
           absent_days: 2,
           excused_absence_days: 1,
           unmarked_days: 3,
-          ada_percent: 37.5,
+          // Over the 5 marked days: unmarked days are not absences.
+          marked_days: 5,
+          ada_percent: 60,
+          completeness_percent: 62.5,
         });
         expect(
           r.json.data.map((x: { date: string; status: string; period: string | null }) => [

@@ -70,10 +70,12 @@ function attendanceFigures(
   days: number,
   absentShare: number,
   chronic: number,
+  unmarked = 0,
 ): AttendanceFigures {
   const membership = students * days;
-  const absent = Math.round(membership * absentShare);
-  const present = membership - absent;
+  const marked = membership - unmarked;
+  const absent = Math.round(marked * absentShare);
+  const present = marked - absent;
   const eligible = students;
   return {
     students,
@@ -81,8 +83,10 @@ function attendanceFigures(
     present_days: present,
     absent_days: absent,
     excused_absence_days: Math.round(absent / 3),
-    unmarked_days: 0,
-    ada_percent: ratio(present * 100, membership, 2),
+    unmarked_days: unmarked,
+    marked_days: marked,
+    ada_percent: ratio(present * 100, marked, 2),
+    completeness_percent: ratio(marked * 100, membership, 2),
     chronic_eligible: eligible,
     chronically_absent: chronic,
     chronic_absence_rate: ratio(chronic, eligible),
@@ -105,10 +109,11 @@ function attendance(
     return {
       date,
       membership: students,
+      marked: students - unmarked,
       present,
       absent,
       unmarked,
-      rate_percent: ratio(present * 100, students, 2),
+      rate_percent: ratio(present * 100, students - unmarked, 2),
     };
   });
   // As published: sorted by key, so '10' comes before '2' and 'K' last.
@@ -128,6 +133,7 @@ function attendance(
     days.length,
     0.05 + 0.01 * schools.length,
     3 * schools.length,
+    missingDay ? students : 0,
   );
   return {
     window,
@@ -138,7 +144,6 @@ function attendance(
     completeness: {
       instructional_days: days.length * schools.length,
       days_without_attendance: missingDay ? schools.length : 0,
-      marked_percent: missingDay ? 99.38 : 100,
       missing: missingDay
         ? schools.map((school_id) => ({ school_id, date: days[days.length - 3]! }))
         : [],

@@ -183,18 +183,21 @@ describe('dashboard pages', () => {
     expect(dom(find('attendance', UNNAMED).html).querySelectorAll('svg')).toHaveLength(0);
   });
 
-  it('orders grades as schools do and plots the daily rate among students marked', () => {
+  it('orders grades as schools do and plots the daily rate over marked days only', () => {
     const doc = dom(find('attendance', null).html);
     const grades = [...doc.querySelectorAll('#attendance-by-grade tbody th')].map(
       (th) => th.textContent,
     );
     expect(grades).toEqual(['Kindergarten', 'Grade 1', 'Grade 2', 'Grade 10']);
-    // The fixture's day without attendance has no marked students: no rate, not 0 %.
+    // The fixture's day without attendance has no marked students: no rate, not 0 % — its
+    // unmarked days are not absences.
     const rows = [...doc.querySelectorAll('#attendance-daily tbody tr')].map((tr) =>
       [...tr.querySelectorAll('td')].map((td) => td.textContent),
     );
-    const untaken = rows.find((cells) => cells[1] === '0' && cells[2] === '0')!;
-    expect(untaken.slice(4)).toEqual(['—', '0.0%']);
+    const untaken = rows.find((cells) => cells[1] === '0')!;
+    expect(untaken.slice(1, 4)).toEqual(['0', '0', '0']);
+    expect(untaken.at(-1)).toBe('—');
+    expect(rows.every((cells) => cells.at(-1) !== '0.0%')).toBe(true);
   });
 
   it('compares schools on tenant-wide pages and names them safely', () => {

@@ -36,10 +36,17 @@ const Summary = z
     absent_days: z.number().int().describe('Absent, excused or not'),
     excused_absence_days: z.number().int(),
     unmarked_days: z.number().int().describe('Membership days with no whole-day record'),
+    marked_days: z.number().int().describe('Membership days with a whole-day record'),
     ada_percent: z
       .number()
       .nullable()
-      .describe('present_days ÷ membership_days × 100, two decimals; null without membership'),
+      .describe(
+        'present_days ÷ marked_days × 100, unrounded; null without a marked day (unmarked days are not absences)',
+      ),
+    completeness_percent: z
+      .number()
+      .nullable()
+      .describe('marked_days ÷ membership_days × 100, unrounded; null without membership'),
   })
   .openapi('AttendanceSummary');
 
@@ -65,7 +72,7 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
       path: '/v1/students/{id}/attendance',
       tags: ['Attendance'],
       summary: 'A student’s attendance records and summary',
-      description: `Records (whole-day and per period) between two dates, at most ${MAX_DAYS} days apart, and a summary as the attendance metric counts it: membership days are the schools’ instructional days up to today on which the student was enrolled; a day’s outcome is its whole-day record — present, tardy and early departure count as present, absent and excused absence as absent. Recorded in the record-access log.`,
+      description: `Records (whole-day and per period) between two dates, at most ${MAX_DAYS} days apart, and a summary as the attendance metric counts it: membership days are the schools’ instructional days up to today on which the student was enrolled; a day’s outcome is its whole-day record (whichever school filed it) — present, tardy and early departure count as present, absent and excused absence as absent, no record leaves the day unmarked; the attendance rate counts marked days only. Recorded in the record-access log.`,
       middleware: guarded(permissions.read),
       request: { params: Params, query: Query },
       responses: {
@@ -126,11 +133,12 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
             count(*) filter (where r.status is null)::int as unmarked_days
           from member m
           left join attendance_records r
-            on r.student_id = ${id}::uuid and r.school_id = m.school_id and r.date = m.date
+            on r.student_id = ${id}::uuid and r.date = m.date
            and r.period is null and r.deleted_at is null`),
       );
       const membership = Number(sum?.membership_days ?? 0);
       const present = Number(sum?.present_days ?? 0);
+      const marked = membership - Number(sum?.unmarked_days ?? 0);
       await logRecordAccess(c, [id], 'read');
       return c.json(
         {
@@ -143,7 +151,9 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
             absent_days: Number(sum?.absent_days ?? 0),
             excused_absence_days: Number(sum?.excused_absence_days ?? 0),
             unmarked_days: Number(sum?.unmarked_days ?? 0),
-            ada_percent: membership ? Math.round((present * 10_000) / membership) / 100 : null,
+            marked_days: marked,
+            ada_percent: marked ? (present * 100) / marked : null,
+            completeness_percent: membership ? (marked * 100) / membership : null,
           },
           data: records.map((r) => presentRecord(r)),
         },

@@ -10,6 +10,7 @@ import { ApiError, type InvalidParam } from '../../problems.js';
 import { guarded, mount, valid, type Ctx } from '../../resources/crud.js';
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { problemResponses } from '../openapi.js';
+import { todayIn } from '../public/shared.js';
 import { dayKind, loadClass, period, permissions } from './shared.js';
 
 const optionalText = (max: number) => z.string().trim().min(1).max(max).nullable().optional();
@@ -27,6 +28,10 @@ const Upsert = z
     class_id: z.uuid().optional().openapi({ description: 'Attendance taken for a class.' }),
     school_id: z.uuid().optional().openapi({ description: 'Attendance taken for a school day.' }),
     period: period.nullable().optional(),
+    override: z.boolean().optional().openapi({
+      description:
+        'A class roster replaces records entered otherwise (see the precedence above); for the school’s staff only, audited.',
+    }),
     records: z.array(RecordInput).min(1).max(1000),
   })
   .refine((b) => (b.class_id === undefined) !== (b.school_id === undefined), {
@@ -45,6 +50,20 @@ const Counts = z
     inserted: z.number().int(),
     updated: z.number().int(),
     unchanged: z.number().int(),
+    conflicts: z
+      .array(
+        z.object({
+          student_id: z.uuid(),
+          date: z.string(),
+          period: z.string().nullable(),
+          status: z.enum(ATTENDANCE_STATUSES).describe('The status this request asked for'),
+          existing_status: z.enum(ATTENDANCE_STATUSES),
+          existing_class_id: z.uuid().nullable().describe('Null: entered for the school day'),
+          existing_marked_by: z.uuid().nullable(),
+          existing_marked_at: z.string(),
+        }),
+      )
+      .describe('Records this class roster did not replace: kept as they were'),
   })
   .openapi('AttendanceUpsertResult');
 
@@ -60,22 +79,29 @@ const lowerIds = (b: UpsertBody): UpsertBody => ({
 async function target(
   c: Ctx,
   body: UpsertBody,
-): Promise<{ schoolId: string; classId: string | null }> {
-  if (body.class_id) {
-    const cls = await loadClass(c, body.class_id, 'write');
-    return { schoolId: cls.schoolId, classId: cls.id };
-  }
-  const schoolId = body.school_id!;
+): Promise<{ schoolId: string; classId: string | null; timezone: string }> {
   const tx = c.get('tx');
   // School days are an office's and a principal's to take; teachers take their classes'.
   const reach = await orgReach(tx, c.get('principal'), permissions.write);
+  const schoolId = body.class_id
+    ? (await loadClass(c, body.class_id, 'write')).schoolId
+    : body.school_id!;
   const [school] = await tx
-    .select({ id: t.orgUnits.id })
+    .select({ timezone: t.orgUnits.timezone })
     .from(t.orgUnits)
     .where(and(eq(t.orgUnits.id, schoolId), isNull(t.orgUnits.deletedAt)));
-  if (!school || !(reach.all || reach.orgUnitIds.includes(schoolId)))
-    throw new ApiError('not_found');
-  return { schoolId, classId: null };
+  const schoolStaff = reach.all || reach.orgUnitIds.includes(schoolId);
+  if (!school || (!body.class_id && !schoolStaff)) throw new ApiError('not_found');
+  if (body.class_id && body.override && !schoolStaff)
+    throw new ApiError(
+      'forbidden',
+      'Only the school’s staff may replace records entered for the school day or another class.',
+    );
+  return {
+    schoolId,
+    classId: body.class_id ?? null,
+    timezone: school.timezone ?? c.get('tenant').timezone,
+  };
 }
 
 /** Every reason the records cannot be written as one batch; empty when they can. */
@@ -145,7 +171,7 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
       tags: ['Attendance'],
       summary: 'Take attendance for a class or a school day',
       description:
-        'Creates or changes one record per listed student for the date (and period; none = the whole-day record), for a class (`class_id`: its teachers and the school’s staff) or a whole school (`school_id`: the school’s staff). Repeating a request changes nothing; a changed status replaces the old one. The date must be an instructional day of the school’s calendar and each student enrolled at the school — and, for a class, in the class — on that date. One invalid record refuses the whole request (422, `invalid_params` naming each) and nothing is written.',
+        'Creates or changes one record per listed student for the date (and period; none = the whole-day record), for a class (`class_id`: its teachers and the school’s staff) or a whole school (`school_id`: the school’s staff). Repeating a request changes nothing; a changed status replaces the old one, and a record filed at another school moves to this one (a record belongs to the school the student is enrolled at that day). The date must be an instructional day of the school’s calendar, not after today in the school’s time zone, and each student enrolled at the school — and, for a class, in the class — on that date. One invalid record refuses the whole request (422, `invalid_params` naming each) and nothing is written.\n\nPrecedence: a whole-day record and a period record are separate records (only the whole-day record decides the day’s outcome), and each write touches only the records of its own period. A school-day write (`school_id`) replaces any record. A class roster fills records not yet taken and replaces its own class’s earlier marks, but a record entered at this school for the school day or through another class, with another status, is kept as it is and listed under `conflicts`; the rest of the roster is written. With `override: true` the school’s staff (not a class’s teachers alone, 403) replace those records too, audited.',
       middleware: guarded(permissions.write),
       request: { body: { content: { 'application/json': { schema: Upsert } }, required: true } },
       responses: {
@@ -159,8 +185,12 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const body = lowerIds(valid<UpsertBody>(c, 'json'));
       const tx = c.get('tx');
-      const { schoolId, classId } = await target(c, body);
+      const { schoolId, classId, timezone } = await target(c, body);
       const periodKey = body.period ?? null;
+      if (body.date > todayIn(timezone))
+        throw new ApiError('unprocessable', 'Attendance is not taken ahead of the day.', {
+          invalidParams: [{ name: 'json.date', reason: 'after today in the school’s time zone' }],
+        });
 
       const kind = await dayKind(c, schoolId, body.date);
       if (kind !== 'instructional')
@@ -189,6 +219,10 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
           status: t.attendanceRecords.status,
           reason: t.attendanceRecords.reason,
           note: t.attendanceRecords.note,
+          schoolId: t.attendanceRecords.schoolId,
+          classId: t.attendanceRecords.classId,
+          markedBy: t.attendanceRecords.markedBy,
+          markedAt: t.attendanceRecords.markedAt,
         })
         .from(t.attendanceRecords)
         .where(
@@ -202,9 +236,38 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
         .orderBy(t.attendanceRecords.studentId)
         .for('update');
       const before = new Map(existing.map((e) => [e.studentId, e]));
+      // A class roster does not replace, with another status, a record entered at this school
+      // for the school day or through another class: it reports it and keeps it.
+      const conflicts = body.records.flatMap((r) => {
+        const old = before.get(r.student_id);
+        const yields =
+          classId !== null &&
+          !body.override &&
+          old !== undefined &&
+          old.status !== r.status &&
+          old.schoolId === schoolId &&
+          old.classId !== classId;
+        return yields
+          ? [
+              {
+                student_id: r.student_id,
+                date: body.date,
+                period: periodKey,
+                status: r.status,
+                existing_status: old.status as (typeof ATTENDANCE_STATUSES)[number],
+                existing_class_id: old.classId,
+                existing_marked_by: old.markedBy,
+                existing_marked_at: old.markedAt.toISOString(),
+              },
+            ]
+          : [];
+      });
+      const kept = new Set(conflicts.map((x) => x.student_id));
       // Omitted reason/note keep what is stored; null clears it. Rows go in student order so
       // that concurrent batches lock the same rows in the same order.
-      const sorted = [...body.records].sort((a, b) => (a.student_id < b.student_id ? -1 : 1));
+      const sorted = body.records
+        .filter((r) => !kept.has(r.student_id))
+        .sort((a, b) => (a.student_id < b.student_id ? -1 : 1));
       const rows = sorted.map((r) => {
         const old = before.get(r.student_id);
         return {
@@ -231,8 +294,10 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
             do update set status = excluded.status, reason = excluded.reason,
               note = excluded.note, class_id = excluded.class_id,
               school_id = excluded.school_id, marked_by = excluded.marked_by, marked_at = now()
-            where (attendance_records.status, attendance_records.reason, attendance_records.note)
-              is distinct from (excluded.status, excluded.reason, excluded.note)
+            -- A record filed at another school moves to the one the student is enrolled at.
+            where (attendance_records.status, attendance_records.reason, attendance_records.note,
+                   attendance_records.school_id)
+              is distinct from (excluded.status, excluded.reason, excluded.note, excluded.school_id)
             returning student_id::text, (xmax = 0) as inserted`),
         ),
       );
@@ -246,6 +311,7 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
         inserted,
         updated,
         unchanged: rows.length - written.length,
+        conflicts,
       };
       const statusOf = new Map(rows.map((r) => [r.student_id, r.status]));
       // Ids and statuses only: reasons and notes are personal and stay out of the log.
@@ -254,6 +320,7 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
         entityType: classId ? 'class' : 'org_unit',
         entityId: classId ?? schoolId,
         before: {
+          ...(body.override ? { override: true } : {}),
           statuses: Object.fromEntries(
             written
               .filter((w) => !w.inserted)

@@ -4,6 +4,8 @@ import * as t from '../../../db/schema/tenant.js';
 import { STUDENT_STATUSES } from '../../../db/schema/people.js';
 import type { AppEnv } from '../../app-env.js';
 import { studentRules } from '../../auth/scope.js';
+import { rowsOf } from '../../../db/connection.js';
+import { audit } from '../../audit.js';
 import { registerResource, type ResourceDef } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { scoped } from '../../resources/scopes.js';
@@ -105,7 +107,33 @@ export const studentResource: ResourceDef<
       rows.map((r) => String(r.id)),
       kind,
     ),
+  // A deleted student is in no figure: their open school enrolments end with the delete
+  // (today in the school's time zone, or the entry date when that is later), each audited.
+  beforeDelete: async (c, row) => {
+    const ended = rowsOf<{ id: string; exit_date: string; status: string }>(
+      await c.get('tx').execute(sql`
+        update school_enrollments se
+           set exit_date = greatest(se.entry_date,
+                 (now() at time zone coalesce(o.timezone, ${c.get('tenant').timezone}))::date),
+               status = 'withdrawn', exit_reason = 'student deleted'
+          from org_units o
+         where o.id = se.school_id and se.student_id = ${String(row.id)}::uuid
+           and se.deleted_at is null and se.exit_date is null
+        returning se.id::text as id, se.exit_date::text as exit_date, se.status`),
+    );
+    for (const e of ended)
+      await audit(c, {
+        action: 'school_enrollment.update',
+        entityType: 'school_enrollment',
+        entityId: e.id,
+        before: { exit_date: null },
+        after: { exit_date: e.exit_date, status: e.status, reason: 'student deleted' },
+      });
+    c.set('metricsDirty', true);
+  },
   descriptions: {
+    delete:
+      'Soft delete: the record is kept, marked deleted. The student’s open school enrolments end today (each audited), and the student is in no metric.',
     list: 'Students within the caller’s scope: their school(s) for staff, their classes’ students for teachers, their own children for parents, themself for a student. Each student listed is recorded in the record-access log.',
     read: 'Recorded in the record-access log.',
     create:
