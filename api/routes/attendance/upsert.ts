@@ -173,7 +173,28 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
       description:
         'Creates or changes one record per listed student for the date (and period; none = the whole-day record), for a class (`class_id`: its teachers and the school’s staff) or a whole school (`school_id`: the school’s staff). Repeating a request changes nothing; a changed status replaces the old one, and a record filed at another school moves to this one (a record belongs to the school the student is enrolled at that day). The date must be an instructional day of the school’s calendar, not after today in the school’s time zone, and each student enrolled at the school — and, for a class, in the class — on that date. One invalid record refuses the whole request (422, `invalid_params` naming each) and nothing is written.\n\nPrecedence: a whole-day record and a period record are separate records (only the whole-day record decides the day’s outcome), and each write touches only the records of its own period. A school-day write (`school_id`) replaces any record. A class roster fills records not yet taken and replaces its own class’s earlier marks, but a record entered at this school for the school day or through another class, with another status, is kept as it is and listed under `conflicts`; the rest of the roster is written. With `override: true` the school’s staff (not a class’s teachers alone, 403) replace those records too, audited.',
       middleware: guarded(permissions.write),
-      request: { body: { content: { 'application/json': { schema: Upsert } }, required: true } },
+      request: {
+        body: {
+          content: {
+            'application/json': {
+              schema: Upsert,
+              example: {
+                date: '2026-09-08',
+                class_id: '6f1c2b7e-2d4a-4e8b-9a51-3c0d7e9f1a22',
+                records: [
+                  { student_id: '0b8e4d2a-7c61-4f3e-8a9d-5e2f1c7b6a40', status: 'present' },
+                  {
+                    student_id: '9d3a7f15-1e2b-4c8d-b6a0-4f7e2c9d8b13',
+                    status: 'tardy',
+                    reason: 'bus late',
+                  },
+                ],
+              },
+            },
+          },
+          required: true,
+        },
+      },
       responses: {
         200: {
           description: 'How many records were created, changed and left as they were',

@@ -129,7 +129,6 @@ export const studentResource: ResourceDef<
         before: { exit_date: null },
         after: { exit_date: e.exit_date, status: e.status, reason: 'student deleted' },
       });
-    c.set('metricsDirty', true);
   },
   descriptions: {
     delete:
