@@ -954,6 +954,16 @@ for (const runtime of ['node', 'workerd'] as const) {
           part.invoices.reduce((s: number, i: { balance_cents: number }) => s + i.balance_cents, 0),
         );
         expect(JSON.stringify(part)).not.toContain(there.id);
+        // Nor may they bill the other school's child on the shared account.
+        expectProblem(
+          await req('POST', '/v1/invoices', principal.token, {
+            account_id: acc,
+            student_id: eli,
+            lines: [line(100)],
+          }),
+          403,
+          'forbidden',
+        );
 
         // The whole ledger for a tenant-wide role and for the family itself.
         for (const token of [admin, familyParent.token]) {
