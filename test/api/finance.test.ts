@@ -954,6 +954,16 @@ for (const runtime of ['node', 'workerd'] as const) {
           part.invoices.reduce((s: number, i: { balance_cents: number }) => s + i.balance_cents, 0),
         );
         expect(JSON.stringify(part)).not.toContain(there.id);
+        // Their export of their student's record holds their school's invoices only (the
+        // family has an account per runtime: compare only the invoices the export holds).
+        const exported = (token: string) =>
+          req('GET', `/v1/students/${dee}/export`, token).then((r) =>
+            (ok(r).invoices as { id: string }[]).map((i) => i.id),
+          );
+        const partExport = await exported(principal.token);
+        expect(partExport).toContain(here.id);
+        expect(partExport).not.toContain(there.id);
+        expect(await exported(admin)).toEqual(expect.arrayContaining([here.id, there.id]));
         // Nor may they bill the other school's child on the shared account.
         expectProblem(
           await req('POST', '/v1/invoices', principal.token, {
