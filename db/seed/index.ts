@@ -111,7 +111,7 @@ export async function seedTenant(options: SeedOptions): Promise<SeedReport> {
       );
     }
 
-    const world = buildWorld({ preset, seed, asOf });
+    const world = buildWorld({ preset, seed, asOf, tenantId: options.tenantId });
     logins = (['principal', 'teacher', 'parent'] as const).map((role) => ({
       role,
       email: world.demo.emails[role],

@@ -330,6 +330,11 @@ export interface DemoLogins {
 export interface World {
   preset: Preset;
   seed: number;
+  /**
+   * What generated ids are drawn from: the seed and the tenant. Two tenants seeded alike get
+   * the same data under different ids, so a test mixing up tenants cannot match by accident.
+   */
+  idSeed: number;
   asOf: number;
   /** Nothing generated happens after this instant: as-of, 20:00 UTC (afternoon in the US). */
   cutoffMs: number;
@@ -355,6 +360,8 @@ export interface World {
 export interface WorldParams {
   preset: Preset;
   seed: number;
+  /** The tenant's id: generated ids depend on it as well as on the seed. */
+  tenantId: string;
   /** As-of date as a day number. */
   asOf: number;
 }
@@ -362,17 +369,19 @@ export interface WorldParams {
 /** Builds the in-memory network for a preset, seed and as-of date: pure and deterministic. */
 export function buildWorld(params: WorldParams): World {
   const { preset, seed, asOf } = params;
+  const idSeed = hash32(seed, Stream.ids, ...uuidWords(params.tenantId));
   const asOfYmd = ymdOf(asOf);
   // July belongs to the school year about to start: its sessions, rosters and calendars exist.
   const currentStart = asOfYmd.month >= 7 ? asOfYmd.year : asOfYmd.year - 1;
   const cutoffMs = asOf * DAY_MS + 20 * HOUR_MS;
-  const years = [currentStart - 1, currentStart].map((y, idx) => buildYear(seed, idx, y));
+  const years = [currentStart - 1, currentStart].map((y, idx) => buildYear(idSeed, idx, y));
   const setupMs = (years[0]!.startDay - 60) * DAY_MS + 15 * HOUR_MS;
-  const ids = (table: number, capacity: number) => new IdSpace(seed, table, capacity);
+  const ids = (table: number, capacity: number) => new IdSpace(idSeed, table, capacity);
 
   const world: World = {
     preset,
     seed,
+    idSeed,
     asOf,
     cutoffMs,
     setupMs,
@@ -402,6 +411,12 @@ export function buildWorld(params: WorldParams): World {
   return world;
 }
 
+/** The four 32-bit words of a UUID (hex digits only; anything else is skipped). */
+function uuidWords(id: string): number[] {
+  const hex = id.replace(/[^0-9a-f]/gi, '').padEnd(32, '0');
+  return [0, 8, 16, 24].map((at) => parseInt(hex.slice(at, at + 8), 16));
+}
+
 /** Clamps a generated instant so nothing lies after the as-of cutoff. */
 export function atMost(world: World, ms: number): number {
   return ms < world.cutoffMs ? ms : world.cutoffMs;
@@ -409,8 +424,9 @@ export function atMost(world: World, ms: number): number {
 
 // --- sessions and calendars ----------------------------------------------------------------
 
-function buildYear(seed: number, idx: number, startYear: number): SchoolYear {
-  const rng = rngFor(seed, Stream.world, 100 + idx);
+/** A school year with its terms and grading periods; `idSeed` draws their ids (all it draws). */
+function buildYear(idSeed: number, idx: number, startYear: number): SchoolYear {
+  const rng = rngFor(idSeed, Stream.world, 100 + idx);
   const short = String((startYear + 1) % 100).padStart(2, '0');
   const startDay = dayOf(startYear, 8, 1);
   const endDay = dayOf(startYear + 1, 6, 30);
@@ -564,7 +580,7 @@ function buildSchools(world: World): void {
   });
   world.regions = states.map((state, idx) => ({
     idx,
-    id: rngFor(seed, Stream.school, 1000 + idx).uuid(),
+    id: rngFor(world.idSeed, Stream.school, 1000 + idx).uuid(),
     state,
   }));
   const usedPlaces = new Map<number, number>();
@@ -584,7 +600,7 @@ function buildSchools(world: World): void {
       .toUpperCase();
     const school: School = {
       idx,
-      id: rngFor(seed, Stream.school, idx, 1).uuid(),
+      id: rngFor(world.idSeed, Stream.school, idx, 1).uuid(),
       name,
       code: `${region.state.state}-${initials}${String(idx + 1).padStart(2, '0')}`,
       kind: plan.kind,

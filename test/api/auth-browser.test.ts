@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { ADMIN_PASSWORD, createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { Staff } from './staff-fixtures.js';
 
 /** The browser session: GET/POST /login and POST /logout (HTML, cookie). */
 
@@ -13,14 +14,35 @@ const COOKIE = '__Host-homeroom_session';
 
 let world: ApiWorld;
 let db: pg.Client; // superuser on the pool branch
+let staff: Staff;
+/** Sign-in emails of a teacher and a parent (names with markup, to prove escaping), a principal. */
+const people = {
+  teacher: { email: 'teacher@alpha.test', first: 'Tess', last: '<b>O’Neil</b>', role: 'Teacher' },
+  parent: { email: 'parent@alpha.test', first: 'Pat', last: 'Parent & Co', role: 'Parent' },
+  principal: { email: 'principal@alpha.test', first: 'Prue', last: 'Principal', role: 'Principal' },
+};
 
 beforeAll(async () => {
   world = await createApiWorld('auth_browser', { vars: { LOGIN_RATE_LIMIT: '10000' } });
   db = new pg.Client({ connectionString: world.t.adminUrl('pool') });
   await db.connect();
+  staff = await Staff.open(world);
+  const a = world.alpha.id;
+  const north = await staff.school(a, 'North');
+  for (const [role, p] of Object.entries(people)) {
+    const userId = await staff.user(a, [{ role, orgUnitId: role === 'parent' ? null : north }]);
+    // The admin's password hash: every one of them signs in with ADMIN_PASSWORD.
+    await db.query(
+      `update users set email = $2, first_name = $3, last_name = $4,
+              password_hash = (select password_hash from users where id = $5)
+        where id = $1`,
+      [userId, p.email, p.first, p.last, world.alpha.adminUserId],
+    );
+  }
 });
 
 afterAll(async () => {
+  await staff?.close();
   await db?.end();
   await world?.close();
 });
@@ -81,6 +103,8 @@ for (const runtime of RUNTIMES) {
         const cases: [string, string][] = [
           ['/dashboards/admissions?school=north', '/dashboards/admissions?school=north'],
           ['/', '/'],
+          ['/home', '/home'],
+          ['/home/../v1/me', '/dashboards'],
           ['https://evil.example/dashboards', '/dashboards'],
           ['//evil.example/dashboards', '/dashboards'],
           ['/\\evil.example', '/dashboards'],
@@ -234,6 +258,83 @@ for (const runtime of RUNTIMES) {
           },
         });
         expect(same.status).toBe(303);
+      });
+    });
+
+    describe('landing after sign-in', () => {
+      /** Signs in through the form; the redirect's location and the cookie pair. */
+      const signIn = async (email: string, next?: string) => {
+        const r = await api(
+          'POST',
+          '/login',
+          form({ email, password: ADMIN_PASSWORD, ...(next ? { next } : {}) }),
+        );
+        expect(r.status, r.text).toBe(303);
+        return { location: r.headers.location as string, cookie: sessionCookie(r)!.split(';')[0]! };
+      };
+      const browse = (path: string, cookie: string, accept = 'text/html,*/*;q=0.8') =>
+        api('GET', path, { headers: { cookie, accept } });
+
+      it('lands a teacher and a parent on an HTML page naming them and their role, with a sign-out form', async () => {
+        for (const who of [people.teacher, people.parent]) {
+          for (const next of [undefined, '/dashboards/finance', '/']) {
+            expect((await signIn(who.email, next)).location, who.email).toBe('/home');
+          }
+          const { location, cookie } = await signIn(who.email);
+          const r = await browse(location, cookie);
+          expect(r.status, r.text).toBe(200);
+          expectSecureHtml(r);
+          expect(r.text).toContain(
+            `${who.first} ${who.last.replace('&', '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}`,
+          );
+          expect(r.text).not.toContain('<b>O’Neil</b>');
+          expect(r.text).toContain(who.email);
+          expect(r.text).toContain(`<strong>${who.role}</strong>`);
+          expect(r.text).toMatch(/<form method="post" action="\/logout">/);
+          expect(r.text).toContain('href="/docs"');
+          expect(r.text).not.toContain('href="/dashboards"');
+          if (who === people.teacher) {
+            expect(r.text).toContain('/v1/attendance');
+            expect(r.text).not.toContain('/v1/invoices');
+          } else {
+            expect(r.text).toContain('/v1/invoices');
+            expect(r.text).not.toContain('/v1/leads');
+          }
+        }
+      });
+
+      it('answers a browser without the dashboards with an HTML 403 page, an API client with a problem', async () => {
+        const { cookie } = await signIn(people.teacher.email);
+        for (const path of ['/dashboards', '/dashboards/overview']) {
+          const r = await browse(path, cookie);
+          expect(r.status, path).toBe(403);
+          expectSecureHtml(r);
+          expect(r.text).toContain('school leadership');
+          expect(r.text).toContain('href="/home"');
+          expect(r.text).toMatch(/<form method="post" action="\/logout">/);
+        }
+        const json = await browse('/dashboards', cookie, 'application/json');
+        expect(json.status).toBe(403);
+        expect(String(json.headers['content-type'])).toMatch(/^application\/problem\+json/);
+      });
+
+      it('still lands the admin and a principal on the dashboards', async () => {
+        for (const email of ['admin@alpha.test', people.principal.email]) {
+          const { location, cookie } = await signIn(email);
+          expect(location, email).toBe('/dashboards');
+          const r = await browse(location, cookie);
+          expect(r.status, email).toBe(200);
+          expect(r.text).toContain('Dashboards');
+          const home = await browse('/home', cookie);
+          expect(home.status).toBe(200);
+          expect(home.text).toContain('href="/dashboards"');
+        }
+      });
+
+      it('sends a browser that is not signed in from /home to /login', async () => {
+        const r = await api('GET', '/home', { headers: { accept: 'text/html' } });
+        expect(r.status).toBe(303);
+        expect(r.headers.location).toBe('/login?next=%2Fhome');
       });
     });
 

@@ -120,8 +120,16 @@ for (const runtime of RUNTIMES) {
         const p = await staff.person(world.alpha.id, [{ role }]);
         expectProblem(await get('/dashboards/overview', bearer(p.token)), 403, 'forbidden');
         const cookie = await staff.token(world.alpha.id, p.userId, { browser: true });
+        // A browser gets a page saying so; a client asking for JSON, the problem.
         const r = await get('/dashboards', { ...sessionCookie(cookie), accept: 'text/html' });
-        expectProblem(r, 403, 'forbidden');
+        expect(r.status).toBe(403);
+        expect(String(r.headers['content-type'])).toMatch(/^text\/html/);
+        expect(r.text).toContain('school leadership');
+        const json = await get('/dashboards', {
+          ...sessionCookie(cookie),
+          accept: 'application/json',
+        });
+        expectProblem(json, 403, 'forbidden');
       }
       const betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
       expectProblem(await get('/dashboards/overview', bearer(betaAdmin)), 401, 'unauthenticated');

@@ -76,3 +76,19 @@ export async function schoolYear(
   );
   return r.rows[0]!.id;
 }
+
+/** A family with a child at each school, both linked to one guardian (optionally a user). */
+export async function twoSchoolFamily(
+  staff: Staff,
+  tenantId: string,
+  schoolIds: [string, string],
+  userId: string | null = null,
+  branch = 'pool',
+): Promise<{ guardianId: string; children: [string, string] }> {
+  const children: [string, string] = [
+    await staff.student(tenantId, schoolIds[0], { firstName: 'Dee' }, branch),
+    await staff.student(tenantId, schoolIds[1], { firstName: 'Eli' }, branch),
+  ];
+  const guardianId = await staff.guardian(tenantId, children, { userId }, branch);
+  return { guardianId, children };
+}

@@ -11,7 +11,7 @@ import {
 } from '../../api/finance/ledger.js';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { createApiWorld, REDIS_URL, type ApiWorld } from '../support/api-world.js';
-import { rawAccount, rawInvoice } from './finance-fixtures.js';
+import { rawAccount, rawInvoice, twoSchoolFamily } from './finance-fixtures.js';
 import { bearer, expectProblem, Staff } from './staff-fixtures.js';
 
 /**
@@ -41,6 +41,9 @@ let gOther: string;
 let gSouth: string;
 let betaAccount: string;
 let betaInvoice: string;
+/** A family with a child at north and one at south; its parent user. */
+let family: Awaited<ReturnType<typeof twoSchoolFamily>>;
+let familyParent: { userId: string; token: string };
 
 beforeAll(async () => {
   world = await createApiWorld('finance_api', { vars: { METRICS_QUEUE: QUEUE } });
@@ -60,6 +63,8 @@ beforeAll(async () => {
   gMine = await staff.guardian(a, [s1], { userId: parent.userId });
   gOther = await staff.guardian(a, [s2], { userId: otherParent.userId });
   gSouth = await staff.guardian(a, [s3]);
+  familyParent = await staff.person(a, [{ role: 'parent' }]);
+  family = await twoSchoolFamily(staff, a, [north, south], familyParent.userId);
   const b = world.beta.id;
   const betaSchool = await staff.school(b, 'Beta School');
   const betaKid = await staff.student(b, betaSchool);
@@ -881,6 +886,114 @@ for (const runtime of ['node', 'workerd'] as const) {
             400,
             'validation_failed',
           );
+      });
+
+      it('shows a principal only their school’s invoices, allocations and part of a family with children at two schools', async () => {
+        const [dee, eli] = family.children;
+        const acc = (await newAccount({ primary_guardian_id: family.guardianId })).id as string;
+        const here = await draft(acc, [line(6000, 'Tuition north'), line(-1000, 'Sibling')], {
+          student_id: dee,
+        });
+        await issue(here.id, '2026-01-05', '2026-01-31');
+        const there = await draft(acc, [line(7000, 'Tuition south')], { student_id: eli });
+        await issue(there.id, '2026-01-06', '2026-02-28');
+        expect([here.school_id, there.school_id]).toEqual([north, south]);
+        // Oldest due first: 5000 settle north's invoice, 3500 go to south's.
+        const payment = ok(
+          await pay({
+            account_id: acc,
+            method: 'check',
+            amount_cents: 8500,
+            received_at: '2026-01-20T15:00:00Z',
+          }),
+          201,
+        );
+
+        const list = ids(
+          await req('GET', `/v1/invoices?account_id=${acc}&limit=100`, principal.token),
+        );
+        expect(list).toEqual([here.id]);
+        const mine = ok(await req('GET', `/v1/invoices/${here.id}`, principal.token));
+        expect(mine.lines.map((l: { amount_cents: number }) => l.amount_cents)).toEqual([
+          6000, -1000,
+        ]);
+        expectProblem(
+          await req('GET', `/v1/invoices/${there.id}`, principal.token),
+          404,
+          'not_found',
+        );
+        expectProblem(await req('GET', `/v1/students/${eli}`, principal.token), 404, 'not_found');
+        const shown = ok(await req('GET', `/v1/payments/${payment.id}`, principal.token));
+        expect(shown.allocations).toEqual([{ invoice_id: here.id, amount_cents: 5000 }]);
+
+        const part = ok(
+          await req('GET', `/v1/accounts/${acc}/statement?to=2026-12-31`, principal.token),
+        );
+        expect(part.whole_account).toBe(false);
+        expect(part.invoices.map((i: { id: string }) => i.id)).toEqual([here.id]);
+        expect(
+          part.entries.map((e: { kind: string; amount_cents: number }) => [e.kind, e.amount_cents]),
+        ).toEqual([
+          ['invoice', 5000],
+          ['payment', -5000],
+        ]);
+        expect(part.payments).toEqual([
+          expect.objectContaining({
+            id: payment.id,
+            amount_cents: 5000,
+            unapplied_cents: 0,
+            allocations: [{ invoice_id: here.id, amount_cents: 5000 }],
+          }),
+        ]);
+        expect(part.credit_cents).toBe(0);
+        expect(part.closing_balance_cents).toBe(
+          part.opening_balance_cents +
+            part.entries.reduce((s: number, e: { amount_cents: number }) => s + e.amount_cents, 0),
+        );
+        expect(part.closing_balance_cents).toBe(
+          part.invoices.reduce((s: number, i: { balance_cents: number }) => s + i.balance_cents, 0),
+        );
+        expect(JSON.stringify(part)).not.toContain(there.id);
+        // Their export of their student's record holds their school's invoices only (the
+        // family has an account per runtime: compare only the invoices the export holds).
+        const exported = (token: string) =>
+          req('GET', `/v1/students/${dee}/export`, token).then((r) =>
+            (ok(r).invoices as { id: string }[]).map((i) => i.id),
+          );
+        const partExport = await exported(principal.token);
+        expect(partExport).toContain(here.id);
+        expect(partExport).not.toContain(there.id);
+        expect(await exported(admin)).toEqual(expect.arrayContaining([here.id, there.id]));
+        // Nor may they bill the other school's child on the shared account.
+        expectProblem(
+          await req('POST', '/v1/invoices', principal.token, {
+            account_id: acc,
+            student_id: eli,
+            lines: [line(100)],
+          }),
+          403,
+          'forbidden',
+        );
+
+        // The whole ledger for a tenant-wide role and for the family itself.
+        for (const token of [admin, familyParent.token]) {
+          const whole = ok(await req('GET', `/v1/accounts/${acc}/statement?to=2026-12-31`, token));
+          expect(whole.whole_account).toBe(true);
+          expect(whole.invoices.map((i: { id: string }) => i.id).sort()).toEqual(
+            [here.id, there.id].sort(),
+          );
+          expect(whole.closing_balance_cents).toBe(5000 + 7000 - 8500);
+          expect(whole.credit_cents).toBe(0);
+          expect(whole.payments[0].allocations).toHaveLength(2);
+        }
+        expect(
+          ids(await req('GET', `/v1/invoices?account_id=${acc}&limit=100`, familyParent.token)),
+        ).toHaveLength(2);
+        expectProblem(
+          await req('GET', `/v1/invoices?account_id=${acc}`, teacher.token),
+          403,
+          'forbidden',
+        );
       });
 
       it('enqueues one metrics refresh after committed finance writes, none after a refused one', async () => {

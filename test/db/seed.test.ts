@@ -59,28 +59,53 @@ async function snapshot(t: Tenant): Promise<void> {
   for (const r of roles.rows) t.labels.set(r.id, `ROLE:${r.key}`);
 }
 
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
 /**
- * md5 of a table's seeded rows, ordered, without tenant_id, the writer's transaction id
- * (change tracking) and salted password hashes, and with ids that tenant creation made
- * (root org unit, roles) replaced by labels: what must be identical across tenants.
+ * md5 of a table's seeded rows, without tenant_id, the writer's transaction id (change
+ * tracking) and salted password hashes, and with ids that tenant creation made (root org
+ * unit, roles) replaced by labels. `withoutIds` also blanks every other id (generated ids
+ * differ between tenants) and orders by content: what must be identical across tenants.
  */
-async function checksum(t: Tenant, table: string): Promise<{ md5: string; rows: number }> {
+async function checksum(
+  t: Tenant,
+  table: string,
+  { withoutIds = false } = {},
+): Promise<{ md5: string; rows: number }> {
   const r = await db.query<{ id: string; row: string }>(
     `select id, (to_jsonb(x) - 'tenant_id' - 'changed_xid' - 'password_hash')::text as row
        from "${table}" x where tenant_id = $1 order by id`,
     [t.id],
   );
   const skip = t.before.get(table) ?? new Set();
-  const hash = createHash('md5');
-  let rows = 0;
+  const texts: string[] = [];
   for (const { id, row } of r.rows) {
     if (skip.has(id)) continue;
     let text = row;
     for (const [from, label] of t.labels) text = text.replaceAll(from, label);
-    hash.update(text).update('\n');
-    rows++;
+    texts.push(withoutIds ? text.replace(UUID, 'ID') : text);
   }
-  return { md5: hash.digest('hex'), rows };
+  if (withoutIds) texts.sort();
+  const hash = createHash('md5');
+  for (const text of texts) hash.update(text).update('\n');
+  return { md5: hash.digest('hex'), rows: texts.length };
+}
+
+/** The ids of a tenant's seeded rows, per table the seed wrote. */
+async function seededIds(t: Tenant): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const { table } of t.report!.tables) {
+    const r = await db.query<{ id: string }>(
+      `select id from "${table}" where tenant_id = $1 order by id`,
+      [t.id],
+    );
+    const skip = t.before.get(table) ?? new Set();
+    out.set(
+      table,
+      r.rows.map((x) => x.id).filter((id) => !skip.has(id)),
+    );
+  }
+  return out;
 }
 
 async function one<T extends Record<string, unknown>>(sql: string, params: unknown[]): Promise<T> {
@@ -179,16 +204,49 @@ describe('COPY encoding', () => {
 });
 
 describe('seedTenant (small)', () => {
-  it('loads identical data into two tenants for the same seed and as-of', async () => {
+  it('loads identical data under different ids into two tenants for the same seed and as-of', async () => {
     const [a, b] = tenants as [Tenant, Tenant];
     expect(a.report!.tables.map((t) => t.rows)).toEqual(b.report!.tables.map((t) => t.rows));
     for (const { table, rows } of a.report!.tables) {
-      const [ca, cb] = [await checksum(a, table), await checksum(b, table)];
+      const options = { withoutIds: true };
+      const [ca, cb] = [await checksum(a, table, options), await checksum(b, table, options)];
       expect(ca.rows, table).toBe(rows);
       expect(ca.rows, table).toBeGreaterThan(0);
       expect(cb, table).toEqual(ca);
     }
   });
+
+  it('gives two tenants seeded with the same preset and seed no id in common in any table', async () => {
+    const [a, b] = tenants as [Tenant, Tenant];
+    const [idsA, idsB] = [await seededIds(a), await seededIds(b)];
+    expect([...idsA.keys()]).toEqual([...idsB.keys()]);
+    for (const table of idsA.keys()) {
+      const theirs = new Set(idsB.get(table));
+      expect(idsA.get(table)!.length, table).toBeGreaterThan(0);
+      expect(
+        idsA.get(table)!.filter((id) => theirs.has(id)),
+        table,
+      ).toEqual([]);
+    }
+  });
+
+  it('seeds the same ids and rows again for the same tenant and seed', async () => {
+    const a = tenants[0]!;
+    const before = new Map<string, string>();
+    for (const { table } of a.report!.tables) before.set(table, (await checksum(a, table)).md5);
+    const ids = await seededIds(a);
+    a.report = await seedTenant({
+      ownerUrl: a.ownerUrl,
+      tenantId: a.id,
+      preset: 'small',
+      seed: 42,
+      asOf: AS_OF,
+      replace: true,
+    });
+    expect(await seededIds(a)).toEqual(ids);
+    for (const { table } of a.report.tables)
+      expect((await checksum(a, table)).md5, table).toBe(before.get(table));
+  }, 60_000);
 
   it('refuses to seed a tenant that already has students', async () => {
     const t = tenants[0]!;

@@ -5,21 +5,26 @@ import type { AppEnv } from '../../app-env.js';
 import { checkCredentials, INVALID_CREDENTIALS } from '../../auth/credentials.js';
 import { InvalidTokenError } from '../../auth/jwt.js';
 import { browserAudience, SESSION_COOKIE } from '../../auth/middleware.js';
+import { loadPrincipal } from '../../auth/principal.js';
 import { recordAuthEvent, revokeSession, startBrowserSession } from '../../auth/sessions.js';
+import { browserAuthenticate } from '../dashboards/pages.js';
+import { renderHomePage, signedIn } from './home-page.js';
 import { renderErrorPage, renderLoginPage } from './login-page.js';
 
 /**
- * The browser session for leadership dashboards (docs/tenancy-and-security.md#authentication):
- * `/login` and `/logout` as HTML routes outside the OpenAPI document. The session is a cookie
- * holding a JWT with the browser audience, which `authenticate({ cookie: true })` accepts on safe
- * methods only and which is never accepted as a bearer token.
+ * The browser session (docs/tenancy-and-security.md#authentication): `/login`, `/logout` and
+ * the signed-in user's `/home` as HTML routes outside the OpenAPI document. Leadership lands
+ * on the dashboards, every other role on /home. The session is a cookie holding a JWT with
+ * the browser audience, which `authenticate({ cookie: true })` accepts on safe methods only
+ * and which is never accepted as a bearer token.
  */
 
 export const DEFAULT_NEXT = '/dashboards';
+export const HOME = '/home';
 const BASE = 'https://homeroom.invalid';
 
 /**
- * Where to go after signing in: a same-origin path, `/` or under `/dashboards`, as the URL
+ * Where to go after signing in: a same-origin path, `/`, `/home` or under `/dashboards`, as the URL
  * parser normalises it (so `/dashboards/../x` is `/x` and refused). Anything else —
  * absolute or scheme-relative URLs, backslashes, control characters — falls back to the
  * default, so /login can never be used as an open redirect.
@@ -35,7 +40,7 @@ export function safeNext(raw: string | undefined): string {
   }
   if (url.origin !== BASE) return DEFAULT_NEXT;
   const path = url.pathname;
-  if (path !== '/' && path !== '/dashboards' && !path.startsWith('/dashboards/'))
+  if (path !== '/' && path !== HOME && path !== '/dashboards' && !path.startsWith('/dashboards/'))
     return DEFAULT_NEXT;
   return path + url.search;
 }
@@ -153,7 +158,25 @@ export function registerBrowserSession(app: OpenAPIHono<AppEnv>): void {
         maxAge: session.ttlSeconds,
       });
       c.header('cache-control', 'no-store');
-      return c.redirect(next, 303);
+      // The dashboards are for leadership: anyone else would land on a 403, so goes home.
+      const principal = await loadPrincipal(
+        c.get('tx'),
+        { sub: user.id, tenant: c.get('tenant').id, sid: session.sid },
+        'cookie',
+      );
+      const path = next.split('?')[0]!;
+      const toDashboards =
+        path === '/' || path === '/dashboards' || path.startsWith('/dashboards/');
+      const canDashboards = principal?.permissions.has('dashboards.read') ?? false;
+      return c.redirect(toDashboards && !canDashboards ? HOME : next, 303);
+    }),
+  );
+
+  app.get(HOME, browserAuthenticate(), (c) =>
+    htmlErrors(c, async () => {
+      const who = await signedIn(c.get('tx'), c.get('principal'), c.get('tenant').name);
+      const { html, headers } = await renderHomePage(who);
+      return c.html(html, 200, headers);
     }),
   );
 

@@ -25,7 +25,7 @@ button:focus-visible{outline:2px solid CanvasText;outline-offset:2px}
 `.trim();
 }
 
-async function sha256Base64(text: string): Promise<string> {
+export async function sha256Base64(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
@@ -88,7 +88,7 @@ export function renderErrorPage(
   return { html, headers: pageHeaders(null) };
 }
 
-function pageHeaders(styleSource: string | null): Record<string, string> {
+export function pageHeaders(styleSource: string | null): Record<string, string> {
   return {
     'content-type': 'text/html; charset=utf-8',
     'content-security-policy': [

@@ -8,6 +8,7 @@ import { orgReach, withinReach } from '../../auth/scope.js';
 import { ApiError, invalidParamsOf } from '../../problems.js';
 import { publicationScope, scopeConditions } from '../metrics/scope.js';
 import { bearerOrBrowserSession, problemResponses } from '../openapi.js';
+import { renderForbiddenPage, signedIn } from '../auth/home-page.js';
 import { BASE_STYLE, DASHBOARD_HEADERS, escapeHtml } from './html.js';
 
 type Page = (typeof t.DASHBOARD_PAGES)[number];
@@ -26,7 +27,7 @@ const wantsHtml = (c: Context<AppEnv>) => (c.req.header('accept') ?? '').include
  * Bearer or browser-cookie authentication. A browser (Accept: text/html) that is not signed
  * in is sent to /login with a way back, rather than shown a JSON problem.
  */
-function browserAuthenticate(): MiddlewareHandler<AppEnv> {
+export function browserAuthenticate(): MiddlewareHandler<AppEnv> {
   const auth = authenticate({ cookie: true });
   return async (c, next) => {
     try {
@@ -41,9 +42,23 @@ function browserAuthenticate(): MiddlewareHandler<AppEnv> {
   };
 }
 
+/** The permission check; a browser without it gets an HTML 403 page, not a JSON problem. */
+function browserRequirePermission(permission: string): MiddlewareHandler<AppEnv> {
+  const check = requirePermission(permission);
+  return async (c, next) => {
+    if (c.get('principal').permissions.has(permission) || !wantsHtml(c)) return check(c, next);
+    const who = await signedIn(c.get('tx'), c.get('principal'), c.get('tenant').name);
+    const { html, headers } = await renderForbiddenPage(
+      who,
+      'The dashboards are for school leadership (principals and network admins).',
+    );
+    return c.html(html, 403, headers);
+  };
+}
+
 const guards = (): [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>] => [
   browserAuthenticate(),
-  requirePermission('dashboards.read'),
+  browserRequirePermission('dashboards.read'),
 ];
 
 const html = (description: string) => ({

@@ -1,9 +1,10 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { rowsOf } from '../../../db/connection.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
+import { rowScope } from '../../auth/scope.js';
 import { ApiError } from '../../problems.js';
 import {
   guarded,
@@ -20,7 +21,7 @@ import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
-import { accountRules } from './scope.js';
+import { accountRules, invoiceRules } from './scope.js';
 
 export const financePermissions = { read: 'finance.read', write: 'finance.write' };
 
@@ -322,8 +323,13 @@ const Statement = z
     credit_cents: z
       .number()
       .int()
-      .describe('Unapplied credit now, of the payments received up to `to`.'),
+      .describe('Unapplied credit now, of the payments received up to `to` (0 in a part).'),
     closing_balance_cents: z.number().int(),
+    whole_account: z
+      .boolean()
+      .describe(
+        'False when the caller reaches only some of the family’s schools: the statement is then their schools’ part — their invoices, and of each payment what was allocated to them; the family’s credit is not shown.',
+      ),
   })
   .openapi('AccountStatement');
 
@@ -357,6 +363,8 @@ function knownZone(tz: string | null | undefined): string {
 async function statement(c: Ctx, account: Row, from: string | null, until: string | null) {
   const tx = c.get('tx');
   const id = String(account.id);
+  const part = await statementPart(c, id);
+  const visible = part ?? sql`true`;
   const [zone] = account.schoolId
     ? await tx
         .select({ tz: t.orgUnits.timezone })
@@ -371,6 +379,16 @@ async function statement(c: Ctx, account: Row, from: string | null, until: strin
     });
   const localDay = (column: string) =>
     sql.raw(`(${column} at time zone `).append(sql`${tz})::date`);
+  // A part counts of each payment what was allocated to the invoices in it.
+  const paid = part ? sql`-a.cents` : sql`-amount_cents::bigint`;
+  const allocated = part
+    ? sql`join (
+        select pa.payment_id, sum(pa.amount_cents)::bigint as cents
+        from payment_allocations pa join invoices on invoices.id = pa.invoice_id
+        where pa.deleted_at is null and invoices.deleted_at is null and ${part}
+        group by pa.payment_id
+      ) a on a.payment_id = payments.id`
+    : sql``;
   const ledger = rowsOf<LedgerRow>(
     await tx.execute(sql`
       select day::text, kind, invoice_id::text, payment_id::text, reference, amount::text
@@ -378,15 +396,16 @@ async function statement(c: Ctx, account: Row, from: string | null, until: strin
         select issue_date as day, 0 as k, 'invoice' as kind, id as invoice_id,
                null::uuid as payment_id, number as reference, total_cents::bigint as amount
         from invoices
-        where account_id = ${id}::uuid and deleted_at is null and status <> 'draft'
+        where account_id = ${id}::uuid and deleted_at is null and status <> 'draft' and ${visible}
         union all
         select ${localDay('voided_at')}, 1, 'void', id, null, number, -total_cents::bigint
         from invoices
         where account_id = ${id}::uuid and deleted_at is null and status = 'void'
-          and voided_at is not null
+          and voided_at is not null and ${visible}
         union all
-        select ${localDay('received_at')}, 2, 'payment', null, id, reference, -amount_cents::bigint
+        select ${localDay('received_at')}, 2, 'payment', null, id, reference, ${paid}
         from payments
+        ${allocated}
         where account_id = ${id}::uuid and deleted_at is null and status = 'succeeded'
       ) l
       where day <= ${to}::date
@@ -420,6 +439,7 @@ async function statement(c: Ctx, account: Row, from: string | null, until: strin
       and(
         eq(t.invoices.accountId, id),
         isNull(t.invoices.deletedAt),
+        part,
         sql`${t.invoices.issueDate} <= ${to}::date`,
         sql`(${t.invoices.status} in ('open', 'uncollectible') or ${t.invoices.id} in ${
           touched.size > 0
@@ -444,11 +464,17 @@ async function statement(c: Ctx, account: Row, from: string | null, until: strin
           and(
             inArray(t.paymentAllocations.paymentId, paymentIds),
             isNull(t.paymentAllocations.deletedAt),
+            part &&
+              inArray(
+                t.paymentAllocations.invoiceId,
+                tx.select({ id: t.invoices.id }).from(t.invoices).where(part),
+              ),
           ),
         )
         .orderBy(t.paymentAllocations.createdAt, t.paymentAllocations.id)
     : [];
   const paymentDay = new Map(entries.map((e) => [e.payment_id, e.date]));
+  const shownAmount = new Map(entries.map((e) => [e.payment_id, -e.amount_cents]));
   const byPayment = new Map(paymentRows.map((p) => [p.id, p]));
   const [credit] = await tx
     .select({ cents: sql<string>`coalesce(sum(${t.payments.unappliedCents}), 0)::text` })
@@ -484,16 +510,37 @@ async function statement(c: Ctx, account: Row, from: string | null, until: strin
         id: p.id,
         received_on: paymentDay.get(pid)!,
         method: p.method,
-        amount_cents: p.amountCents,
-        unapplied_cents: p.unappliedCents,
+        amount_cents: part ? shownAmount.get(pid)! : p.amountCents,
+        unapplied_cents: part ? 0 : p.unappliedCents,
         allocations: allocations
           .filter((a) => a.paymentId === pid)
           .map((a) => ({ invoice_id: a.invoiceId, amount_cents: a.amountCents })),
       };
     }),
-    credit_cents: Number(credit?.cents ?? 0),
+    credit_cents: part ? 0 : Number(credit?.cents ?? 0),
     closing_balance_cents: balance,
+    whole_account: part === undefined,
   };
+}
+
+/**
+ * Undefined when the caller reaches the whole ledger (a tenant-wide role, or a guardian on
+ * the account); else the condition on `invoices` of the part they reach (their schools').
+ */
+async function statementPart(c: Ctx, accountId: string): Promise<SQL | undefined> {
+  const tx = c.get('tx');
+  const principal = c.get('principal');
+  const permission = financePermissions.read;
+  const guardian = await rowScope(tx, principal, permission, {
+    parent: accountRules(t.billingAccounts.id).parent,
+  });
+  if (guardian === undefined) return undefined;
+  const [whole] = await tx
+    .select({ id: t.billingAccounts.id })
+    .from(t.billingAccounts)
+    .where(and(eq(t.billingAccounts.id, accountId), guardian));
+  if (whole) return undefined;
+  return (await rowScope(tx, principal, permission, invoiceRules)) ?? sql`false`;
 }
 
 export function registerAccounts(app: OpenAPIHono<AppEnv>): void {
@@ -507,7 +554,7 @@ export function registerAccounts(app: OpenAPIHono<AppEnv>): void {
       tags: ['Finance'],
       summary: 'A family account’s statement',
       description:
-        'Opening balance, the invoices issued, voided and the payments received in the range (dates in the school’s time zone), with allocations and credit, and the closing balance.',
+        'Opening balance, the invoices issued, voided and the payments received in the range (dates in the school’s time zone), with allocations and credit, and the closing balance. Staff who reach only some of a family’s schools get their schools’ part (`whole_account: false`): their invoices, and of each payment the amount allocated to them.',
       middleware: guarded(financePermissions.read),
       request: { params: IdParam, query: StatementQuery },
       responses: {

@@ -30,7 +30,7 @@ import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
 import { accountScope, financePermissions } from './accounts.js';
-import { accountRules } from './scope.js';
+import { invoiceRules } from './scope.js';
 
 const Line = z.object({
   id: z.uuid(),
@@ -108,7 +108,7 @@ const InvoiceFilters = z.object({
   status: z.enum(INVOICE_STATUSES).optional(),
 });
 
-export const invoiceScope = scoped(financePermissions, accountRules(t.invoices.accountId));
+export const invoiceScope = scoped(financePermissions, invoiceRules);
 
 const generatedNumber = () => `INV-${crypto.randomUUID().slice(0, 8).toUpperCase()}`;
 
@@ -268,7 +268,7 @@ export const invoiceResource: ResourceDef<
     }));
   },
   descriptions: {
-    list: 'Invoices of the accounts within the caller’s scope (a parent: their own family’s).',
+    list: 'Invoices within the caller’s scope: a parent their own family’s; school staff those of their school(s)’ students (of a family with children at two schools, only their school’s); tenant-wide roles every one.',
     create:
       'Creates a draft with its lines (negative lines are discounts; the total may not be negative). The account must be active and within the caller’s reach (else 422).',
     update:
@@ -416,13 +416,7 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { id } = valid<{ id: string }>(c, 'param');
       const body = valid<z.infer<typeof VoidBody> | undefined>(c, 'json') ?? {};
-      const scope = () =>
-        rowScope(
-          c.get('tx'),
-          c.get('principal'),
-          'finance.void',
-          accountRules(t.invoices.accountId),
-        );
+      const scope = () => rowScope(c.get('tx'), c.get('principal'), 'finance.void', invoiceRules);
       const before = await loadScoped(c, { table: t.invoices, scope }, id, 'write', { lock: true });
       conflict(
         invoiceRefusal('void', before as { status: InvoiceStatus; amountPaidCents: number }, {

@@ -31,7 +31,7 @@ import { scoped } from '../../resources/scopes.js';
 import { esaRules } from '../esa/scope.js';
 import { problemResponses, replayedHeader } from '../openapi.js';
 import { accountScope, financePermissions } from './accounts.js';
-import { accountRules } from './scope.js';
+import { accountRules, invoiceRules } from './scope.js';
 
 const AllocationOut = z.object({ invoice_id: z.uuid(), amount_cents: z.number().int() });
 
@@ -96,16 +96,25 @@ const RequiredIdempotencyKey = z.object({
 
 export const paymentScope = scoped(financePermissions, accountRules(t.payments.accountId));
 
+const visibleInvoices = scoped(financePermissions, invoiceRules);
+
+/** A payment's allocations to the invoices the caller may read (not another school's). */
 async function allocationsOf(c: Ctx, paymentIds: string[]) {
   if (paymentIds.length === 0) return [];
-  return c
-    .get('tx')
+  const tx = c.get('tx');
+  const visible = await visibleInvoices(c, 'read');
+  return tx
     .select()
     .from(t.paymentAllocations)
     .where(
       and(
         inArray(t.paymentAllocations.paymentId, paymentIds),
         isNull(t.paymentAllocations.deletedAt),
+        visible &&
+          inArray(
+            t.paymentAllocations.invoiceId,
+            tx.select({ id: t.invoices.id }).from(t.invoices).where(visible),
+          ),
       ),
     )
     .orderBy(asc(t.paymentAllocations.createdAt), asc(t.paymentAllocations.id));
@@ -143,7 +152,7 @@ export const paymentResource: ResourceDef<
     }));
   },
   descriptions: {
-    list: 'Payments of the accounts within the caller’s scope, newest first, with their allocations.',
+    list: 'Payments of the accounts within the caller’s scope, newest first, with their allocations (to the invoices the caller may read).',
   },
 };
 

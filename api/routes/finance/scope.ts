@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
+import * as t from '../../../db/schema/tenant.js';
 import type { OrgReach, ScopeRules } from '../../auth/scope.js';
 import { uuidList } from '../../resources/sql.js';
 
@@ -11,7 +12,10 @@ import { uuidList } from '../../resources/sql.js';
  *   has a child at a school within its reach (a family with children at two schools is
  *   visible to both schools' offices; the account is one ledger);
  * - a tenant-wide role: every account.
- * Invoices and payments follow their account.
+ * Payments follow their account. Invoices follow their account for parents and tenant-wide
+ * roles; an org role reaches an invoice by its student's school (else its own school, else
+ * its account), so a school's office sees its own students' invoices of a shared family
+ * and not those of the other school.
  */
 
 /** Ids of the accounts the user is a guardian on. */
@@ -48,3 +52,17 @@ export function accountRules(accountId: PgColumn): ScopeRules {
     parent: (u) => sql`${accountId} in ${accountsOf(u)}`,
   };
 }
+
+/** Scope rules for invoices (see the top of this file). */
+export const invoiceRules: ScopeRules = {
+  ...accountRules(t.invoices.accountId),
+  org: (reach) => {
+    if (reach.all) return undefined;
+    const ids = uuidList(reach.orgUnitIds);
+    return sql`(case
+      when ${t.invoices.studentId} is not null then ${t.invoices.studentId} in (
+        select st.id from students st where st.school_id in ${ids})
+      when ${t.invoices.schoolId} is not null then ${t.invoices.schoolId} in ${ids}
+      else ${t.invoices.accountId} in ${accountsWithin(reach)!} end)`;
+  },
+};

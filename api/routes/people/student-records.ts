@@ -7,6 +7,7 @@ import { audit } from '../../audit.js';
 import { rowScope, studentRules } from '../../auth/scope.js';
 import { guarded, loadScoped, mount, present, valid, type Ctx } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
+import { invoiceRules } from '../finance/scope.js';
 import { problemResponses } from '../openapi.js';
 import { studentResource } from './students.js';
 
@@ -126,9 +127,14 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
           c,
           sql`select * from billing_accounts where ${live} and id in ${accountsOf(id)}`,
         ),
+        // Of a family shared with another school, that school's invoices are not the
+        // caller's to export (a school's staff reach their own students' invoices).
         invoices: await rows(
           c,
-          sql`select * from invoices where ${live} and account_id in ${accountsOf(id)}`,
+          sql`select * from invoices where ${live} and account_id in ${accountsOf(id)} and ${
+            (await rowScope(c.get('tx'), c.get('principal'), 'students.export', invoiceRules)) ??
+            sql`true`
+          }`,
         ),
         esa_applications: await rows(
           c,
