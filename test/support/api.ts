@@ -2,10 +2,9 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { serve } from '@hono/node-server';
 import { newApp } from '../../api/app.js';
 import { parseApiConfig } from '../../api/env.js';
-import { createNodeServices } from '../../api/runtime/node.js';
+import { createNodeServices, serveNode } from '../../api/runtime/node.js';
 import type { Services } from '../../api/services.js';
 import { startWsProxy } from '../../db/ws-proxy.js';
 import { freePort } from './net.js';
@@ -28,8 +27,8 @@ export async function startNodeApi(vars: ApiVars): Promise<ApiTarget> {
   const config = parseApiConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', ...vars });
   const { services, close } = await createNodeServices(config);
   const app = newApp({ services: () => services });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
+    const s = serveNode(app.fetch, { port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
   return {
