@@ -72,6 +72,23 @@ export function serveNode(
   const server = createServer(
     getRequestListener(fetch, { hostname: options.hostname, errorHandler: adapterProblem }),
   );
+  // Requests Node's HTTP parser refuses never reach the adapter; Node would answer them with
+  // a bare 400. Timeouts keep Node's own 408.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      return void socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    }
+    const requestId = crypto.randomUUID();
+    const body = JSON.stringify(
+      problem('bad_request', { detail: 'The request is not valid HTTP.', requestId }),
+    );
+    socket.end(
+      'HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\n' +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\n` +
+        `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   server.listen(options.port, options.hostname, () =>
     onListening?.((server.address() as AddressInfo).port),
   );

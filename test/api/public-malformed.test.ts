@@ -321,6 +321,9 @@ for (const runtime of ['node', 'workerd'] as const) {
         const r = await rawRequest(target(), 'GET', '/v1/public/profile', host);
         expectCleanProblem(r, `Host: ${host}`);
       }
+      // A request Node's own HTTP parser refuses (a control character in a header value).
+      const bad = await rawRequest(target(), 'GET', '/v1/public/profile', 'alpha.test\x01');
+      expectCleanProblem(bad, 'control character in Host', 400);
       // Control case: the same raw request with a good Host reaches the tenant.
       const ok = await rawRequest(target(), 'GET', '/v1/public/profile', 'alpha.test');
       expect(ok.status, ok.text).toBe(200);
