@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { every, except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
+import { isConnectionLoss } from '../db/connection.js';
 import type { AppEnv } from './app-env.js';
 import { rateLimits } from './middleware/rate-limit.js';
 import { countUsage } from './middleware/usage.js';
@@ -21,6 +22,9 @@ export interface AppOptions {
 
 /** Paths that answer without a tenant: the API description and liveness. */
 const TENANTLESS = new Set(['/health', '/openapi.json', '/docs']);
+
+/** Retry-After of a request whose database connection was lost (restarts take seconds). */
+const DB_RETRY_AFTER_SECONDS = 2;
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
@@ -106,6 +110,23 @@ export function newApp(options: AppOptions) {
             ? 'unsupported_media_type'
             : 'bad_request';
       return problemResponse(c, code, err.message || undefined);
+    }
+    if (isConnectionLoss(err)) {
+      // The database went away (restart, failover, terminated backend): the client may
+      // retry. A commit whose acknowledgement was lost lands here too and is ambiguous;
+      // public writes with an Idempotency-Key replay their first answer on retry.
+      c.get('services')?.log.count('db_connection_lost');
+      c.get('services')?.log.warn('database connection lost', {
+        request_id: c.get('requestId'),
+        path: c.req.path,
+        error: err.message,
+      });
+      c.header('Retry-After', String(DB_RETRY_AFTER_SECONDS));
+      return problemResponse(
+        c,
+        'unavailable',
+        'The database is briefly unavailable. Retry the request shortly.',
+      );
     }
     c.get('services')?.log.error('unhandled error', {
       request_id: c.get('requestId'),

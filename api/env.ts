@@ -69,6 +69,9 @@ const schema = z.object({
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(20),
   TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
   TENANT_NEGATIVE_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  /** How old a tenant's status may be when it decides a request: suspension reaches every
+   * process within this bound (at most 5 s), whatever TENANT_CACHE_TTL_MS says. */
+  TENANT_STATUS_TTL_MS: z.coerce.number().int().min(0).max(5_000).default(5_000),
   /** Debounce of metric refreshes after a write: ≤ 5 s (docs/architecture.md#background-path). */
   REFRESH_DEBOUNCE_MS: z.coerce.number().int().min(0).max(5000).default(5000),
   METRICS_QUEUE: z.string().default('metrics'),

@@ -6,6 +6,8 @@
  */
 import {
   createDb as createNeonDb,
+  isConnectionLoss,
+  keepClientErrorsFromCrashing,
   type Db,
   type DbHandle,
   type DbOptions,
@@ -18,7 +20,7 @@ import type { PoolClient, QueryResult } from 'pg';
 import { METRIC_INPUTS_WRITTEN_SQL } from './metric-inputs.js';
 import { beginTenantSql, TENANT_TRANSACTION, type TenantTransaction } from './tenancy.js';
 
-export { rowsOf } from './connection.js';
+export { isConnectionLoss, rowsOf } from './connection.js';
 export type {
   Db,
   DbDriver,
@@ -61,6 +63,7 @@ async function createPgDb<TSchema extends DbSchema>(
   });
   // See ignorePoolError in connection.ts: an idle connection's error must not crash us.
   pool.on('error', options.onPoolError ?? (() => {}));
+  pool.on('connect', keepClientErrorsFromCrashing);
   const db: Db<TSchema> = drizzle({ client: pool, schema: options.schema });
   // withTenant's one-round-trip transaction: `begin` and the tenant context in one simple
   // query on a pooled client, with a drizzle instance per client (built once, reused).
@@ -88,10 +91,14 @@ async function createPgDb<TSchema extends DbSchema>(
       )) as unknown as QueryResult<{ written: boolean }>[];
       return { result, metricInputsWritten: asked?.rows[0]?.written === true };
     } catch (err) {
-      await client.query('rollback').catch((e: Error) => (broken = e));
+      // A lost connection (also a commit whose answer never came: the caller cannot know
+      // whether it committed) is not rolled back over the dead socket; the client goes.
+      if (isConnectionLoss(err)) broken = err as Error;
+      else await client.query('rollback').catch((e: Error) => (broken = e));
       throw err;
     } finally {
-      // A client whose rollback failed is in an unknown state: the pool discards it.
+      // A client whose connection died or whose rollback failed is in an unknown state:
+      // released with an error, the pool discards it.
       client.release(broken);
     }
   };

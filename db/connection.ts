@@ -89,6 +89,44 @@ export function rowsOf<TRow extends Record<string, unknown>>(result: unknown): T
   return rows as TRow[];
 }
 
+/**
+ * SQLSTATEs of a lost or refused server connection: admin/crash shutdown, cannot connect
+ * now (starting up, shutting down), and class 08 (connection exception).
+ */
+const CONNECTION_LOST_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
+const SOCKET_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+/** What `pg`/`pg-pool` (and the Neon driver, their fork) throw when a socket is gone. */
+const CONNECTION_LOST_MESSAGES =
+  /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect|Client was closed and is not queryable/i;
+
+/**
+ * Whether an error (or any error in its `cause` chain: drizzle wraps driver errors) means
+ * the database connection was lost or could not be made. Such a request may succeed when
+ * retried, so the API answers 503 and a worker fails the job retryably.
+ */
+export function isConnectionLoss(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (
+      typeof code === 'string' &&
+      (CONNECTION_LOST_CODES.has(code) || SOCKET_ERROR_CODES.has(code))
+    )
+      return true;
+    if (typeof message === 'string' && CONNECTION_LOST_MESSAGES.test(message)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Opens a Neon-driver pool (Workers-safe); for `pg` and `pglite` use `connection-node.ts`. */
 export async function createDb<TSchema extends DbSchema = Record<string, never>>(
   options: NeonDbOptions<TSchema>,
@@ -102,6 +140,7 @@ export async function createDb<TSchema extends DbSchema = Record<string, never>>
   // and a real-Neon pool in one process from overwriting each other's global settings.
   pool.Client = configuredClient(settings);
   pool.on('error', options.onPoolError ?? ignorePoolError);
+  pool.on('connect', keepClientErrorsFromCrashing);
 
   const db: Db<TSchema> = drizzle({ client: pool, schema: options.schema });
   return { db, close: () => pool.end(), driver: 'neon' };
@@ -145,3 +184,16 @@ async function defaultWebSocket(): Promise<WebSocketConstructor | undefined> {
  * without a listener the process would crash, while the next checkout just reconnects.
  */
 function ignorePoolError(): void {}
+
+/**
+ * pg-pool listens for a client's `error` only while the client is idle. A connection that
+ * dies while checked out (a server restart, `pg_terminate_backend`) makes the client emit
+ * `error` with nobody listening, which would end the process. The failing query rejects on
+ * its own, and the client, no longer queryable, is discarded when released; this listener
+ * only keeps the event from being fatal.
+ */
+export function keepClientErrorsFromCrashing(client: {
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}): void {
+  client.on('error', () => {});
+}

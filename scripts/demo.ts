@@ -1,9 +1,9 @@
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { newApp } from '../api/app.js';
 import { parseApiConfig } from '../api/env.js';
-import { createNodeServices } from '../api/runtime/node.js';
+import { createNodeServices, serveNode } from '../api/runtime/node.js';
 import { PgliteProvisioner, prepareDatabase, repointBranches } from '../db/branches/pglite.js';
 import type { BranchProvisioner } from '../db/branches/provisioner.js';
 import { startEmbeddedCluster, type EmbeddedCluster } from '../db/embedded/cluster.js';
@@ -297,7 +297,7 @@ async function listen(
 ): Promise<ServerType[]> {
   const open = (hostname: string, p: number) =>
     new Promise<ServerType>((resolve, reject) => {
-      const server = serve({ fetch, port: p, hostname }, () => resolve(server));
+      const server = serveNode(fetch, { port: p, hostname }, () => resolve(server));
       server.once('error', reject);
     });
   const v4 = await open('127.0.0.1', port);

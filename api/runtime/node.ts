@@ -1,9 +1,13 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener, RequestError } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { createDb } from '../../db/connection-node.js';
 import type { AppEnv } from '../app-env.js';
 import type { ApiConfig } from '../env.js';
 import { createLogger } from '../log.js';
+import { problem } from '../problems.js';
 import { MemoryRateLimiter } from '../middleware/rate-limit.js';
 import type { RefreshQueue } from '../queue.js';
 import { sharedRedis } from '../redis.js';
@@ -53,4 +57,58 @@ function clientIp(c: Context<AppEnv>, trustForwarded: boolean): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * `serve` from @hono/node-server, with problem+json for what the adapter refuses before the
+ * app runs: it builds the request URL from the Host header, and a malformed one (`a, b`,
+ * `x@y`, `host:abc`) would otherwise get an empty 400 with no content type.
+ */
+export function serveNode(
+  fetch: (request: Request) => Response | Promise<Response>,
+  options: { port: number; hostname: string },
+  onListening?: (port: number) => void,
+): Server {
+  const server = createServer(
+    getRequestListener(fetch, { hostname: options.hostname, errorHandler: adapterProblem }),
+  );
+  // Requests Node's HTTP parser refuses never reach the adapter; Node would answer them with
+  // a bare 400. Timeouts keep Node's own 408.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      return void socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    }
+    const requestId = crypto.randomUUID();
+    const body = JSON.stringify(
+      problem('bad_request', { detail: 'The request is not valid HTTP.', requestId }),
+    );
+    socket.end(
+      'HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\n' +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\n` +
+        `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+  server.listen(options.port, options.hostname, () =>
+    onListening?.((server.address() as AddressInfo).port),
+  );
+  return server;
+}
+
+function adapterProblem(err: unknown): Response {
+  const requestId = crypto.randomUUID();
+  // RequestError: the request line or Host could not make a URL. Anything else escaped the
+  // app's own error handler and is ours.
+  const body =
+    err instanceof RequestError
+      ? problem('bad_request', { detail: `${err.message}.`, requestId })
+      : problem('internal', { requestId });
+  return new Response(JSON.stringify(body), {
+    status: body.status,
+    headers: {
+      'content-type': 'application/problem+json',
+      'x-content-type-options': 'nosniff',
+      'x-request-id': requestId,
+    },
+  });
 }

@@ -17,6 +17,7 @@ import {
   type ControlDb,
   type TenantContext,
 } from '../tenancy/control-plane.js';
+import type { TenantStatus } from '../../db/schema/control.js';
 
 /** State that may outlive a request: caches and imported keys (no sockets). */
 export interface LongLived {
@@ -24,6 +25,7 @@ export interface LongLived {
   log: Logger;
   keys: Promise<TokenKeys>;
   hostCache: TtlCache<TenantContext>;
+  statusCache: TtlCache<TenantStatus>;
   branchCache: TtlCache<string>;
   memoryLimiter: MemoryRateLimiter;
 }
@@ -34,6 +36,7 @@ export function longLived(config: ApiConfig, log: Logger): LongLived {
     log,
     keys: createTokenKeys(config.signingKeys, config.JWT_ISSUER),
     hostCache: new TtlCache(),
+    statusCache: new TtlCache(),
     branchCache: new TtlCache(),
     memoryLimiter: new MemoryRateLimiter(),
   };
@@ -131,6 +134,8 @@ export async function assembleServices(
     branchCache: state.branchCache,
     ttlMs: config.TENANT_CACHE_TTL_MS,
     negativeTtlMs: config.TENANT_NEGATIVE_CACHE_TTL_MS,
+    statusCache: state.statusCache,
+    statusTtlMs: config.TENANT_STATUS_TTL_MS,
   });
   const usage = new UsageBuffer((counts) => controlDb().then((db) => addUsage(db, counts)), log);
   // On Node one set of services lives for the process: flush on a timer (and on dispose).

@@ -66,6 +66,9 @@ export interface ControlPlaneOptions {
   branchCache: TtlCache<string>;
   ttlMs: number;
   negativeTtlMs: number;
+  /** Tenant id → status, re-read after `statusTtlMs` (see resolveHost). */
+  statusCache: TtlCache<control.TenantStatus>;
+  statusTtlMs: number;
   /** Cache of each tenant's own hostnames (see siteHosts); one per process or isolate by default. */
   siteHostsCache?: TtlCache<readonly string[]>;
 }
@@ -96,15 +99,39 @@ export class ControlPlane {
    * `<slug>.<PLATFORM_DOMAIN>`, else null. Cancelled tenants resolve to null too.
    */
   async resolveHost(hostname: string): Promise<TenantContext | null> {
-    const cached = this.options.hostCache.get(hostname);
-    if (cached !== undefined) return cached;
-    const found = await this.lookup(hostname);
-    this.options.hostCache.set(
-      hostname,
-      found,
-      found ? this.options.ttlMs : this.options.negativeTtlMs,
-    );
-    return found;
+    let tenant = this.options.hostCache.get(hostname);
+    if (tenant === undefined) {
+      tenant = await this.lookup(hostname);
+      this.options.hostCache.set(
+        hostname,
+        tenant,
+        tenant ? this.options.ttlMs : this.options.negativeTtlMs,
+      );
+      if (tenant) this.options.statusCache.set(tenant.id, tenant.status, this.options.statusTtlMs);
+      return tenant;
+    }
+    return tenant && this.withCurrentStatus(tenant);
+  }
+
+  /**
+   * The cached context with a status at most `statusTtlMs` old. A suspension must reach every
+   * process (and isolate) within that bound, while the rest of the context (domains, plan,
+   * branding) may be as old as the host TTL. Re-reading only the status is one primary-key
+   * lookup per tenant per bound per process, not the host join on every request.
+   */
+  private async withCurrentStatus(tenant: TenantContext): Promise<TenantContext | null> {
+    let status = this.options.statusCache.get(tenant.id);
+    if (status == null) {
+      const db = await this.options.open();
+      const [row] = await db
+        .select({ status: control.tenants.status })
+        .from(control.tenants)
+        .where(eq(control.tenants.id, tenant.id));
+      status = (row?.status ?? 'cancelled') as control.TenantStatus;
+      this.options.statusCache.set(tenant.id, status, this.options.statusTtlMs);
+    }
+    if (status === 'cancelled') return null;
+    return status === tenant.status ? tenant : { ...tenant, status };
   }
 
   private async lookup(hostname: string): Promise<TenantContext | null> {
@@ -159,6 +186,7 @@ export class ControlPlane {
   /** Forgets every cached host → tenant answer and site-host list (a domain changed). */
   forgetHosts(): void {
     this.options.hostCache.clear();
+    this.options.statusCache.clear();
     (this.options.siteHostsCache ?? sharedSiteHosts).clear();
   }
 

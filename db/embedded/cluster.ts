@@ -306,7 +306,9 @@ class Conn {
     if (this.closed) return;
     this.closed = true;
     this.socket.destroy();
-    await this.db?.detach(this);
+    // Called without a wait when a client socket drops: a failure here must not become an
+    // unhandled rejection, which would end the demo's process for every other client.
+    await this.db?.detach(this).catch(() => undefined);
   }
 }
 

@@ -4,7 +4,15 @@ import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb, rowsOf, type Db, type DbHandle, type Tx } from '../../db/connection-node.js';
+import {
+  createDb,
+  isConnectionLoss,
+  rowsOf,
+  type Db,
+  type DbHandle,
+  type Tx,
+} from '../../db/connection-node.js';
+import { withTenant } from '../../db/tenancy.js';
 import { isLoopbackTarget, startWsProxy, type WsProxy } from '../../db/ws-proxy.js';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -117,6 +125,43 @@ describe.each(drivers)('createDb with the $name driver', ({ name, open }) => {
     await handle.db.execute(sql`reset app.tenant_id`);
   });
 });
+
+describe.each(drivers.filter((d) => d.name !== 'pglite'))(
+  'a $name connection lost while checked out',
+  ({ open }) => {
+    it('fails its transaction as a connection loss, emits nothing unhandled, and the pool serves a fresh connection', async () => {
+      const admin = new pg.Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      const handle = await open();
+      const runs = [
+        (fn: (tx: Tx) => Promise<void>) => withTenant(handle.db, randomUUID(), fn),
+        (fn: (tx: Tx) => Promise<void>) => handle.db.transaction(fn),
+      ];
+      try {
+        for (const run of runs) {
+          let pid = 0;
+          const failed = await run(async (tx) => {
+            pid = (await one<{ pid: number }>(tx, sql`select pg_backend_pid() as pid`)).pid;
+            await admin.query('select pg_terminate_backend($1)', [pid]);
+            // The socket closes while no query runs on it: the checked-out client emits
+            // 'error', which without a listener would end the process.
+            await new Promise((r) => setTimeout(r, 300));
+            await tx.execute(sql`select 1`);
+          }).then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(isConnectionLoss(failed), String(failed)).toBe(true);
+          const after = await one<{ pid: number }>(handle.db, sql`select pg_backend_pid() as pid`);
+          expect(after.pid).not.toBe(pid);
+        }
+      } finally {
+        await handle.close();
+        await admin.end();
+      }
+    });
+  },
+);
 
 describe('neon driver through the ws proxy', () => {
   let admin: pg.Pool;

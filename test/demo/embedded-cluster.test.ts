@@ -125,6 +125,32 @@ describe('embedded PGlite cluster', () => {
     expect((await one.query('select count(*)::int n from notes')).rows[0].n).toBe(0);
   });
 
+  it('outlives clients whose sockets drop mid-transaction and mid-query; the session passes on', async () => {
+    const drop = (client: pg.Client) => {
+      client.on('error', () => undefined);
+      (
+        client as unknown as { connection: { stream: { destroy(): void } } }
+      ).connection.stream.destroy();
+    };
+    const inTx = await connect('branch', 'homeroom_app');
+    await inTx.query('begin');
+    await inTx.query(`select set_config('app.tenant_id', $1, true)`, [A]);
+    drop(inTx);
+    const busy = await connect('branch', 'homeroom_app');
+    const sleeping = busy.query('select pg_sleep(0.3)').catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    drop(busy);
+    await sleeping;
+    // The dropped transaction was rolled back and gave up the session: a new client gets it.
+    const next = await connect('branch', 'homeroom_app');
+    await next.query('begin');
+    expect(
+      (await next.query(`select current_setting('app.tenant_id', true) t`)).rows[0].t,
+    ).toBeFalsy();
+    await next.query('commit');
+    expect((await next.query('select 1 as one')).rows[0].one).toBe(1);
+  });
+
   it('has the snapshot functions change tracking uses', async () => {
     const c = await connect('branch', 'homeroom_app');
     const r = await c.query(`select pg_current_xact_id()::text as xid,

@@ -2,10 +2,9 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { serve } from '@hono/node-server';
 import { newApp } from '../../api/app.js';
 import { parseApiConfig } from '../../api/env.js';
-import { createNodeServices } from '../../api/runtime/node.js';
+import { createNodeServices, serveNode } from '../../api/runtime/node.js';
 import type { Services } from '../../api/services.js';
 import { startWsProxy } from '../../db/ws-proxy.js';
 import { freePort } from './net.js';
@@ -28,8 +27,8 @@ export async function startNodeApi(vars: ApiVars): Promise<ApiTarget> {
   const config = parseApiConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', ...vars });
   const { services, close } = await createNodeServices(config);
   const app = newApp({ services: () => services });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
+    const s = serveNode(app.fetch, { port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
   return {
@@ -39,6 +38,59 @@ export async function startNodeApi(vars: ApiVars): Promise<ApiTarget> {
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
       await close();
+    },
+  };
+}
+
+/** A Node API in a process of its own (`api/node.ts`), so that its exit is observable. */
+export interface ApiProcess extends ApiTarget {
+  /** The exit code or signal once the process has ended; null while it runs. */
+  exited: () => string | null;
+}
+
+/** Starts `api/node.ts` (what `npm run api` runs) as a child process on a free port. */
+export async function spawnNodeApi(vars: ApiVars): Promise<ApiProcess> {
+  const port = await freePort();
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'api/node.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'error',
+      ...vars,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let exited: string | null = null;
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  child.on('exit', (code, signal) => (exited = `${code ?? signal}`));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited !== null) throw new Error(`api/node.ts exited (${exited}):\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`api/node.ts did not answer within 60 s:\n${output}`);
+    }
+    const r = await call({ port }, 'GET', '/health', { host: 'localhost' }).catch(() => null);
+    if (r?.status === 200) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    runtime: 'node',
+    port,
+    output: () => output,
+    exited: () => exited,
+    async close() {
+      if (exited !== null) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
+      if (exited === null) child.kill('SIGKILL');
     },
   };
 }
