@@ -548,7 +548,8 @@ const gradesSql = `
        and co.deleted_at is null
      where c.deleted_at is null),
   -- Scores on assignments due up to today, summed per student, class and due-date segment:
-  -- excused scores left out, missing ones count 0 points, ungraded ones only count as due.
+  -- excused scores left out, missing ones count 0 points, ungraded ones only count as due;
+  -- class enrolments dropped or withdrawn by today left out entirely.
   score_sums as (
     select a.tenant_id, s.student_id, a.class_id, c.school_id, c.course_id, c.subject,
            ${segOf('a.due_date')} as seg,
@@ -563,6 +564,11 @@ const gradesSql = `
        and a.deleted_at is null and a.due_date between ${FIRST_DAY} and current_date
       join class_info c on c.tenant_id = a.tenant_id and c.class_id = a.class_id
      where s.deleted_at is null
+       and not exists (select 1 from class_enrollments ce
+                        where ce.tenant_id = s.tenant_id and ce.student_id = s.student_id
+                          and ce.class_id = a.class_id and ce.deleted_at is null
+                          and ce.status in ('dropped', 'withdrawn')
+                          and coalesce(ce.exit_date, current_date) <= current_date)
      group by a.tenant_id, s.student_id, a.class_id, c.school_id, c.course_id, c.subject, seg),
   -- (student, class) percentages per scope and period, in double precision like DuckDB's
   -- decimal division, with their letter.
@@ -595,7 +601,8 @@ const gradesSql = `
       from lettered where letter is not null
      group by grouping sets ((${BASE}, letter), (${BASE}, subject, letter),
                              (${BASE}, school_id, letter), (${BASE}, class_id, letter))),
-  -- GPA: completed enrolments with grade points, in classes whose session overlaps the window.
+  -- GPA: completed enrolments with grade points, in classes whose session overlaps the
+  -- window, whose exit date (undated: counts) is not after today.
   completed as (
     select ce.tenant_id, c.school_id, c.subject, least(ce.grade_points, 4.0) as points,
            coalesce(ce.credits_attempted, c.credits) as credits, se.start_date, se.end_date
@@ -604,7 +611,8 @@ const gradesSql = `
       join academic_sessions se on se.tenant_id = c.tenant_id and se.id = c.session_id
        and se.deleted_at is null
      where ce.deleted_at is null and ce.status = 'completed' and ce.grade_points is not null
-       and coalesce(ce.credits_attempted, c.credits) > 0),
+       and coalesce(ce.credits_attempted, c.credits) > 0
+       and coalesce(ce.exit_date, current_date) <= current_date),
   gpa as (
     select ${BASE_W},
            case when grouping(x.subject) = 0 then 'subject'

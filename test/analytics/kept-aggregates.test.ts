@@ -198,6 +198,18 @@ describe('kept aggregates', () => {
       withdrawn,
     ]);
 
+    // A class dropped before the as-of date takes its scores out of every grades figure;
+    // one withdrawn after it still counts.
+    const [dropped, later] = await pick('class_enrollments', 2, `status = 'active'`, 'g2');
+    await q(
+      `update class_enrollments set status = 'dropped', exit_date = '2024-12-01' where tenant_id = $1 and id = $2`,
+      [dropped],
+    );
+    await q(
+      `update class_enrollments set status = 'withdrawn', exit_date = '2025-02-01' where tenant_id = $1 and id = $2`,
+      [later],
+    );
+
     const { inc } = await incrementalEqualsFull(dir, 'r1');
     expect(inc.recomputed).toEqual(expect.arrayContaining(['attendance', 'grades']));
     // The mover counts at the new school from 2025-01-08.

@@ -666,6 +666,101 @@ describe('grades', () => {
   });
 });
 
+describe('grades: dropped classes and the as-of cut', () => {
+  let snaps: AnySnapshot[];
+
+  beforeAll(async () => {
+    const t = await w.tenant('grades-cut');
+    const cal = await calendar(t);
+    const s1 = await t.school('S1');
+    const course = await t.insert('courses', {
+      code: 'M',
+      name: 'Math',
+      subject: 'math',
+      credits: 1,
+    });
+    const klass = (name: string) =>
+      t.insert('classes', {
+        course_id: course,
+        session_id: cal.term1,
+        school_id: s1,
+        section: name,
+        name,
+      });
+    const ka = await klass('KA');
+    const kb = await klass('KB');
+    const a = await t.insert('assignments', {
+      class_id: ka,
+      title: 'Work',
+      category: 'homework',
+      points_possible: 100,
+      weight: 1,
+      due_date: '2024-10-01',
+    });
+    const b = await t.insert('assignments', {
+      class_id: kb,
+      title: 'Work',
+      category: 'homework',
+      points_possible: 100,
+      weight: 1,
+      due_date: '2024-10-01',
+    });
+    const enrol = (
+      classId: string,
+      studentId: string,
+      status: string,
+      extra: Record<string, unknown> = {},
+    ) =>
+      t.insert('class_enrollments', {
+        class_id: classId,
+        student_id: studentId,
+        status,
+        entry_date: '2024-08-01',
+        ...extra,
+      });
+    // T dropped KA on 2024-11-01 with 40 %: that class counts nowhere; KB 90 % does.
+    const tt = await student(t, s1, '9');
+    await enrol(ka, tt, 'dropped', { exit_date: '2024-11-01' });
+    await enrol(kb, tt, 'active');
+    await t.insert('scores', { assignment_id: a, student_id: tt, points: 40 });
+    await t.insert('scores', { assignment_id: b, student_id: tt, points: 90 });
+    // V withdraws from KA only after the as-of date: as of then it is enrolled, 50 %.
+    const v = await student(t, s1, '9');
+    await enrol(ka, v, 'withdrawn', { exit_date: '2025-02-01' });
+    await t.insert('scores', { assignment_id: a, student_id: v, points: 50 });
+    // U's KA final grade (0 points) is dated after the as-of date; KB's (4) before it.
+    const u = await student(t, s1, '9');
+    const final = (points: number, exit: string) => ({
+      exit_date: exit,
+      grade_points: points,
+      credits_attempted: 1,
+    });
+    await enrol(ka, u, 'completed', final(0, '2025-01-20'));
+    await enrol(kb, u, 'completed', final(4, '2024-12-20'));
+
+    snaps = (await t.refresh({ asOf: AS_OF })).snapshots;
+  });
+
+  it('leaves a class dropped or withdrawn by the as-of date out of every grades figure', () => {
+    const p = payloadOf(snaps, 'grades', null, 'school_year');
+    // T-KB 90 and V-KA 50: T's dropped 40 % neither fails T nor counts as an F.
+    expect(p).toMatchObject({ students: 2, student_classes: 2, failing_students: 1 });
+    expect(p.failing_rate).toBeCloseTo(0.5, 10);
+    expect(p.letters.map((l) => [l.letter, l.count])).toEqual([
+      ['A', 1],
+      ['B', 0],
+      ['C', 0],
+      ['D', 0],
+      ['F', 1],
+    ]);
+  });
+
+  it('counts only final grades dated by the as-of date in GPA', () => {
+    const p = payloadOf(snaps, 'grades', null, 'school_year');
+    expect(p).toMatchObject({ gpa: 4, credits_attempted: 1, completed_enrollments: 1 });
+  });
+});
+
 describe('ESA', () => {
   let snaps: AnySnapshot[];
   let s2: string;
