@@ -5,8 +5,10 @@
  * `term` and `last_30_days` periods, as of `current_date`.
  *
  * The session's `TimeZone` must be the tenant's zone when the views are created or
- * refreshed: `current_date` and `timestamptz::date` / `::timestamp` then give the tenant's
- * dates and wall-clock times, as the extraction does.
+ * refreshed: `current_date` is then the tenant's today, and the tenant's zone is the one
+ * for facts with no school. A fact's date is local to its school's zone (`unit_zone`: the
+ * unit's own, else its nearest ancestor's), as the metrics take it (`localDate`);
+ * durations are between instants (`timestamptz`), so daylight saving shifts nothing.
  *
  * One view per metric family, in long form: a row per (tenant, scope, period, breakdown,
  * key) with the figures of that breakdown (`total`, by grade, by school, by day, by class,
@@ -55,6 +57,12 @@ const ratio = (a: string, b: string, digits = 4) =>
 /** DuckDB's `round(x, 1)` of a non-negative double: round(x × 10) ÷ 10, half away from zero. */
 const round1 = (x: string) => `floor((${x}) * 10 + 0.5) / 10`;
 
+/** Zone of a fact joined to `unit_zone` as `alias` (the tenant's when it has none). */
+const zoneOf = (alias: string) => `coalesce(${alias}.zone, current_setting('TimeZone'))`;
+/** `unit_zone` joined as `alias` to the fact's tenant and unit. */
+const joinZone = (alias: string, tenant: string, unit: string) =>
+  `left join unit_zone ${alias} on ${alias}.tenant_id = ${tenant} and ${alias}.unit_id = ${unit}`;
+
 /** An interval in days, as DuckDB's `epoch(interval) / 86400.0`. */
 const days = (interval: string) => `extract(epoch from ${interval})::float8 / 86400`;
 /** The median (interpolated, as DuckDB's `median`). */
@@ -77,6 +85,13 @@ const SCOPES = `
      where o.parent_id is not null and a.depth < 16),
   ancestors as (
     select tenant_id, unit_id, ancestor_id, min(depth) as depth from anc group by 1, 2, 3),
+  -- Each unit's zone: its own, else its nearest ancestor's (names the server knows).
+  unit_zone as (
+    select distinct on (a.tenant_id, a.unit_id) a.tenant_id, a.unit_id, o.timezone as zone
+      from ancestors a
+      join org_units o on o.tenant_id = a.tenant_id and o.id = a.ancestor_id and o.deleted_at is null
+     where o.timezone in (select name from pg_timezone_names)
+     order by a.tenant_id, a.unit_id, a.depth),
   schools as (
     select tenant_id, id as school_id from org_units
      where deleted_at is null and kind in (${KINDS})),
@@ -728,28 +743,30 @@ const leadFunnelSql = `
   -- unless the history has moves after today (then the target of the last move up to
   -- today). History is read per lead, through its index.
   cohort as (
-    select l.tenant_id, l.id, coalesce(l.school_id, ${ZERO}) as unit,
+    select l.tenant_id, l.id, coalesce(l.school_id, ${ZERO}) as unit, ${zoneOf('z')} as zone,
            coalesce(nullif(${code('l.source')}, ''), 'unknown') as source,
-           l.first_touch_at::timestamp as first_touch, l.first_touch_at::date as inquiry_date,
+           l.first_touch_at as first_touch,
+           (l.first_touch_at at time zone ${zoneOf('z')})::date as inquiry_date,
            l.converted_student_id is not null as is_converted,
            case when exists (select 1 from lead_stage_history h
                               where h.tenant_id = l.tenant_id and h.lead_id = l.id
-                                and h.changed_at::date > current_date)
+                                and (h.changed_at at time zone ${zoneOf('z')})::date > current_date)
                 then coalesce((select h.to_stage from lead_stage_history h
                                 where h.tenant_id = l.tenant_id and h.lead_id = l.id
-                                  and h.changed_at::date <= current_date
-                                order by h.changed_at::timestamp desc, h.id desc limit 1),
+                                  and (h.changed_at at time zone ${zoneOf('z')})::date <= current_date
+                                order by h.changed_at desc, h.id desc limit 1),
                               (select s.key from stages s where s.tenant_id = l.tenant_id and s.idx = 0))
                 else l.stage end as state
       from leads l
-     where l.deleted_at is null and l.first_touch_at::date <= current_date),
-  -- Stage moves up to today (local time), of the leads in the cohort.
+      ${joinZone('z', 'l.tenant_id', `coalesce(l.school_id, ${ZERO})`)}
+     where l.deleted_at is null
+       and (l.first_touch_at at time zone ${zoneOf('z')})::date <= current_date),
+  -- Stage moves up to today (local to the lead's school), of the leads in the cohort.
   hist as (
-    select h.tenant_id, h.id, h.lead_id, h.from_stage, h.to_stage, h.changed_at::timestamp as changed_at
-      from lead_stage_history h
-     where h.changed_at::date <= current_date
-       and exists (select 1 from leads l where l.tenant_id = h.tenant_id and l.id = h.lead_id
-                      and l.deleted_at is null and l.first_touch_at::date <= current_date)),
+    select h.tenant_id, h.id, h.lead_id, h.from_stage, h.to_stage, h.changed_at
+      from cohort c
+      join lead_stage_history h on h.tenant_id = c.tenant_id and h.lead_id = c.id
+     where (h.changed_at at time zone c.zone)::date <= current_date),
   -- Per lead: the highest stage of its history, the stage it was last lost from, and the
   -- entry time of each stage (first move into it; the first touch for the first stage).
   history as (
@@ -923,11 +940,12 @@ const esaSql = `
   applications as (
     select a.tenant_id, a.id, a.program_id, p.state,
            coalesce(a.school_id, st.school_id, ${ZERO}) as unit,
-           coalesce(a.submitted_at, a.created_at)::date as app_date,
+           (coalesce(a.submitted_at, a.created_at) at time zone ${zoneOf('z')})::date as app_date,
            se.start_date as session_start, se.end_date as session_end,
-           case when a.status in ('approved', 'denied') and a.decided_at::date > current_date
+           case when a.status in ('approved', 'denied')
+                 and (a.decided_at at time zone ${zoneOf('z')})::date > current_date
                 then 'under_review' else a.status end as status,
-           a.submitted_at::timestamp as submitted, a.decided_at::timestamp as decided,
+           a.submitted_at as submitted, a.decided_at as decided,
            a.amount_requested_cents, a.amount_awarded_cents, coalesce(d.cents, 0) as disbursed_cents
       from esa_applications a
       left join esa_programs p on p.tenant_id = a.tenant_id and p.id = a.program_id
@@ -937,7 +955,9 @@ const esaSql = `
       left join academic_sessions se on se.tenant_id = a.tenant_id and se.id = a.session_id
        and se.deleted_at is null
       left join disbursed d on d.tenant_id = a.tenant_id and d.application_id = a.id
-     where a.deleted_at is null and coalesce(a.submitted_at, a.created_at)::date <= current_date),
+      ${joinZone('z', 'a.tenant_id', `coalesce(a.school_id, st.school_id, ${ZERO})`)}
+     where a.deleted_at is null
+       and (coalesce(a.submitted_at, a.created_at) at time zone ${zoneOf('z')})::date <= current_date),
   -- school_year: applications whose school year overlaps the window; other periods (and
   -- applications without a session): dated in the window.
   figures as (
@@ -1012,11 +1032,13 @@ const financeSql = `
        and ba.deleted_at is null
      where i.deleted_at is null),
   allocations as (
-    select pa.tenant_id, pa.invoice_id, pa.amount_cents, p.received_at::date as received_on, iu.unit
+    select pa.tenant_id, pa.invoice_id, pa.amount_cents,
+           (p.received_at at time zone ${zoneOf('z')})::date as received_on, iu.unit
       from payment_allocations pa
       join payments p on p.tenant_id = pa.tenant_id and p.id = pa.payment_id
        and p.deleted_at is null and p.status = 'succeeded'
       join invoice_units iu on iu.tenant_id = pa.tenant_id and iu.id = pa.invoice_id
+      ${joinZone('z', 'iu.tenant_id', 'iu.unit')}
      where pa.deleted_at is null),
   -- Per invoice: allocations received by today (cohort collection) and after (balance then).
   invoices_paid as (
@@ -1036,12 +1058,15 @@ const financeSql = `
     union all
     select tenant_id, unit, received_on, 'allocation', amount_cents, 0, false from allocations
     union all
-    select p.tenant_id, coalesce(ba.school_id, ${ZERO}), p.received_at::date, 'payment',
+    select p.tenant_id, coalesce(ba.school_id, ${ZERO}),
+           (p.received_at at time zone ${zoneOf('z')})::date, 'payment',
            p.amount_cents, 0, p.method = 'esa'
       from payments p
       left join billing_accounts ba on ba.tenant_id = p.tenant_id and ba.id = p.account_id
        and ba.deleted_at is null
-     where p.deleted_at is null and p.status = 'succeeded' and p.received_at::date <= current_date),
+      ${joinZone('z', 'p.tenant_id', `coalesce(ba.school_id, ${ZERO})`)}
+     where p.deleted_at is null and p.status = 'succeeded'
+       and (p.received_at at time zone ${zoneOf('z')})::date <= current_date),
   flow_figures as (
     select ${BASE_W},
            case when grouping(x.month) = 0 then 'month'

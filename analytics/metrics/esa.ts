@@ -9,12 +9,25 @@
  *   (reported as under_review).
  * - Approval rate = approved ÷ (approved + denied): pending, draft and withdrawn
  *   applications are not in it.
- * - Median days to decision: decided_at − submitted_at in days (1 decimal), decided only.
+ * - Dates (application day, decision day) are local dates in the school's zone (the
+ *   tenant's for an application with no school).
+ * - Median days to decision: elapsed time from the submitted to the decided instant, in
+ *   days of 24 h (1 decimal), decided only; a daylight-saving change in between shifts
+ *   nothing.
  * - Requested: amounts of applications that were submitted (not draft, not withdrawn);
  *   awarded: approved applications' awards; disbursed: disbursements with status
  *   `disbursed` on or before the as-of date (returned and cancelled ones are not).
  */
-import { MetricContext, SCOPE_COLS, byScope, groupBy, ratio, scopeKey } from './context.js';
+import {
+  MetricContext,
+  NO_UNIT,
+  SCOPE_COLS,
+  byScope,
+  groupBy,
+  localDate,
+  ratio,
+  scopeKey,
+} from './context.js';
 import { ESA_STATUSES, type EsaFigures, type EsaPayload, type MetricSnapshot } from './types.js';
 
 interface FigureRow {
@@ -65,21 +78,25 @@ export async function esaSnapshots(ctx: MetricContext): Promise<MetricSnapshot<'
     '_m_esa',
     `WITH paid AS (
        SELECT application_id, sum(amount_cents) AS cents FROM esa_disbursements
-        WHERE status = 'disbursed' AND disbursed_on <= ${asOf} GROUP BY ALL)
-     SELECT a.id, a.program_id, p.state,
-            coalesce(a.school_id, st.school_id, '00000000-0000-0000-0000-000000000000'::UUID) AS unit,
-            coalesce(a.submitted_at, a.created_at)::DATE AS app_date,
+        WHERE status = 'disbursed' AND disbursed_on <= ${asOf} GROUP BY ALL),
+     apps AS (
+       SELECT a.*, coalesce(a.school_id, st.school_id, '${NO_UNIT}'::UUID) AS unit
+         FROM esa_applications a LEFT JOIN students st ON st.id = a.student_id),
+     dated AS (
+       SELECT a.*, ${localDate('coalesce(a.submitted_at, a.created_at)', 'a.unit')} AS app_date,
+              ${localDate('a.decided_at', 'a.unit')} AS decided_on
+         FROM apps a)
+     SELECT a.id, a.program_id, p.state, a.unit, a.app_date,
             se.start_date AS session_start, se.end_date AS session_end,
-            CASE WHEN a.status IN ('approved', 'denied') AND a.decided_at::DATE > ${asOf}
+            CASE WHEN a.status IN ('approved', 'denied') AND a.decided_on > ${asOf}
                  THEN 'under_review' ELSE a.status END AS status,
             a.submitted_at, a.decided_at, a.amount_requested_cents, a.amount_awarded_cents,
             coalesce(paid.cents, 0) AS disbursed_cents
-       FROM esa_applications a
+       FROM dated a
        LEFT JOIN esa_programs p ON p.id = a.program_id
-       LEFT JOIN students st ON st.id = a.student_id
        LEFT JOIN academic_sessions se ON se.id = a.session_id
        LEFT JOIN paid ON paid.application_id = a.id
-      WHERE coalesce(a.submitted_at, a.created_at)::DATE <= ${asOf}`,
+      WHERE a.app_date <= ${asOf}`,
   );
   await ctx.temp(
     '_m_esa_windows',

@@ -487,6 +487,85 @@ describe('lead funnel', () => {
   });
 });
 
+describe('time zones and daylight saving', () => {
+  // The tenant is in New York; school S1 in Denver. Both zones leave daylight saving on
+  // 2024-11-03 (clocks go back an hour).
+  let snaps: AnySnapshot[];
+  let s1: string;
+
+  beforeAll(async () => {
+    const t = await w.tenant('zones');
+    const cal = await calendar(t);
+    s1 = await t.school('S1');
+    await t.exec(`update org_units set timezone = 'America/Denver' where id = $1`, [s1]);
+    let n = 0;
+    const lead = (school: string | null, firstTouch: string, stage = 'inquiry') =>
+      t.insert('leads', {
+        guardian_name: `Guardian ${++n}`,
+        email: `zone${n}@example.com`,
+        school_id: school,
+        stage,
+        source: 'web',
+        first_touch_at: firstTouch,
+      });
+    // A: first touch 2024-11-01 12:00 MDT, tour scheduled 2024-11-03 12:30 MST: 2 days
+    // 1 h 30 min elapsed (2.0625 days), though the wall clock moved only 2 days 30 min.
+    const a = await lead(s1, '2024-11-01T18:00:00Z', 'tour_scheduled');
+    await t.insert('lead_stage_history', {
+      lead_id: a,
+      from_stage: 'inquiry',
+      to_stage: 'tour_scheduled',
+      changed_at: '2024-11-03T19:30:00Z',
+    });
+    // B: 2025-01-16 00:30 in New York but 2025-01-15 22:30 in Denver: S1's lead inquired on
+    // the as-of date.
+    await lead(s1, '2025-01-16T05:30:00Z');
+    // C: Sunday 2025-01-12 22:30 in Denver (Monday 00:30 in New York): week of 2025-01-06.
+    await lead(s1, '2025-01-13T05:30:00Z');
+    // D has no school: the tenant's zone, 2025-01-15 23:30 in New York (2025-01-16 UTC).
+    await lead(null, '2025-01-16T04:30:00Z');
+    // An ESA application submitted and decided across the same change: 2.0625 days.
+    const program = await t.insert('esa_programs', {
+      name: 'Empowerment',
+      state: 'AZ',
+      award_amount_cents: 700000,
+    });
+    await t.insert('esa_applications', {
+      student_id: await student(t, s1, '2'),
+      program_id: program,
+      session_id: cal.year,
+      school_id: s1,
+      status: 'approved',
+      amount_requested_cents: 100,
+      amount_awarded_cents: 100,
+      submitted_at: '2024-11-01T18:00:00Z',
+      decided_at: '2024-11-03T19:30:00Z',
+    });
+
+    snaps = (await t.refresh({ asOf: AS_OF, timezone: 'America/New_York' })).snapshots;
+  });
+
+  it('measures days between stages and to an ESA decision as elapsed time across a clock change', () => {
+    const funnel = payloadOf(snaps, 'lead_funnel', s1, 'school_year');
+    expect(funnel.stages[1]!.median_days_from_previous).toBeCloseTo(2.0625, 1);
+    expect(funnel.stages[1]!.median_days_from_previous).toBeGreaterThan(2.05);
+    const esa = payloadOf(snaps, 'esa', s1, 'school_year');
+    expect(esa.median_days_to_decision).toBeGreaterThan(2.05);
+  });
+
+  it("dates a school's leads in the school's zone and a lead with no school in the tenant's", () => {
+    // S1: A, B and C inquired by the as-of date in Denver.
+    expect(payloadOf(snaps, 'lead_funnel', s1, 'school_year').leads).toBe(3);
+    // The tenant: those three and D.
+    expect(payloadOf(snaps, 'lead_funnel', null, 'school_year').leads).toBe(4);
+    const term = payloadOf(snaps, 'lead_funnel', s1, 'term');
+    expect(term.by_week.map((w) => [w.week_start, w.leads])).toEqual([
+      ['2025-01-06', 1],
+      ['2025-01-13', 1],
+    ]);
+  });
+});
+
 describe('grades', () => {
   let snaps: AnySnapshot[];
   let s1: string;
