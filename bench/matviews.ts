@@ -23,9 +23,9 @@
  * - the window rules of `MetricContext.prepare()`; facts are summed per date segment (the
  *   calendar cut at every window boundary) before they meet the windows, like the
  *   warehouse, so a fact row is not multiplied by every scope and period it belongs to;
- * - figures rounded in JavaScript by the warehouse (`ratio()`, GPA) are computed in double
- *   precision and rounded half up like `Math.round`; those rounded by DuckDB (the grade
- *   average, median days) are rounded the way DuckDB does it.
+ * - ratios, GPA, the grade average and median days are unrounded in double precision, as
+ *   the warehouse publishes them (rounding happens once, at display); the grade average is
+ *   the warehouse's exact one (percentages fixed to 8 decimals, summed as integers).
  *
  * Written to plan well whatever the row estimates (PostgreSQL has no statistics for CTE
  * results, so its estimates collapse after a few joins): the large joins are between base
@@ -47,15 +47,11 @@ const KINDS = SCHOOL_KINDS.map((k) => `'${k}'`).join(', ');
 const KEY = 'tenant_id, scope_kind, scope_id, period, breakdown, key';
 
 /**
- * JavaScript's `ratio(a, b, digits)` of analytics/metrics/context.ts: a ÷ b in double
- * precision, times 10^digits, rounded half up (`Math.round`), null when b is 0.
+ * JavaScript's `ratio(a, b)` of analytics/metrics/context.ts: a ÷ b in double precision,
+ * unrounded (figures are rounded once, at display), null when b is 0.
  */
-const ratio = (a: string, b: string, digits = 4) =>
-  `case when coalesce(${b}, 0) <> 0
-        then floor((${a})::float8 / (${b})::float8 * ${10 ** digits} + 0.5) / ${10 ** digits} end`;
-
-/** DuckDB's `round(x, 1)` of a non-negative double: round(x × 10) ÷ 10, half away from zero. */
-const round1 = (x: string) => `floor((${x}) * 10 + 0.5) / 10`;
+const ratio = (a: string, b: string) =>
+  `case when coalesce(${b}, 0) <> 0 then (${a})::float8 / (${b})::float8 end`;
 
 /** Zone of a fact joined to `unit_zone` as `alias` (the tenant's when it has none). */
 const zoneOf = (alias: string) => `coalesce(${alias}.zone, current_setting('TimeZone'))`;
@@ -487,14 +483,14 @@ const attendanceSql = `
          ${fig('absent_days', ['total', 'grade', 'school', 'day'])},
          ${fig('excused_absence_days', ['total', 'grade', 'school', 'day'])},
          ${fig('unmarked_days', ['total', 'grade', 'school', 'day'])},
-         ${ratio('present_days * 100', 'membership_days', 2)} as ada_percent,
+         ${ratio('present_days * 100', 'membership_days')} as ada_percent,
          ${fig('chronic_eligible', ['total', 'grade', 'school'])},
          ${fig('chronically_absent', ['total', 'grade', 'school'])},
          ${ratio('chronically_absent', 'chronic_eligible')} as chronic_absence_rate,
          ${fig('instructional_days', ['total', 'school'])},
          ${fig('days_without_attendance', ['total', 'school'])},
          case when breakdown = 'total'
-              then ${ratio('(membership_days - coalesce(unmarked_days, 0)) * 100', 'membership_days', 2)}
+              then ${ratio('(membership_days - coalesce(unmarked_days, 0)) * 100', 'membership_days')}
          end as marked_percent,
          rank
     from merged
@@ -598,14 +594,14 @@ const gradesSql = `
               ${inWindow('x.seg')}
              group by ${BASE_W}, x.class_id, x.student_id, x.course_id, x.school_id, x.subject) p
       left join band_lookup bl on bl.tenant_id = p.tenant_id),
-  -- The average is DuckDB's exact one: percentages fixed to 8 decimals, mean rounded half up.
+  -- The average is DuckDB's exact one: percentages fixed to 8 decimals, summed as integers.
   figures as (
     select ${BASE}, ${GRADE_GROUP}, course_id, subject, school_id,
            count(distinct student_id) filter (where pct is not null) as students,
            count(pct) as student_classes,
            case when count(pct) > 0
-                then (div(2 * sum(floor(pct * 1e8::float8 + 0.5)::bigint) + count(pct) * 1000000,
-                          2 * count(pct) * 1000000::numeric) / 100)::float8 end as average_percent,
+                then sum(floor(pct * 1e8::float8 + 0.5)::bigint)::float8 / count(pct)::float8 / 1e8
+           end as average_percent,
            count(distinct student_id) filter (where pct < 60) as failing_students,
            sum(missing) as missing_scores, sum(due) as scores_due
       from lettered
@@ -713,9 +709,9 @@ const gradesSql = `
          coalesce(missing_scores, 0) as missing_scores,
          coalesce(scores_due, 0) as scores_due,
          ${ratio('missing_scores', 'scores_due')} as missing_rate,
-         -- Math.round((Σ points × credits ÷ Σ credits) × 100) ÷ 100, in double precision.
+         -- Σ points × credits ÷ Σ credits, in double precision.
          case when breakdown <> 'class' and credits > 0
-              then floor(points_x_credits::float8 / credits::float8 * 100 + 0.5) / 100 end as gpa,
+              then points_x_credits::float8 / credits::float8 end as gpa,
          ${fig('floor(credits::float8 * 100 + 0.5) / 100', ['total', 'subject', 'school'], 'credits_attempted')},
          ${fig('enrollments', ['total', 'subject', 'school'], 'completed_enrollments')},
          course_id, subject, school_id
@@ -915,7 +911,7 @@ const leadFunnelSql = `
                 `lag(reached) over (partition by ${BASE}, breakdown order by stage_idx)`,
               )} end as conversion_rate,
          stage_idx, reached,
-         case when stage_idx > 0 then ${round1('median_days')} end as median_days_from_previous,
+         case when stage_idx > 0 then median_days end as median_days_from_previous,
          reached_by_stage
     from merged`;
 
@@ -1004,7 +1000,7 @@ const esaSql = `
   select ${KEY}, ${WINDOW_SELECT},
          ${[...ESA_COUNTS, ...ESA_AMOUNTS].map((n) => `coalesce(${n}, 0) as ${n}`).join(', ')},
          ${ratio('approved', 'approved + denied')} as approval_rate,
-         ${round1('median_days')} as median_days_to_decision,
+         median_days as median_days_to_decision,
          state
     from merged`;
 

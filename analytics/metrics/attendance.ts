@@ -58,7 +58,7 @@ function figures(r: FigureRow | undefined): AttendanceFigures {
   };
   return {
     ...f,
-    ada_percent: ratio(f.present_days * 100, f.membership_days, 2),
+    ada_percent: ratio(f.present_days * 100, f.membership_days),
     chronic_absence_rate: ratio(f.chronically_absent, f.chronic_eligible),
   };
 }
@@ -532,7 +532,7 @@ export async function attendanceSnapshots(
         present: d.present,
         absent: d.absent,
         unmarked: d.unmarked,
-        rate_percent: ratio(d.present * 100, d.membership, 2),
+        rate_percent: ratio(d.present * 100, d.membership),
       })),
       by_grade,
       by_school,
@@ -542,7 +542,6 @@ export async function attendanceSnapshots(
         marked_percent: ratio(
           (total.membership_days - total.unmarked_days) * 100,
           total.membership_days,
-          2,
         ),
         missing: missingRows
           .slice(0, MISSING_LIST_LIMIT)

@@ -276,11 +276,13 @@ export const localDate = (ts: string, unit: string) =>
 /** `scope_id` of a result row as published (null for the tenant). */
 export const publishedScopeId = (kind: string, id: string) => (kind === 'tenant' ? null : id);
 
-/** a ÷ b rounded, null when b is 0. */
-export function ratio(a: number, b: number, digits = 4): number | null {
+/**
+ * a ÷ b, unrounded; null when b is 0. Payloads carry exact ratios: rounding happens once,
+ * where a figure is shown (dashboards/format.ts), never before.
+ */
+export function ratio(a: number, b: number): number | null {
   if (!b) return null;
-  const f = 10 ** digits;
-  return Math.round((a / b) * f) / f;
+  return a / b;
 }
 
 /** Groups result rows by (scope, period). */

@@ -12,7 +12,7 @@
  * - Dates (application day, decision day) are local dates in the school's zone (the
  *   tenant's for an application with no school).
  * - Median days to decision: elapsed time from the submitted to the decided instant, in
- *   days of 24 h (1 decimal), decided only; a daylight-saving change in between shifts
+ *   days of 24 h (unrounded), decided only; a daylight-saving change in between shifts
  *   nothing.
  * - Requested: amounts of applications that were submitted (not draft, not withdrawn);
  *   awarded: approved applications' awards; disbursed: disbursements with status
@@ -117,7 +117,7 @@ export async function esaSnapshots(ctx: MetricContext): Promise<MetricSnapshot<'
       FROM _m_esa_windows GROUP BY ALL`;
   const medianSql = (group: string) => `
     SELECT scope_kind, scope_id, period${group ? `, ${group}` : ''},
-           round(median(epoch(decided_at - submitted_at) / 86400.0), 1)::DOUBLE AS median_days
+           median(epoch(decided_at - submitted_at) / 86400.0)::DOUBLE AS median_days
       FROM _m_esa_windows
      WHERE status IN ('approved', 'denied') AND submitted_at IS NOT NULL
      GROUP BY ALL`;

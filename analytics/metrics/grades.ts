@@ -75,12 +75,11 @@ interface GpaRow {
 
 /**
  * The mean of percentages from their fixed-point sum `s` (percentages × 1e8, integers) and
- * count `n`, rounded half up to 2 decimals in integer arithmetic (null when n is 0). Exact,
- * so a figure does not depend on the order in which rows were added or subtracted.
+ * count `n` (null when n is 0), unrounded: the sum is exact, so a figure does not depend on
+ * the order in which rows were added or subtracted. Rounded only where it is shown.
  */
 const meanSql = (s: string, n: string) =>
-  `CASE WHEN ${n} > 0 THEN ((2 * ${s}::HUGEINT + ${n}::HUGEINT * 1000000)
-                           // (2 * ${n}::HUGEINT * 1000000)) / 100 END::DOUBLE`;
+  `CASE WHEN ${n} > 0 THEN ${s}::DOUBLE / ${n}::DOUBLE / 1e8 END`;
 
 /**
  * What one (student, class) row adds to the figures, times `sign` (+1 added, −1 removed):
@@ -553,7 +552,7 @@ export async function gradesSnapshots(
     missing_rate: ratio(r?.missing_scores ?? 0, r?.scores_due ?? 0),
   });
   const gpaFigures = (r: GpaRow | undefined): GpaFigures => ({
-    gpa: r && r.credits > 0 ? Math.round((r.points_x_credits / r.credits) * 100) / 100 : null,
+    gpa: r && r.credits > 0 ? r.points_x_credits / r.credits : null,
     credits_attempted: r ? Math.round(r.credits * 100) / 100 : 0,
     completed_enrollments: r?.enrollments ?? 0,
   });

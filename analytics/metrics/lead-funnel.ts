@@ -271,7 +271,7 @@ export async function leadFunnelSnapshots(
   const medians = byScope(
     await ctx.rows<Keyed & { idx: number; median_days: number | null }>(
       `SELECT sw.scope_kind, sw.scope_id::VARCHAR AS scope_id, sw.period, g.idx,
-              round(median(g.days), 1)::DOUBLE AS median_days
+              median(g.days)::DOUBLE AS median_days
          FROM ${ctx.base('fn_gaps', mode)} g
          JOIN ${ctx.base('fn_leads', mode)} l ON l.id = g.lead_id
          JOIN _m_scope_windows sw ON sw.unit_id = l.unit

@@ -4,11 +4,13 @@
  * needs a new metric version, not an edit here.
  *
  * Conventions for every payload:
- * - `*_cents` are integer cents; `*_percent` are 0–100 with 2 decimals; `*_rate` and
- *   `rate` are 0–1 fractions with 4 decimals; `median_days` has 1 decimal.
+ * - `*_cents` are integer cents; `*_percent` are 0–100; `*_rate` and `rate` are 0–1
+ *   fractions; `median_days*` are days of 24 h; `gpa` is on the 4.0 scale. None of them is
+ *   rounded: rounding happens once, where a figure is shown (dashboards/format.ts), so a
+ *   client of `GET /v1/metrics` rounds for display itself.
  * - A ratio with a zero denominator is `null`, never 0.
- * - Dates are `YYYY-MM-DD` and timestamps were converted to the tenant's time zone before
- *   taking their date. Ids are UUID strings.
+ * - Dates are `YYYY-MM-DD`: a fact's date is its local date in its school's time zone (the
+ *   tenant's for a fact with no school). Ids are UUID strings.
  * - Lists are sorted by their key (date, id, code) so equal data gives equal JSON.
  */
 
