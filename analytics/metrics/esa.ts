@@ -3,7 +3,10 @@
  *
  * - Which applications: those dated (submitted, else created) on or before the as-of date;
  *   for `school_year`, those whose session overlaps the school-year window (an application
- *   is for a school year); for `term` and `last_30_days`, those dated in the window.
+ *   is for a school year); for `term` and `last_30_days`, those dated in the window. So the
+ *   two count different things even when their windows coincide (applications *for* the
+ *   year, many submitted before it starts, against applications *dated* in the term): the
+ *   dashboards label the school-year figure "Applications for the school year".
  * - School: the application's school, else the student's school.
  * - Status as of the date: a decision dated after the as-of date is still pending
  *   (reported as under_review).

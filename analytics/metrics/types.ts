@@ -62,6 +62,11 @@ export interface LeadFunnelPayload {
   /** From the first to the last stage (default inquiry → enrolled). */
   inquiry_to_enrolled: { from: string; to: string; rate: number | null };
   lost: { total: number; by_stage: { stage: string; count: number }[] };
+  /**
+   * Leads of the cohort linked to a student record (converted). Not the last stage's
+   * `reached`: a lead can reach `enrolled` before its record is created, and the link is
+   * the lead's current state (the warehouse holds no date for it).
+   */
   converted_to_student: number;
   /** By first-touch source (`unknown` when none). */
   by_source: (FunnelBreakdown & { source: string })[];
@@ -141,6 +146,7 @@ export interface GradeFigures {
   letters: LetterCount[];
   /** Distinct students below 60 % in at least one class. */
   failing_students: number;
+  /** failing_students ÷ students: a share of students (not of class grades). */
   failing_rate: number | null;
   missing_scores: number;
   /** Scores on assignments due by the as-of date, excused ones left out. */
@@ -198,11 +204,15 @@ export const ESA_STATUSES = [
 ] as const;
 
 export interface EsaFigures {
+  /**
+   * `school_year`: applications for a school year that overlaps the window; `term` and
+   * `last_30_days`: applications dated in the window (so they differ even for equal windows).
+   */
   applications: number;
   by_status: Record<(typeof ESA_STATUSES)[number], number>;
   /** approved ÷ (approved + denied); pending applications are not in it. */
   approval_rate: number | null;
-  /** Median of decided_at − submitted_at in days, over decided applications. */
+  /** Median elapsed days (24 h) from submitted to decided, over decided applications. */
   median_days_to_decision: number | null;
   /** Requested by applications that were submitted (not draft, not withdrawn). */
   requested_cents: number;
