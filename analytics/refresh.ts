@@ -239,11 +239,17 @@ export async function refreshTenant(options: RefreshOptions): Promise<RefreshRes
             ? metricsAffectedBy(changed)
             : [...METRIC_NAMES];
         const reused = METRIC_NAMES.filter((m) => !recomputed.includes(m));
-        const computed = await computeMetricsDetailed(tx, asOf, recomputed, {
-          runId,
-          previousRunId: state.lastRunId,
-          changed: mode === 'incremental' ? new Set(changed) : null,
-        });
+        const computed = await computeMetricsDetailed(
+          tx,
+          asOf,
+          recomputed,
+          {
+            runId,
+            previousRunId: state.lastRunId,
+            changed: mode === 'incremental' ? new Set(changed) : null,
+          },
+          timezone,
+        );
         aggregates = computed.upkeep!;
         let at = performance.now();
         const carried = await storedSnapshots(tx, reused);

@@ -23,8 +23,12 @@ const COPY_SPECIALS = 'chr(9)||chr(10)||chr(13)||chr(8)||chr(12)||chr(11)||chr(9
 /** A categorical text value: COPY-special characters removed, at most 100 characters. */
 export const code = (expr: string) => `left(translate(${expr}, ${COPY_SPECIALS}, ''), 100)`;
 
-/** A timestamptz as wall-clock time in the extraction's time zone (set per transaction). */
-const local = (column: string) => `${column}::timestamp`;
+/**
+ * A timestamptz as the instant it is, written as UTC wall-clock time: durations between
+ * instants are exact across daylight-saving changes, and each fact's local date is taken in
+ * its school's zone by the metrics (`localDate` in metrics/context.ts).
+ */
+const instant = (column: string) => `(${column} at time zone 'UTC')`;
 
 /**
  * Lost reasons the warehouse may hold. `leads.lost_reason` is free text in the schema, so a
@@ -102,6 +106,7 @@ export const WAREHOUSE_TABLES: readonly WarehouseTable[] = [
     ['parent_id', 'UUID', 'hierarchy: a school scope includes its campuses'],
     ['kind', 'VARCHAR', 'which org units are schools'],
     ['status', 'VARCHAR', 'categorical'],
+    ['timezone', 'VARCHAR', "IANA zone: a school's dates are in its own zone"],
   ]),
   table('academic_sessions', true, [
     ['org_unit_id', 'UUID', 'which school (or ancestor) a session belongs to'],
@@ -189,8 +194,8 @@ export const WAREHOUSE_TABLES: readonly WarehouseTable[] = [
     ['stage', 'VARCHAR', 'current stage code'],
     ['grade_interest', 'VARCHAR', 'grade code'],
     ['source', 'VARCHAR', 'first-touch source (utm_source-like code)'],
-    ['first_touch_at', 'TIMESTAMP', 'inquiry time, local', local('first_touch_at')],
-    ['lost_at', 'TIMESTAMP', 'when lost, local', local('lost_at')],
+    ['first_touch_at', 'TIMESTAMP', 'inquiry instant (UTC)', instant('first_touch_at')],
+    ['lost_at', 'TIMESTAMP', 'when lost (UTC)', instant('lost_at')],
     ['lost_reason', 'VARCHAR', 'allow-listed code or "other" (never free text)', lostReason()],
     [
       'is_converted',
@@ -203,7 +208,12 @@ export const WAREHOUSE_TABLES: readonly WarehouseTable[] = [
     ['lead_id', 'UUID', 'which lead'],
     ['from_stage', 'VARCHAR', 'stage code'],
     ['to_stage', 'VARCHAR', 'stage code'],
-    ['changed_at', 'TIMESTAMP', 'local time of the move (note stays behind)', local('changed_at')],
+    [
+      'changed_at',
+      'TIMESTAMP',
+      'instant of the move, UTC (note stays behind)',
+      instant('changed_at'),
+    ],
   ]),
   table('lead_touchpoints', false, [
     ['lead_id', 'UUID', 'which lead'],
@@ -216,7 +226,7 @@ export const WAREHOUSE_TABLES: readonly WarehouseTable[] = [
     // utm_term (search keywords a family typed), the full referrer and the landing page
     // (query strings can carry emails or names) and details stay behind.
     ['referrer_host', 'VARCHAR', 'host of the referrer only', referrerHost()],
-    ['occurred_at', 'TIMESTAMP', 'local time', local('occurred_at')],
+    ['occurred_at', 'TIMESTAMP', 'instant (UTC)', instant('occurred_at')],
   ]),
   table('grading_scales', true, [
     ['is_default', 'BOOLEAN', 'the tenant default scale'],
@@ -250,7 +260,7 @@ export const WAREHOUSE_TABLES: readonly WarehouseTable[] = [
     ['status', 'VARCHAR', 'only succeeded payments count'],
     ['amount_cents', 'BIGINT', 'amount'],
     ['unapplied_cents', 'BIGINT', 'amount'],
-    ['received_at', 'TIMESTAMP', 'collected month, local', local('received_at')],
+    ['received_at', 'TIMESTAMP', 'collected month (instant, UTC)', instant('received_at')],
     ['esa_disbursement_id', 'UUID', 'ESA funding link'],
   ]),
   table('payment_allocations', true, [
@@ -270,9 +280,9 @@ export const WAREHOUSE_TABLES: readonly WarehouseTable[] = [
     ['status', 'VARCHAR', 'categorical (decision note stays behind)'],
     ['amount_requested_cents', 'BIGINT', 'amount'],
     ['amount_awarded_cents', 'BIGINT', 'amount'],
-    ['submitted_at', 'TIMESTAMP', 'local time', local('submitted_at')],
-    ['decided_at', 'TIMESTAMP', 'local time', local('decided_at')],
-    ['created_at', 'TIMESTAMP', 'date of a draft, local', local('created_at')],
+    ['submitted_at', 'TIMESTAMP', 'instant (UTC)', instant('submitted_at')],
+    ['decided_at', 'TIMESTAMP', 'instant (UTC)', instant('decided_at')],
+    ['created_at', 'TIMESTAMP', 'date of a draft (instant, UTC)', instant('created_at')],
   ]),
   table('esa_disbursements', true, [
     ['application_id', 'UUID', 'which application'],

@@ -5,8 +5,10 @@
  * `term` and `last_30_days` periods, as of `current_date`.
  *
  * The session's `TimeZone` must be the tenant's zone when the views are created or
- * refreshed: `current_date` and `timestamptz::date` / `::timestamp` then give the tenant's
- * dates and wall-clock times, as the extraction does.
+ * refreshed: `current_date` is then the tenant's today, and the tenant's zone is the one
+ * for facts with no school. A fact's date is local to its school's zone (`unit_zone`: the
+ * unit's own, else its nearest ancestor's), as the metrics take it (`localDate`);
+ * durations are between instants (`timestamptz`), so daylight saving shifts nothing.
  *
  * One view per metric family, in long form: a row per (tenant, scope, period, breakdown,
  * key) with the figures of that breakdown (`total`, by grade, by school, by day, by class,
@@ -21,9 +23,9 @@
  * - the window rules of `MetricContext.prepare()`; facts are summed per date segment (the
  *   calendar cut at every window boundary) before they meet the windows, like the
  *   warehouse, so a fact row is not multiplied by every scope and period it belongs to;
- * - figures rounded in JavaScript by the warehouse (`ratio()`, GPA) are computed in double
- *   precision and rounded half up like `Math.round`; those rounded by DuckDB (the grade
- *   average, median days) are rounded the way DuckDB does it.
+ * - ratios, GPA, the grade average and median days are unrounded in double precision, as
+ *   the warehouse publishes them (rounding happens once, at display); the grade average is
+ *   the warehouse's exact one (percentages fixed to 8 decimals, summed as integers).
  *
  * Written to plan well whatever the row estimates (PostgreSQL has no statistics for CTE
  * results, so its estimates collapse after a few joins): the large joins are between base
@@ -45,15 +47,17 @@ const KINDS = SCHOOL_KINDS.map((k) => `'${k}'`).join(', ');
 const KEY = 'tenant_id, scope_kind, scope_id, period, breakdown, key';
 
 /**
- * JavaScript's `ratio(a, b, digits)` of analytics/metrics/context.ts: a ÷ b in double
- * precision, times 10^digits, rounded half up (`Math.round`), null when b is 0.
+ * JavaScript's `ratio(a, b)` of analytics/metrics/context.ts: a ÷ b in double precision,
+ * unrounded (figures are rounded once, at display), null when b is 0.
  */
-const ratio = (a: string, b: string, digits = 4) =>
-  `case when coalesce(${b}, 0) <> 0
-        then floor((${a})::float8 / (${b})::float8 * ${10 ** digits} + 0.5) / ${10 ** digits} end`;
+const ratio = (a: string, b: string) =>
+  `case when coalesce(${b}, 0) <> 0 then (${a})::float8 / (${b})::float8 end`;
 
-/** DuckDB's `round(x, 1)` of a non-negative double: round(x × 10) ÷ 10, half away from zero. */
-const round1 = (x: string) => `floor((${x}) * 10 + 0.5) / 10`;
+/** Zone of a fact joined to `unit_zone` as `alias` (the tenant's when it has none). */
+const zoneOf = (alias: string) => `coalesce(${alias}.zone, current_setting('TimeZone'))`;
+/** `unit_zone` joined as `alias` to the fact's tenant and unit. */
+const joinZone = (alias: string, tenant: string, unit: string) =>
+  `left join unit_zone ${alias} on ${alias}.tenant_id = ${tenant} and ${alias}.unit_id = ${unit}`;
 
 /** An interval in days, as DuckDB's `epoch(interval) / 86400.0`. */
 const days = (interval: string) => `extract(epoch from ${interval})::float8 / 86400`;
@@ -77,6 +81,13 @@ const SCOPES = `
      where o.parent_id is not null and a.depth < 16),
   ancestors as (
     select tenant_id, unit_id, ancestor_id, min(depth) as depth from anc group by 1, 2, 3),
+  -- Each unit's zone: its own, else its nearest ancestor's (names the server knows).
+  unit_zone as (
+    select distinct on (a.tenant_id, a.unit_id) a.tenant_id, a.unit_id, o.timezone as zone
+      from ancestors a
+      join org_units o on o.tenant_id = a.tenant_id and o.id = a.ancestor_id and o.deleted_at is null
+     where o.timezone in (select name from pg_timezone_names)
+     order by a.tenant_id, a.unit_id, a.depth),
   schools as (
     select tenant_id, id as school_id from org_units
      where deleted_at is null and kind in (${KINDS})),
@@ -289,10 +300,6 @@ const ATTENDANCE_DERIVED = new Set([
 ]);
 const MISSING_LIST_LIMIT = 400;
 
-/** a ÷ b unrounded, as the metrics publish it (rounded once, at display). */
-const share = (a: string, b: string) =>
-  `case when coalesce(${b}, 0) <> 0 then (${a})::float8 / (${b})::float8 end`;
-
 const STUDENT_FIGURES = `count(*) as students, sum(membership) as membership_days,
            sum(present) as present_days, sum(absent) as absent_days,
            sum(excused) as excused_absence_days, sum(unmarked) as unmarked_days,
@@ -494,11 +501,11 @@ const attendanceSql = `
          ${fig('excused_absence_days', ['total', 'grade', 'school', 'day'])},
          ${fig('unmarked_days', ['total', 'grade', 'school', 'day'])},
          ${fig(MARKED, ['total', 'grade', 'school', 'day'], 'marked_days')},
-         ${share('present_days * 100', MARKED)} as ada_percent,
-         ${share(`${MARKED} * 100`, 'membership_days')} as completeness_percent,
+         ${ratio('present_days * 100', MARKED)} as ada_percent,
+         ${ratio(`${MARKED} * 100`, 'membership_days')} as completeness_percent,
          ${fig('chronic_eligible', ['total', 'grade', 'school'])},
          ${fig('chronically_absent', ['total', 'grade', 'school'])},
-         ${share('chronically_absent', 'chronic_eligible')} as chronic_absence_rate,
+         ${ratio('chronically_absent', 'chronic_eligible')} as chronic_absence_rate,
          ${fig('instructional_days', ['total', 'school'])},
          ${fig('days_without_attendance', ['total', 'school'])},
          rank
@@ -568,7 +575,8 @@ const gradesSql = `
        and co.deleted_at is null
      where c.deleted_at is null),
   -- Scores on assignments due up to today, summed per student, class and due-date segment:
-  -- excused scores left out, missing ones count 0 points, ungraded ones only count as due.
+  -- excused scores left out, missing ones count 0 points, ungraded ones only count as due;
+  -- class enrolments dropped or withdrawn by today left out entirely.
   score_sums as (
     select a.tenant_id, s.student_id, a.class_id, c.school_id, c.course_id, c.subject,
            ${segOf('a.due_date')} as seg,
@@ -583,6 +591,11 @@ const gradesSql = `
        and a.deleted_at is null and a.due_date between ${FIRST_DAY} and current_date
       join class_info c on c.tenant_id = a.tenant_id and c.class_id = a.class_id
      where s.deleted_at is null
+       and not exists (select 1 from class_enrollments ce
+                        where ce.tenant_id = s.tenant_id and ce.student_id = s.student_id
+                          and ce.class_id = a.class_id and ce.deleted_at is null
+                          and ce.status in ('dropped', 'withdrawn')
+                          and coalesce(ce.exit_date, current_date) <= current_date)
      group by a.tenant_id, s.student_id, a.class_id, c.school_id, c.course_id, c.subject, seg),
   -- (student, class) percentages per scope and period, in double precision like DuckDB's
   -- decimal division, with their letter.
@@ -597,14 +610,14 @@ const gradesSql = `
               ${inWindow('x.seg')}
              group by ${BASE_W}, x.class_id, x.student_id, x.course_id, x.school_id, x.subject) p
       left join band_lookup bl on bl.tenant_id = p.tenant_id),
-  -- The average is DuckDB's exact one: percentages fixed to 8 decimals, mean rounded half up.
+  -- The average is DuckDB's exact one: percentages fixed to 8 decimals, summed as integers.
   figures as (
     select ${BASE}, ${GRADE_GROUP}, course_id, subject, school_id,
            count(distinct student_id) filter (where pct is not null) as students,
            count(pct) as student_classes,
            case when count(pct) > 0
-                then (div(2 * sum(floor(pct * 1e8::float8 + 0.5)::bigint) + count(pct) * 1000000,
-                          2 * count(pct) * 1000000::numeric) / 100)::float8 end as average_percent,
+                then sum(floor(pct * 1e8::float8 + 0.5)::bigint)::float8 / count(pct)::float8 / 1e8
+           end as average_percent,
            count(distinct student_id) filter (where pct < 60) as failing_students,
            sum(missing) as missing_scores, sum(due) as scores_due
       from lettered
@@ -615,7 +628,8 @@ const gradesSql = `
       from lettered where letter is not null
      group by grouping sets ((${BASE}, letter), (${BASE}, subject, letter),
                              (${BASE}, school_id, letter), (${BASE}, class_id, letter))),
-  -- GPA: completed enrolments with grade points, in classes whose session overlaps the window.
+  -- GPA: completed enrolments with grade points, in classes whose session overlaps the
+  -- window, whose exit date (undated: counts) is not after today.
   completed as (
     select ce.tenant_id, c.school_id, c.subject, least(ce.grade_points, 4.0) as points,
            coalesce(ce.credits_attempted, c.credits) as credits, se.start_date, se.end_date
@@ -624,7 +638,8 @@ const gradesSql = `
       join academic_sessions se on se.tenant_id = c.tenant_id and se.id = c.session_id
        and se.deleted_at is null
      where ce.deleted_at is null and ce.status = 'completed' and ce.grade_points is not null
-       and coalesce(ce.credits_attempted, c.credits) > 0),
+       and coalesce(ce.credits_attempted, c.credits) > 0
+       and coalesce(ce.exit_date, current_date) <= current_date),
   gpa as (
     select ${BASE_W},
            case when grouping(x.subject) = 0 then 'subject'
@@ -710,9 +725,9 @@ const gradesSql = `
          coalesce(missing_scores, 0) as missing_scores,
          coalesce(scores_due, 0) as scores_due,
          ${ratio('missing_scores', 'scores_due')} as missing_rate,
-         -- Math.round((Σ points × credits ÷ Σ credits) × 100) ÷ 100, in double precision.
+         -- Σ points × credits ÷ Σ credits, in double precision.
          case when breakdown <> 'class' and credits > 0
-              then floor(points_x_credits::float8 / credits::float8 * 100 + 0.5) / 100 end as gpa,
+              then points_x_credits::float8 / credits::float8 end as gpa,
          ${fig('floor(credits::float8 * 100 + 0.5) / 100', ['total', 'subject', 'school'], 'credits_attempted')},
          ${fig('enrollments', ['total', 'subject', 'school'], 'completed_enrollments')},
          course_id, subject, school_id
@@ -740,28 +755,30 @@ const leadFunnelSql = `
   -- unless the history has moves after today (then the target of the last move up to
   -- today). History is read per lead, through its index.
   cohort as (
-    select l.tenant_id, l.id, coalesce(l.school_id, ${ZERO}) as unit,
+    select l.tenant_id, l.id, coalesce(l.school_id, ${ZERO}) as unit, ${zoneOf('z')} as zone,
            coalesce(nullif(${code('l.source')}, ''), 'unknown') as source,
-           l.first_touch_at::timestamp as first_touch, l.first_touch_at::date as inquiry_date,
+           l.first_touch_at as first_touch,
+           (l.first_touch_at at time zone ${zoneOf('z')})::date as inquiry_date,
            l.converted_student_id is not null as is_converted,
            case when exists (select 1 from lead_stage_history h
                               where h.tenant_id = l.tenant_id and h.lead_id = l.id
-                                and h.changed_at::date > current_date)
+                                and (h.changed_at at time zone ${zoneOf('z')})::date > current_date)
                 then coalesce((select h.to_stage from lead_stage_history h
                                 where h.tenant_id = l.tenant_id and h.lead_id = l.id
-                                  and h.changed_at::date <= current_date
-                                order by h.changed_at::timestamp desc, h.id desc limit 1),
+                                  and (h.changed_at at time zone ${zoneOf('z')})::date <= current_date
+                                order by h.changed_at desc, h.id desc limit 1),
                               (select s.key from stages s where s.tenant_id = l.tenant_id and s.idx = 0))
                 else l.stage end as state
       from leads l
-     where l.deleted_at is null and l.first_touch_at::date <= current_date),
-  -- Stage moves up to today (local time), of the leads in the cohort.
+      ${joinZone('z', 'l.tenant_id', `coalesce(l.school_id, ${ZERO})`)}
+     where l.deleted_at is null
+       and (l.first_touch_at at time zone ${zoneOf('z')})::date <= current_date),
+  -- Stage moves up to today (local to the lead's school), of the leads in the cohort.
   hist as (
-    select h.tenant_id, h.id, h.lead_id, h.from_stage, h.to_stage, h.changed_at::timestamp as changed_at
-      from lead_stage_history h
-     where h.changed_at::date <= current_date
-       and exists (select 1 from leads l where l.tenant_id = h.tenant_id and l.id = h.lead_id
-                      and l.deleted_at is null and l.first_touch_at::date <= current_date)),
+    select h.tenant_id, h.id, h.lead_id, h.from_stage, h.to_stage, h.changed_at
+      from cohort c
+      join lead_stage_history h on h.tenant_id = c.tenant_id and h.lead_id = c.id
+     where (h.changed_at at time zone c.zone)::date <= current_date),
   -- Per lead: the highest stage of its history, the stage it was last lost from, and the
   -- entry time of each stage (first move into it; the first touch for the first stage).
   history as (
@@ -910,7 +927,7 @@ const leadFunnelSql = `
                 `lag(reached) over (partition by ${BASE}, breakdown order by stage_idx)`,
               )} end as conversion_rate,
          stage_idx, reached,
-         case when stage_idx > 0 then ${round1('median_days')} end as median_days_from_previous,
+         case when stage_idx > 0 then median_days end as median_days_from_previous,
          reached_by_stage
     from merged`;
 
@@ -935,11 +952,12 @@ const esaSql = `
   applications as (
     select a.tenant_id, a.id, a.program_id, p.state,
            coalesce(a.school_id, st.school_id, ${ZERO}) as unit,
-           coalesce(a.submitted_at, a.created_at)::date as app_date,
+           (coalesce(a.submitted_at, a.created_at) at time zone ${zoneOf('z')})::date as app_date,
            se.start_date as session_start, se.end_date as session_end,
-           case when a.status in ('approved', 'denied') and a.decided_at::date > current_date
+           case when a.status in ('approved', 'denied')
+                 and (a.decided_at at time zone ${zoneOf('z')})::date > current_date
                 then 'under_review' else a.status end as status,
-           a.submitted_at::timestamp as submitted, a.decided_at::timestamp as decided,
+           a.submitted_at as submitted, a.decided_at as decided,
            a.amount_requested_cents, a.amount_awarded_cents, coalesce(d.cents, 0) as disbursed_cents
       from esa_applications a
       left join esa_programs p on p.tenant_id = a.tenant_id and p.id = a.program_id
@@ -949,7 +967,9 @@ const esaSql = `
       left join academic_sessions se on se.tenant_id = a.tenant_id and se.id = a.session_id
        and se.deleted_at is null
       left join disbursed d on d.tenant_id = a.tenant_id and d.application_id = a.id
-     where a.deleted_at is null and coalesce(a.submitted_at, a.created_at)::date <= current_date),
+      ${joinZone('z', 'a.tenant_id', `coalesce(a.school_id, st.school_id, ${ZERO})`)}
+     where a.deleted_at is null
+       and (coalesce(a.submitted_at, a.created_at) at time zone ${zoneOf('z')})::date <= current_date),
   -- school_year: applications whose school year overlaps the window; other periods (and
   -- applications without a session): dated in the window.
   figures as (
@@ -996,7 +1016,7 @@ const esaSql = `
   select ${KEY}, ${WINDOW_SELECT},
          ${[...ESA_COUNTS, ...ESA_AMOUNTS].map((n) => `coalesce(${n}, 0) as ${n}`).join(', ')},
          ${ratio('approved', 'approved + denied')} as approval_rate,
-         ${round1('median_days')} as median_days_to_decision,
+         median_days as median_days_to_decision,
          state
     from merged`;
 
@@ -1024,11 +1044,13 @@ const financeSql = `
        and ba.deleted_at is null
      where i.deleted_at is null),
   allocations as (
-    select pa.tenant_id, pa.invoice_id, pa.amount_cents, p.received_at::date as received_on, iu.unit
+    select pa.tenant_id, pa.invoice_id, pa.amount_cents,
+           (p.received_at at time zone ${zoneOf('z')})::date as received_on, iu.unit
       from payment_allocations pa
       join payments p on p.tenant_id = pa.tenant_id and p.id = pa.payment_id
        and p.deleted_at is null and p.status = 'succeeded'
       join invoice_units iu on iu.tenant_id = pa.tenant_id and iu.id = pa.invoice_id
+      ${joinZone('z', 'iu.tenant_id', 'iu.unit')}
      where pa.deleted_at is null),
   -- Per invoice: allocations received by today (cohort collection) and after (balance then).
   invoices_paid as (
@@ -1048,12 +1070,15 @@ const financeSql = `
     union all
     select tenant_id, unit, received_on, 'allocation', amount_cents, 0, false from allocations
     union all
-    select p.tenant_id, coalesce(ba.school_id, ${ZERO}), p.received_at::date, 'payment',
+    select p.tenant_id, coalesce(ba.school_id, ${ZERO}),
+           (p.received_at at time zone ${zoneOf('z')})::date, 'payment',
            p.amount_cents, 0, p.method = 'esa'
       from payments p
       left join billing_accounts ba on ba.tenant_id = p.tenant_id and ba.id = p.account_id
        and ba.deleted_at is null
-     where p.deleted_at is null and p.status = 'succeeded' and p.received_at::date <= current_date),
+      ${joinZone('z', 'p.tenant_id', `coalesce(ba.school_id, ${ZERO})`)}
+     where p.deleted_at is null and p.status = 'succeeded'
+       and (p.received_at at time zone ${zoneOf('z')})::date <= current_date),
   flow_figures as (
     select ${BASE_W},
            case when grouping(x.month) = 0 then 'month'

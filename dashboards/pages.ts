@@ -138,9 +138,9 @@ function overview(ctx: PageContext): SectionSpec[] {
       note: `${fmt.count(funnel?.leads)} inquiries`,
     },
     {
-      label: 'Failing rate',
+      label: 'Students failing a class',
       value: fmt.rate(grades?.failing_rate),
-      note: `${fmt.count(grades?.failing_students)} of ${fmt.count(grades?.students)} students`,
+      note: `${fmt.count(grades?.failing_students)} of ${fmt.count(grades?.students)} students with grades are below 60% in at least one class`,
     },
     {
       label: 'GPA',
@@ -150,7 +150,7 @@ function overview(ctx: PageContext): SectionSpec[] {
     {
       label: 'Collection rate',
       value: fmt.rate(finance?.collection_rate.rate),
-      note: `of the period's invoices: ${fmt.dollars(finance?.collection_rate.collected_cents)} paid of ${fmt.dollars(finance?.collection_rate.invoiced_cents)}`,
+      note: `of the period's invoices, paid by the data date: ${fmt.dollars(finance?.collection_rate.collected_cents)} of ${fmt.dollars(finance?.collection_rate.invoiced_cents)}`,
     },
     {
       label: 'Outstanding balance',
@@ -160,9 +160,13 @@ function overview(ctx: PageContext): SectionSpec[] {
     {
       label: 'ESA approval rate',
       value: fmt.rate(esa?.approval_rate),
-      note: `${fmt.count(esa?.applications)} applications`,
+      note: `approved of ${fmt.count((esa?.by_status.approved ?? 0) + (esa?.by_status.denied ?? 0))} decided applications for the school year`,
     },
-    { label: 'ESA share of payments', value: fmt.rate(finance?.esa_share.rate) },
+    {
+      label: 'ESA share of payments',
+      value: fmt.rate(finance?.esa_share.rate),
+      note: `${fmt.dollars(finance?.esa_share.esa_cents)} of ${fmt.dollars(finance?.esa_share.total_cents)} received in the period`,
+    },
   ];
   const sections: SectionSpec[] = [{ heading: 'Key figures', tiles }];
 
@@ -207,7 +211,7 @@ function overview(ctx: PageContext): SectionSpec[] {
             'ADA',
             'Chronic absence',
             'Inquiry → enrolled',
-            'Failing rate',
+            'Students failing a class',
             'GPA',
             'Outstanding',
           ],
@@ -331,7 +335,7 @@ function admissions(ctx: PageContext): SectionSpec[] {
             'rate',
           ),
         {
-          columns: ['School', 'Inquiries', 'Converted to students', 'Inquiry → enrolled'],
+          columns: ['School', 'Inquiries', 'Student records created', 'Inquiry → enrolled'],
           rows: per.map((p) =>
             row(
               p.s.name,
@@ -349,8 +353,16 @@ function admissions(ctx: PageContext): SectionSpec[] {
       heading: 'Lead funnel',
       tiles: [
         { label: 'Inquiries', value: fmt.count(f.leads) },
-        { label: 'Inquiry → enrolled', value: fmt.rate(f.inquiry_to_enrolled.rate) },
-        { label: 'Converted to students', value: fmt.count(f.converted_to_student) },
+        {
+          label: 'Inquiry → enrolled',
+          value: fmt.rate(f.inquiry_to_enrolled.rate),
+          note: `${fmt.count(f.stages.at(-1)?.reached)} of ${fmt.count(f.stages[0]?.reached)} inquiries reached the last stage`,
+        },
+        {
+          label: 'Student records created',
+          value: fmt.count(f.converted_to_student),
+          note: 'inquiries of the period turned into a student record; a lead can reach the last stage before its record is made',
+        },
         { label: 'Lost', value: fmt.count(f.lost.total) },
       ],
       figures,
@@ -609,9 +621,9 @@ function academics(ctx: PageContext): SectionSpec[] {
           note: `${fmt.count(g.student_classes)} class grades`,
         },
         {
-          label: 'Failing rate',
+          label: 'Students failing a class',
           value: fmt.rate(g.failing_rate),
-          note: `${fmt.count(g.failing_students)} of ${fmt.count(g.students)} students`,
+          note: `${fmt.count(g.failing_students)} of ${fmt.count(g.students)} students with grades are below 60% in at least one class`,
         },
         {
           label: 'Missing assignments',
@@ -652,16 +664,16 @@ function academics(ctx: PageContext): SectionSpec[] {
         figure(
           ctx,
           'failing',
-          `Failing rate by ${by}`,
+          `Students failing a class, by ${by}`,
           (id) =>
             ctx.charts.bars(
               id,
-              `Failing rate by ${by}`,
+              `Students failing a class, by ${by}`,
               groupBars((f) => f.failing_rate),
               'rate',
             ),
           {
-            columns: [groupColumn, 'Students', 'Failing', 'Failing rate'],
+            columns: [groupColumn, 'Students with grades', 'Failing a class', 'Share failing'],
             rows: groups.map((x) =>
               row(
                 x.label,
@@ -733,7 +745,7 @@ function finance(ctx: PageContext): SectionSpec[] {
   const sections: SectionSpec[] = [];
   if (!f) sections.push({ heading: 'Tuition and payments', missing: notPublished('finance') });
   else {
-    const series = ['Invoiced', 'Collected'];
+    const series = ['Invoiced', 'Collected (applied to invoices)'];
     const figures: FigureSpec[] = [
       figure(
         ctx,
@@ -745,13 +757,13 @@ function finance(ctx: PageContext): SectionSpec[] {
             'Invoiced and collected by month',
             f.months.flatMap((m) => [
               { x: monthLabel(m.month).slice(0, 3), series: 'Invoiced', value: m.invoiced_cents },
-              { x: monthLabel(m.month).slice(0, 3), series: 'Collected', value: m.collected_cents },
+              { x: monthLabel(m.month).slice(0, 3), series: series[1]!, value: m.collected_cents },
             ]),
             series,
             'dollars',
           ),
         {
-          columns: ['Month', 'Invoiced', 'Collected', 'All payments'],
+          columns: ['Month', 'Invoiced', 'Collected (applied to invoices)', 'Payments received'],
           rows: f.months.map((m) =>
             row(
               monthLabel(m.month),
@@ -798,7 +810,13 @@ function finance(ctx: PageContext): SectionSpec[] {
               'dollars',
             ),
           {
-            columns: ['School', 'Invoiced', 'Collected', 'Open invoices', 'Outstanding'],
+            columns: [
+              'School',
+              'Invoiced',
+              'Collected (applied to invoices)',
+              'Open invoices',
+              'Outstanding',
+            ],
             rows: rows.map((s) =>
               row(
                 s.name,
@@ -817,14 +835,14 @@ function finance(ctx: PageContext): SectionSpec[] {
       tiles: [
         { label: 'Invoiced', value: fmt.dollars(f.invoiced_cents), note: 'issued in the period' },
         {
-          label: 'Collected',
+          label: 'Collected (applied to invoices)',
           value: fmt.dollars(f.collected_cents),
-          note: 'applied to invoices, by date received',
+          note: 'payments applied to any invoice, by date received in the period',
         },
         {
           label: 'Collection rate',
           value: fmt.rate(f.collection_rate.rate),
-          note: `of the period's invoices: ${fmt.dollars(f.collection_rate.collected_cents)} paid of ${fmt.dollars(f.collection_rate.invoiced_cents)}`,
+          note: `of the period's invoices, paid by the data date: ${fmt.dollars(f.collection_rate.collected_cents)} of ${fmt.dollars(f.collection_rate.invoiced_cents)}`,
         },
         {
           label: 'Outstanding balance',
@@ -850,7 +868,11 @@ function finance(ctx: PageContext): SectionSpec[] {
     sections.push({
       heading: 'ESA',
       tiles: [
-        { label: 'Applications', value: fmt.count(e.applications) },
+        {
+          label: 'Applications for the school year',
+          value: fmt.count(e.applications),
+          note: 'for a school year that overlaps this one (term and 30-day figures count applications by their date)',
+        },
         { label: 'Approval rate', value: fmt.rate(e.approval_rate) },
         { label: 'Median days to decision', value: fmt.days(e.median_days_to_decision) },
       ],

@@ -25,6 +25,7 @@ import {
   SCOPE_COLS,
   asText,
   byScope,
+  ratio,
   scopeKey,
   segmentJoin,
 } from './context.js';
@@ -48,7 +49,6 @@ interface FigureRow {
 const MISSING_LIST_LIMIT = 400;
 
 /** a ÷ b, unrounded (figures are rounded once, at display); null when b is 0. */
-const share = (a: number, b: number): number | null => (b ? a / b : null);
 
 function figures(r: FigureRow | undefined): AttendanceFigures {
   const f = {
@@ -65,9 +65,9 @@ function figures(r: FigureRow | undefined): AttendanceFigures {
   return {
     ...f,
     marked_days: marked,
-    ada_percent: share(f.present_days * 100, marked),
-    completeness_percent: share(marked * 100, f.membership_days),
-    chronic_absence_rate: share(f.chronically_absent, f.chronic_eligible),
+    ada_percent: ratio(f.present_days * 100, marked),
+    completeness_percent: ratio(marked * 100, f.membership_days),
+    chronic_absence_rate: ratio(f.chronically_absent, f.chronic_eligible),
   };
 }
 
@@ -597,7 +597,7 @@ export async function attendanceSnapshots(
         present: d.present,
         absent: d.absent,
         unmarked: d.unmarked,
-        rate_percent: share(d.present * 100, d.membership - d.unmarked),
+        rate_percent: ratio(d.present * 100, d.membership - d.unmarked),
       })),
       by_grade,
       by_school,

@@ -17,9 +17,15 @@
  *
  * Every fact table joins `_m_scope_windows` on (unit, date within the window), which fans
  * a fact out to each scope and period it belongs to.
+ *
+ * Dates and zones. Timestamps are instants (UTC in the warehouse). A fact's date (inquiry
+ * day, stage move day, received day, application day) is its local date in its school's
+ * zone: the unit's own `timezone`, else its nearest ancestor's, else the tenant's (so the
+ * tenant's zone only for rows with no school, or no zone anywhere above them). Durations are
+ * differences between instants, so a daylight-saving change shifts nothing.
  */
 import { SCHOOL_KINDS as KINDS } from '../../db/schema/org.js';
-import type { SqlRunner } from '../warehouse.js';
+import { lit, type SqlRunner } from '../warehouse.js';
 import type { MetricPeriod, MetricWindow, ScopeKind } from './types.js';
 
 /** Stands in for "no school" and for the tenant scope's id inside queries. */
@@ -27,6 +33,7 @@ export const NO_UNIT = '00000000-0000-0000-0000-000000000000';
 export const SCHOOL_KINDS = `(${KINDS.map((k) => `'${k}'`).join(', ')})`;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const ZONE = /^[A-Za-z0-9_+\-/]{1,64}$/;
 
 /** Validates a `YYYY-MM-DD` date. */
 export function parseAsOf(asOf: string): string {
@@ -69,8 +76,11 @@ export class MetricContext {
   constructor(
     readonly runner: SqlRunner,
     readonly asOf: string,
+    /** The tenant's IANA zone: dates of facts with no school (or no zone above them). */
+    readonly timezone = 'UTC',
   ) {
     this.asOfSql = `DATE '${parseAsOf(asOf)}'`;
+    if (!ZONE.test(timezone)) throw new Error(`time zone must be an IANA name, got "${timezone}"`);
   }
 
   /** The table holding base aggregate `name` in `mode`. */
@@ -140,6 +150,19 @@ export class MetricContext {
        UNION ALL
        SELECT a.unit_id, 'school', a.ancestor_id
          FROM _m_ancestors a JOIN _m_schools s ON s.school_id = a.ancestor_id`,
+    );
+    // Each unit's zone (see the header); names DuckDB does not know fall through.
+    await this.temp(
+      '_m_unit_zone',
+      `WITH known AS (SELECT name FROM pg_timezone_names()),
+       zoned AS (
+         SELECT a.unit_id, arg_min(o.timezone, a.depth) AS zone
+           FROM _m_ancestors a JOIN org_units o ON o.id = a.ancestor_id
+          WHERE o.timezone IN (SELECT name FROM known)
+          GROUP BY a.unit_id)
+       SELECT u.unit_id, coalesce(any_value(z.zone), ${lit(this.timezone)}) AS zone
+         FROM _m_unit_scopes u LEFT JOIN zoned z USING (unit_id)
+        GROUP BY u.unit_id`,
     );
     await this.temp(
       '_m_windows',
@@ -243,14 +266,23 @@ export class MetricContext {
   }
 }
 
+/**
+ * The local date of instant `ts` (a UTC `TIMESTAMP`) in the zone of unit `unit` (an id
+ * expression; `_m_unit_zone` covers every unit a fact can point at).
+ */
+export const localDate = (ts: string, unit: string) =>
+  `timezone((SELECT zone FROM _m_unit_zone WHERE unit_id = ${unit}), ${ts} AT TIME ZONE 'UTC')::DATE`;
+
 /** `scope_id` of a result row as published (null for the tenant). */
 export const publishedScopeId = (kind: string, id: string) => (kind === 'tenant' ? null : id);
 
-/** a ÷ b rounded, null when b is 0. */
-export function ratio(a: number, b: number, digits = 4): number | null {
+/**
+ * a ÷ b, unrounded; null when b is 0. Payloads carry exact ratios: rounding happens once,
+ * where a figure is shown (dashboards/format.ts), never before.
+ */
+export function ratio(a: number, b: number): number | null {
   if (!b) return null;
-  const f = 10 ** digits;
-  return Math.round((a / b) * f) / f;
+  return a / b;
 }
 
 /** Groups result rows by (scope, period). */

@@ -3,18 +3,34 @@
  *
  * - Which applications: those dated (submitted, else created) on or before the as-of date;
  *   for `school_year`, those whose session overlaps the school-year window (an application
- *   is for a school year); for `term` and `last_30_days`, those dated in the window.
+ *   is for a school year); for `term` and `last_30_days`, those dated in the window. So the
+ *   two count different things even when their windows coincide (applications *for* the
+ *   year, many submitted before it starts, against applications *dated* in the term): the
+ *   dashboards label the school-year figure "Applications for the school year".
  * - School: the application's school, else the student's school.
  * - Status as of the date: a decision dated after the as-of date is still pending
  *   (reported as under_review).
  * - Approval rate = approved ÷ (approved + denied): pending, draft and withdrawn
  *   applications are not in it.
- * - Median days to decision: decided_at − submitted_at in days (1 decimal), decided only.
+ * - Dates (application day, decision day) are local dates in the school's zone (the
+ *   tenant's for an application with no school).
+ * - Median days to decision: elapsed time from the submitted to the decided instant, in
+ *   days of 24 h (unrounded), decided only; a daylight-saving change in between shifts
+ *   nothing.
  * - Requested: amounts of applications that were submitted (not draft, not withdrawn);
  *   awarded: approved applications' awards; disbursed: disbursements with status
  *   `disbursed` on or before the as-of date (returned and cancelled ones are not).
  */
-import { MetricContext, SCOPE_COLS, byScope, groupBy, ratio, scopeKey } from './context.js';
+import {
+  MetricContext,
+  NO_UNIT,
+  SCOPE_COLS,
+  byScope,
+  groupBy,
+  localDate,
+  ratio,
+  scopeKey,
+} from './context.js';
 import { ESA_STATUSES, type EsaFigures, type EsaPayload, type MetricSnapshot } from './types.js';
 
 interface FigureRow {
@@ -65,21 +81,25 @@ export async function esaSnapshots(ctx: MetricContext): Promise<MetricSnapshot<'
     '_m_esa',
     `WITH paid AS (
        SELECT application_id, sum(amount_cents) AS cents FROM esa_disbursements
-        WHERE status = 'disbursed' AND disbursed_on <= ${asOf} GROUP BY ALL)
-     SELECT a.id, a.program_id, p.state,
-            coalesce(a.school_id, st.school_id, '00000000-0000-0000-0000-000000000000'::UUID) AS unit,
-            coalesce(a.submitted_at, a.created_at)::DATE AS app_date,
+        WHERE status = 'disbursed' AND disbursed_on <= ${asOf} GROUP BY ALL),
+     apps AS (
+       SELECT a.*, coalesce(a.school_id, st.school_id, '${NO_UNIT}'::UUID) AS unit
+         FROM esa_applications a LEFT JOIN students st ON st.id = a.student_id),
+     dated AS (
+       SELECT a.*, ${localDate('coalesce(a.submitted_at, a.created_at)', 'a.unit')} AS app_date,
+              ${localDate('a.decided_at', 'a.unit')} AS decided_on
+         FROM apps a)
+     SELECT a.id, a.program_id, p.state, a.unit, a.app_date,
             se.start_date AS session_start, se.end_date AS session_end,
-            CASE WHEN a.status IN ('approved', 'denied') AND a.decided_at::DATE > ${asOf}
+            CASE WHEN a.status IN ('approved', 'denied') AND a.decided_on > ${asOf}
                  THEN 'under_review' ELSE a.status END AS status,
             a.submitted_at, a.decided_at, a.amount_requested_cents, a.amount_awarded_cents,
             coalesce(paid.cents, 0) AS disbursed_cents
-       FROM esa_applications a
+       FROM dated a
        LEFT JOIN esa_programs p ON p.id = a.program_id
-       LEFT JOIN students st ON st.id = a.student_id
        LEFT JOIN academic_sessions se ON se.id = a.session_id
        LEFT JOIN paid ON paid.application_id = a.id
-      WHERE coalesce(a.submitted_at, a.created_at)::DATE <= ${asOf}`,
+      WHERE a.app_date <= ${asOf}`,
   );
   await ctx.temp(
     '_m_esa_windows',
@@ -100,7 +120,7 @@ export async function esaSnapshots(ctx: MetricContext): Promise<MetricSnapshot<'
       FROM _m_esa_windows GROUP BY ALL`;
   const medianSql = (group: string) => `
     SELECT scope_kind, scope_id, period${group ? `, ${group}` : ''},
-           round(median(epoch(decided_at - submitted_at) / 86400.0), 1)::DOUBLE AS median_days
+           median(epoch(decided_at - submitted_at) / 86400.0)::DOUBLE AS median_days
       FROM _m_esa_windows
      WHERE status IN ('approved', 'denied') AND submitted_at IS NOT NULL
      GROUP BY ALL`;

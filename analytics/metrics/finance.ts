@@ -4,8 +4,10 @@
  * - School of an invoice: its school, else its billing account's school; of a payment: its
  *   account's school. Facts with neither count for the tenant only.
  * - Invoiced: totals of invoices that are not draft and not void, by issue date.
- * - Collected: payment allocations of succeeded payments, by the payment's received date
- *   (local), attributed to the invoice's school. Allocations (not payments) are used so
+ * - Dates are local to the school (its zone; the tenant's with no school): a payment's
+ *   received day in its account's school's zone, an allocation's in its invoice's school's.
+ * - Collected: payment allocations of succeeded payments, by the payment's received date,
+ *   attributed to the invoice's school. Allocations (not payments) are used so
  *   that collected money is tied to what was invoiced; unapplied credit is not collected
  *   revenue. `payments_cents` reports every succeeded payment for reconciliation.
  * - Collection rate: of the invoices issued in the window, the allocations received by the
@@ -32,6 +34,7 @@ import {
   type BaseMode,
   byScope,
   groupBy,
+  localDate,
   ratio,
   scopeKey,
 } from './context.js';
@@ -68,15 +71,21 @@ function invoiceFacts(asOf: string, ids?: string): string {
   const allocations = ids
     ? `(SELECT * FROM payment_allocations WHERE invoice_id IN (SELECT id FROM ${ids}))`
     : 'payment_allocations';
+  // An allocation's received day is local to the invoice's school (where it is collected).
   return `WITH pa AS (SELECT * FROM ${allocations}),
-     paid AS (
-       SELECT pa.invoice_id,
-              coalesce(sum(pa.amount_cents) FILTER (p.received_at::DATE <= ${asOf}), 0) AS by_as_of,
-              coalesce(sum(pa.amount_cents) FILTER (p.received_at::DATE > ${asOf}), 0) AS after_as_of
+     received AS (
+       SELECT pa.invoice_id, pa.amount_cents,
+              ${localDate('p.received_at', unitOf('coalesce(i.school_id, ba.school_id)'))} AS received_on
          FROM pa
          JOIN ${narrowed('payments', 'id', 'payment_id', 'pa', ids)} p
            ON p.id = pa.payment_id AND p.status = 'succeeded'
-        GROUP BY pa.invoice_id)
+         JOIN ${invoices} i ON i.id = pa.invoice_id
+         LEFT JOIN billing_accounts ba ON ba.id = i.account_id),
+     paid AS (
+       SELECT invoice_id,
+              coalesce(sum(amount_cents) FILTER (received_on <= ${asOf}), 0) AS by_as_of,
+              coalesce(sum(amount_cents) FILTER (received_on > ${asOf}), 0) AS after_as_of
+         FROM received GROUP BY invoice_id)
      SELECT i.id, i.account_id, ${unitOf('coalesce(i.school_id, ba.school_id)')} AS unit,
             i.issue_date, i.total_cents, i.status NOT IN ('draft', 'void') AS invoiced,
             coalesce(paid.by_as_of, 0)::BIGINT AS collected,
@@ -108,7 +117,8 @@ function allocationFacts(ids?: string): string {
   return `WITH pa AS (SELECT * FROM ${allocations})
      SELECT pa.id, pa.invoice_id, pa.payment_id,
             ${unitOf('coalesce(i.school_id, ba.school_id)')} AS unit,
-            p.received_at::DATE AS received_on, pa.amount_cents
+            ${localDate('p.received_at', unitOf('coalesce(i.school_id, ba.school_id)'))} AS received_on,
+            pa.amount_cents
        FROM pa
        JOIN ${narrowed('payments', 'id', 'payment_id', 'pa', ids)} p
          ON p.id = pa.payment_id AND p.status = 'succeeded'
@@ -118,10 +128,13 @@ function allocationFacts(ids?: string): string {
 
 /** Succeeded payments received by the as-of date, with their account's school. */
 function paymentFacts(asOf: string, ids?: string): string {
-  return `SELECT p.id, p.account_id, p.method, p.amount_cents,
-                 p.received_at::DATE AS received_on, ${unitOf('ba.school_id')} AS unit
-            FROM payments p LEFT JOIN billing_accounts ba ON ba.id = p.account_id
-           WHERE p.status = 'succeeded' AND p.received_at::DATE <= ${asOf} ${onlyIds('p.id', ids)}`;
+  return `SELECT * FROM (
+            SELECT p.id, p.account_id, p.method, p.amount_cents,
+                   ${localDate('p.received_at', unitOf('ba.school_id'))} AS received_on,
+                   ${unitOf('ba.school_id')} AS unit
+              FROM payments p LEFT JOIN billing_accounts ba ON ba.id = p.account_id
+             WHERE p.status = 'succeeded' ${onlyIds('p.id', ids)})
+           WHERE received_on <= ${asOf}`;
 }
 
 /** A fact joined to the scope windows containing its school and date. */

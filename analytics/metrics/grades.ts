@@ -14,10 +14,15 @@
  *   with a percentage.
  * - Missing-assignment rate: missing scores ÷ scores due (score rows on assignments due in
  *   the window, excused ones left out; ungraded rows count as due).
- * - GPA: Σ(grade points × credits attempted) ÷ Σ credits attempted over class enrolments
- *   with status `completed`, grade points set and credits attempted > 0 (credits attempted
- *   null: the course's credits), in classes whose session overlaps the window. Grade
- *   points are capped at 4.0 (the 4.0 scale: honours weighting is not applied).
+ * - GPA: Σ(grade points × credits attempted) ÷ Σ credits attempted over final grades:
+ *   class enrolments with status `completed`, grade points set and credits attempted > 0
+ *   (credits attempted null: the course's credits), in classes whose session overlaps the
+ *   window, whose exit date (the date of the final grade) is not after the as-of date (an
+ *   undated final grade counts). Grade points are capped at 4.0 (the 4.0 scale: honours
+ *   weighting is not applied).
+ * - Dropped or withdrawn class enrolments (status `dropped`/`withdrawn`, exit date by the
+ *   as-of date or none) are in no figure: their scores are left out of every percentage,
+ *   letter, failing and missing count.
  */
 import {
   MIN_START,
@@ -70,12 +75,11 @@ interface GpaRow {
 
 /**
  * The mean of percentages from their fixed-point sum `s` (percentages × 1e8, integers) and
- * count `n`, rounded half up to 2 decimals in integer arithmetic (null when n is 0). Exact,
- * so a figure does not depend on the order in which rows were added or subtracted.
+ * count `n` (null when n is 0), unrounded: the sum is exact, so a figure does not depend on
+ * the order in which rows were added or subtracted. Rounded only where it is shown.
  */
 const meanSql = (s: string, n: string) =>
-  `CASE WHEN ${n} > 0 THEN ((2 * ${s}::HUGEINT + ${n}::HUGEINT * 1000000)
-                           // (2 * ${n}::HUGEINT * 1000000)) / 100 END::DOUBLE`;
+  `CASE WHEN ${n} > 0 THEN ${s}::DOUBLE / ${n}::DOUBLE / 1e8 END`;
 
 /**
  * What one (student, class) row adds to the figures, times `sign` (+1 added, −1 removed):
@@ -129,7 +133,7 @@ const figureRowsSql = (students: string, letters: string[], sign = '1') => `
  * GPA sums per scope and period, over final grades (completed class enrolments with grade
  * points and credits): in total (`g` 0), per subject (1) and per school (2).
  */
-const GPA_SQL = `WITH e AS (
+const gpaSql = (asOf: string) => `WITH e AS (
      SELECT sw.scope_kind, sw.scope_id, sw.period, c.school_id::VARCHAR AS school_id,
             coalesce(co.subject, 'unknown') AS subject,
             least(ce.grade_points, 4.0) AS points,
@@ -141,7 +145,8 @@ const GPA_SQL = `WITH e AS (
        JOIN _m_scope_windows sw ON sw.unit_id = c.school_id
         AND se.start_date <= sw.end_date AND se.end_date >= sw.start_date
       WHERE ce.status = 'completed' AND ce.grade_points IS NOT NULL
-        AND coalesce(ce.credits_attempted, co.credits) > 0)
+        AND coalesce(ce.credits_attempted, co.credits) > 0
+        AND coalesce(ce.exit_date, ${asOf}) <= ${asOf})
   ${(
     [
       [0, `''`],
@@ -158,8 +163,16 @@ const GPA_SQL = `WITH e AS (
     )
     .join('\n  UNION ALL')}`;
 
+/**
+ * (student, class) pairs whose class enrolment was dropped or withdrawn by the as-of date:
+ * their scores count nowhere.
+ */
+const droppedSql = (asOf: string) =>
+  `SELECT student_id, class_id FROM class_enrollments
+    WHERE status IN ('dropped', 'withdrawn') AND coalesce(exit_date, ${asOf}) <= ${asOf}`;
+
 /** Changed rows of these tables can be patched into the base aggregate. */
-export const GRADES_PATCHABLE = ['assignments', 'scores'] as const;
+export const GRADES_PATCHABLE = ['assignments', 'scores', 'class_enrollments'] as const;
 
 /**
  * Weighted points, exact. Sums of DECIMAL come out 38 digits wide (HUGEINT-backed), which
@@ -182,7 +195,7 @@ const SEGMENT_SUMS = `sum(x.sign)::INTEGER AS rows,
  * Scores (with their assignment, class and course) as segment facts: `sign` +1, or −1 for
  * the replaced versions in a delta.
  */
-const scoreFacts = (scores: string, sign: string) => `
+const scoreFacts = (scores: string, sign: string, asOf: string) => `
        SELECT ${sign} AS sign, s.student_id, a.class_id, c.school_id, c.course_id,
               coalesce(co.subject, 'unknown') AS subject, a.due_date,
               NOT s.is_excused AS due,
@@ -193,14 +206,15 @@ const scoreFacts = (scores: string, sign: string) => `
          FROM ${scores} s
          JOIN assignments a ON a.id = s.assignment_id
          JOIN classes c ON c.id = a.class_id
-         LEFT JOIN courses co ON co.id = c.course_id`;
+         LEFT JOIN courses co ON co.id = c.course_id
+         ANTI JOIN (${droppedSql(asOf)}) dr ON dr.student_id = s.student_id AND dr.class_id = a.class_id`;
 
 /**
  * Scores summed per (student, class) and date segment. `only` restricts the rows to the
  * classes in `temp._m_gr_classes` and the (student, class) pairs in `temp._m_gr_pairs`.
  */
 function scoreSegmentsSql(asOf: string, only = false): string {
-  return `WITH x AS (${scoreFacts('scores', '1')}
+  return `WITH x AS (${scoreFacts('scores', '1', asOf)}
         WHERE a.due_date BETWEEN ${MIN_START} AND ${asOf}
         ${
           only
@@ -311,7 +325,7 @@ export async function gradesBase(ctx: MetricContext, mode: 'temp' | 'rebuild'): 
   const students = ctx.base('gr_student', mode);
   for (const g of [1, 2]) await ctx.runner.run(`INSERT INTO ${students} ${perStudent(g)}`);
   await ctx.createBase('gr_figures', mode, figureRowsSql(ctx.base('gr_student', mode), L));
-  await ctx.createBase('gr_gpa', mode, GPA_SQL);
+  await ctx.createBase('gr_gpa', mode, gpaSql(ctx.asOfSql));
 }
 
 /**
@@ -328,7 +342,8 @@ export async function patchGradesBase(
   changed: ReadonlySet<string>,
 ): Promise<void> {
   // GPA sums are small and cheap: recomputed whenever final grades change.
-  if (changed.has('class_enrollments')) await ctx.createBase('gr_gpa', 'patch', GPA_SQL);
+  if (changed.has('class_enrollments'))
+    await ctx.createBase('gr_gpa', 'patch', gpaSql(ctx.asOfSql));
   if (!GRADES_PATCHABLE.some((t) => changed.has(t))) return;
   const bands = await gradeBands(ctx);
   const L = bands.map((b) => b.letter);
@@ -337,15 +352,33 @@ export async function patchGradesBase(
   // The pairs reached: those of the changed scores (old and new versions) and every pair
   // of a class whose assignments changed. Their (student, class) rows are computed from
   // the segments before and after the update: the figures lose the first, gain the second.
-  if (changed.has('assignments')) {
-    await ctx.temp('_m_gr_classes', `SELECT DISTINCT class_id FROM temp._delta_assignments`);
+  // A changed class enrolment (a drop, a re-enrolment) reaches its (student, class) pair:
+  // its segments are recomputed from the scores like those of a changed assignment's class.
+  if (changed.has('assignments') || changed.has('class_enrollments')) {
+    await ctx.temp(
+      '_m_gr_classes',
+      changed.has('assignments')
+        ? `SELECT DISTINCT class_id FROM temp._delta_assignments`
+        : `SELECT NULL::UUID AS class_id WHERE false`,
+    );
+    const assignmentClasses = changed.has('assignments')
+      ? `(SELECT id, class_id FROM assignments UNION SELECT id, class_id FROM temp._delta_assignments)`
+      : 'assignments';
+    const pairs = [
+      ...(changed.has('scores')
+        ? [
+            `SELECT d.student_id, a.class_id FROM temp._delta_scores d
+               JOIN ${assignmentClasses} a ON a.id = d.assignment_id`,
+          ]
+        : []),
+      ...(changed.has('class_enrollments')
+        ? [`SELECT student_id, class_id FROM temp._delta_class_enrollments`]
+        : []),
+    ];
     await ctx.temp(
       '_m_gr_pairs',
-      changed.has('scores')
-        ? `SELECT DISTINCT d.student_id, a.class_id FROM temp._delta_scores d
-             JOIN (SELECT id, class_id FROM assignments
-                   UNION SELECT id, class_id FROM temp._delta_assignments) a
-               ON a.id = d.assignment_id`
+      pairs.length
+        ? `SELECT DISTINCT * FROM (${pairs.join(' UNION ALL ')})`
         : `SELECT NULL::UUID AS student_id, NULL::UUID AS class_id WHERE false`,
     );
     const classPairs = `SELECT student_id, class_id FROM ${segments}
@@ -365,7 +398,7 @@ export async function patchGradesBase(
     // it was added, so the replaced version's is subtracted and the new one's added.
     await ctx.temp(
       '_m_gr_seg_delta',
-      `WITH x AS (${scoreFacts('temp._delta_scores', 'CASE WHEN s._old THEN -1 ELSE 1 END')}
+      `WITH x AS (${scoreFacts('temp._delta_scores', 'CASE WHEN s._old THEN -1 ELSE 1 END', ctx.asOfSql)}
           WHERE a.due_date BETWEEN ${MIN_START} AND ${ctx.asOfSql})
        SELECT x.student_id, x.class_id, x.school_id, x.course_id, x.subject, b.b AS seg,
               ${SEGMENT_SUMS}
@@ -519,7 +552,7 @@ export async function gradesSnapshots(
     missing_rate: ratio(r?.missing_scores ?? 0, r?.scores_due ?? 0),
   });
   const gpaFigures = (r: GpaRow | undefined): GpaFigures => ({
-    gpa: r && r.credits > 0 ? Math.round((r.points_x_credits / r.credits) * 100) / 100 : null,
+    gpa: r && r.credits > 0 ? r.points_x_credits / r.credits : null,
     credits_attempted: r ? Math.round(r.credits * 100) / 100 : 0,
     completed_enrollments: r?.enrollments ?? 0,
   });

@@ -109,7 +109,7 @@ const KEPT_BASES = {
 } as const;
 type KeptMetric = keyof typeof KEPT_BASES;
 /** Bump when a kept table changes shape: the next run rebuilds them. */
-const KEPT_VERSION = 13;
+const KEPT_VERSION = 15;
 
 /** Tables whose changed rows an incremental run must keep for `computeMetrics` (`keepDeltas`). */
 export const DELTA_TABLES: readonly string[] = Object.values(KEPT_BASES).flatMap(
@@ -182,8 +182,9 @@ export async function computeMetrics(
   asOf: string,
   only: readonly MetricName[] = METRIC_NAMES,
   kept?: KeptAggregates,
+  timezone = 'UTC',
 ): Promise<AnySnapshot[]> {
-  return (await computeMetricsDetailed(runner, asOf, only, kept)).snapshots;
+  return (await computeMetricsDetailed(runner, asOf, only, kept, timezone)).snapshots;
 }
 
 /** `computeMetrics`, also telling how the kept aggregates were brought up to date. */
@@ -192,13 +193,15 @@ export async function computeMetricsDetailed(
   asOf: string,
   only: readonly MetricName[] = METRIC_NAMES,
   kept?: KeptAggregates,
+  /** The tenant's IANA zone (dates of facts with no school's zone). */
+  timezone = 'UTC',
 ): Promise<{
   snapshots: AnySnapshot[];
   upkeep: BaseUpkeep | null;
   /** Milliseconds per step: `prepare`, `aggregates` (kept tables), then each metric. */
   steps: Record<string, number>;
 }> {
-  const ctx = new MetricContext(runner, asOf);
+  const ctx = new MetricContext(runner, asOf, timezone);
   const steps: Record<string, number> = {};
   let mark = performance.now();
   const lap = (step: string) => {

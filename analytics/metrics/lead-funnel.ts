@@ -3,7 +3,9 @@
  *
  * - Stages: the tenant's non-terminal funnel stages by position (default inquiry →
  *   tour_scheduled → … → enrolled). Terminal stages (`lost`) are exits, not steps.
- * - Cohort: leads whose inquiry date (first touch, local date) falls in the window.
+ * - Cohort: leads whose inquiry date (first touch, local date in the school's zone — the
+ *   tenant's for a lead with no school) falls in the window; weeks of inquiry are of that
+ *   date too, and a stage move counts by its local date the same way.
  * - A lead's state as of the date: its current stage, unless its stage history has moves
  *   after the as-of date, in which case the target of its last move on or before it.
  * - Reached: a lead reached the highest stage among its state, every from/to stage of its
@@ -14,7 +16,9 @@
  * - Conversion: reached(k+1) ÷ reached(k); inquiry → enrolled: reached(last) ÷ reached(first).
  * - Median days between consecutive stages k → k+1: over leads with an entry time for both
  *   (entering k+1 no earlier than k), entry = first history move into the stage, and the
- *   first touch for the first stage. A lead that skipped k+1 has no entry time for it.
+ *   first touch for the first stage. A lead that skipped k+1 has no entry time for it. Days
+ *   are elapsed time between the two instants ÷ 24 h: a daylight-saving change in between
+ *   shifts nothing.
  * - Lost by stage: leads whose state is terminal, by the stage they were lost from (no
  *   history: the highest stage they reached).
  *
@@ -25,7 +29,15 @@
  * history changed and moves the sums by the difference; medians are taken from the kept gaps.
  */
 
-import { MetricContext, type BaseMode, byScope, groupBy, ratio, scopeKey } from './context.js';
+import {
+  MetricContext,
+  type BaseMode,
+  byScope,
+  groupBy,
+  localDate,
+  ratio,
+  scopeKey,
+} from './context.js';
 import { mergeSums, replaceFacts } from './sums.js';
 import type { FunnelBreakdown, LeadFunnelPayload, MetricSnapshot } from './types.js';
 
@@ -54,28 +66,42 @@ async function stagesOf(ctx: MetricContext): Promise<{ key: string; idx: number 
 const onlyLeads = (column: string, ids?: string) =>
   ids ? `AND ${column} IN (SELECT id FROM ${ids})` : '';
 
+/** A lead's unit: its school, else "no school". */
+const LEAD_UNIT = `coalesce(l.school_id, '00000000-0000-0000-0000-000000000000'::UUID)`;
+
+/**
+ * Stage history (of the leads in `ids`, if given) with each move's local date in its lead's
+ * school's zone; `when` filters on it (`day`).
+ */
+const datedHistory = (when: string, ids?: string) =>
+  `SELECT * FROM (
+     SELECT h.*, ${localDate('h.changed_at', LEAD_UNIT)} AS day
+       FROM lead_stage_history h JOIN leads l ON l.id = h.lead_id
+      WHERE true ${onlyLeads('h.lead_id', ids)})
+    WHERE ${when}`;
+
 /** Stage history up to the as-of date (of the leads in `ids`, if given). */
-const historySql = (asOf: string, ids?: string) =>
-  `SELECT * FROM lead_stage_history WHERE changed_at::DATE <= ${asOf} ${onlyLeads('lead_id', ids)}`;
+const historySql = (asOf: string, ids?: string) => datedHistory(`day <= ${asOf}`, ids);
 
 /** Each lead inquiring by the as-of date: its school, source, state then, reached and lost stage. */
 function leadFacts(asOf: string, ids?: string): string {
   return `WITH hist AS (
        SELECT h.*, row_number() OVER (PARTITION BY lead_id ORDER BY changed_at DESC, id DESC) AS recent
          FROM (${historySql(asOf, ids)}) h),
-     future AS (
-       SELECT DISTINCT lead_id FROM lead_stage_history
-        WHERE changed_at::DATE > ${asOf} ${onlyLeads('lead_id', ids)}),
+     future AS (SELECT DISTINCT lead_id FROM (${datedHistory(`day > ${asOf}`, ids)})),
+     dated AS (
+       SELECT l.*, ${LEAD_UNIT} AS unit, ${localDate('l.first_touch_at', LEAD_UNIT)} AS inquiry_date
+         FROM leads l WHERE true ${onlyLeads('l.id', ids)}),
      l AS (
-       SELECT l.id, coalesce(l.school_id, '00000000-0000-0000-0000-000000000000'::UUID) AS unit,
+       SELECT l.id, l.unit,
               coalesce(nullif(l.source, ''), 'unknown') AS source, l.first_touch_at,
-              l.first_touch_at::DATE AS inquiry_date, l.is_converted,
+              l.inquiry_date, l.is_converted,
               CASE WHEN f.lead_id IS NULL THEN l.stage
                    ELSE coalesce(h.to_stage, (SELECT key FROM _m_stages WHERE idx = 0)) END AS state
-         FROM leads l
+         FROM dated l
          LEFT JOIN future f ON f.lead_id = l.id
          LEFT JOIN hist h ON h.lead_id = l.id AND h.recent = 1
-        WHERE l.first_touch_at::DATE <= ${asOf} ${onlyLeads('l.id', ids)}),
+        WHERE l.inquiry_date <= ${asOf}),
      reached AS (
        SELECT lead_id, max(idx) AS max_idx FROM (
          SELECT id AS lead_id, 0 AS idx FROM l
@@ -245,7 +271,7 @@ export async function leadFunnelSnapshots(
   const medians = byScope(
     await ctx.rows<Keyed & { idx: number; median_days: number | null }>(
       `SELECT sw.scope_kind, sw.scope_id::VARCHAR AS scope_id, sw.period, g.idx,
-              round(median(g.days), 1)::DOUBLE AS median_days
+              median(g.days)::DOUBLE AS median_days
          FROM ${ctx.base('fn_gaps', mode)} g
          JOIN ${ctx.base('fn_leads', mode)} l ON l.id = g.lead_id
          JOIN _m_scope_windows sw ON sw.unit_id = l.unit

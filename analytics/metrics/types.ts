@@ -4,11 +4,13 @@
  * needs a new metric version, not an edit here.
  *
  * Conventions for every payload:
- * - `*_cents` are integer cents; `*_percent` are 0–100 with 2 decimals; `*_rate` and
- *   `rate` are 0–1 fractions with 4 decimals; `median_days` has 1 decimal.
+ * - `*_cents` are integer cents; `*_percent` are 0–100; `*_rate` and `rate` are 0–1
+ *   fractions; `median_days*` are days of 24 h; `gpa` is on the 4.0 scale. None of them is
+ *   rounded: rounding happens once, where a figure is shown (dashboards/format.ts), so a
+ *   client of `GET /v1/metrics` rounds for display itself.
  * - A ratio with a zero denominator is `null`, never 0.
- * - Dates are `YYYY-MM-DD` and timestamps were converted to the tenant's time zone before
- *   taking their date. Ids are UUID strings.
+ * - Dates are `YYYY-MM-DD`: a fact's date is its local date in its school's time zone (the
+ *   tenant's for a fact with no school). Ids are UUID strings.
  * - Lists are sorted by their key (date, id, code) so equal data gives equal JSON.
  */
 
@@ -60,6 +62,11 @@ export interface LeadFunnelPayload {
   /** From the first to the last stage (default inquiry → enrolled). */
   inquiry_to_enrolled: { from: string; to: string; rate: number | null };
   lost: { total: number; by_stage: { stage: string; count: number }[] };
+  /**
+   * Leads of the cohort linked to a student record (converted). Not the last stage's
+   * `reached`: a lead can reach `enrolled` before its record is created, and the link is
+   * the lead's current state (the warehouse holds no date for it).
+   */
   converted_to_student: number;
   /** By first-touch source (`unknown` when none). */
   by_source: (FunnelBreakdown & { source: string })[];
@@ -145,6 +152,7 @@ export interface GradeFigures {
   letters: LetterCount[];
   /** Distinct students below 60 % in at least one class. */
   failing_students: number;
+  /** failing_students ÷ students: a share of students (not of class grades). */
   failing_rate: number | null;
   missing_scores: number;
   /** Scores on assignments due by the as-of date, excused ones left out. */
@@ -202,11 +210,15 @@ export const ESA_STATUSES = [
 ] as const;
 
 export interface EsaFigures {
+  /**
+   * `school_year`: applications for a school year that overlaps the window; `term` and
+   * `last_30_days`: applications dated in the window (so they differ even for equal windows).
+   */
   applications: number;
   by_status: Record<(typeof ESA_STATUSES)[number], number>;
   /** approved ÷ (approved + denied); pending applications are not in it. */
   approval_rate: number | null;
-  /** Median of decided_at − submitted_at in days, over decided applications. */
+  /** Median elapsed days (24 h) from submitted to decided, over decided applications. */
   median_days_to_decision: number | null;
   /** Requested by applications that were submitted (not draft, not withdrawn). */
   requested_cents: number;

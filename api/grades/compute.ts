@@ -11,7 +11,10 @@ import { DEFAULT_GRADING_SCALE, type GradeBand } from '../../db/tenant-defaults.
  * - letter: the band with the highest minimum not above the unrounded percentage; below
  *   every minimum, the lowest band.
  * - GPA = Σ(grade points × credits attempted) ÷ Σ credits attempted over completed
- *   enrollments with grade points and credits attempted > 0; grade points capped at 4.0.
+ *   enrollments with grade points and credits attempted > 0, whose exit date is not after
+ *   the as-of date; grade points capped at 4.0.
+ * - A class enrollment dropped or withdrawn by the as-of date (`leftBy`) has no current
+ *   grade and is in no figure.
  */
 
 export type { GradeBand };
@@ -75,6 +78,18 @@ export function bandFor(percent: number, bands: readonly GradeBand[]): GradeBand
 /** The letter of a percentage; null when there is no percentage. */
 export function letterFor(percent: number | null, bands: readonly GradeBand[]): string | null {
   return percent === null ? null : bandFor(percent, bands).letter;
+}
+
+/** Whether a class enrollment was dropped or withdrawn by `asOf` (undated: it was). */
+export function leftBy(status: string, exitDate: string | null, asOf: string): boolean {
+  return (
+    (status === 'dropped' || status === 'withdrawn') && (exitDate === null || exitDate <= asOf)
+  );
+}
+
+/** Whether a completed enrollment's final grade counts as of `asOf` (undated: it does). */
+export function finalBy(status: string, exitDate: string | null, asOf: string): boolean {
+  return status === 'completed' && (exitDate === null || exitDate <= asOf);
 }
 
 export interface CompletedClass {

@@ -198,11 +198,15 @@ export async function buildWorld(t: TenantFixture, r: Rng): Promise<World> {
   const scoreRows: Record<string, unknown>[] = [];
   students.forEach((s, i) => {
     const k = classes[i % 4]!;
+    const status = r.pick(['active', 'completed', 'completed', 'dropped', 'withdrawn']);
     enrol.push({
       class_id: k,
       student_id: s,
       entry_date: '2024-08-01',
-      status: r.pick(['active', 'completed', 'completed']),
+      status,
+      // A drop before the as-of date takes the class out of every grades figure; a
+      // withdrawal after it does not yet.
+      exit_date: status === 'dropped' ? '2024-11-15' : status === 'withdrawn' ? '2025-02-01' : null,
       grade_points: r.pick([null, 0, 1, 2.5, 3, 4]),
       credits_attempted: r.pick([null, 0.5, 1]),
     });

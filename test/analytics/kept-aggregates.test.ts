@@ -198,6 +198,18 @@ describe('kept aggregates', () => {
       withdrawn,
     ]);
 
+    // A class dropped before the as-of date takes its scores out of every grades figure;
+    // one withdrawn after it still counts.
+    const [dropped, later] = await pick('class_enrollments', 2, `status = 'active'`, 'g2');
+    await q(
+      `update class_enrollments set status = 'dropped', exit_date = '2024-12-01' where tenant_id = $1 and id = $2`,
+      [dropped],
+    );
+    await q(
+      `update class_enrollments set status = 'withdrawn', exit_date = '2025-02-01' where tenant_id = $1 and id = $2`,
+      [later],
+    );
+
     const { inc } = await incrementalEqualsFull(dir, 'r1');
     expect(inc.recomputed).toEqual(expect.arrayContaining(['attendance', 'grades']));
     // The mover counts at the new school from 2025-01-08.
@@ -469,8 +481,8 @@ describe('kept aggregates', () => {
     }
   });
 
-  it('averages percentages exactly, rounding half up', async () => {
-    // 0.56 % and 0.57 %: the mean is exactly 0.565, which a floating-point mean puts just below.
+  it('averages percentages exactly, unrounded', async () => {
+    // 0.56 % and 0.57 %: the mean is 0.565 from the exact sum, not rounded to 2 decimals.
     const a = await w.tenant('avg');
     const school = await a.school('A');
     const year = await a.insert('academic_sessions', {
@@ -515,12 +527,12 @@ describe('kept aggregates', () => {
     const r = await a.refresh({ warehouseDir: join(w.dir, 'kept-avg'), asOf: AS_OF });
     const grades = payloadOf(r.snapshots, 'grades', null, 'school_year');
     expect(grades.student_classes).toBe(2);
-    expect(grades.average_percent).toBe(0.57);
-    expect(grades.by_school.map((x) => x.average_percent)).toEqual([0.57]);
+    expect(grades.average_percent).toBe(0.565);
+    expect(grades.by_school.map((x) => x.average_percent)).toEqual([0.565]);
     // A class's figures are in its school's snapshot, none in the tenant's.
     expect(grades.classes).toEqual([]);
     const schoolGrades = payloadOf(r.snapshots, 'grades', school, 'school_year');
-    expect(schoolGrades.classes.map((c) => c.average_percent)).toEqual([0.57]);
+    expect(schoolGrades.classes.map((c) => c.average_percent)).toEqual([0.565]);
   });
 
   it('gives the same grade averages however many threads add them up', async () => {

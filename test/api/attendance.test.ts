@@ -757,6 +757,25 @@ for (const runtime of ['node', 'workerd'] as const) {
         expect(r.json.data.map((x: { student_id: string }) => x.student_id)).toEqual([kid]);
       });
 
+      it('ends a student’s attendance summary by default today in the school’s time zone, not the tenant’s', async () => {
+        const a = world.alpha.id;
+        // The tenant keeps the control plane's default zone.
+        const tenantZone = 'America/New_York';
+        const dayIn = (zone: string) =>
+          new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date());
+        // One of these two zones, 26 hours apart, is on another date than the tenant's.
+        const zone = ['Pacific/Kiritimati', 'Etc/GMT+12'].find(
+          (z) => dayIn(z) !== dayIn(tenantZone),
+        )!;
+        const far = await staff.school(a, `Far ${runtime}`);
+        const db = await staff.db();
+        await db.query(`update org_units set timezone = $2 where id = $1`, [far, zone]);
+        const kid = await staff.student(a, far);
+        const r = await req('GET', `/v1/students/${kid}/attendance`, admin);
+        expect(r.status, r.text).toBe(200);
+        expect(r.json.to).toBe(dayIn(zone));
+      });
+
       it('answers 400 for a missing or malformed class or date', async () => {
         expectProblem(
           await req('GET', '/v1/attendance?date=2025-09-04', admin),

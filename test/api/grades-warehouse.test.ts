@@ -153,7 +153,68 @@ it('gives the same class percentages, letters and GPA as the warehouse', async (
   const mine = await get(`/v1/students/${p}/grades?as_of=${AS_OF}`);
   expect(mine.status, mine.text).toBe(200);
   expect(mine.json.gpa).toBe(3.33);
-  expect(mine.json.gpa).toBe(tenant.gpa);
+  expect(mine.json.gpa).toBe(Math.round(tenant.gpa! * 100) / 100);
   expect(mine.json.credits_attempted).toBe(tenant.credits_attempted);
   expect(tenant.completed_enrollments).toBe(2);
 }, 120_000);
+
+it('leaves a class dropped by the as-of date out of current grades, like the warehouse', async () => {
+  const db = await staff.db();
+  const a = world.alpha.id;
+  // q fails K2 (6.5 and a missing ×3 of 40 → 16.25 %), then drops it before the as-of date.
+  const [q] = (
+    await db.query<{ student_id: string }>(
+      `select student_id from class_enrollments
+        where tenant_id = $1 and class_id = $2 and student_id <> $3 and deleted_at is null`,
+      [a, k2, p],
+    )
+  ).rows.map((r) => r.student_id);
+  const before = await get(`/v1/students/${q}/grades?as_of=${AS_OF}`);
+  const k2Before = before.json.classes.find((c: { class_id: string }) => c.class_id === k2);
+  expect(k2Before).toMatchObject({ current_percent: 16.25, letter: 'F' });
+  await db.query(
+    `update class_enrollments set status = 'dropped', exit_date = '2025-12-10'
+      where tenant_id = $1 and class_id = $2 and student_id = $3`,
+    [a, k2, q],
+  );
+
+  const mine = await get(`/v1/students/${q}/grades?as_of=${AS_OF}`);
+  expect(mine.status, mine.text).toBe(200);
+  expect(mine.json.classes.find((c: { class_id: string }) => c.class_id === k2)).toMatchObject({
+    status: 'dropped',
+    current_percent: null,
+    letter: null,
+  });
+  // The day before the drop the class still counts.
+  const earlier = await get(`/v1/students/${q}/grades?as_of=2025-12-09`);
+  expect(
+    earlier.json.classes.find((c: { class_id: string }) => c.class_id === k2).letter,
+  ).not.toBeNull();
+  const book = await get(`/v1/classes/${k2}/gradebook?as_of=${AS_OF}`);
+  const row = book.json.students.find((x: { student_id: string }) => x.student_id === q);
+  expect(row).toMatchObject({ enrollment_status: 'dropped', current_percent: null, letter: null });
+
+  const { snapshots } = await refreshTenant({
+    tenantId: a,
+    branchUrl: world.t.appUrl('pool'),
+    warehouseDir: dir,
+    mode: 'full',
+    asOf: AS_OF,
+  });
+  const k2Row = snapshots
+    .filter((x) => x.metric === 'grades' && x.period === 'school_year' && x.scopeKind === 'school')
+    .flatMap((x) => (x.payload as GradesPayload).classes)
+    .find((c) => c.class_id === k2)!;
+  // Only p's K2 grade is left, and no one fails K2.
+  expect(k2Row).toMatchObject({ students: 1, failing_students: 0 });
+}, 120_000);
+
+it('counts a final grade in GPA only from its exit date on', async () => {
+  // p's two final grades are dated the as-of date: the day before, there is no GPA yet.
+  const before = await get(`/v1/students/${p}/grades?as_of=2025-12-14`);
+  expect(before.status, before.text).toBe(200);
+  expect(before.json.gpa).toBeNull();
+  expect(before.json.credits_attempted).toBe(0);
+  const on = await get(`/v1/students/${p}/grades?as_of=${AS_OF}`);
+  expect(on.json.gpa).toBe(3.33);
+});

@@ -221,6 +221,23 @@ for (const runtime of RUNTIMES) {
       await match('?stage=enrolled', () => false);
     });
 
+    it('takes a bare date in the lead’s school’s time zone, not the tenant’s', async () => {
+      const db = await staff.db();
+      // Dev Patel's first touch, 2026-01-20 23:30Z, is already the 21st at North in Kiritimati.
+      await db.query(`update org_units set timezone = 'Pacific/Kiritimati' where id = $1`, [north]);
+      try {
+        const r = await list('?first_touch_to=2026-01-20');
+        expect(r.status, r.text).toBe(200);
+        expect(ids(r)).toEqual(
+          expectedOrder(
+            seeded.filter((s) => s.guardian !== 'Dev Patel' && s.firstTouch < '2026-01-21'),
+          ),
+        );
+      } finally {
+        await db.query(`update org_units set timezone = null where id = $1`, [north]);
+      }
+    });
+
     it('pages with an opaque cursor that neither skips nor repeats, even on equal times', async () => {
       const seen: string[] = [];
       let cursor: string | null = null;

@@ -54,7 +54,8 @@ function rng(seed: number) {
 }
 
 const round = (n: number, d: number) => Math.round(n * 10 ** d) / 10 ** d;
-const ratio = (a: number, b: number, d = 4) => (b === 0 ? null : round(a / b, d));
+/** Payloads carry unrounded ratios, as the warehouse publishes them (display rounds once). */
+const ratio = (a: number, b: number) => (b === 0 ? null : a / b);
 
 function schoolDays(start: string, end: string): string[] {
   const days: string[] = [];
@@ -85,8 +86,8 @@ function attendanceFigures(
     excused_absence_days: Math.round(absent / 3),
     unmarked_days: unmarked,
     marked_days: marked,
-    ada_percent: ratio(present * 100, marked, 2),
-    completeness_percent: ratio(marked * 100, membership, 2),
+    ada_percent: ratio(present * 100, marked),
+    completeness_percent: ratio(marked * 100, membership),
     chronic_eligible: eligible,
     chronically_absent: chronic,
     chronic_absence_rate: ratio(chronic, eligible),
@@ -113,7 +114,7 @@ function attendance(
       present,
       absent,
       unmarked,
-      rate_percent: ratio(present * 100, students - unmarked, 2),
+      rate_percent: ratio(present * 100, students - unmarked),
     };
   });
   // As published: sorted by key, so '10' comes before '2' and 'K' last.

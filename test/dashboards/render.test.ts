@@ -6,6 +6,7 @@ import { PAGES } from '../../dashboards/layout.js';
 import { PAGE_METRICS } from '../../dashboards/pages.js';
 import { renderDashboardPages, type RenderedPage } from '../../dashboards/render.js';
 import { renderDashboardPagesInThreads } from '../../dashboards/render-pool.js';
+import type { LeadFunnelPayload } from '../../analytics/metrics/types.js';
 import { DATA_AS_OF, fixtureSnapshots, NORTH, SCHOOLS, SOUTH, UNNAMED } from './fixtures.js';
 
 // Server-rendered dashboards from fixed payloads: snapshots, plus the properties the CSP,
@@ -157,7 +158,7 @@ describe('dashboard pages', () => {
   it('shows a dash for ratios over zero and a clear empty state for missing data', () => {
     const south = dom(find('academics', SOUTH).html);
     expect(tile(south, 'GPA')).toBe('—');
-    expect(tile(south, 'Failing rate')).toBe('—');
+    expect(tile(south, 'Students failing a class')).toBe('—');
     expect(south.querySelector('#academics-letters .empty')?.textContent).toBe(
       'No class grades yet.',
     );
@@ -181,6 +182,41 @@ describe('dashboard pages', () => {
     expect(tile(unnamedOverview, 'Attendance (ADA)')).toBe('—');
     expect(unnamedOverview.body.textContent).toContain('No attendance figures have been published');
     expect(dom(find('attendance', UNNAMED).html).querySelectorAll('svg')).toHaveLength(0);
+  });
+
+  it('rounds an unrounded payload ratio once, at display: 51 of 756 is 6.7 %, not 6.8 %', () => {
+    const snapshots = fixtureSnapshots().map((s) => {
+      if (s.metric !== 'lead_funnel' || s.scopeId !== null) return s;
+      const p = s.payload as LeadFunnelPayload;
+      const stages = p.stages.map((st, i) => ({
+        ...st,
+        reached: i === 0 ? 756 : i === p.stages.length - 1 ? 51 : st.reached,
+      }));
+      const rate = 51 / 756; // 0.06746…: rounded to 4 decimals first it would show 6.8 %
+      return {
+        ...s,
+        payload: {
+          ...p,
+          leads: 756,
+          stages,
+          inquiry_to_enrolled: { ...p.inquiry_to_enrolled, rate },
+        },
+      } as typeof s;
+    });
+    const [overview] = renderDashboardPages(snapshots, {
+      ...options,
+      only: (page, scopeId) => page === 'overview' && scopeId === null,
+    });
+    expect(tile(dom(overview!.html), 'Inquiry → enrolled')).toBe('6.7%');
+    const [admissions] = renderDashboardPages(snapshots, {
+      ...options,
+      only: (page, scopeId) => page === 'admissions' && scopeId === null,
+    });
+    const doc = dom(admissions!.html);
+    expect(tile(doc, 'Inquiry → enrolled')).toBe('6.7%');
+    // Beside it, the count it is made of, and what "student records created" counts.
+    expect(doc.body.textContent).toContain('51 of 756 inquiries reached the last stage');
+    expect(tile(doc, 'Student records created')).toBeDefined();
   });
 
   it('orders grades as schools do and plots the daily rate over marked days only', () => {

@@ -87,7 +87,19 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
       const { id } = valid<{ id: string }>(c, 'param');
       const q = valid<z.infer<typeof Query>>(c, 'query');
       const tenantZone = c.get('tenant').timezone;
-      const to = q.to ?? todayIn(tenantZone);
+      const student = await loadScoped(
+        c,
+        { table: t.students, scope: readableStudents },
+        id,
+        'read',
+      );
+      // Today in the student's school's zone (the tenant's when it has none), SPEC §7.
+      const [school] = await c
+        .get('tx')
+        .select({ timezone: t.orgUnits.timezone })
+        .from(t.orgUnits)
+        .where(eq(t.orgUnits.id, String(student.schoolId)));
+      const to = q.to ?? todayIn(school?.timezone ?? tenantZone);
       const from = q.from ?? addDays(to, -(MAX_DAYS - 1));
       if (from > to || addDays(from, MAX_DAYS - 1) < to)
         throw new ApiError('validation_failed', undefined, {
@@ -98,7 +110,6 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
             },
           ],
         });
-      await loadScoped(c, { table: t.students, scope: readableStudents }, id, 'read');
       const tx = c.get('tx');
       const ar = t.attendanceRecords;
       const records = await tx

@@ -355,10 +355,15 @@ function knownZone(tz: string | null | undefined): string {
   }
 }
 
+/** The school's zone, else the tenant's (an account with no school, or a school with none). */
+const accountZone = (c: Ctx, school: string | null | undefined) =>
+  knownZone(school ?? c.get('tenant').timezone);
+
 /**
  * The account statement: every issued invoice is a charge on its issue date, a voided one
  * is reversed on the day it was voided, every succeeded payment is a credit on the day it
- * was received (days in the school's time zone). Opening + entries = closing.
+ * was received (days in the school's time zone, the tenant's with no school). Opening +
+ * entries = closing.
  */
 async function statement(c: Ctx, account: Row, from: string | null, until: string | null) {
   const tx = c.get('tx');
@@ -371,7 +376,7 @@ async function statement(c: Ctx, account: Row, from: string | null, until: strin
         .from(t.orgUnits)
         .where(eq(t.orgUnits.id, String(account.schoolId)))
     : [];
-  const tz = knownZone(zone?.tz);
+  const tz = accountZone(c, zone?.tz);
   const to = until ?? todayIn(tz);
   if (from && from > to)
     throw new ApiError('validation_failed', '`from` must not be after `to`.', {

@@ -305,14 +305,16 @@ function addDays(date: string, days: number): string {
   return d.toISOString().slice(0, 10);
 }
 
+/** Today in the school's time zone; the tenant's for an invoice with no school (SPEC §7). */
 async function schoolToday(c: Ctx, schoolId: string | null): Promise<string> {
-  if (!schoolId) return todayIn('UTC');
+  const tenantZone = c.get('tenant').timezone;
+  if (!schoolId) return todayIn(tenantZone);
   const [row] = await c
     .get('tx')
     .select({ tz: t.orgUnits.timezone })
     .from(t.orgUnits)
     .where(eq(t.orgUnits.id, schoolId));
-  return todayIn(row?.tz ?? 'UTC');
+  return todayIn(row?.tz ?? tenantZone);
 }
 
 async function respond(c: Ctx, row: Row) {

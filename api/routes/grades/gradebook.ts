@@ -4,7 +4,7 @@ import * as t from '../../../db/schema/tenant.js';
 import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
 import { ASSIGNMENT_CATEGORIES } from '../../../db/schema/grades.js';
 import type { AppEnv } from '../../app-env.js';
-import { letterFor, percentOf, round2 } from '../../grades/compute.js';
+import { leftBy, letterFor, percentOf, round2 } from '../../grades/compute.js';
 import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
@@ -94,6 +94,7 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
         .select({
           studentId: ce.studentId,
           status: ce.status,
+          exitDate: ce.exitDate,
           firstName: t.students.firstName,
           lastName: t.students.lastName,
         })
@@ -130,7 +131,10 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
         students: students.map((st) => {
           const mine = byStudent.get(st.studentId) ?? [];
           const cells = new Map(mine.map((s) => [s.assignment_id, s]));
-          const percent = percentOf(mine.map(lineOf), asOf);
+          // A class dropped or withdrawn by the date has no current grade (SPEC §7).
+          const percent = leftBy(st.status, st.exitDate, asOf)
+            ? null
+            : percentOf(mine.map(lineOf), asOf);
           return {
             student_id: st.studentId,
             first_name: st.firstName,

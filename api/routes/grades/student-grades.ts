@@ -3,7 +3,7 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
 import type { AppEnv } from '../../app-env.js';
-import { gpaOf, letterFor, percentOf, round2 } from '../../grades/compute.js';
+import { finalBy, gpaOf, leftBy, letterFor, percentOf, round2 } from '../../grades/compute.js';
 import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
@@ -37,7 +37,7 @@ const StudentGrades = z
       .number()
       .nullable()
       .describe(
-        'Σ(grade points × credits attempted) ÷ Σ credits attempted over the completed classes listed (4.0 scale); null when none counts.',
+        'Σ(grade points × credits attempted) ÷ Σ credits attempted over the completed classes listed whose exit date is not after as_of (4.0 scale); null when none counts.',
       ),
     credits_attempted: z.number(),
     credits_earned: z.number(),
@@ -51,7 +51,10 @@ const StudentGrades = z
         subject: z.string(),
         session_id: z.uuid(),
         status: z.enum(CLASS_ENROLLMENT_STATUSES),
-        current_percent: z.number().nullable(),
+        current_percent: z
+          .number()
+          .nullable()
+          .describe('Null when nothing is graded, or the class was dropped or withdrawn by as_of.'),
         letter: z.string().nullable(),
         final: Final.nullable().describe('Set once the enrollment is completed.'),
       }),
@@ -69,7 +72,7 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
       tags: ['Grades'],
       summary: 'A student’s grades',
       description:
-        'Per class: the current percentage (as in the gradebook) and letter, and the final grade once the enrollment is completed; plus the GPA over the completed classes listed. Teachers see their own classes of the student, staff their schools’ classes, parents and the student every class. Recorded in the record-access log.',
+        'Per class: the current percentage (as in the gradebook) and letter — none for a class dropped or withdrawn by as_of — and the final grade once the enrollment is completed; plus the GPA over the completed classes listed whose final grade is dated by as_of. Teachers see their own classes of the student, staff their schools’ classes, parents and the student every class. Recorded in the record-access log.',
       middleware: guarded('grades.read'),
       request: { params: idParam('Student'), query: AsOfQuery },
       responses: {
@@ -128,7 +131,9 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
               sql`s.student_id = ${id}::uuid and a.class_id in ${uuidList(classIds)}`,
             );
 
-      const completed = enrollments.filter((e) => e.status === 'completed');
+      // As of the date: a final grade dated after it does not count yet, and a class
+      // dropped or withdrawn by then has no current grade (SPEC §7).
+      const completed = enrollments.filter((e) => finalBy(e.status, e.exitDate, asOf));
       const credits = completed.map((e) => ({
         gradePoints: e.gradePoints,
         creditsAttempted: e.creditsAttempted ?? e.courseCredits,
@@ -141,10 +146,9 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
         credits_attempted: round2(credits.reduce((n, e) => n + (e.creditsAttempted ?? 0), 0)),
         credits_earned: round2(credits.reduce((n, e) => n + e.creditsEarned, 0)),
         classes: enrollments.map((e) => {
-          const percent = percentOf(
-            scores.filter((s) => s.class_id === e.classId).map(lineOf),
-            asOf,
-          );
+          const percent = leftBy(e.status, e.exitDate, asOf)
+            ? null
+            : percentOf(scores.filter((s) => s.class_id === e.classId).map(lineOf), asOf);
           return {
             enrollment_id: e.id,
             class_id: e.classId,

@@ -15,8 +15,8 @@ const bound = (what: string, edge: 'from' | 'to') =>
   DATE_OR_TIME.optional().openapi({
     description:
       edge === 'from'
-        ? `${what} on or after: a date (YYYY-MM-DD, the tenant’s time zone) or an ISO-8601 time.`
-        : `${what} on or before: a date (the whole day, the tenant’s time zone) or an ISO-8601 time.`,
+        ? `${what} on or after: a date (YYYY-MM-DD, in the lead’s school’s time zone, else the tenant’s) or an ISO-8601 time.`
+        : `${what} on or before: a date (the whole day, in the lead’s school’s time zone, else the tenant’s) or an ISO-8601 time.`,
   });
 
 const ListQuery = z.object({
@@ -107,8 +107,8 @@ function decodeCursor(raw: string): Cursor {
   });
 }
 
-/** `column >= from` / `column <= to`, where a bare date covers its whole day in `tz`. */
-function range(column: PgColumn, from?: string, to?: string, tz = 'UTC'): SQL[] {
+/** `column >= from` / `column <= to`, where a bare date covers its whole day in zone `tz`. */
+function range(column: PgColumn, from: string | undefined, to: string | undefined, tz: SQL): SQL[] {
   const out: SQL[] = [];
   const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v);
   if (from) {
@@ -135,7 +135,8 @@ export function registerListLeads(app: OpenAPIHono<AppEnv>): void {
     const q = c.req.valid('query');
     const tx = c.get('tx');
     const l = t.leads;
-    const tz = c.get('tenant').timezone;
+    // A bare date is a day in the lead's school's zone; the tenant's with no school (SPEC §7).
+    const tz = sql`coalesce((select o.timezone from org_units o where o.id = ${l.schoolId}), ${c.get('tenant').timezone})`;
     const conditions: (SQL | undefined)[] = [isNull(l.deletedAt)];
 
     // Scope first: a lead outside the caller's reach is simply not listed.

@@ -51,7 +51,7 @@ const route = createRoute({
   tags: ['Metrics'],
   summary: 'A published metric',
   description:
-    'The latest figures published by the metrics refresh for the tenant or one school. 404 until a refresh has published them.',
+    'The latest figures published by the metrics refresh for the tenant or one school. Ratios, percentages, averages, GPA and median days are unrounded (a rate of 51 of 756 is 0.0674603…): round them once, for display. 404 until a refresh has published them.',
   middleware: [authenticate(), requirePermission('metrics.read')] as const,
   request: { params: Params, query: Query },
   responses: {
