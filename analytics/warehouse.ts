@@ -284,26 +284,19 @@ async function acquire(
   }
 }
 
-async function release(
-  instance: DuckDBInstance,
-  path: string,
-  after: Promise<unknown> = Promise.resolve(),
-): Promise<void> {
+async function release(instance: DuckDBInstance, path: string): Promise<void> {
   const shared = attachments.get(path);
   if (!shared) return;
   const s = await shared;
   if (--s.refs > 0) return;
   attachments.delete(path);
   // Detaching checkpoints the file (folds its WAL in) and releases its lock for other
-  // processes. It runs in the background once `after` settles: what the last transaction
-  // committed is durable in the WAL already, and attaching the file again (here, or in
-  // another process through the file lock) waits for it.
-  const detached = after
-    .catch(() => undefined)
-    .then(() => engineRun(instance, `DETACH "${s.alias}"`))
-    .finally(() => {
-      if (detaching.get(path) === detached) detaching.delete(path);
-    });
+  // processes. It runs in the background: what the last transaction committed is durable in
+  // the WAL already, and attaching the file again (here, or in another process through the
+  // file lock) waits for it.
+  const detached = engineRun(instance, `DETACH "${s.alias}"`).finally(() => {
+    if (detaching.get(path) === detached) detaching.delete(path);
+  });
   detached.catch(() => undefined);
   detaching.set(path, detached);
 }
@@ -327,7 +320,7 @@ export async function openWarehouse(options: OpenWarehouseOptions): Promise<Ware
   try {
     conn = await instance.connect();
     await conn.run(`USE "${alias}"`);
-    const w = new Warehouse(path, tenantId, alias, conn, (after) => release(instance, path, after));
+    const w = new Warehouse(path, tenantId, alias, conn, () => release(instance, path));
     await w.ensureSchema();
     return w;
   } catch (err) {
@@ -348,7 +341,7 @@ export class Warehouse implements SqlRunner {
     /** The file's catalog in the process's engine (the connection's default). */
     readonly catalog: string,
     private readonly conn: DuckDBConnection,
-    private readonly detach: (after?: Promise<unknown>) => Promise<void>,
+    private readonly detach: () => Promise<void>,
   ) {}
 
   /** Runs a statement (autocommit); not while a transaction is open: use its writer. */
@@ -489,28 +482,34 @@ export class Warehouse implements SqlRunner {
    * all. Not reentrant: one writer per warehouse.
    */
   async transaction<T>(fn: (tx: WarehouseWriter) => Promise<T>): Promise<T> {
+    const tx = await this.begin();
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+    await tx.commit();
+    return result;
+  }
+
+  /**
+   * Opens the warehouse's one DuckDB transaction; end it with the writer's `commit()` or
+   * `rollback()`. Meanwhile the warehouse itself refuses statements.
+   */
+  async begin(): Promise<WarehouseWriter> {
     if (this.busy) throw new Error('a warehouse transaction is already open');
     if (this.closed) throw new Error('the warehouse is closed');
     await this.pending;
     this.busy = true;
-    const tx = new WarehouseWriter(this.conn);
     try {
       await runSql(this.conn, 'BEGIN TRANSACTION');
-      let result: T;
-      try {
-        result = await fn(tx);
-      } catch (err) {
-        await tx.settle();
-        await runSql(this.conn, 'ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-      await tx.settle();
-      await runSql(this.conn, 'COMMIT');
-      return result;
-    } finally {
-      await tx.dropTemporaries();
+    } catch (err) {
       this.busy = false;
+      throw err;
     }
+    return new WarehouseWriter(this.conn, () => (this.busy = false));
   }
 
   /** Folds the WAL into the file and frees the blocks of replaced tables. */
@@ -520,14 +519,14 @@ export class Warehouse implements SqlRunner {
 
   /**
    * Disconnects. When the last user in this process has closed, the file is detached in the
-   * background, once `detachAfter` (if given) settles (`warehouseDetached` waits for it).
+   * background (`warehouseDetached` waits for it).
    */
-  async close(detachAfter?: Promise<unknown>): Promise<void> {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.pending;
     this.conn.closeSync();
-    await this.detach(detachAfter);
+    await this.detach();
   }
 }
 
@@ -540,14 +539,41 @@ export interface TableLoad {
   finish(extracted: number): Promise<TableCounts>;
 }
 
-/** The write side of a warehouse transaction. */
+/** The write side of a warehouse transaction (`Warehouse.begin`). */
 export class WarehouseWriter implements SqlRunner {
   private readonly temporaries = new Set<string>();
   private pending: Promise<unknown> = Promise.resolve();
   private readonly deltaTables = new Set<string>();
   private tombCounts: Promise<Map<string, number>> | null = null;
+  private open = true;
 
-  constructor(private readonly conn: DuckDBConnection) {}
+  constructor(
+    private readonly conn: DuckDBConnection,
+    /** Told once the transaction has ended (committed or rolled back). */
+    private readonly ended: () => void,
+  ) {}
+
+  /** Commits what the transaction wrote. Whether it succeeds or not, the transaction ends. */
+  async commit(): Promise<void> {
+    await this.end('COMMIT');
+  }
+
+  /** Rolls the transaction back (waiting for statements already issued); no-op once ended. */
+  async rollback(): Promise<void> {
+    await this.end('ROLLBACK').catch(() => undefined);
+  }
+
+  private async end(statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    try {
+      await this.settle();
+      await runSql(this.conn, statement);
+    } finally {
+      await this.dropTemporaries();
+      this.ended();
+    }
+  }
 
   run(sql: string, params?: SqlParams): Promise<number> {
     return this.serial(() => runSql(this.conn, sql, params));
@@ -564,12 +590,12 @@ export class WarehouseWriter implements SqlRunner {
     return next;
   }
 
-  /** Waits for statements already issued (before a rollback). */
-  async settle(): Promise<void> {
+  /** Waits for statements already issued (before the transaction ends). */
+  private async settle(): Promise<void> {
     await this.pending;
   }
 
-  async dropTemporaries(): Promise<void> {
+  private async dropTemporaries(): Promise<void> {
     const names = [...this.temporaries];
     this.temporaries.clear();
     if (names.length === 0) return;
