@@ -42,15 +42,18 @@ import {
   type MetricName,
 } from './metrics/index.js';
 import type { WarehouseTable } from './tables.js';
+import { openWarehouse, type OpenWarehouseOptions } from './warehouse.js';
+import { warehouseDetached } from './warehouse/attach.js';
 import {
-  openWarehouse,
-  warehouseDetached,
-  type OpenWarehouseOptions,
+  completeRun,
+  failRun,
+  startRun,
+  warehouseState,
   type RefreshMode,
   type TableCounts,
   type WarehouseState,
-  type WarehouseWriter,
-} from './warehouse.js';
+} from './warehouse/run-log.js';
+import type { WarehouseWriter } from './warehouse/writer.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -223,12 +226,12 @@ export async function startRefresh(options: RefreshOptions): Promise<PendingRefr
   try {
     // Holding the file now, no other process refreshes this tenant: leftovers are stale.
     await clearScratch(join(resolve(options.warehouseDir), '.scratch'), tenantId);
-    state = await warehouse.state();
+    state = await warehouseState(warehouse);
     mode =
       options.mode === 'full' || !state.watermark || state.timezone !== timezone
         ? 'full'
         : 'incremental';
-    await warehouse.startRun({
+    await startRun(warehouse, {
       runId,
       requestedMode: options.mode,
       mode,
@@ -249,7 +252,7 @@ export async function startRefresh(options: RefreshOptions): Promise<PendingRefr
     open = false;
     await tx?.rollback();
     const message = (err as Error)?.message ?? String(err);
-    await warehouse.failRun(runId, message, asOf).catch(() => undefined);
+    await failRun(warehouse, runId, message, asOf).catch(() => undefined);
     log({
       event: 'refresh.failed',
       runId,
@@ -279,7 +282,7 @@ export async function startRefresh(options: RefreshOptions): Promise<PendingRefr
       if (!open) throw new Error('the refresh is no longer open');
       const committing = performance.now();
       try {
-        await writer.completeRun({
+        await completeRun(writer, {
           runId,
           asOf: figures.asOf,
           timezone,

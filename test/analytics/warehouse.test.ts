@@ -11,7 +11,9 @@ import { withTenant } from '../../db/tenancy.js';
 import { planPublication, publishSnapshots, writePublication } from '../../analytics/publish.js';
 import { snapshotKey } from '../../analytics/metrics/index.js';
 import { RefreshInputError, refreshTenant, startRefresh } from '../../analytics/refresh.js';
-import { openWarehouse, warehouseDetached, warehousePath } from '../../analytics/warehouse.js';
+import { openWarehouse } from '../../analytics/warehouse.js';
+import { warehouseDetached, warehousePath } from '../../analytics/warehouse/attach.js';
+import { refreshRuns, warehouseState } from '../../analytics/warehouse/run-log.js';
 import { createAnalyticsWorld, type AnalyticsWorld, type TenantFixture } from './world.js';
 
 const AS_OF = '2025-01-15';
@@ -389,7 +391,7 @@ describe('opening a warehouse', () => {
     const again = await openWarehouse({ dir, tenantId });
     try {
       // A fresh schema and no watermark: the next refresh will be full.
-      expect((await again.state()).watermark).toBeNull();
+      expect((await warehouseState(again)).watermark).toBeNull();
       expect(
         (
           await again.rows(
@@ -397,7 +399,7 @@ describe('opening a warehouse', () => {
           )
         ).length,
       ).toBe(1);
-      expect(await again.refreshRuns()).toHaveLength(1);
+      expect(await refreshRuns(again)).toHaveLength(1);
     } finally {
       await again.close();
     }
@@ -413,7 +415,7 @@ describe('opening a warehouse', () => {
     try {
       expect(reasons).toHaveLength(1);
       expect(reasons[0]).toMatch(/not a valid DuckDB database/);
-      expect((await wh.state()).watermark).toBeNull();
+      expect((await warehouseState(wh)).watermark).toBeNull();
     } finally {
       await wh.close();
     }
@@ -477,11 +479,11 @@ describe('an uncommitted refresh', () => {
     await expect(pending.commit()).rejects.toThrow(/no longer open/);
     const wh = await openWarehouse({ dir: t.dir, tenantId: t.id });
     try {
-      expect(await wh.state()).toMatchObject({
+      expect(await warehouseState(wh)).toMatchObject({
         lastRunId: committed.runId,
         watermark: committed.watermarkAfter,
       });
-      const [run] = await wh.refreshRuns(1);
+      const [run] = await refreshRuns(wh, 1);
       expect(run).toMatchObject({ runId: pending.runId, status: 'failed' });
       expect(run!.error).toMatch(/closed before it committed/);
     } finally {
