@@ -42,7 +42,7 @@ import {
   type MetricName,
 } from './metrics/index.js';
 import type { WarehouseTable } from './tables.js';
-import { openWarehouse, type OpenWarehouseOptions } from './warehouse.js';
+import { openWarehouse, type OpenWarehouseOptions, type Warehouse } from './warehouse.js';
 import { warehouseDetached } from './warehouse/attach.js';
 import {
   completeRun,
@@ -226,17 +226,7 @@ export async function startRefresh(options: RefreshOptions): Promise<PendingRefr
   try {
     // Holding the file now, no other process refreshes this tenant: leftovers are stale.
     await clearScratch(join(resolve(options.warehouseDir), '.scratch'), tenantId);
-    state = await warehouseState(warehouse);
-    mode =
-      options.mode === 'full' || !state.watermark || state.timezone !== timezone
-        ? 'full'
-        : 'incremental';
-    await startRun(warehouse, {
-      runId,
-      requestedMode: options.mode,
-      mode,
-      watermarkBefore: state.watermark,
-    });
+    ({ state, mode } = await recordStart(warehouse, options, runId, timezone));
     log({ event: 'refresh.start', runId, tenantId, requestedMode: options.mode, mode });
   } catch (err) {
     await close();
@@ -325,6 +315,30 @@ export async function startRefresh(options: RefreshOptions): Promise<PendingRefr
       await close();
     },
   };
+}
+
+/**
+ * What runs: `full` when asked, on the first run, or after a time-zone change. The run is
+ * recorded as started, committed on its own.
+ */
+async function recordStart(
+  warehouse: Warehouse,
+  options: RefreshOptions,
+  runId: string,
+  timezone: string,
+): Promise<{ state: WarehouseState; mode: RefreshMode }> {
+  const state = await warehouseState(warehouse);
+  const mode: RefreshMode =
+    options.mode === 'full' || !state.watermark || state.timezone !== timezone
+      ? 'full'
+      : 'incremental';
+  await startRun(warehouse, {
+    runId,
+    requestedMode: options.mode,
+    mode,
+    watermarkBefore: state.watermark,
+  });
+  return { state, mode };
 }
 
 /** Extract → metrics → the snapshots stored, inside the refresh transaction. */
