@@ -21,7 +21,8 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { WAREHOUSE_TABLES, type WarehouseTable } from './tables.js';
-import type { RefreshMode, TableCounts, TableLoad, WarehouseWriter } from './warehouse.js';
+import type { RefreshMode, TableCounts } from './warehouse/run-log.js';
+import type { TableLoad, WarehouseWriter } from './warehouse/writer.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SNAPSHOT = /^\d+:\d+:(\d+(,\d+)*)?$/;

@@ -1,16 +1,26 @@
 /**
- * The worker's single entry point: extract → warehouse → metrics, committed as ONE DuckDB
+ * A tenant's warehouse refresh: extract → warehouse → metrics, committed as ONE DuckDB
  * transaction, returning the snapshots to publish.
  *
+ * `startRefresh` does the work and leaves the transaction open: the caller may start on the
+ * computed snapshots (the worker renders dashboard pages) while `commit()` writes, then
+ * publishes and `close()`s, which detaches — checkpoints — the file. `refreshTenant` is the
+ * three in a row, for callers that only want the figures:
+ *
  * ```ts
- * const result = await refreshTenant({ tenantId, branchUrl, warehouseDir, mode: 'incremental' });
- * await publishSnapshots(db, { tenantId, runId: result.runId, snapshots: result.snapshots,
- *                              payloadRuns: result.payloadRuns, dataAsOf: result.extractedAt });
+ * const refresh = await startRefresh({ tenantId, branchUrl, warehouseDir, mode: 'incremental' });
+ * try {
+ *   const result = await refresh.commit();
+ *   await publishSnapshots(db, { tenantId, runId: result.runId, snapshots: result.snapshots,
+ *                                payloadRuns: result.payloadRuns, dataAsOf: result.extractedAt });
+ * } finally {
+ *   await refresh.close();
+ * }
  * ```
  *
- * A failure anywhere rolls the warehouse back to exactly its previous state and records the
- * error in `refresh_runs`; a process killed mid-refresh leaves its run `running` (marked
- * `abandoned` by the next run) and the previous state in place.
+ * A failure anywhere, or a close before the commit, rolls the warehouse back to exactly its
+ * previous state and records the error in `refresh_runs`; a process killed mid-refresh
+ * leaves its run `running` (marked `abandoned` by the next run) and the previous state.
  */
 import { randomUUID } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
@@ -32,12 +42,18 @@ import {
   type MetricName,
 } from './metrics/index.js';
 import type { WarehouseTable } from './tables.js';
+import { openWarehouse, type OpenWarehouseOptions, type Warehouse } from './warehouse.js';
+import { warehouseDetached } from './warehouse/attach.js';
 import {
-  openWarehouse,
-  type OpenWarehouseOptions,
+  completeRun,
+  failRun,
+  startRun,
+  warehouseState,
   type RefreshMode,
   type TableCounts,
-} from './warehouse.js';
+  type WarehouseState,
+} from './warehouse/run-log.js';
+import type { WarehouseWriter } from './warehouse/writer.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -83,23 +99,6 @@ export interface RefreshOptions {
   tables?: readonly WarehouseTable[];
   /** Recompute every metric even when inputs did not change (tests, diagnostics). */
   recomputeAll?: boolean;
-  /**
-   * The warehouse file stays attached until this settles (default: the end of the refresh),
-   * then is detached — checkpointed — in the background. A worker passes its publication, so
-   * that the checkpoint does not compete with it (`warehouseDetached` waits for it).
-   */
-  detachAfter?: Promise<unknown>;
-  /**
-   * Called once the figures are computed and stored, before the warehouse commits: the
-   * snapshots, the `snapshotKey`s of those this run changed, and the instant the data is as
-   * of. A worker starts rendering the dashboard pages they change here, while the commit
-   * runs. Called at most once; an exception it throws fails the refresh.
-   */
-  beforeCommit?: (computed: {
-    snapshots: readonly AnySnapshot[];
-    changed: ReadonlySet<string>;
-    extractedAt: string;
-  }) => void;
 }
 
 export interface RefreshResult {
@@ -168,156 +167,267 @@ async function clearScratch(scratchRoot: string, tenantId: string): Promise<void
   }
 }
 
-/** Refreshes one tenant's warehouse and computes its metric snapshots. */
-export async function refreshTenant(options: RefreshOptions): Promise<RefreshResult> {
+/**
+ * A refresh whose work is done and whose warehouse transaction is still open: `commit()` or
+ * let `close()` roll it back, and `close()` it in any case.
+ */
+export interface PendingRefresh {
+  readonly runId: string;
+  /** Every snapshot of the run, as `commit()` will store them. */
+  readonly snapshots: readonly AnySnapshot[];
+  /** The snapshots whose payload this run changed (or produced for the first time). */
+  readonly changed: readonly AnySnapshot[];
+  /** The extraction transaction's time (ISO-8601 UTC): the data is as of this instant. */
+  readonly extractedAt: string;
+  /** Commits figures, watermark and run row together; a failure rolls back and is recorded. */
+  commit(): Promise<RefreshResult>;
+  /**
+   * Rolls back a run not committed (recorded as failed), disconnects and, when this was the
+   * file's last user in the process, waits while the file is checkpointed and detached.
+   */
+  close(): Promise<void>;
+}
+
+/** What the open transaction computed (`computeFigures`). */
+interface Figures {
+  extracted: Awaited<ReturnType<typeof extractInto>>;
+  asOf: string;
+  snapshots: AnySnapshot[];
+  stored: Awaited<ReturnType<typeof storeSnapshots>>;
+  recomputed: MetricName[];
+  aggregates: BaseUpkeep;
+  timings: RefreshResult['timings'];
+}
+
+/**
+ * Extracts, computes and stores the figures of one tenant in a warehouse transaction that it
+ * leaves open (see `PendingRefresh`). A failure before it returns is rolled back, recorded
+ * and the warehouse closed.
+ */
+export async function startRefresh(options: RefreshOptions): Promise<PendingRefresh> {
   validate(options);
   const started = performance.now();
   const tenantId = options.tenantId.toLowerCase();
   const runId = options.runId ?? randomUUID();
   const timezone = options.timezone ?? 'UTC';
   const log = options.log ?? (() => undefined);
-  const scratchRoot = join(resolve(options.warehouseDir), '.scratch');
 
   const warehouse = await openWarehouse({
     dir: options.warehouseDir,
     tenantId,
     ...options.duckdb,
   });
-  let asOf: string | null = options.asOf ?? null;
+  const close = async () => {
+    await warehouse.close();
+    await warehouseDetached(options.warehouseDir, tenantId);
+  };
+  let state: WarehouseState;
+  let mode: RefreshMode;
   try {
     // Holding the file now, no other process refreshes this tenant: leftovers are stale.
-    await clearScratch(scratchRoot, tenantId);
-    const state = await warehouse.state();
-    const mode: RefreshMode =
-      options.mode === 'full' || !state.watermark || state.timezone !== timezone
-        ? 'full'
-        : 'incremental';
-    const watermarkBefore = state.watermark;
-    await warehouse.startRun({ runId, requestedMode: options.mode, mode, watermarkBefore });
+    await clearScratch(join(resolve(options.warehouseDir), '.scratch'), tenantId);
+    ({ state, mode } = await recordStart(warehouse, options, runId, timezone));
     log({ event: 'refresh.start', runId, tenantId, requestedMode: options.mode, mode });
-    try {
-      const timings = {
-        extractMs: 0,
-        metricsMs: 0,
-        commitMs: 0,
-        metricSteps: {} as Record<string, number>,
-      };
-      let recomputed: MetricName[] = [];
-      let aggregates = {} as BaseUpkeep;
-      let mark = performance.now();
-      const lap = () => {
-        const now = performance.now();
-        const ms = Math.round(now - mark);
-        mark = now;
-        return ms;
-      };
-      const result = await warehouse.transaction(async (tx) => {
-        tx.keepDeltas(DELTA_TABLES);
-        const extracted = await extractInto(tx, {
-          tenantId,
-          branchUrl: options.branchUrl,
-          mode,
-          since: mode === 'incremental' ? watermarkBefore : null,
-          timezone,
-          tmpDir: join(scratchRoot, `${tenantId}-${runId}`),
-          chunkBytes: options.chunkBytes,
-          tables: options.tables,
-          afterTable: async (table, counts) => {
-            log({ event: 'refresh.table', runId, table, counts });
-            await options.afterTable?.(table, counts);
-          },
-        });
-        asOf = options.asOf ?? extracted.today;
-        timings.extractMs = lap();
-        // Same as-of date and an incremental run: metrics whose inputs did not change keep
-        // the figures stored by the previous run (they would come out identical).
-        const changed = Object.entries(extracted.rowsPerTable)
-          .filter(([, c]) => c.extracted > 0 || c.removed > 0)
-          .map(([table]) => table);
-        recomputed =
-          mode === 'incremental' && state.lastAsOf === asOf && !options.recomputeAll
-            ? metricsAffectedBy(changed)
-            : [...METRIC_NAMES];
-        const reused = METRIC_NAMES.filter((m) => !recomputed.includes(m));
-        const computed = await computeMetricsDetailed(
-          tx,
-          asOf,
-          recomputed,
-          {
-            runId,
-            previousRunId: state.lastRunId,
-            changed: mode === 'incremental' ? new Set(changed) : null,
-          },
-          timezone,
-        );
-        aggregates = computed.upkeep!;
-        let at = performance.now();
-        const carried = await storedSnapshots(tx, reused);
-        const carryMs = Math.round(performance.now() - at);
-        at = performance.now();
-        const snapshots = sortSnapshots([...computed.snapshots, ...carried]);
-        const stored = await storeSnapshots(
-          tx,
-          snapshots,
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  let tx: WarehouseWriter | null = null;
+  let asOf: string | null = options.asOf ?? null;
+  let open = true;
+  /** Rolls back, records the failure; once. */
+  const fail = async (err: unknown) => {
+    if (!open) return;
+    open = false;
+    await tx?.rollback();
+    const message = (err as Error)?.message ?? String(err);
+    await failRun(warehouse, runId, message, asOf).catch(() => undefined);
+    log({
+      event: 'refresh.failed',
+      runId,
+      durationMs: Math.round(performance.now() - started),
+      error: message,
+    });
+  };
+
+  let figures: Figures;
+  try {
+    tx = await warehouse.begin();
+    figures = await computeFigures(tx, options, { tenantId, runId, timezone, mode, state, log });
+    asOf = figures.asOf;
+  } catch (err) {
+    await fail(err);
+    await close();
+    throw err;
+  }
+  const writer = tx;
+  const { extracted, snapshots, stored, timings } = figures;
+  return {
+    runId,
+    snapshots,
+    changed: snapshots.filter((s) => stored.json.has(snapshotKey(s))),
+    extractedAt: extracted.extractedAt,
+    async commit() {
+      if (!open) throw new Error('the refresh is no longer open');
+      const committing = performance.now();
+      try {
+        await completeRun(writer, {
           runId,
-          new Set(carried.map(snapshotKey)),
-        );
-        timings.metricSteps = {
-          ...computed.steps,
-          carry: carryMs,
-          store: Math.round(performance.now() - at),
-        };
-        timings.metricsMs = lap();
-        options.beforeCommit?.({
-          snapshots,
-          changed: new Set(stored.json.keys()),
-          extractedAt: extracted.extractedAt,
-        });
-        await tx.completeRun({
-          runId,
-          asOf,
+          asOf: figures.asOf,
           timezone,
           rowsPerTable: extracted.rowsPerTable,
           watermarkAfter: extracted.snapshot,
         });
-        return { extracted, snapshots, stored, asOf };
-      });
+        await writer.commit();
+        open = false;
+      } catch (err) {
+        await fail(err);
+        throw err;
+      }
       // Replaced tables leave free blocks behind; a checkpoint returns them to the file.
       if (mode === 'full') await warehouse.checkpoint().catch(() => undefined);
-      timings.commitMs = lap();
+      timings.commitMs = Math.round(performance.now() - committing);
       const durationMs = Math.round(performance.now() - started);
-      log({ event: 'refresh.done', runId, durationMs, snapshots: result.snapshots.length });
+      log({ event: 'refresh.done', runId, durationMs, snapshots: snapshots.length });
       return {
         runId,
         tenantId,
         requestedMode: options.mode,
         mode,
-        asOf: result.asOf,
-        extractedAt: result.extracted.extractedAt,
-        rowsPerTable: result.extracted.rowsPerTable,
-        watermarkBefore,
-        watermarkAfter: result.extracted.snapshot,
-        snapshots: result.snapshots,
-        payloadRuns: result.stored.runs,
-        payloadJson: result.stored.json,
-        changedSnapshots: result.stored.json.size,
+        asOf: figures.asOf,
+        extractedAt: extracted.extractedAt,
+        rowsPerTable: extracted.rowsPerTable,
+        watermarkBefore: state.watermark,
+        watermarkAfter: extracted.snapshot,
+        snapshots,
+        payloadRuns: stored.runs,
+        payloadJson: stored.json,
+        changedSnapshots: stored.json.size,
         durationMs,
         timings,
-        recomputed,
-        aggregates,
+        recomputed: figures.recomputed,
+        aggregates: figures.aggregates,
       };
-    } catch (err) {
-      const message = (err as Error)?.message ?? String(err);
-      await warehouse.failRun(runId, message, asOf).catch(() => undefined);
-      log({
-        event: 'refresh.failed',
-        runId,
-        durationMs: Math.round(performance.now() - started),
-        error: message,
-      });
-      throw err;
-    }
+    },
+    async close() {
+      await fail(new Error('the refresh was closed before it committed'));
+      await close();
+    },
+  };
+}
+
+/**
+ * What runs: `full` when asked, on the first run, or after a time-zone change. The run is
+ * recorded as started, committed on its own.
+ */
+async function recordStart(
+  warehouse: Warehouse,
+  options: RefreshOptions,
+  runId: string,
+  timezone: string,
+): Promise<{ state: WarehouseState; mode: RefreshMode }> {
+  const state = await warehouseState(warehouse);
+  const mode: RefreshMode =
+    options.mode === 'full' || !state.watermark || state.timezone !== timezone
+      ? 'full'
+      : 'incremental';
+  await startRun(warehouse, {
+    runId,
+    requestedMode: options.mode,
+    mode,
+    watermarkBefore: state.watermark,
+  });
+  return { state, mode };
+}
+
+/** Extract → metrics → the snapshots stored, inside the refresh transaction. */
+async function computeFigures(
+  tx: WarehouseWriter,
+  options: RefreshOptions,
+  run: {
+    tenantId: string;
+    runId: string;
+    timezone: string;
+    mode: RefreshMode;
+    state: WarehouseState;
+    log: (event: RefreshLogEvent) => void;
+  },
+): Promise<Figures> {
+  const { tenantId, runId, timezone, mode, state, log } = run;
+  let mark = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const ms = Math.round(now - mark);
+    mark = now;
+    return ms;
+  };
+  tx.keepDeltas(DELTA_TABLES);
+  const extracted = await extractInto(tx, {
+    tenantId,
+    branchUrl: options.branchUrl,
+    mode,
+    since: mode === 'incremental' ? state.watermark : null,
+    timezone,
+    tmpDir: join(resolve(options.warehouseDir), '.scratch', `${tenantId}-${runId}`),
+    chunkBytes: options.chunkBytes,
+    tables: options.tables,
+    afterTable: async (table, counts) => {
+      log({ event: 'refresh.table', runId, table, counts });
+      await options.afterTable?.(table, counts);
+    },
+  });
+  const asOf = options.asOf ?? extracted.today;
+  const extractMs = lap();
+  // Same as-of date and an incremental run: metrics whose inputs did not change keep
+  // the figures stored by the previous run (they would come out identical).
+  const changed = Object.entries(extracted.rowsPerTable)
+    .filter(([, c]) => c.extracted > 0 || c.removed > 0)
+    .map(([table]) => table);
+  const recomputed =
+    mode === 'incremental' && state.lastAsOf === asOf && !options.recomputeAll
+      ? metricsAffectedBy(changed)
+      : [...METRIC_NAMES];
+  const reused = METRIC_NAMES.filter((m) => !recomputed.includes(m));
+  const computed = await computeMetricsDetailed(
+    tx,
+    asOf,
+    recomputed,
+    {
+      runId,
+      previousRunId: state.lastRunId,
+      changed: mode === 'incremental' ? new Set(changed) : null,
+    },
+    timezone,
+  );
+  let at = performance.now();
+  const carried = await storedSnapshots(tx, reused);
+  const carryMs = Math.round(performance.now() - at);
+  at = performance.now();
+  const snapshots = sortSnapshots([...computed.snapshots, ...carried]);
+  const stored = await storeSnapshots(tx, snapshots, runId, new Set(carried.map(snapshotKey)));
+  const metricSteps = {
+    ...computed.steps,
+    carry: carryMs,
+    store: Math.round(performance.now() - at),
+  };
+  return {
+    extracted,
+    asOf,
+    snapshots,
+    stored,
+    recomputed,
+    aggregates: computed.upkeep!,
+    timings: { extractMs, metricsMs: lap(), commitMs: 0, metricSteps },
+  };
+}
+
+/** Refreshes one tenant's warehouse and computes its metric snapshots: start, commit, close. */
+export async function refreshTenant(options: RefreshOptions): Promise<RefreshResult> {
+  const refresh = await startRefresh(options);
+  try {
+    return await refresh.commit();
   } finally {
-    await warehouse.close(options.detachAfter);
+    await refresh.close();
   }
 }

@@ -1,14 +1,14 @@
 /**
- * Stores rendered pages in the tenant branch's `dashboard_pages`, inside the transaction that
- * publishes the metric snapshots (`publishSnapshots`' `beforeWrite` and `afterPublish`), so pages and figures
- * always come from the same refresh.
+ * Plans, renders and stores the tenant's pages in the branch's `dashboard_pages`. The worker
+ * (`workers/refresh-and-publish.ts`) calls these inside the transaction that publishes the
+ * metric snapshots, so pages and figures always come from the same refresh:
+ * `renderChangedPages` while the warehouse commits, `planPages` before the snapshot rows are
+ * written, `storePlannedPages` after.
  */
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Db, type DbSchema, type Tx } from '../db/connection.js';
 import { withTenant } from '../db/tenancy.js';
 import { orgUnits } from '../db/schema/org.js';
-import type { PublishPlan } from '../analytics/publish.js';
-import { snapshotKey } from '../analytics/metrics/index.js';
 import type { AnySnapshot, MetricName } from '../analytics/metrics/types.js';
 import { PAGES, type DashboardPage } from './layout.js';
 import { PAGE_METRICS } from './pages.js';
@@ -111,7 +111,7 @@ export async function readOrgNames<TSchema extends DbSchema>(
 async function pageInputs<TSchema extends DbSchema>(
   tx: Tx<TSchema>,
   tenantId: string,
-  plan?: PublishPlan,
+  publishing?: Publishing,
 ) {
   const groups = rowsOf<{
     scope: string;
@@ -136,16 +136,21 @@ async function pageInputs<TSchema extends DbSchema>(
              changed_xid::text as xid
         from dashboard_pages where tenant_id = ${tenantId}::uuid and deleted_at is null`),
   );
-  if (plan) {
+  if (publishing) {
     // Before the write: the rows about to be rewritten count as written by this transaction
     // (newer than every stored page) with this publication's `as_of` (the newest).
     const byKey = new Map(groups.map((g) => [`${g.scope}|${g.metric}`, g]));
-    for (const s of plan.rewriting) {
+    for (const s of publishing.rewriting) {
       const scope = s.scopeId ?? ZERO;
       const g = byKey.get(`${scope}|${s.metric}`);
-      if (g) Object.assign(g, { xid: THIS_TRANSACTION, as_of: plan.dataAsOf });
+      if (g) Object.assign(g, { xid: THIS_TRANSACTION, as_of: publishing.dataAsOf });
       else {
-        const added = { scope, metric: s.metric, xid: THIS_TRANSACTION, as_of: plan.dataAsOf };
+        const added = {
+          scope,
+          metric: s.metric,
+          xid: THIS_TRANSACTION,
+          as_of: publishing.dataAsOf,
+        };
         groups.push(added);
         byKey.set(`${scope}|${s.metric}`, added);
       }
@@ -175,18 +180,28 @@ async function pageInputs<TSchema extends DbSchema>(
   };
 }
 
-export interface DashboardPublisherOptions {
+/**
+ * A publication's snapshot rows not written yet (`planPages` before the write): the
+ * snapshots it rewrites and the `as_of` they get.
+ */
+export interface Publishing {
+  rewriting: readonly Pick<AnySnapshot, 'metric' | 'scopeId'>[];
+  dataAsOf: string;
+}
+
+export interface PlanPagesOptions {
   tenantId: string;
-  runId: string;
+  /** Every snapshot of the publication. */
+  snapshots: readonly AnySnapshot[];
   /**
-   * Render and store every page, even those whose inputs did not change since they were
-   * stored (a full refresh: rendering itself may have changed). Default: only stale pages.
+   * Render every page, even those whose inputs did not change since they were stored (a
+   * full refresh: rendering itself may have changed). Default: only stale pages.
    */
   renderAll?: boolean;
-  /** Receives what was stored (for the refresh's log line). */
-  onStored?: (result: StoreResult & { renderMs: number; storeMs: number }) => void;
-  /** Pages already being rendered before the publication (`renderChangedPages`). */
-  early?: EarlyPages;
+  /** Pages rendered while the warehouse committed (`renderChangedPages`). */
+  ahead?: PagesAhead;
+  /** Planning before the snapshot rows are written: what the write will change. */
+  publishing?: Publishing;
 }
 
 type OrgNames = Awaited<ReturnType<typeof readOrgNames>>;
@@ -197,8 +212,8 @@ const sameNames = (a: OrgNames, b: OrgNames) => {
   return a.tenantName === b.tenantName && schools(a) === schools(b);
 };
 
-/** Pages rendered ahead of a publication (`renderChangedPages`). */
-export interface EarlyPages {
+/** Pages rendered ahead of a publication, while the warehouse commits (`renderChangedPages`). */
+export interface PagesAhead {
   /** The names they were rendered with. */
   names: Promise<OrgNames>;
   pages: Promise<RenderedPage[]>;
@@ -211,24 +226,23 @@ export interface EarlyPages {
 
 /**
  * Starts rendering, before the publication (while the warehouse commits), the page × scope
- * rows that read a snapshot this refresh changed: `changed` holds their `snapshotKey`s. Such
- * a page's inputs are about to be rewritten, so it will be stale, stamped with the
- * publication's `dataAsOf` — the newest `as_of` of its inputs. The publication takes a page
- * from here only when its own plan agrees (stale, same stamp, same names); anything else it
- * renders itself. Names are read from the branch in a transaction of their own.
+ * rows that read a snapshot this refresh `changed`. Such a page's inputs are about to be
+ * rewritten, so it will be stale, stamped with the publication's `dataAsOf` — the newest
+ * `as_of` of its inputs. The publication takes a page from here only when its own plan
+ * agrees (stale, same stamp, same names); anything else it renders itself. Names are read
+ * from the branch in a transaction of their own.
  */
 export function renderChangedPages<TSchema extends DbSchema>(
   db: Db<TSchema>,
   input: {
     tenantId: string;
     snapshots: readonly AnySnapshot[];
-    changed: ReadonlySet<string>;
+    changed: readonly Pick<AnySnapshot, 'metric' | 'scopeKind' | 'scopeId'>[];
     dataAsOf: string;
   },
-): EarlyPages {
+): PagesAhead {
   const keys = new Set<string>();
-  for (const s of input.snapshots) {
-    if (!input.changed.has(snapshotKey(s))) continue;
+  for (const s of input.changed) {
     for (const page of PAGES) {
       if (!PAGE_METRICS[page].includes(s.metric)) continue;
       keys.add(pageKey(page, null));
@@ -255,7 +269,7 @@ export function renderChangedPages<TSchema extends DbSchema>(
 }
 
 /** What a publication renders and stores: the rows, their stamps, every row produced. */
-interface PagePlan {
+export interface PagePlan {
   pages: Promise<RenderedPage[]>;
   stamp: (page: DashboardPage, scopeId: string | null) => string;
   produced: { page: DashboardPage; scopeId: string | null }[];
@@ -264,17 +278,16 @@ interface PagePlan {
 
 /**
  * Names from the branch → the page × scope rows whose inputs changed since they were stored
- * (`pageInputs`, as they are or as `plan` is about to leave them) → rendering started on the
- * rendering threads.
+ * (`pageInputs`, as they are or as `publishing` is about to leave them) → rendering started
+ * on the rendering threads, taking what was rendered `ahead` where it agrees.
  */
-async function planPages<TSchema extends DbSchema>(
+export async function planPages<TSchema extends DbSchema>(
   tx: Tx<TSchema>,
-  snapshots: readonly AnySnapshot[],
-  options: DashboardPublisherOptions,
-  plan?: PublishPlan,
+  options: PlanPagesOptions,
 ): Promise<PagePlan> {
+  const { snapshots } = options;
   const names = await readOrgNames(tx, options.tenantId);
-  const inputs = await pageInputs(tx, options.tenantId, plan);
+  const inputs = await pageInputs(tx, options.tenantId, options.publishing);
   const fallback = new Date().toISOString();
   const stamps = new Map<string, string>();
   const stamp = (page: DashboardPage, scopeId: string | null) => {
@@ -295,27 +308,27 @@ async function planPages<TSchema extends DbSchema>(
     return stored === undefined || stored < inputs.inputXid(page, scopeId);
   };
   // Pages rendered ahead are taken when this plan agrees with what they were rendered from.
-  const early = options.early;
-  const earlyNames = early ? await early.names.catch(() => null) : null;
-  const ahead =
-    early && earlyNames && sameNames(earlyNames, names)
+  const ahead = options.ahead;
+  const aheadNames = ahead ? await ahead.names.catch(() => null) : null;
+  const takeAhead =
+    ahead && aheadNames && sameNames(aheadNames, names)
       ? (page: DashboardPage, scopeId: string | null) =>
-          early.keys.has(pageKey(page, scopeId)) &&
+          ahead.keys.has(pageKey(page, scopeId)) &&
           stale(page, scopeId) &&
-          new Date(stamp(page, scopeId)).toISOString() === early.stamp
+          new Date(stamp(page, scopeId)).toISOString() === ahead.stamp
       : () => false;
-  const started = early?.startedAt ?? performance.now();
+  const started = ahead?.startedAt ?? performance.now();
   let finished = 0;
   const render = (only: (page: DashboardPage, scopeId: string | null) => boolean) =>
     renderDashboardPagesInThreads(snapshots, { ...names, asOf: stamp, only });
   const pages = (async () => {
-    const [now, before] = await Promise.all([
-      render((page, scopeId) => stale(page, scopeId) && !ahead(page, scopeId)),
-      early ? early.pages.catch(() => null) : [],
+    const [now, rendered] = await Promise.all([
+      render((page, scopeId) => stale(page, scopeId) && !takeAhead(page, scopeId)),
+      ahead ? ahead.pages.catch(() => null) : [],
     ]);
     // Rendering ahead failed: those pages are rendered now.
-    if (before === null) return [...now, ...(await render(ahead))];
-    return [...now, ...before.filter((p) => ahead(p.page, p.scopeId))];
+    if (rendered === null) return [...now, ...(await render(takeAhead))];
+    return [...now, ...rendered.filter((p) => takeAhead(p.page, p.scopeId))];
   })();
   void pages.then(() => (finished = performance.now())).catch(() => undefined);
   return {
@@ -326,40 +339,26 @@ async function planPages<TSchema extends DbSchema>(
   };
 }
 
-/**
- * The publication hooks that keep `dashboard_pages` in step with the snapshots, in the same
- * transaction: `beforeWrite` starts rendering the page × scope rows whose inputs the
- * publication changes (so rendering runs while the snapshot rows are written), and
- * `afterPublish` stores them; the others are left untouched. A publication that retires
- * snapshots (a school gone) plans its pages after the write instead.
- */
-export function dashboardPublisher<TSchema extends DbSchema>(
-  options: DashboardPublisherOptions,
-): {
-  beforeWrite: (tx: Tx<TSchema>, plan: PublishPlan) => Promise<void>;
-  afterPublish: (tx: Tx<TSchema>, snapshots: readonly AnySnapshot[]) => Promise<void>;
-} {
-  let early: PagePlan | null = null;
-  return {
-    beforeWrite: async (tx, plan) => {
-      if (plan.retiring.length > 0) return;
-      early = await planPages(tx, plan.snapshots, options, plan);
-    },
-    afterPublish: async (tx, snapshots) => {
-      const planned = early ?? (await planPages(tx, snapshots, options));
-      const pages = await planned.pages;
-      const renderMs = planned.renderMs();
-      const storing = performance.now();
-      const stored = await storeDashboardPages(tx, {
-        tenantId: options.tenantId,
-        runId: options.runId,
-        asOf: planned.stamp,
-        pages,
-        produced: planned.produced,
-      });
-      options.onStored?.({ ...stored, renderMs, storeMs: Math.round(performance.now() - storing) });
-    },
-  };
+/** What `storePlannedPages` stored, and how long rendering and storing took. */
+export type StoredPages = StoreResult & { renderMs: number; storeMs: number };
+
+/** Waits for a plan's pages and stores them (`storeDashboardPages`); the others stay as they are. */
+export async function storePlannedPages<TSchema extends DbSchema>(
+  tx: Tx<TSchema>,
+  plan: PagePlan,
+  input: { tenantId: string; runId: string },
+): Promise<StoredPages> {
+  const pages = await plan.pages;
+  const renderMs = plan.renderMs();
+  const storing = performance.now();
+  const stored = await storeDashboardPages(tx, {
+    tenantId: input.tenantId,
+    runId: input.runId,
+    asOf: plan.stamp,
+    pages,
+    produced: plan.produced,
+  });
+  return { ...stored, renderMs, storeMs: Math.round(performance.now() - storing) };
 }
 
 function rowCount(result: unknown): number {

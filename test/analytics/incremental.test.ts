@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WAREHOUSE_TABLES } from '../../analytics/tables.js';
 import { openWarehouse } from '../../analytics/warehouse.js';
+import { refreshRuns, warehouseState } from '../../analytics/warehouse/run-log.js';
 import { buildWorld, insertMany, mutate, rng, type World } from './dataset.js';
 import {
   createAnalyticsWorld,
@@ -38,7 +39,7 @@ async function dump(dir: string, tenantId: string) {
            FROM metric_snapshots ORDER BY k`,
       )
     ).map((r) => [r.k, JSON.parse(r.payload)]);
-    return { tables, snapshots, state: await wh.state() };
+    return { tables, snapshots, state: await warehouseState(wh) };
   } finally {
     await wh.close();
   }
@@ -237,7 +238,7 @@ describe('atomic refresh', () => {
 
       const wh = await openWarehouse({ dir: dir(), tenantId: t.id });
       try {
-        const [last] = await wh.refreshRuns(1);
+        const [last] = await refreshRuns(wh, 1);
         expect(last).toMatchObject({
           status: 'failed',
           mode,
@@ -290,7 +291,7 @@ describe('atomic refresh', () => {
     const result = await t.refresh({ warehouseDir: dir(), mode: 'incremental', asOf: AS_OF });
     const wh = await openWarehouse({ dir: dir(), tenantId: t.id });
     try {
-      const runs = await wh.refreshRuns(2);
+      const runs = await refreshRuns(wh, 2);
       expect(runs.map((r) => r.status)).toEqual(['succeeded', 'abandoned']);
     } finally {
       await wh.close();

@@ -7,10 +7,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../db/connection-node.js';
 import * as schema from '../../db/schema/tenant.js';
-import { publishSnapshots } from '../../analytics/publish.js';
+import { withTenant } from '../../db/tenancy.js';
+import { planPublication, publishSnapshots, writePublication } from '../../analytics/publish.js';
 import { snapshotKey } from '../../analytics/metrics/index.js';
-import { RefreshInputError, refreshTenant } from '../../analytics/refresh.js';
-import { openWarehouse, warehouseDetached, warehousePath } from '../../analytics/warehouse.js';
+import { RefreshInputError, refreshTenant, startRefresh } from '../../analytics/refresh.js';
+import { openWarehouse } from '../../analytics/warehouse.js';
+import { warehouseDetached, warehousePath } from '../../analytics/warehouse/attach.js';
+import { refreshRuns, warehouseState } from '../../analytics/warehouse/run-log.js';
 import { createAnalyticsWorld, type AnalyticsWorld, type TenantFixture } from './world.js';
 
 const AS_OF = '2025-01-15';
@@ -318,13 +321,11 @@ describe('opening a warehouse', () => {
     await b.close(); // idempotent
   });
 
-  it('detaches a closed file once `detachAfter` settles, while the same tenant can be opened elsewhere', async () => {
+  it('detaches a closed file in the background, while the same tenant can be opened elsewhere', async () => {
     const tenantId = randomUUID();
     const [dirA, dirB] = [join(w.dir, 'detach-a'), join(w.dir, 'detach-b')];
     const a = await openWarehouse({ dir: dirA, tenantId });
     await a.run(`CREATE TABLE probe AS SELECT 7 AS x`);
-    let publicationDone!: () => void;
-    await a.close(new Promise<void>((resolve) => (publicationDone = resolve)));
     const attached = async () => {
       const b = await openWarehouse({ dir: dirB, tenantId });
       try {
@@ -335,10 +336,8 @@ describe('opening a warehouse', () => {
         await b.close();
       }
     };
-    // Still attached (its checkpoint waits), and the tenant's file in another directory
-    // opens meanwhile.
     expect(await attached()).toContain(warehousePath(dirA, tenantId));
-    publicationDone();
+    await a.close();
     await warehouseDetached(dirA, tenantId);
     expect(await attached()).not.toContain(warehousePath(dirA, tenantId));
     // What it committed is in the file.
@@ -392,7 +391,7 @@ describe('opening a warehouse', () => {
     const again = await openWarehouse({ dir, tenantId });
     try {
       // A fresh schema and no watermark: the next refresh will be full.
-      expect((await again.state()).watermark).toBeNull();
+      expect((await warehouseState(again)).watermark).toBeNull();
       expect(
         (
           await again.rows(
@@ -400,7 +399,7 @@ describe('opening a warehouse', () => {
           )
         ).length,
       ).toBe(1);
-      expect(await again.refreshRuns()).toHaveLength(1);
+      expect(await refreshRuns(again)).toHaveLength(1);
     } finally {
       await again.close();
     }
@@ -416,7 +415,7 @@ describe('opening a warehouse', () => {
     try {
       expect(reasons).toHaveLength(1);
       expect(reasons[0]).toMatch(/not a valid DuckDB database/);
-      expect((await wh.state()).watermark).toBeNull();
+      expect((await warehouseState(wh)).watermark).toBeNull();
     } finally {
       await wh.close();
     }
@@ -448,6 +447,50 @@ describe('opening a warehouse', () => {
         asOf: '2025-02-30',
       }),
     ).rejects.toBeInstanceOf(RefreshInputError);
+  });
+});
+
+describe('an uncommitted refresh', () => {
+  let t: TenantFixture;
+  beforeAll(async () => {
+    t = await w.tenant('pending');
+    const year = await t.insert('academic_sessions', {
+      org_unit_id: t.rootOrgUnitId,
+      kind: 'school_year',
+      name: 'Y',
+      start_date: '2024-08-01',
+      end_date: '2025-05-31',
+    });
+    const school = await t.school('U1');
+    await t.insert('calendar_days', { school_id: school, session_id: year, date: '2025-01-14' });
+  });
+
+  it('is rolled back when closed before its commit: the warehouse keeps its state and records the run failed', async () => {
+    const committed = await t.refresh({ asOf: AS_OF });
+    const pending = await startRefresh({
+      tenantId: t.id,
+      branchUrl: t.appUrl,
+      warehouseDir: t.dir,
+      mode: 'full',
+      asOf: AS_OF,
+    });
+    expect(pending.snapshots.length).toBe(committed.snapshots.length);
+    await pending.close();
+    await expect(pending.commit()).rejects.toThrow(/no longer open/);
+    const wh = await openWarehouse({ dir: t.dir, tenantId: t.id });
+    try {
+      expect(await warehouseState(wh)).toMatchObject({
+        lastRunId: committed.runId,
+        watermark: committed.watermarkAfter,
+      });
+      const [run] = await refreshRuns(wh, 1);
+      expect(run).toMatchObject({ runId: pending.runId, status: 'failed' });
+      expect(run!.error).toMatch(/closed before it committed/);
+    } finally {
+      await wh.close();
+    }
+    // The next refresh starts from the committed state.
+    expect((await t.refresh({ asOf: AS_OF, mode: 'incremental' })).mode).toBe('incremental');
   });
 });
 
@@ -565,40 +608,41 @@ describe('publishing snapshots', () => {
     expect(again).toMatchObject({ upserted: 0, unchanged: 30, retired: 0 });
   });
 
-  it('runs afterPublish in the same transaction: its writes commit together, its failure rolls everything back', async () => {
+  it("publishes in the caller's transaction: the caller's writes commit with the snapshots, its failure rolls everything back", async () => {
     const run = await t.refresh({ asOf: AS_OF, mode: 'incremental' });
     const before = (await live()).rows.map((r) => r.refresh_run_id);
     const reader = new pg.Client({ connectionString: t.appUrl });
     await reader.connect();
+    const options = { tenantId: t.id, runId: run.runId, snapshots: run.snapshots };
+    const insertPage = (tx: Parameters<Parameters<typeof withTenant>[2]>[0]) =>
+      tx.insert(schema.dashboardPages).values({
+        tenantId: t.id,
+        page: 'overview',
+        scopeKind: 'tenant',
+        html: '<p>x</p>',
+        asOf: new Date(),
+        refreshRunId: run.runId,
+      });
     try {
       const seenByReader: string[] = [];
       await expect(
-        publishSnapshots(db(), {
-          tenantId: t.id,
-          runId: run.runId,
-          snapshots: run.snapshots,
-          afterPublish: async (tx) => {
-            await tx.insert(schema.dashboardPages).values({
-              tenantId: t.id,
-              page: 'overview',
-              scopeKind: 'tenant',
-              html: '<p>x</p>',
-              asOf: new Date(),
-              refreshRunId: run.runId,
-            });
-            // Meanwhile a reader sees only the previous publication.
-            await reader.query('begin');
-            await reader.query(`select set_config('app.tenant_id', $1, true)`, [t.id]);
-            seenByReader.push(
-              ...(
-                await reader.query(
-                  `select distinct refresh_run_id from metric_snapshots where deleted_at is null`,
-                )
-              ).rows.map((r) => r.refresh_run_id),
-            );
-            await reader.query('commit');
-            throw new Error('rendering failed');
-          },
+        withTenant(db(), t.id, async (tx) => {
+          const plan = await planPublication(tx, options);
+          expect(plan.rewriting).toHaveLength(run.snapshots.length);
+          await writePublication(tx, plan);
+          await insertPage(tx);
+          // Meanwhile a reader sees only the previous publication.
+          await reader.query('begin');
+          await reader.query(`select set_config('app.tenant_id', $1, true)`, [t.id]);
+          seenByReader.push(
+            ...(
+              await reader.query(
+                `select distinct refresh_run_id from metric_snapshots where deleted_at is null`,
+              )
+            ).rows.map((r) => r.refresh_run_id),
+          );
+          await reader.query('commit');
+          throw new Error('rendering failed');
         }),
       ).rejects.toThrow('rendering failed');
       expect(new Set(seenByReader)).toEqual(new Set(before));
@@ -611,21 +655,9 @@ describe('publishing snapshots', () => {
         ).rows[0].n,
       ).toBe(0);
 
-      await publishSnapshots(db(), {
-        tenantId: t.id,
-        runId: run.runId,
-        snapshots: run.snapshots,
-        afterPublish: async (tx, snapshots) => {
-          expect(snapshots).toHaveLength(run.snapshots.length);
-          await tx.insert(schema.dashboardPages).values({
-            tenantId: t.id,
-            page: 'overview',
-            scopeKind: 'tenant',
-            html: '<p>x</p>',
-            asOf: new Date(),
-            refreshRunId: run.runId,
-          });
-        },
+      await withTenant(db(), t.id, async (tx) => {
+        await writePublication(tx, await planPublication(tx, options));
+        await insertPage(tx);
       });
       const pages = await db().transaction(async (tx) => {
         await tx.execute(sql`select set_config('app.tenant_id', ${t.id}, true)`);

@@ -4,18 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishSnapshots } from '../../analytics/publish.js';
 import { snapshotKey } from '../../analytics/metrics/index.js';
 import type { AnySnapshot } from '../../analytics/metrics/types.js';
 import { PAGES, type DashboardPage } from '../../dashboards/layout.js';
 import { PAGE_METRICS } from '../../dashboards/pages.js';
 import type { RenderedPage } from '../../dashboards/render.js';
-import { dashboardPublisher, readOrgNames, type EarlyPages } from '../../dashboards/store.js';
+import { readOrgNames, type PagesAhead } from '../../dashboards/store.js';
 import { withTenant } from '../../db/tenancy.js';
 import type { RefreshJobResult } from '../../workers/contract.js';
 import { ControlPlane } from '../../workers/control.js';
 import { localLocks } from '../../workers/locks.js';
 import { runRefresh } from '../../workers/processors/refresh.js';
+import { publishFiguresAndPages } from '../../workers/refresh-and-publish.js';
 import { buildWorld, mutate, rng, type World } from '../analytics/dataset.js';
 import { TenantFixture } from '../analytics/world.js';
 import { bearer, Staff } from '../api/staff-fixtures.js';
@@ -308,6 +308,44 @@ describe('dashboards in the refresh pipeline', () => {
     }
   });
 
+  it('publishes figures and pages in one transaction: a failure storing the pages leaves the figures as they were', async () => {
+    const north = tenant.schools[0]!;
+    await admin.query(
+      `update attendance_records
+          set status = case when status = 'absent' then 'present' else 'absent' end
+        where tenant_id = $1 and id in (
+          select id from attendance_records
+           where tenant_id = $1 and school_id = $2 and deleted_at is null and period is null
+           order by md5(id::text) desc limit 3)`,
+      [world.alpha.id, north],
+    );
+    const snapsBefore = await liveSnapshots();
+    const pagesBefore = await livePages();
+    await admin.query(`
+      create function pages_refused() returns trigger language plpgsql as
+        $$ begin raise exception 'pages refused'; end $$;
+      create trigger pages_refused before insert or update on dashboard_pages
+        for each row execute function pages_refused();`);
+    try {
+      const failed = await refresh('incremental').catch((err: Error) => err);
+      expect((failed as Error).cause).toMatchObject({ message: 'pages refused' });
+    } finally {
+      await admin.query(`drop trigger pages_refused on dashboard_pages;
+                         drop function pages_refused();`);
+    }
+    expect(await liveSnapshots()).toEqual(snapsBefore);
+    expect(await livePages()).toEqual(pagesBefore);
+    // The warehouse committed: the next run publishes the figures it holds, with their pages.
+    const again = await refresh('incremental');
+    expect(again.published.upserted).toBeGreaterThan(0);
+    const rendered = (await livePages()).filter((p) => p.refresh_run_id === again.runId);
+    expect(rendered.map((p) => `${p.page}|${p.scope_id}`).sort()).toEqual(
+      PAGES.filter((p) => PAGE_METRICS[p].includes('attendance'))
+        .flatMap((page) => [`${page}|${north}`, `${page}|null`])
+        .sort(),
+    );
+  });
+
   it('takes pages rendered ahead only when its own plan agrees with them', async () => {
     const north = tenant.schools[0]!;
     const tenantRow = (await directory.tenant(world.alpha.id))!;
@@ -327,13 +365,13 @@ describe('dashboards in the refresh pipeline', () => {
         }) as AnySnapshot,
     );
     // North's attendance snapshots are republished by a new run: the overview and attendance
-    // pages of North and of the tenant are stale; the early pages claim to be those four.
-    const ahead = PAGES.filter((p) => PAGE_METRICS[p].includes('attendance')).flatMap((page) =>
+    // pages of North and of the tenant are stale; the pages rendered ahead claim to be those four.
+    const stale = PAGES.filter((p) => PAGE_METRICS[p].includes('attendance')).flatMap((page) =>
       [null, north].map((scopeId) => ({ page, scopeId })),
     );
     const publish = async (
-      early: Omit<EarlyPages, 'keys' | 'startedAt'>,
-      dataAsOf = early.stamp,
+      ahead: Omit<PagesAhead, 'keys' | 'startedAt'>,
+      dataAsOf = ahead.stamp,
     ) => {
       const runId = randomUUID();
       const payloadRuns = Object.fromEntries(
@@ -342,31 +380,27 @@ describe('dashboards in the refresh pipeline', () => {
           r.metric === 'attendance' && r.scope_id === north ? runId : r.refresh_run_id!,
         ]),
       );
-      await publishSnapshots(db, {
+      await publishFiguresAndPages(db, {
         tenantId: world.alpha.id,
         runId,
         snapshots,
         payloadRuns,
         dataAsOf,
-        ...dashboardPublisher({
-          tenantId: world.alpha.id,
-          runId,
-          early: {
-            ...early,
-            keys: new Set(ahead.map((a) => `${a.page}|${a.scopeId ?? ZERO}`)),
-            startedAt: performance.now(),
-          },
-        }),
+        ahead: {
+          ...ahead,
+          keys: new Set(stale.map((a) => `${a.page}|${a.scopeId ?? ZERO}`)),
+          startedAt: performance.now(),
+        },
       });
       const pages = (await livePages()).filter((p) => p.refresh_run_id === runId);
       expect(pages.map((p) => `${p.page}|${p.scope_id}`).sort()).toEqual(
-        ahead.map((a) => `${a.page}|${a.scopeId}`).sort(),
+        stale.map((a) => `${a.page}|${a.scopeId}`).sort(),
       );
       return pages;
     };
     const bogus = (marker: string): Promise<RenderedPage[]> =>
       Promise.resolve(
-        ahead.map((a) => ({
+        stale.map((a) => ({
           ...a,
           scopeKind: a.scopeId ? ('school' as const) : ('tenant' as const),
           html: `<p>${marker}</p>`,
@@ -396,10 +430,10 @@ describe('dashboards in the refresh pipeline', () => {
       stamp,
     );
     rendered(other, stamp);
-    // All agree: the early pages are what is stored.
+    // All agree: the pages rendered ahead are what is stored.
     stamp = at(4);
     const taken = await publish({ names: Promise.resolve(names), pages: bogus('d'), stamp });
-    expect(taken.map((p) => p.html)).toEqual(ahead.map(() => '<p>d</p>'));
+    expect(taken.map((p) => p.html)).toEqual(stale.map(() => '<p>d</p>'));
 
     // A full refresh renders every page again.
     await refresh('full');

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnySnapshot } from '../../analytics/metrics/types.js';
 import { refreshTenant } from '../../analytics/refresh.js';
 import { openWarehouse } from '../../analytics/warehouse.js';
+import { refreshRuns, warehouseState } from '../../analytics/warehouse/run-log.js';
 import { REFRESH_JOB, refreshJobOptions, type RefreshJobResult } from '../../workers/contract.js';
 import { ControlPlane } from '../../workers/control.js';
 import { localLocks } from '../../workers/locks.js';
@@ -131,8 +132,8 @@ describe('the worker process', () => {
       // Consistent: the previous watermark, tables and snapshots; the run is left `running`.
       const wh = await openWarehouse({ dir, tenantId: delta.id });
       try {
-        expect((await wh.state()).watermark).toBe(first.watermarkAfter);
-        const [killed] = await wh.refreshRuns(1);
+        expect((await warehouseState(wh)).watermark).toBe(first.watermarkAfter);
+        const [killed] = await refreshRuns(wh, 1);
         expect(killed).toMatchObject({ status: 'running', watermarkBefore: first.watermarkAfter });
         const [students] = await wh.rows<{ n: bigint }>(`SELECT count(*) AS n FROM students`);
         expect(Number(students!.n)).toBe(first.rowsPerTable.students!.total);
@@ -192,7 +193,7 @@ describe('the worker process', () => {
 
       const wh2 = await openWarehouse({ dir, tenantId: delta.id });
       try {
-        const statuses = (await wh2.refreshRuns(3)).map((r) => r.status);
+        const statuses = (await refreshRuns(wh2, 3)).map((r) => r.status);
         expect(statuses).toEqual(['succeeded', 'abandoned', 'succeeded']);
       } finally {
         await wh2.close();
