@@ -5,6 +5,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { databaseOf, retryWhileTemplateBusy, withDatabase } from './branches/local.js';
 import { ident, literal } from './sql-text.js';
+import { METRIC_INPUTS_FUNCTION_SQL } from './metric-inputs.js';
 
 // Cluster URL helpers live with the (runtime-neutral) local provisioner; re-exported for Node callers.
 export { databaseOf, retryWhileTemplateBusy, withDatabase };
@@ -130,6 +131,7 @@ export async function migrateDatabase(
     if (set === 'tenant') {
       await client.query(`select set_config('homeroom.app_role', $1, false)`, [roles.appRole]);
       await client.query(await readFile(GUARDS, 'utf8'));
+      await client.query(METRIC_INPUTS_FUNCTION_SQL);
     }
     return { schemaVersion: await latestSchemaVersion(set), applied };
   } finally {

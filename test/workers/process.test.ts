@@ -57,7 +57,8 @@ function worker(q: TestQueue, dir: string, env: Record<string, string> = {}) {
   return spawnTsx(CHILD, [], { ...workerEnv(w.t, q, dir, { LOG_LEVEL: 'info' }), ...env });
 }
 
-describe('the worker process', () => {
+// Each test starts worker processes through tsx: under a busy machine that alone takes seconds.
+describe('the worker process', { timeout: 90_000 }, () => {
   it('on SIGTERM stops taking jobs, lets the active refresh finish and publish, then exits 0', async () => {
     const q = testQueue();
     const dir = join(w.dir, 'wh-sigterm');
