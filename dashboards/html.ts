@@ -31,7 +31,7 @@ const SPECIAL = /[&<>"']/;
 const SPECIALS = /[&<>"']/g;
 
 /** Escapes text for HTML element content and quoted attribute values. */
-export const escapeHtml = (s: string): string =>
+const escapeHtml = (s: string): string =>
   SPECIAL.test(s) ? s.replace(SPECIALS, (ch) => ESCAPES[ch]!) : s;
 
 const markup = (v: HtmlValue): string => {
@@ -54,9 +54,9 @@ export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): Htm
 /** Trusted markup, placed unescaped: Plot's SVG, the pages' own stylesheets. */
 export const raw = (trusted: string): Html => new Html(trusted);
 
-/** The values in order, `separator` (text, escaped) between them. */
-export function join(values: readonly HtmlValue[], separator: string): Html {
-  const sep = escapeHtml(separator);
+/** The values in order, `separator` (text, escaped, or markup) between them. */
+export function join(values: readonly HtmlValue[], separator: string | Html): Html {
+  const sep = markup(separator);
   let out = '';
   for (let i = 0; i < values.length; i++) out += (i > 0 ? sep : '') + markup(values[i]!);
   return new Html(out);
