@@ -24,28 +24,7 @@ export function academics(ctx: PageContext): Html[] {
   return [
     section({
       heading: 'Academics',
-      tiles: [
-        tile({
-          label: 'Average grade',
-          value: fmt.percent(g.average_percent),
-          note: `${fmt.count(g.student_classes)} class grades`,
-        }),
-        tile({
-          label: 'Students failing a class',
-          value: fmt.rate(g.failing_rate),
-          note: `${fmt.count(g.failing_students)} of ${fmt.count(g.students)} students with grades are below 60% in at least one class`,
-        }),
-        tile({
-          label: 'Missing assignments',
-          value: fmt.rate(g.missing_rate),
-          note: `${fmt.count(g.missing_scores)} of ${fmt.count(g.scores_due)} due`,
-        }),
-        tile({
-          label: 'GPA',
-          value: fmt.gpa(g.gpa),
-          note: `${fmt.count(g.credits_attempted)} credits attempted`,
-        }),
-      ],
+      tiles: keyFigures(g),
       figures: [
         chart(ctx, {
           name: 'letters',
@@ -130,3 +109,26 @@ export function academics(ctx: PageContext): Html[] {
     }),
   ];
 }
+
+const keyFigures = (g: Grades): Html[] => [
+  tile({
+    label: 'Average grade',
+    value: fmt.percent(g.average_percent),
+    note: `${fmt.count(g.student_classes)} class grades`,
+  }),
+  tile({
+    label: 'Students failing a class',
+    value: fmt.rate(g.failing_rate),
+    note: `${fmt.count(g.failing_students)} of ${fmt.count(g.students)} students with grades are below 60% in at least one class`,
+  }),
+  tile({
+    label: 'Missing assignments',
+    value: fmt.rate(g.missing_rate),
+    note: `${fmt.count(g.missing_scores)} of ${fmt.count(g.scores_due)} due`,
+  }),
+  tile({
+    label: 'GPA',
+    value: fmt.gpa(g.gpa),
+    note: `${fmt.count(g.credits_attempted)} credits attempted`,
+  }),
+];
