@@ -1,10 +1,10 @@
 /**
- * The HTML around the charts: page shell and navigation, KPI tiles, figures with their data
- * tables, empty states. Everything inline (one `<style>`), no scripts, no external assets.
+ * The page around the figures (`figures.ts`): shell, header and navigation. Everything
+ * inline (one `<style>`), no scripts, no external assets.
  */
-import { BASE_STYLE, escapeHtml } from './html.js';
+import { BASE_STYLE, html, raw, type Html } from './html.js';
 import { COLORS } from './charts.js';
-import { DASH, utcStamp } from './format.js';
+import { utcStamp } from './format.js';
 
 export const PAGE_TITLES = {
   overview: 'Overview',
@@ -52,91 +52,7 @@ thead th{border-bottom:1px solid #8c959f}
   details::details-content{content-visibility:visible;display:contents}
 }`;
 
-export interface Tile {
-  label: string;
-  value: string;
-  note?: string;
-}
-
-/** A table's cells are already formatted text; the first column labels the row. */
-export interface Table {
-  columns: string[];
-  rows: string[][];
-}
-
-export interface FigureSpec {
-  id: string;
-  title: string;
-  note?: string;
-  svg: string | null;
-  table: Table;
-  /** Series names, in the order of the chart's colors. */
-  legend?: string[];
-  /** Shown instead of the chart when there is nothing to draw. */
-  empty?: string;
-}
-
-export const tilesHtml = (tiles: readonly Tile[]): string =>
-  `<dl class="tiles">${tiles
-    .map(
-      (t) =>
-        `<div class="tile"><dt>${escapeHtml(t.label)}</dt><dd>${escapeHtml(t.value)}${
-          t.note ? `<small>${escapeHtml(t.note)}</small>` : ''
-        }</dd></div>`,
-    )
-    .join('')}</dl>`;
-
-export function tableHtml(title: string, table: Table): string {
-  const head = table.columns.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join('');
-  const body = table.rows
-    .map(
-      (r) =>
-        `<tr>${r
-          .map((cell, i) =>
-            i === 0 ? `<th scope="row">${escapeHtml(cell)}</th>` : `<td>${escapeHtml(cell)}</td>`,
-          )
-          .join('')}</tr>`,
-    )
-    .join('');
-  return `<table><caption class="muted">${escapeHtml(title)}</caption><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
-}
-
-export function figureHtml(f: FigureSpec): string {
-  const legend =
-    f.svg && f.legend?.length
-      ? `<div class="legend" aria-hidden="true">${f.legend
-          .map((l, i) => `<span><span class="swatch c${i}"></span>${escapeHtml(l)}</span>`)
-          .join('')}</div>`
-      : '';
-  const chart =
-    f.svg ?? `<p class="empty">${escapeHtml(f.empty ?? 'No data for this period.')}</p>`;
-  const table =
-    f.table.rows.length > 0
-      ? `<details><summary>Data table</summary><div class="scroll">${tableHtml(f.title, f.table)}</div></details>`
-      : '';
-  return `<figure id="${f.id}"><figcaption>${escapeHtml(f.title)}${
-    f.note ? `<small class="muted">${escapeHtml(f.note)}</small>` : ''
-  }</figcaption>${legend}${chart}${table}</figure>`;
-}
-
-export interface SectionSpec {
-  heading: string;
-  tiles?: Tile[];
-  figures?: FigureSpec[];
-  /** The section's metric was not published for this scope. */
-  missing?: string;
-}
-
-export const sectionHtml = (s: SectionSpec): string =>
-  `<section><h2>${escapeHtml(s.heading)}</h2>${
-    s.missing
-      ? `<p class="empty">${escapeHtml(s.missing)}</p>`
-      : `${s.tiles?.length ? tilesHtml(s.tiles) : ''}${
-          s.figures?.length
-            ? `<div class="figures">${s.figures.map(figureHtml).join('\n')}</div>`
-            : ''
-        }`
-  }</section>`;
+const STYLE = raw(PAGE_STYLE);
 
 export interface ShellInput {
   page: DashboardPage;
@@ -147,7 +63,7 @@ export interface ShellInput {
   dataAsOf: string;
   asOfDate: string;
   window: string | null;
-  body: string;
+  body: Html;
 }
 
 export function pageHtml(input: ShellInput): string {
@@ -155,26 +71,20 @@ export function pageHtml(input: ShellInput): string {
   const query = input.school ? `?school=${input.school.id}` : '';
   const nav = PAGES.map(
     (p) =>
-      `<a href="/dashboards/${p}${query}"${p === input.page ? ' aria-current="page"' : ''}>${escapeHtml(PAGE_TITLES[p])}</a>`,
-  ).join('');
+      html`<a href="/dashboards/${p}${query}"${p === input.page ? html` aria-current="page"` : ''}>${PAGE_TITLES[p]}</a>`,
+  );
   const title = `${PAGE_TITLES[input.page]} — ${scopeName}`;
-  return `<!doctype html>
+  return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)} · ${escapeHtml(input.tenantName)}</title><style>${PAGE_STYLE}</style></head>
+<title>${title} · ${input.tenantName}</title><style>${STYLE}</style></head>
 <body><main>
-<header class="page"><p class="muted"><a href="/dashboards">All dashboards</a> · ${escapeHtml(input.tenantName)}</p>
-<h1>${escapeHtml(PAGE_TITLES[input.page])} <span class="muted">· ${escapeHtml(scopeName)}</span></h1>
-<p class="stamp">Data as of <time datetime="${escapeHtml(input.dataAsOf)}">${escapeHtml(utcStamp(input.dataAsOf))}</time> · figures as of ${escapeHtml(input.asOfDate)}${
-    input.window ? ` · ${escapeHtml(input.window)}` : ''
+<header class="page"><p class="muted"><a href="/dashboards">All dashboards</a> · ${input.tenantName}</p>
+<h1>${PAGE_TITLES[input.page]} <span class="muted">· ${scopeName}</span></h1>
+<p class="stamp">Data as of <time datetime="${input.dataAsOf}">${utcStamp(input.dataAsOf)}</time> · figures as of ${input.asOfDate}${
+    input.window ? ` · ${input.window}` : ''
   }</p>
 <nav class="pages" aria-label="Dashboards">${nav}</nav></header>
 ${input.body}
 </main></body></html>
-`;
+`.value;
 }
-
-/** Cells of a table row: label first, then values (a missing value is a dash). */
-export const row = (label: string, ...cells: (string | null | undefined)[]): string[] => [
-  label,
-  ...cells.map((c) => c ?? DASH),
-];

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.js';
-import { BASE_STYLE, escapeHtml } from './dashboards/html.js';
+import { BASE_STYLE, html, join, raw, type Html, type HtmlValue } from './dashboards/html.js';
 import { openApiDocument } from './openapi.js';
 
 /**
@@ -65,57 +65,87 @@ const anchor = (...parts: string[]) =>
     .replace(/^-|-$/g, '');
 
 /** Description text: escaped, with Markdown's `code` spans kept as code. */
-const prose = (text: string) => escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+function prose(text: string): Html {
+  const parts: HtmlValue[] = [];
+  let last = 0;
+  for (const m of text.matchAll(/`([^`]+)`/g)) {
+    parts.push(text.slice(last, m.index), html`<code>${m[1]}</code>`);
+    last = m.index + m[0].length;
+  }
+  parts.push(text.slice(last));
+  return html`${parts}`;
+}
 
 const refName = (ref: string) => ref.replace(/^#\/components\/schemas\//, '');
 
+const NOTHING = html``;
+const ANY = html`<span class="muted">any</span>`;
+
 /** A short, linked description of a schema: `Lead[]`, `string (uuid)`, `"a" | "b"`. */
-function describe(schema: SchemaObject | undefined, depth = 0): string {
-  if (!schema) return '<span class="muted">any</span>';
+function describe(schema: SchemaObject | undefined, depth = 0): Html {
+  if (!schema) return ANY;
   if (schema.$ref) {
     const name = refName(schema.$ref);
-    return `<a href="#${anchor('schema', name)}"><code>${escapeHtml(name)}</code></a>`;
+    return html`<a href="#${anchor('schema', name)}"><code>${name}</code></a>`;
   }
   const alternatives = schema.anyOf ?? schema.oneOf;
-  if (alternatives) return alternatives.map((s) => describe(s, depth)).join(' | ');
-  if (schema.allOf) return schema.allOf.map((s) => describe(s, depth)).join(' &amp; ');
+  if (alternatives)
+    return join(
+      alternatives.map((s) => describe(s, depth)),
+      ' | ',
+    );
+  if (schema.allOf)
+    return join(
+      schema.allOf.map((s) => describe(s, depth)),
+      ' & ',
+    );
   if (schema.enum)
-    return schema.enum.map((v) => `<code>${escapeHtml(JSON.stringify(v))}</code>`).join(' | ');
+    return join(
+      schema.enum.map((v) => html`<code>${JSON.stringify(v)}</code>`),
+      ' | ',
+    );
   const types = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
   const nullable = types.includes('null') || schema.nullable === true;
   const main = types.filter((t) => t !== 'null');
-  let text: string;
-  if (main[0] === 'array') text = `${describe(schema.items, depth)}[]`;
+  let text: Html;
+  if (main[0] === 'array') text = html`${describe(schema.items, depth)}[]`;
   else if (main[0] === 'object' && schema.properties && depth < 1) {
     const fields = Object.entries(schema.properties).map(
       ([k, v]) =>
-        `<code>${escapeHtml(k)}</code>${schema.required?.includes(k) ? '' : '?'}: ${describe(v, depth + 1)}`,
+        html`<code>${k}</code>${schema.required?.includes(k) ? '' : '?'}: ${describe(v, depth + 1)}`,
     );
-    text = `{ ${fields.join(', ')} }`;
+    text = html`{ ${join(fields, ', ')} }`;
   } else if (main.length) {
-    text = `<code>${escapeHtml(main.join(' | '))}</code>${schema.format ? ` <span class="muted">(${escapeHtml(schema.format)})</span>` : ''}`;
-  } else text = '<span class="muted">any</span>';
-  return nullable ? `${text} | <code>null</code>` : text;
+    text = html`<code>${main.join(' | ')}</code>${schema.format ? html` <span class="muted">(${schema.format})</span>` : ''}`;
+  } else text = ANY;
+  return nullable ? html`${text} | <code>null</code>` : text;
 }
 
-function constraints(schema: SchemaObject | undefined): string {
-  if (!schema) return '';
-  const out: string[] = [];
+function constraints(schema: SchemaObject | undefined): Html {
+  if (!schema) return NOTHING;
+  const out: HtmlValue[] = [];
   if (schema.default !== undefined)
-    out.push(`default <code>${escapeHtml(JSON.stringify(schema.default))}</code>`);
+    out.push(html`default <code>${JSON.stringify(schema.default)}</code>`);
   if (schema.minimum !== undefined) out.push(`≥ ${schema.minimum}`);
   if (schema.maximum !== undefined) out.push(`≤ ${schema.maximum}`);
-  return out.length ? ` <span class="muted">(${out.join(', ')})</span>` : '';
+  return out.length ? html` <span class="muted">(${join(out, ', ')})</span>` : NOTHING;
 }
 
-function contentList(content: MediaTypes | undefined): string {
-  if (!content) return '<span class="muted">no body</span>';
-  return Object.entries(content)
-    .map(([type, media]) => `<code>${escapeHtml(type)}</code> ${describe(media.schema)}`)
-    .join('<br>');
+function contentList(content: MediaTypes | undefined): Html {
+  if (!content) return html`<span class="muted">no body</span>`;
+  return join(
+    Object.entries(content).map(
+      ([type, media]) => html`<code>${type}</code> ${describe(media.schema)}`,
+    ),
+    html`<br>`,
+  );
 }
 
-function renderOperation(method: string, path: string, op: Operation): string {
+const PUBLIC = html`None: public`;
+const BEARER = html`Bearer token (<code>Authorization: Bearer …</code>)`;
+const BEARER_OR_COOKIE = html`Bearer token (<code>Authorization: Bearer …</code>) or the browser session cookie set by <code>/login</code>`;
+
+function renderOperation(method: string, path: string, op: Operation): Html {
   const id = anchor('op', method, path);
   const params = op.parameters ?? [];
   const responses = Object.entries(op.responses ?? {});
@@ -123,68 +153,65 @@ function renderOperation(method: string, path: string, op: Operation): string {
   const others = responses.filter(([, r]) => !(r.content && PROBLEM in r.content));
   const auth =
     op.security && op.security.length === 0
-      ? 'None: public'
+      ? PUBLIC
       : op.security?.some((s) => 'browserSession' in s)
-        ? 'Bearer token (<code>Authorization: Bearer …</code>) or the browser session cookie set by <code>/login</code>'
-        : 'Bearer token (<code>Authorization: Bearer …</code>)';
-  const parts = [
-    `<section class="op" id="${id}">`,
-    `<h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>`,
-    op.summary ? `<p class="summary">${prose(op.summary)}</p>` : '',
-    op.description ? `<p>${prose(op.description)}</p>` : '',
-    `<p><strong>Authentication:</strong> ${auth}</p>`,
+        ? BEARER_OR_COOKIE
+        : BEARER;
+  const parts: HtmlValue[] = [
+    html`<section class="op" id="${id}">`,
+    html`<h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${path}</code></h3>`,
+    op.summary ? html`<p class="summary">${prose(op.summary)}</p>` : '',
+    op.description ? html`<p>${prose(op.description)}</p>` : '',
+    html`<p><strong>Authentication:</strong> ${auth}</p>`,
   ];
   if (params.length) {
     parts.push(
-      '<h4>Parameters</h4><table><thead><tr><th>name</th><th>in</th><th>type</th><th>description</th></tr></thead><tbody>',
+      html`<h4>Parameters</h4><table><thead><tr><th>name</th><th>in</th><th>type</th><th>description</th></tr></thead><tbody>`,
       ...params.map(
         (p) =>
-          `<tr><td><code>${escapeHtml(p.name)}</code>${p.required ? ' <span class="req">required</span>' : ''}</td><td>${escapeHtml(p.in)}</td><td>${describe(p.schema)}${constraints(p.schema)}</td><td>${prose(p.description ?? p.schema?.description ?? '')}</td></tr>`,
+          html`<tr><td><code>${p.name}</code>${p.required ? html` <span class="req">required</span>` : ''}</td><td>${p.in}</td><td>${describe(p.schema)}${constraints(p.schema)}</td><td>${prose(p.description ?? p.schema?.description ?? '')}</td></tr>`,
       ),
-      '</tbody></table>',
+      html`</tbody></table>`,
     );
   }
   if (op.requestBody) {
     parts.push(
-      `<h4>Request body${op.requestBody.required ? ' <span class="req">required</span>' : ''}</h4><p>${contentList(op.requestBody.content)}</p>`,
+      html`<h4>Request body${op.requestBody.required ? html` <span class="req">required</span>` : ''}</h4><p>${contentList(op.requestBody.content)}</p>`,
     );
   }
   if (others.length) {
     parts.push(
-      '<h4>Responses</h4><table><thead><tr><th>status</th><th>description</th><th>body</th></tr></thead><tbody>',
+      html`<h4>Responses</h4><table><thead><tr><th>status</th><th>description</th><th>body</th></tr></thead><tbody>`,
       ...others.map(
         ([status, r]) =>
-          `<tr><td><code>${escapeHtml(status)}</code></td><td>${prose(r.description ?? '')}</td><td>${contentList(r.content)}</td></tr>`,
+          html`<tr><td><code>${status}</code></td><td>${prose(r.description ?? '')}</td><td>${contentList(r.content)}</td></tr>`,
       ),
-      '</tbody></table>',
+      html`</tbody></table>`,
     );
   }
   if (problems.length) {
     parts.push(
-      `<h4>Problems</h4><p class="muted">As <code>${PROBLEM}</code> (<a href="#${anchor('schema', 'Problem')}"><code>Problem</code></a>):</p><ul class="problems">`,
+      html`<h4>Problems</h4><p class="muted">As <code>${PROBLEM}</code> (<a href="#${anchor('schema', 'Problem')}"><code>Problem</code></a>):</p><ul class="problems">`,
       ...problems.map(
-        ([status, r]) =>
-          `<li><code>${escapeHtml(status)}</code> ${escapeHtml(r.description ?? '')}</li>`,
+        ([status, r]) => html`<li><code>${status}</code> ${r.description ?? ''}</li>`,
       ),
-      '</ul>',
+      html`</ul>`,
     );
   }
-  parts.push('</section>');
-  return parts.filter(Boolean).join('\n');
+  parts.push(html`</section>`);
+  return join(parts.filter(Boolean), '\n');
 }
 
-function renderSchema(name: string, schema: SchemaObject): string {
+function renderSchema(name: string, schema: SchemaObject): Html {
   const props = Object.entries(schema.properties ?? {});
   const body = props.length
-    ? `<table><thead><tr><th>field</th><th>type</th><th>description</th></tr></thead><tbody>${props
-        .map(
-          ([k, v]) =>
-            `<tr><td><code>${escapeHtml(k)}</code>${schema.required?.includes(k) ? ' <span class="req">required</span>' : ''}</td><td>${describe(v)}${constraints(v)}</td><td>${prose(v.description ?? '')}</td></tr>`,
-        )
-        .join('')}</tbody></table>`
-    : `<p>${describe({ ...schema, description: undefined })}</p>`;
-  return `<section class="schema" id="${anchor('schema', name)}"><h3><code>${escapeHtml(name)}</code></h3>${
-    schema.description ? `<p>${prose(schema.description)}</p>` : ''
+    ? html`<table><thead><tr><th>field</th><th>type</th><th>description</th></tr></thead><tbody>${props.map(
+        ([k, v]) =>
+          html`<tr><td><code>${k}</code>${schema.required?.includes(k) ? html` <span class="req">required</span>` : ''}</td><td>${describe(v)}${constraints(v)}</td><td>${prose(v.description ?? '')}</td></tr>`,
+      )}</tbody></table>`
+    : html`<p>${describe({ ...schema, description: undefined })}</p>`;
+  return html`<section class="schema" id="${anchor('schema', name)}"><h3><code>${name}</code></h3>${
+    schema.description ? html`<p>${prose(schema.description)}</p>` : ''
   }${body}</section>`;
 }
 
@@ -202,38 +229,32 @@ export function renderDocs(doc: Document): string {
     }
   }
   const tags = [...byTag.keys()].sort((a, b) => a.localeCompare(b));
-  const toc = tags
-    .map(
-      (tag) =>
-        `<li><a href="#${anchor('tag', tag)}">${escapeHtml(tag)}</a><ul>${byTag
-          .get(tag)!
-          .map(
-            ({ method, path, op }) =>
-              `<li><a href="#${anchor('op', method, path)}"><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></a>${op.summary ? ` — ${escapeHtml(op.summary)}` : ''}</li>`,
-          )
-          .join('')}</ul></li>`,
-    )
-    .join('');
-  const sections = tags
-    .map(
-      (tag) =>
-        `<section id="${anchor('tag', tag)}"><h2>${escapeHtml(tag)}</h2>\n${byTag
-          .get(tag)!
-          .map(({ method, path, op }) => renderOperation(method, path, op))
-          .join('\n')}</section>`,
-    )
-    .join('\n');
+  const toc = tags.map(
+    (tag) =>
+      html`<li><a href="#${anchor('tag', tag)}">${tag}</a><ul>${byTag
+        .get(tag)!
+        .map(
+          ({ method, path, op }) =>
+            html`<li><a href="#${anchor('op', method, path)}"><span class="method ${method}">${method.toUpperCase()}</span> <code>${path}</code></a>${op.summary ? ` — ${op.summary}` : ''}</li>`,
+        )}</ul></li>`,
+  );
+  const sections = tags.map(
+    (tag) =>
+      html`<section id="${anchor('tag', tag)}"><h2>${tag}</h2>\n${join(
+        byTag.get(tag)!.map(({ method, path, op }) => renderOperation(method, path, op)),
+        '\n',
+      )}</section>`,
+  );
   const schemas = Object.entries(doc.components?.schemas ?? {})
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, schema]) => renderSchema(name, schema))
-    .join('\n');
-  const title = escapeHtml(`${doc.info.title} ${doc.info.version}`);
-  return `<!doctype html>
+    .map(([name, schema]) => renderSchema(name, schema));
+  const title = `${doc.info.title} ${doc.info.version}`;
+  return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} — reference</title><style>${BASE_STYLE}${DOCS_STYLE}</style></head>
+<title>${title} — reference</title><style>${STYLE}</style></head>
 <body><main>
 <h1>${title}</h1>
-${doc.info.description ? `<p>${prose(doc.info.description)}</p>` : ''}
+${doc.info.description ? html`<p>${prose(doc.info.description)}</p>` : ''}
 <ul class="conventions">
 <li>The tenant (and, on a school’s own site, the school) comes from the <code>Host</code> header.</li>
 <li>JSON bodies use snake_case; ids are UUIDs; times are ISO-8601 UTC; dates are <code>YYYY-MM-DD</code>.</li>
@@ -242,11 +263,11 @@ ${doc.info.description ? `<p>${prose(doc.info.description)}</p>` : ''}
 <li>The machine-readable description is at <a href="/openapi.json"><code>/openapi.json</code></a>.</li>
 </ul>
 <nav aria-label="Contents"><h2>Contents</h2><ul>${toc}<li><a href="#schemas">Schemas</a></li></ul></nav>
-${sections}
+${join(sections, '\n')}
 <section id="schemas"><h2>Schemas</h2>
-${schemas}
+${join(schemas, '\n')}
 </section>
-</main></body></html>`;
+</main></body></html>`.value;
 }
 
 const DOCS_STYLE = `
@@ -263,6 +284,8 @@ code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .req{color:#cf222e;font-size:.8rem}
 nav ul ul{margin:.25rem 0 .75rem}
 .schema h3{font-size:1rem}`;
+
+const STYLE = raw(BASE_STYLE + DOCS_STYLE);
 
 const DOCS_HEADERS = {
   'content-type': 'text/html; charset=utf-8',

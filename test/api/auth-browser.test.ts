@@ -21,6 +21,13 @@ const people = {
   parent: { email: 'parent@alpha.test', first: 'Pat', last: 'Parent & Co', role: 'Parent' },
   principal: { email: 'principal@alpha.test', first: 'Prue', last: 'Principal', role: 'Principal' },
 };
+/** A teacher whose name, and whose school's name, carry a script tag and quotes. */
+const scripted = {
+  email: 'scripted@alpha.test',
+  first: '<script>alert("x")</script>',
+  last: `O'Brien`,
+  school: 'West <script>"w"</script>',
+};
 
 beforeAll(async () => {
   world = await createApiWorld('auth_browser', { vars: { LOGIN_RATE_LIMIT: '10000' } });
@@ -39,6 +46,14 @@ beforeAll(async () => {
       [userId, p.email, p.first, p.last, world.alpha.adminUserId],
     );
   }
+  const west = await staff.school(a, scripted.school);
+  const userId = await staff.user(a, [{ role: 'teacher', orgUnitId: west }]);
+  await db.query(
+    `update users set email = $2, first_name = $3, last_name = $4,
+            password_hash = (select password_hash from users where id = $5)
+      where id = $1`,
+    [userId, scripted.email, scripted.first, scripted.last, world.alpha.adminUserId],
+  );
 });
 
 afterAll(async () => {
@@ -123,6 +138,11 @@ for (const runtime of RUNTIMES) {
         const r = await api('GET', `/login?next=${encodeURIComponent('/dashboards/"><b>x')}`);
         expect(r.text).not.toContain('"><b>x');
         expect(r.text).not.toContain('<b>');
+        // The next path is percent-encoded by the URL parser; the email is echoed as typed.
+        const typed = await api('POST', '/login', form({ email: '"><script>x</script>' }));
+        expect(typed.status).toBe(400);
+        expect(typed.text).not.toMatch(/<script/i);
+        expect(typed.text).toContain('value="&quot;&gt;&lt;script&gt;x&lt;/script&gt;"');
       });
     });
 
@@ -316,6 +336,21 @@ for (const runtime of RUNTIMES) {
         const json = await browse('/dashboards', cookie, 'application/json');
         expect(json.status).toBe(403);
         expect(String(json.headers['content-type'])).toMatch(/^application\/problem\+json/);
+      });
+
+      it('escapes a user name and a school name with a script tag and quotes on /home and the 403 page', async () => {
+        const { location, cookie } = await signIn(scripted.email);
+        const home = await browse(location, cookie);
+        expect(home.status, home.text).toBe(200);
+        const refused = await browse('/dashboards', cookie);
+        expect(refused.status).toBe(403);
+        for (const r of [home, refused]) {
+          expectSecureHtml(r); // no <script anywhere
+          expect(r.text).toContain(
+            'Signed in as <strong>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; O&#39;Brien</strong>',
+          );
+          expect(r.text).toContain('Teacher · West &lt;script&gt;&quot;w&quot;&lt;/script&gt;');
+        }
       });
 
       it('still lands the admin and a principal on the dashboards', async () => {

@@ -1,6 +1,8 @@
+import { JSDOM } from 'jsdom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { renderIndex } from '../../api/routes/dashboards/index-page.js';
 import { bearer, expectProblem, sessionCookie, Staff } from './staff-fixtures.js';
 
 /** GET /dashboards and /dashboards/{page} on Node and in workerd: leadership HTML. */
@@ -202,3 +204,30 @@ for (const runtime of RUNTIMES) {
     });
   });
 }
+
+describe('the dashboards index page', () => {
+  it('escapes a tenant and a school name with a script tag and quotes', () => {
+    const hostile = `<script>alert("x")</script> & 'y'`;
+    const school = '11111111-1111-4111-8111-111111111111';
+    const page = renderIndex(`Tenant ${hostile}`, [
+      {
+        page: 'finance',
+        title: 'Finance & ESA',
+        scope: { kind: 'school', school_id: school, school_name: `North ${hostile}` },
+        as_of: '2026-02-01T06:00:00.000Z',
+        href: `/dashboards/finance?school=${school}`,
+      },
+    ]);
+    expect(page).not.toMatch(/<script/);
+    expect(page).toContain(
+      'North &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;',
+    );
+    const doc = new JSDOM(page).window.document;
+    expect(doc.title).toBe(`Dashboards — Tenant ${hostile}`);
+    expect(doc.querySelector('h2')?.textContent).toBe(`North ${hostile}`);
+    expect(doc.querySelector('a')?.getAttribute('href')).toBe(
+      `/dashboards/finance?school=${school}`,
+    );
+    expect(doc.querySelector('a')?.textContent).toBe('Finance & ESA');
+  });
+});

@@ -2,6 +2,7 @@ import { JSDOM } from 'jsdom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiTarget } from '../support/api.js';
 import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { renderDocs } from '../../api/routes/docs.js';
 
 /** GET /docs on Node and in workerd: the human reference, rendered from /openapi.json. */
 
@@ -188,3 +189,45 @@ for (const runtime of RUNTIMES) {
     });
   });
 }
+
+describe('the reference page', () => {
+  it('escapes markup and quotes from the document, in text and in code spans', () => {
+    const hostile = `<script>alert("x")</script> & 'y'`;
+    const page = renderDocs({
+      info: { title: `API ${hostile}`, version: '1', description: `Use \`<b>"q"</b>\` ${hostile}` },
+      paths: {
+        '/v1/things/{id}': {
+          get: {
+            tags: [`Things ${hostile}`],
+            summary: `Get a thing ${hostile}`,
+            parameters: [
+              { name: `id"><script>`, in: 'path', required: true, schema: { type: 'string' } },
+            ],
+            responses: {
+              '200': {
+                description: hostile,
+                content: { 'application/json': { schema: { enum: [hostile] } } },
+              },
+            },
+          },
+        },
+      },
+      components: { schemas: { Thing: { type: 'object', description: hostile, properties: {} } } },
+    });
+    expect(page).not.toMatch(/<script|<b>/);
+    const doc = new JSDOM(page).window.document;
+    expect(doc.querySelectorAll('script, b')).toHaveLength(0);
+    expect(doc.title).toBe(`API ${hostile} 1 — reference`);
+    expect(doc.querySelector('h1')?.textContent).toBe(`API ${hostile} 1`);
+    // A code span keeps its text, escaped, inside <code>.
+    expect(doc.querySelector('main > p > code')?.textContent).toBe('<b>"q"</b>');
+    const op = doc.getElementById('op-get-v1-things-id')!;
+    expect(op.querySelector('.summary')?.textContent).toBe(`Get a thing ${hostile}`);
+    expect(op.querySelector('tbody td code')?.textContent).toBe(`id"><script>`);
+    expect([...op.querySelectorAll('code')].map((c) => c.textContent)).toContain(
+      JSON.stringify(hostile),
+    );
+    expect(doc.querySelector('section[id^="tag-"] > h2')?.textContent).toBe(`Things ${hostile}`);
+    expect(doc.getElementById('schema-thing')?.querySelector('p')?.textContent).toBe(hostile);
+  });
+});

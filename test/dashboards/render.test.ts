@@ -251,6 +251,33 @@ describe('dashboard pages', () => {
       `/dashboards/attendance?school=${NORTH}`,
     );
   });
+
+  it('escapes a tenant or school name with markup and quotes wherever a page shows it', () => {
+    const hostile = `<script>alert("x")</script> & 'Co'`;
+    const rendered = renderDashboardPages(fixtureSnapshots(), {
+      ...options,
+      tenantName: `Tenant ${hostile}`,
+      schools: [{ id: NORTH, name: `North ${hostile}` }, SCHOOLS[1]!],
+    });
+    const escaped = '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;Co&#39;';
+    for (const p of rendered) {
+      expect(p.html, `${p.page} ${p.scopeId}`).not.toMatch(/<script|alert\("x"\)<|' & 'Co'/);
+      expect(p.html).toContain(`Tenant ${escaped}`);
+      const doc = dom(p.html);
+      expect(doc.querySelectorAll('script')).toHaveLength(0);
+      expect(doc.title).toContain(`Tenant ${hostile}`);
+      expect(doc.querySelector('header.page p')?.textContent).toContain(`Tenant ${hostile}`);
+      if (p.scopeId === NORTH) {
+        expect(doc.querySelector('h1')?.textContent).toContain(`North ${hostile}`);
+      }
+    }
+    // In the tables that compare schools, as a cell's text.
+    const overview = dom(rendered.find((p) => p.page === 'overview' && !p.scopeId)!.html);
+    const names = [...overview.querySelectorAll('#overview-schools-ada tbody th')].map(
+      (c) => c.textContent,
+    );
+    expect(names).toContain(`North ${hostile}`);
+  });
 });
 
 describe('charts', () => {

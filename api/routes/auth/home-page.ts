@@ -12,7 +12,7 @@ import { PERMISSIONS } from '../../../db/tenant-defaults.js';
 import type { Tx } from '../../../db/connection.js';
 import type { Principal } from '../../auth/principal.js';
 import type { TenantSchema } from '../../services.js';
-import { BASE_STYLE, escapeHtml } from '../../../dashboards/html.js';
+import { BASE_STYLE, html, join, raw, type Html } from '../../../dashboards/html.js';
 import { pageHeaders, sha256Base64 } from './login-page.js';
 
 /** The API collections each permission area opens (see /docs for every operation). */
@@ -88,33 +88,33 @@ export async function signedIn(
   };
 }
 
-const SIGN_OUT =
-  '<form method="post" action="/logout"><button type="submit">Sign out</button></form>';
+const SIGN_OUT = html`<form method="post" action="/logout"><button type="submit">Sign out</button></form>`;
 
-async function page(title: string, tenantName: string, body: string) {
-  const html = `<!doctype html>
+async function page(title: string, tenantName: string, body: Html) {
+  const doc = html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>${escapeHtml(title)} · ${escapeHtml(tenantName)}</title>
-<style>${STYLE}</style>
+<title>${title} · ${tenantName}</title>
+<style>${raw(STYLE)}</style>
 </head>
 <body><main>
 ${body}
 </main></body>
 </html>
 `;
-  return { html, headers: pageHeaders(`'sha256-${await sha256Base64(STYLE)}'`) };
+  return { html: doc.value, headers: pageHeaders(`'sha256-${await sha256Base64(STYLE)}'`) };
 }
 
-function whoLine(who: SignedIn): string {
-  const roles = who.roles
-    .map((r) => escapeHtml(r.orgUnit ? `${r.name} · ${r.orgUnit}` : r.name))
-    .join(', ');
-  return `<p>Signed in as <strong>${escapeHtml(who.name)}</strong> (${escapeHtml(who.email)})${
-    roles ? ` — ${roles}` : ''
+function whoLine(who: SignedIn): Html {
+  const roles = join(
+    who.roles.map((r) => (r.orgUnit ? `${r.name} · ${r.orgUnit}` : r.name)),
+    ', ',
+  );
+  return html`<p>Signed in as <strong>${who.name}</strong> (${who.email})${
+    roles.value ? html` — ${roles}` : ''
   }.</p>`;
 }
 
@@ -126,31 +126,30 @@ export function renderHomePage(who: SignedIn) {
     .map(([area, paths]) => {
       const label = (PERMISSIONS[`${area}.read`] ?? area).replace(/^Read: /, '');
       const access = can(`${area}.write`) ? 'read and change' : 'read';
-      const list = paths.map((p) => `<code>${escapeHtml(p)}</code>`).join(', ');
-      return `<tr><td>${escapeHtml(label)}</td><td>${access}</td><td>${list}</td></tr>`;
-    })
-    .join('\n');
+      const list = join(
+        paths.map((p) => html`<code>${p}</code>`),
+        ', ',
+      );
+      return html`<tr><td>${label}</td><td>${access}</td><td>${list}</td></tr>`;
+    });
   const roles = who.roles
     .filter((r) => r.description)
-    .map(
-      (r) => `<li><strong>${escapeHtml(r.name)}</strong>: ${escapeHtml(r.description ?? '')}</li>`,
-    )
-    .join('');
-  const body = `<h1>Homeroom <span class="muted">· ${escapeHtml(who.tenantName)}</span></h1>
+    .map((r) => html`<li><strong>${r.name}</strong>: ${r.description ?? ''}</li>`);
+  const body = html`<h1>Homeroom <span class="muted">· ${who.tenantName}</span></h1>
 ${whoLine(who)}
-${roles ? `<ul>${roles}</ul>` : ''}
+${roles.length ? html`<ul>${roles}</ul>` : ''}
 <h2>What you can do</h2>
 <ul>
-${can('dashboards.read') ? '<li><a href="/dashboards">Leadership dashboards</a></li>\n' : ''}<li><a href="/docs">API reference</a>: every endpoint, with what it needs and answers. The API takes a bearer token from <code>POST /v1/auth/login</code>.</li>
+${can('dashboards.read') ? html`<li><a href="/dashboards">Leadership dashboards</a></li>\n` : ''}<li><a href="/docs">API reference</a>: every endpoint, with what it needs and answers. The API takes a bearer token from <code>POST /v1/auth/login</code>.</li>
 </ul>
 ${
-  rows
-    ? `<h2>API endpoints your roles open</h2>
+  rows.length
+    ? html`<h2>API endpoints your roles open</h2>
 <p class="muted">Each answers only the records your roles reach (for example your own classes or your own children).</p>
 <table><thead><tr><th>Area</th><th>Access</th><th>Endpoints</th></tr></thead><tbody>
-${rows}
+${join(rows, '\n')}
 </tbody></table>`
-    : '<p>Your roles open no API endpoints yet.</p>'
+    : html`<p>Your roles open no API endpoints yet.</p>`
 }
 ${SIGN_OUT}`;
   return page('Your Homeroom', who.tenantName, body);
@@ -158,8 +157,8 @@ ${SIGN_OUT}`;
 
 /** A 403 page for a signed-in browser refused a page (e.g. the dashboards). */
 export function renderForbiddenPage(who: SignedIn, message: string) {
-  const body = `<h1>Not available to you</h1>
-<p>${escapeHtml(message)}</p>
+  const body = html`<h1>Not available to you</h1>
+<p>${message}</p>
 ${whoLine(who)}
 <p><a href="/home">Your Homeroom page</a></p>
 ${SIGN_OUT}`;

@@ -3,7 +3,7 @@
  * Content-Security-Policy that allows exactly its one stylesheet, by hash.
  */
 
-import { escapeHtml } from '../../../dashboards/html.js';
+import { html, raw } from '../../../dashboards/html.js';
 
 /** Only plain hex colours from branding reach the stylesheet: no CSS injection through it. */
 const HEX_COLOUR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
@@ -45,33 +45,32 @@ export async function renderLoginPage(
   const accent =
     input.accentColour && HEX_COLOUR.test(input.accentColour) ? input.accentColour : '#1f5fbf';
   const css = stylesheet(accent);
-  const name = escapeHtml(input.tenantName);
-  const html = `<!doctype html>
+  const page = html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>Sign in · ${name}</title>
-<style>${css}</style>
+<title>Sign in · ${input.tenantName}</title>
+<style>${raw(css)}</style>
 </head>
 <body>
 <main>
-<h1>${name}</h1>
+<h1>${input.tenantName}</h1>
 <p class="sub">Sign in to Homeroom</p>
-${input.error ? `<p class="error" role="alert">${escapeHtml(input.error)}</p>\n` : ''}<form method="post" action="/login">
-<input type="hidden" name="next" value="${escapeHtml(input.next)}">
+${input.error ? html`<p class="error" role="alert">${input.error}</p>\n` : ''}<form method="post" action="/login">
+<input type="hidden" name="next" value="${input.next}">
 <label for="email">Email</label>
-<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${escapeHtml(input.email ?? '')}"${input.error ? '' : ' autofocus'}>
+<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${input.email ?? ''}"${input.error ? '' : html` autofocus`}>
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${input.error ? ' autofocus' : ''}>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${input.error ? html` autofocus` : ''}>
 <button type="submit">Sign in</button>
 </form>
 </main>
 </body>
 </html>
 `;
-  return { html, headers: pageHeaders(`'sha256-${await sha256Base64(css)}'`) };
+  return { html: page.value, headers: pageHeaders(`'sha256-${await sha256Base64(css)}'`) };
 }
 
 /** A minimal page for failures that must not show more than a request id. */
@@ -79,13 +78,13 @@ export function renderErrorPage(
   title: string,
   message: string,
 ): { html: string; headers: Record<string, string> } {
-  const html = `<!doctype html>
+  const page = html`<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>
-<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p><p><a href="/login">Back to sign-in</a></p></body>
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head>
+<body><h1>${title}</h1><p>${message}</p><p><a href="/login">Back to sign-in</a></p></body>
 </html>
 `;
-  return { html, headers: pageHeaders(null) };
+  return { html: page.value, headers: pageHeaders(null) };
 }
 
 export function pageHeaders(styleSource: string | null): Record<string, string> {

@@ -1,4 +1,11 @@
-export { BASE_STYLE, escapeHtml } from '../../../dashboards/html.js';
+export {
+  BASE_STYLE,
+  html,
+  join,
+  raw,
+  type Html,
+  type HtmlValue,
+} from '../../../dashboards/html.js';
 
 /**
  * Headers of server-rendered leadership pages: no scripts, no external assets, never framed,

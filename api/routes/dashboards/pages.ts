@@ -9,9 +9,8 @@ import { ApiError, invalidParamsOf } from '../../problems.js';
 import { publicationScope, scopeConditions } from '../metrics/scope.js';
 import { bearerOrBrowserSession, problemResponses } from '../openapi.js';
 import { renderForbiddenPage, signedIn } from '../auth/home-page.js';
-import { BASE_STYLE, DASHBOARD_HEADERS, escapeHtml } from './html.js';
-
-type Page = (typeof t.DASHBOARD_PAGES)[number];
+import { DASHBOARD_HEADERS } from './html.js';
+import { renderIndex, type Page } from './index-page.js';
 
 const TITLES: Record<Page, string> = {
   overview: 'Overview',
@@ -208,41 +207,4 @@ export function registerDashboardPages(app: OpenAPIHono<AppEnv>): void {
       });
     },
   );
-}
-
-interface Entry {
-  page: Page;
-  title: string;
-  scope: { kind: 'tenant' | 'school'; school_id: string | null; school_name: string | null };
-  as_of: string;
-  href: string;
-}
-
-function renderIndex(tenantName: string, entries: Entry[]): string {
-  const groups = new Map<string, { heading: string; items: Entry[] }>();
-  for (const e of entries) {
-    const key = e.scope.school_id ?? 'tenant';
-    const heading = e.scope.kind === 'tenant' ? 'All schools' : (e.scope.school_name ?? 'School');
-    const group = groups.get(key) ?? { heading, items: [] };
-    group.items.push(e);
-    groups.set(key, group);
-  }
-  const sections = [...groups.values()]
-    .map(
-      (g) =>
-        `<section><h2>${escapeHtml(g.heading)}</h2><ul>${g.items
-          .map(
-            (e) =>
-              `<li><a href="${escapeHtml(e.href)}">${escapeHtml(e.title)}</a> <small>data as of <time datetime="${e.as_of}">${e.as_of.slice(0, 16).replace('T', ' ')} UTC</time></small></li>`,
-          )
-          .join('')}</ul></section>`,
-    )
-    .join('\n');
-  const name = escapeHtml(tenantName);
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Dashboards — ${name}</title><style>${BASE_STYLE}</style></head>
-<body><main><h1>Dashboards <span class="muted">· ${name}</span></h1>
-${sections || '<p>No dashboards have been published yet. They appear after the first metrics refresh.</p>'}
-</main></body></html>`;
 }
