@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '../../api/auth/principal.js';
+import { recordPayment, type PaymentInput } from '../../api/finance/payments.js';
 import { accountStatement, type StatementInput } from '../../api/finance/statement.js';
 import { ApiError } from '../../api/problems.js';
 import { createDomainWorld, type DomainWorld } from './domain-world.js';
-import { rawAccount } from './finance-fixtures.js';
+import { rawAccount, rawInvoice } from './finance-fixtures.js';
 
-/** An account's statement as a domain function: a transaction and plain input, no HTTP. */
+/** Finance as domain functions: a transaction and plain input in, data out, no HTTP. */
 
 let d: DomainWorld;
 let school: string;
@@ -121,5 +123,65 @@ describe('accountStatement', () => {
     const err = await statement({ from: '2026-03-01', to: '2026-01-01' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).code).toBe('validation_failed');
+  });
+});
+
+describe('recordPayment', () => {
+  // Only an ESA payment consults the principal (which disbursements it may read).
+  const clerk = (): Principal => ({
+    userId: d.world.alpha.adminUserId,
+    tenantId: d.tenantId,
+    sessionId: 'domain-test',
+    via: 'bearer',
+    grants: [],
+    permissions: new Set(),
+    roles: new Set(),
+  });
+  const record = (accountId: string, payment: PaymentInput, status = 'active') =>
+    d.inTenant((tx) =>
+      recordPayment(tx, {
+        tenantId: d.tenantId,
+        principal: clerk(),
+        account: { id: accountId, status },
+        payment,
+      }),
+    );
+
+  it('pays the open invoices oldest first and keeps the rest as credit', async () => {
+    const acc = await rawAccount(d.staff, d.tenantId, null, []);
+    const first = await rawInvoice(d.staff, d.tenantId, acc, 3000);
+    const second = await rawInvoice(d.staff, d.tenantId, acc, 5000);
+    const { payment, applied } = await record(acc, { method: 'cash', amountCents: 9000 });
+    expect(payment).toMatchObject({ accountId: acc, amountCents: 9000, unappliedCents: 1000 });
+    expect(applied).toEqual([
+      {
+        invoiceId: first,
+        before: { status: 'open', amountPaidCents: 0 },
+        after: { status: 'paid', amountPaidCents: 3000 },
+      },
+      {
+        invoiceId: second,
+        before: { status: 'open', amountPaidCents: 0 },
+        after: { status: 'paid', amountPaidCents: 5000 },
+      },
+    ]);
+  });
+
+  it('refuses a closed account and an allocation beyond an invoice’s balance', async () => {
+    const acc = await rawAccount(d.staff, d.tenantId, null, []);
+    const invoice = await rawInvoice(d.staff, d.tenantId, acc, 1000);
+    const closed = await record(acc, { method: 'cash', amountCents: 500 }, 'closed').catch(
+      (e: unknown) => e,
+    );
+    expect((closed as ApiError).code).toBe('conflict');
+    const over = await record(acc, {
+      method: 'check',
+      amountCents: 2000,
+      allocations: [{ invoiceId: invoice, amountCents: 1500 }],
+    }).catch((e: unknown) => e);
+    expect((over as ApiError).code).toBe('unprocessable');
+    expect((over as ApiError).invalidParams?.map((p) => p.name)).toEqual([
+      'json.allocations.0.amount_cents',
+    ]);
   });
 });
