@@ -1,7 +1,13 @@
-import { and, asc, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
+import type { Principal } from '../auth/principal.js';
+import { orgReach } from '../auth/scope.js';
+import { ApiError, type InvalidParam } from '../problems.js';
+import { mapDbErrors } from '../resources/db-errors.js';
 import type { TenantSchema } from '../services.js';
+import { findActiveSchool, offeredGrade } from './schools.js';
+import { ENROLLED_STAGE } from './stage-moves.js';
 
 /**
  * The school year a student can be enrolled in at a school: a `school_year` session of
@@ -52,4 +58,196 @@ export function splitName(full: string): { firstName: string; lastName: string }
   const words = full.trim().split(/\s+/).filter(Boolean);
   if (words.length < 2) return null;
   return { firstName: words.slice(0, -1).join(' '), lastName: words.at(-1)! };
+}
+
+export interface ConversionInput {
+  /** Default: the lead's school of interest. */
+  schoolId?: string;
+  sessionId: string;
+  /** Default: the lead's grade of interest. */
+  gradeLevel?: string;
+  entryDate: string;
+  student: {
+    studentNumber: string;
+    /** Default: the student first name the family gave. */
+    firstName?: string;
+    middleName?: string | null;
+    lastName: string;
+    preferredName?: string | null;
+    dateOfBirth?: string | null;
+    gender?: string | null;
+  };
+  /** Names default to the lead's guardian name; unused when a guardian has the lead's email. */
+  guardian?: { firstName?: string; lastName?: string; relationship: string };
+}
+
+export interface Conversion {
+  student: typeof t.students.$inferSelect;
+  /** The guardian created; null when the organisation's guardian with the email was linked. */
+  guardian: typeof t.guardians.$inferSelect | null;
+  guardianId: string;
+  link: typeof t.studentGuardians.$inferSelect;
+  enrollment: typeof t.schoolEnrollments.$inferSelect;
+  schoolId: string;
+  sessionId: string;
+}
+
+/**
+ * Converts an enrolled lead (loaded and locked by the caller) into a student: creates the
+ * student, the guardian or links the organisation's guardian with the lead's email, the
+ * student–guardian link and the school enrollment, and links the lead to the student.
+ * Refuses (ApiError) a lead converted already or not enrolled (conflict), a school outside
+ * the principal's reach (forbidden), and input the lead cannot complete (unprocessable,
+ * naming each field as `json.…`).
+ */
+export async function convertLead(
+  tx: Tx<TenantSchema>,
+  args: {
+    tenantId: string;
+    principal: Principal;
+    lead: typeof t.leads.$inferSelect;
+    input: ConversionInput;
+  },
+): Promise<Conversion> {
+  const { tenantId, lead, input } = args;
+  if (lead.convertedStudentId)
+    throw new ApiError('conflict', 'The lead has been converted already.');
+  if (lead.stage !== ENROLLED_STAGE)
+    throw new ApiError(
+      'conflict',
+      `Only an enrolled lead is converted; this one is ${lead.stage}.`,
+    );
+
+  const problems: InvalidParam[] = [];
+  const schoolId = input.schoolId ?? lead.schoolId;
+  const school = schoolId ? await findActiveSchool(tx, schoolId) : null;
+  if (!schoolId) problems.push({ name: 'json.school_id', reason: 'required: the lead has none' });
+  else if (!school) problems.push({ name: 'json.school_id', reason: 'not an active school' });
+  else await checkReach(tx, args.principal, school.id);
+
+  const wantedGrade = input.gradeLevel ?? lead.gradeInterest;
+  const grade = school && wantedGrade ? offeredGrade(school, wantedGrade) : null;
+  if (!wantedGrade)
+    problems.push({ name: 'json.grade_level', reason: 'required: the lead has no grade' });
+  else if (school && !grade)
+    problems.push({
+      name: 'json.grade_level',
+      reason: `must be one of ${school.gradeLevels.join(', ')}`,
+    });
+
+  const session = school ? await enrollmentSession(tx, school.id, input.sessionId) : null;
+  if (school && !session)
+    problems.push({ name: 'json.session_id', reason: 'not a school year of this school' });
+  else if (session && (input.entryDate < session.startDate || input.entryDate > session.endDate))
+    problems.push({
+      name: 'json.entry_date',
+      reason: `must be within the school year (${session.startDate} – ${session.endDate})`,
+    });
+
+  const firstName = input.student.firstName ?? lead.studentFirstName;
+  if (!firstName)
+    problems.push({ name: 'json.student.first_name', reason: 'required: the lead has none' });
+
+  const existing = await guardianByEmail(tx, lead.email);
+  const guardianName = existing
+    ? null
+    : {
+        ...splitName(lead.guardianName),
+        ...(input.guardian?.firstName ? { firstName: input.guardian.firstName } : {}),
+        ...(input.guardian?.lastName ? { lastName: input.guardian.lastName } : {}),
+      };
+  if (guardianName && !(guardianName.firstName && guardianName.lastName))
+    problems.push({
+      name: 'json.guardian.last_name',
+      reason: 'required: the lead’s guardian name is a single word',
+    });
+
+  if (problems.length)
+    throw new ApiError('unprocessable', 'See invalid_params for what to fix.', {
+      invalidParams: problems,
+    });
+
+  const [student] = await mapDbErrors(() =>
+    tx
+      .insert(t.students)
+      .values({
+        tenantId,
+        studentNumber: input.student.studentNumber,
+        firstName: firstName!,
+        middleName: input.student.middleName ?? null,
+        lastName: input.student.lastName,
+        preferredName: input.student.preferredName ?? null,
+        dateOfBirth: input.student.dateOfBirth ?? null,
+        gender: input.student.gender ?? null,
+        gradeLevel: grade!,
+        schoolId: school!.id,
+        status: 'active',
+      })
+      .returning(),
+  );
+  const guardian = existing
+    ? null
+    : (
+        await mapDbErrors(() =>
+          tx
+            .insert(t.guardians)
+            .values({
+              tenantId,
+              firstName: guardianName!.firstName!,
+              lastName: guardianName!.lastName!,
+              email: lead.email,
+              phone: lead.phone,
+            })
+            .returning(),
+        )
+      )[0]!;
+  const guardianId = existing?.id ?? guardian!.id;
+  const [link] = await mapDbErrors(() =>
+    tx
+      .insert(t.studentGuardians)
+      .values({
+        tenantId,
+        studentId: student!.id,
+        guardianId,
+        relationship: input.guardian?.relationship ?? 'parent',
+        isPrimary: true,
+      })
+      .returning(),
+  );
+  const [enrollment] = await mapDbErrors(() =>
+    tx
+      .insert(t.schoolEnrollments)
+      .values({
+        tenantId,
+        studentId: student!.id,
+        schoolId: school!.id,
+        sessionId: session!.id,
+        gradeLevel: grade!,
+        entryDate: input.entryDate,
+      })
+      .returning(),
+  );
+  await tx.update(t.leads).set({ convertedStudentId: student!.id }).where(eq(t.leads.id, lead.id));
+  return {
+    student: student!,
+    guardian,
+    guardianId,
+    link: link!,
+    enrollment: enrollment!,
+    schoolId: school!.id,
+    sessionId: session!.id,
+  };
+}
+
+/** The school must be within the principal's reach for every record the conversion writes. */
+async function checkReach(
+  tx: Tx<TenantSchema>,
+  principal: Principal,
+  schoolId: string,
+): Promise<void> {
+  for (const permission of ['students.write', 'enrollments.write']) {
+    const reach = await orgReach(tx, principal, permission);
+    if (!reach.all && !reach.orgUnitIds.includes(schoolId))
+      throw new ApiError('forbidden', 'The school is outside your reach.');
+  }
 }

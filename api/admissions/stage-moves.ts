@@ -1,5 +1,9 @@
+import { eq } from 'drizzle-orm';
+import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
-import type { Funnel } from './funnel.js';
+import { ApiError } from '../problems.js';
+import type { TenantSchema } from '../services.js';
+import { loadFunnel, type Funnel } from './funnel.js';
 
 /** The stage a converted lead must be at. */
 export const ENROLLED_STAGE = 'enrolled';
@@ -40,4 +44,62 @@ export function checkStaffMove(
   if (isTerminal(funnel, current)) return 'from_terminal';
   if (target === t.LOST_STAGE && !reason) return 'reason_required';
   return null;
+}
+
+/**
+ * Staff moves a lead (loaded and locked by the caller) to another stage of the funnel,
+ * with a stage-history entry; refused (ApiError) as checkStaffMove says: an unknown stage
+ * or a lost one without a reason is unprocessable, the same or a terminal stage a conflict.
+ */
+export async function moveLeadStage(
+  tx: Tx<TenantSchema>,
+  args: {
+    tenantId: string;
+    userId: string;
+    lead: typeof t.leads.$inferSelect;
+    stage: string;
+    reason: string | null;
+  },
+): Promise<{ lead: typeof t.leads.$inferSelect; historyId: string }> {
+  const { lead, stage, reason } = args;
+  const funnel = await loadFunnel(tx);
+  switch (checkStaffMove(funnel, lead.stage, stage, reason)) {
+    case 'unknown_stage':
+      throw new ApiError('unprocessable', 'No such stage in this funnel.', {
+        invalidParams: [
+          {
+            name: 'json.stage',
+            reason: `must be one of ${funnel.stages.map((s) => s.key).join(', ')}`,
+          },
+        ],
+      });
+    case 'same_stage':
+      throw new ApiError('conflict', `The lead is at ${lead.stage} already.`);
+    case 'from_terminal':
+      throw new ApiError('conflict', `The lead is ${lead.stage}: it cannot be moved any more.`);
+    case 'reason_required':
+      throw new ApiError('unprocessable', 'Say why the lead is lost.', {
+        invalidParams: [{ name: 'json.reason', reason: 'required when the stage is lost' }],
+      });
+    case null:
+      break;
+  }
+  const lost = stage === t.LOST_STAGE;
+  const [moved] = await tx
+    .update(t.leads)
+    .set({ stage, lostAt: lost ? new Date() : null, lostReason: lost ? reason : null })
+    .where(eq(t.leads.id, lead.id))
+    .returning();
+  const [history] = await tx
+    .insert(t.leadStageHistory)
+    .values({
+      tenantId: args.tenantId,
+      leadId: lead.id,
+      fromStage: lead.stage,
+      toStage: stage,
+      changedBy: args.userId,
+      note: reason,
+    })
+    .returning({ id: t.leadStageHistory.id });
+  return { lead: moved!, historyId: history!.id };
 }

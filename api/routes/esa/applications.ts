@@ -5,25 +5,23 @@ import { ESA_APPLICATION_STATUSES, type EsaApplicationStatus } from '../../../db
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { RELATIONSHIP_ROLES, rowScope } from '../../auth/scope.js';
+import { transitionApplication } from '../../esa/applications.js';
+import { DECISIONS } from '../../esa/transitions.js';
 import { MAX_CENTS } from '../../finance/ledger.js';
 import { ApiError } from '../../problems.js';
 import {
   guarded,
   loadScoped,
-  mount,
   present,
   registerResource,
-  valid,
   type Ctx,
   type ResourceDef,
   type Row,
   idParam,
 } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
 import { esaRules } from './scope.js';
-import { allowedNext, canMove, DECISIONS } from './transitions.js';
 
 export const esaPermissions = { read: 'esa.read', write: 'esa.write' };
 
@@ -170,85 +168,27 @@ const actsForSchool = (c: Ctx, permission: string) =>
     .get('principal')
     .grants.some((g) => !RELATIONSHIP_ROLES.has(g.role) && g.permissions.includes(permission));
 
-async function transition(c: Ctx, id: string, body: z.infer<typeof TransitionBody>) {
-  const to = body.to;
-  const deciding = DECISIONS.has(to);
-  const permission = deciding ? 'esa.decide' : esaPermissions.write;
+/**
+ * The application to move, locked, once the caller may make the move: deciding needs
+ * `esa.decide`, any other move `esa.write`, within the caller's reach for that permission;
+ * only the school puts an application under review.
+ */
+async function applicationToMove(c: Ctx, id: string, to: EsaApplicationStatus) {
+  const permission = DECISIONS.has(to) ? 'esa.decide' : esaPermissions.write;
   if (!c.get('principal').permissions.has(permission))
     throw new ApiError('forbidden', `Missing permission: ${permission}.`);
   if (to === 'under_review' && !actsForSchool(c, permission))
     throw new ApiError('forbidden', 'Only the school puts an application under review.');
   const scope = () => rowScope(c.get('tx'), c.get('principal'), permission, applicationRules);
-  const before = await loadScoped(c, { table: t.esaApplications, scope }, id, 'write', {
+  return (await loadScoped(c, { table: t.esaApplications, scope }, id, 'write', {
     lock: true,
-  });
-  const from = before.status as EsaApplicationStatus;
-  if (!canMove(from, to)) {
-    const next = allowedNext(from);
-    throw new ApiError(
-      'conflict',
-      `An application cannot move from ${from} to ${to}; allowed next: ${next.length ? next.join(', ') : 'none (final)'}.`,
-      {
-        invalidParams: [
-          {
-            name: 'json.to',
-            reason: next.length ? `must be one of: ${next.join(', ')}` : `${from} is final`,
-          },
-        ],
-      },
-    );
-  }
-  if (body.amount_awarded_cents !== undefined && to !== 'approved')
-    throw new ApiError('unprocessable', 'An award is given on approval only.', {
-      invalidParams: [{ name: 'json.amount_awarded_cents', reason: 'only with to: approved' }],
-    });
-  const now = new Date();
-  const values: Row = { status: to };
-  if (to === 'submitted') values.submittedAt = now;
-  if (deciding) values.decidedAt = now;
-  if (body.reason && (deciding || to === 'withdrawn')) values.decisionNote = body.reason;
-  if (to === 'approved') {
-    const [program] = await c
-      .get('tx')
-      .select({ award: t.esaPrograms.awardAmountCents })
-      .from(t.esaPrograms)
-      .where(eq(t.esaPrograms.id, String(before.programId)));
-    const cap = program?.award ?? 0;
-    const requested = before.amountRequestedCents as number;
-    const award = body.amount_awarded_cents ?? (requested > 0 ? Math.min(requested, cap) : cap);
-    if (award > cap)
-      throw new ApiError('unprocessable', `The programme awards at most ${cap} cents.`, {
-        invalidParams: [{ name: 'json.amount_awarded_cents', reason: `must be at most ${cap}` }],
-      });
-    values.amountAwardedCents = award;
-  }
-  const [row] = await mapDbErrors(() =>
-    c
-      .get('tx')
-      .update(t.esaApplications)
-      .set(values as never)
-      .where(eq(t.esaApplications.id, id))
-      .returning(),
-  );
-  await audit(c, {
-    action: `esa_application.${to}`,
-    entityType: 'esa_application',
-    entityId: id,
-    before: { status: from },
-    after: {
-      status: to,
-      reason: body.reason ?? null,
-      amount_awarded_cents: (row as Row).amountAwardedCents ?? null,
-    },
-  });
-  return row as Row;
+  })) as typeof t.esaApplications.$inferSelect;
 }
 
 export function registerApplications(app: OpenAPIHono<AppEnv>): void {
   registerResource(app, applicationResource);
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-  mount(
-    app,
+  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
+  app.openapi(
     createRoute({
       operationId: 'transitionEsaApplication',
       method: 'post',
@@ -276,10 +216,28 @@ export function registerApplications(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const body = valid<z.infer<typeof TransitionBody>>(c, 'json');
-      const row = await transition(c, id, body);
-      return c.json(present(applicationResource, row), 200);
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const before = await applicationToMove(c, id, body.to);
+      const row = await transitionApplication(c.get('tx'), {
+        application: before,
+        to: body.to,
+        reason: body.reason,
+        amountAwardedCents: body.amount_awarded_cents,
+      });
+      await audit(c, {
+        action: `esa_application.${body.to}`,
+        entityType: 'esa_application',
+        entityId: id,
+        before: { status: before.status },
+        after: {
+          status: body.to,
+          reason: body.reason ?? null,
+          amount_awarded_cents: row.amountAwardedCents ?? null,
+        },
+      });
+      // present() gives the snake_case fields of the Application schema.
+      return c.json(present(applicationResource, row) as z.infer<typeof Application>, 200);
     },
   );
 }

@@ -1,17 +1,18 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
+import {
+  createDisbursement,
+  DISBURSEMENT_STATUSES,
+  setDisbursementStatus,
+} from '../../esa/disbursements.js';
 import { MAX_CENTS } from '../../finance/ledger.js';
-import { ApiError } from '../../problems.js';
-import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
+import { guarded, loadScoped, idParam } from '../../resources/crud.js';
 import { rowToJson } from '../../resources/json.js';
 import { problemResponses } from '../openapi.js';
 import { applicationResource, esaPermissions } from './applications.js';
-
-const STATUSES = ['scheduled', 'disbursed', 'returned', 'cancelled'] as const;
 
 const Disbursement = z
   .object({
@@ -20,7 +21,7 @@ const Disbursement = z
     amount_cents: z.number().int(),
     scheduled_on: z.string(),
     disbursed_on: z.string().nullable(),
-    status: z.enum(STATUSES),
+    status: z.enum(DISBURSEMENT_STATUSES),
     reference: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
@@ -41,17 +42,6 @@ const DisbursementCreate = z
 
 const IdParam = idParam('Application');
 
-/** Where a disbursement may go next; returned and cancelled are final. */
-const DISBURSEMENT_MOVES: Record<
-  (typeof STATUSES)[number],
-  readonly ('disbursed' | 'returned' | 'cancelled')[]
-> = {
-  scheduled: ['disbursed', 'cancelled'],
-  disbursed: ['returned'],
-  returned: [],
-  cancelled: [],
-};
-
 const DisbursementStatus = z
   .object({
     to: z.enum(['disbursed', 'returned', 'cancelled']),
@@ -66,15 +56,15 @@ const DisbursementParam = IdParam.extend({
     .openapi({ param: { name: 'disbursement_id', in: 'path' }, description: 'Disbursement id.' }),
 });
 
+/** The row as the API shows it (rowToJson gives the snake_case fields of the schema). */
 const show = (row: typeof t.esaDisbursements.$inferSelect) =>
-  rowToJson(row, [], t.esaDisbursements);
+  rowToJson(row, [], t.esaDisbursements) as z.infer<typeof Disbursement>;
 
 /** Disbursements of an approved application, under /v1/esa/applications/{id}/disbursements. */
 export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'listEsaDisbursements',
       method: 'get',
@@ -92,7 +82,7 @@ export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+      const { id } = c.req.valid('param');
       await loadScoped(c, applicationResource, id, 'read');
       const rows = await c
         .get('tx')
@@ -104,8 +94,7 @@ export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'createEsaDisbursement',
       method: 'post',
@@ -122,72 +111,33 @@ export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const body = valid<z.infer<typeof DisbursementCreate>>(c, 'json');
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
       const application = await loadScoped(c, applicationResource, id, 'write', { lock: true });
-      if (application.status !== 'approved')
-        throw new ApiError(
-          'conflict',
-          `A ${String(application.status)} application has no award to disburse.`,
-        );
-      const status = body.status ?? 'scheduled';
-      if ((status === 'disbursed') !== (body.disbursed_on !== undefined))
-        throw new ApiError(
-          'unprocessable',
-          'A disbursed payment has a date; a scheduled one not.',
-          {
-            invalidParams: [
-              {
-                name: 'json.disbursed_on',
-                reason: status === 'disbursed' ? 'required when disbursed' : 'only when disbursed',
-              },
-            ],
-          },
-        );
-      const tx = c.get('tx');
-      const [committed] = await tx
-        .select({ cents: sql<string>`coalesce(sum(${t.esaDisbursements.amountCents}), 0)::text` })
-        .from(t.esaDisbursements)
-        .where(
-          and(
-            eq(t.esaDisbursements.applicationId, id),
-            isNull(t.esaDisbursements.deletedAt),
-            inArray(t.esaDisbursements.status, ['scheduled', 'disbursed']),
-          ),
-        );
-      const left = (application.amountAwardedCents as number) - Number(committed?.cents ?? 0);
-      if (body.amount_cents > left)
-        throw new ApiError('unprocessable', `Only ${left} cents of the award are left.`, {
-          invalidParams: [
-            { name: 'json.amount_cents', reason: `exceeds what is left of the award (${left})` },
-          ],
-        });
-      const [row] = await mapDbErrors(() =>
-        tx
-          .insert(t.esaDisbursements)
-          .values({
-            tenantId: c.get('tenant').id,
-            applicationId: id,
-            amountCents: body.amount_cents,
-            scheduledOn: body.scheduled_on,
-            disbursedOn: body.disbursed_on ?? null,
-            status,
-            reference: body.reference ?? null,
-          })
-          .returning(),
-      );
-      const after = show(row!);
+      const row = await createDisbursement(c.get('tx'), {
+        tenantId: c.get('tenant').id,
+        application: {
+          id,
+          status: String(application.status),
+          amountAwardedCents: application.amountAwardedCents as number | null,
+        },
+        amountCents: body.amount_cents,
+        scheduledOn: body.scheduled_on,
+        status: body.status,
+        disbursedOn: body.disbursed_on,
+        reference: body.reference,
+      });
+      const after = show(row);
       await audit(c, {
         action: 'esa_disbursement.create',
         entityType: 'esa_disbursement',
-        entityId: row!.id,
+        entityId: row.id,
         after,
       });
       return c.json(after, 201);
     },
   );
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'setEsaDisbursementStatus',
       method: 'post',
@@ -207,84 +157,24 @@ export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id, disbursement_id } = valid<{ id: string; disbursement_id: string }>(c, 'param');
-      const body = valid<z.infer<typeof DisbursementStatus>>(c, 'json');
+      const { id, disbursement_id } = c.req.valid('param');
+      const body = c.req.valid('json');
       await loadScoped(c, applicationResource, id, 'write');
-      const tx = c.get('tx');
-      const [before] = await tx
-        .select()
-        .from(t.esaDisbursements)
-        .where(
-          and(
-            eq(t.esaDisbursements.id, disbursement_id),
-            eq(t.esaDisbursements.applicationId, id),
-            isNull(t.esaDisbursements.deletedAt),
-          ),
-        )
-        .for('update');
-      if (!before) throw new ApiError('not_found');
-      const allowed = DISBURSEMENT_MOVES[before.status as (typeof STATUSES)[number]];
-      if (!allowed.includes(body.to))
-        throw new ApiError(
-          'conflict',
-          `A ${before.status} disbursement cannot become ${body.to}; allowed next: ${allowed.length ? allowed.join(', ') : 'none (final)'}.`,
-          {
-            invalidParams: [
-              {
-                name: 'json.to',
-                reason: allowed.length
-                  ? `must be one of: ${allowed.join(', ')}`
-                  : `${before.status} is final`,
-              },
-            ],
-          },
-        );
-      if ((body.to === 'disbursed') !== (body.disbursed_on !== undefined))
-        throw new ApiError('unprocessable', 'A disbursement is dated when it is disbursed only.', {
-          invalidParams: [
-            {
-              name: 'json.disbursed_on',
-              reason: body.to === 'disbursed' ? 'required when disbursed' : 'only when disbursed',
-            },
-          ],
-        });
-      if (body.to === 'returned') {
-        const [used] = await tx
-          .select({ id: t.payments.id })
-          .from(t.payments)
-          .where(
-            and(
-              eq(t.payments.esaDisbursementId, disbursement_id),
-              isNull(t.payments.deletedAt),
-              eq(t.payments.status, 'succeeded'),
-            ),
-          )
-          .limit(1);
-        if (used)
-          throw new ApiError(
-            'conflict',
-            'Payments were made from this disbursement; refund them before returning it.',
-          );
-      }
-      const [row] = await mapDbErrors(() =>
-        tx
-          .update(t.esaDisbursements)
-          .set({
-            status: body.to,
-            ...(body.to === 'disbursed' ? { disbursedOn: body.disbursed_on } : {}),
-            ...(body.reference ? { reference: body.reference } : {}),
-          })
-          .where(eq(t.esaDisbursements.id, disbursement_id))
-          .returning(),
-      );
+      const { before, after: row } = await setDisbursementStatus(c.get('tx'), {
+        applicationId: id,
+        disbursementId: disbursement_id,
+        to: body.to,
+        disbursedOn: body.disbursed_on,
+        reference: body.reference,
+      });
       await audit(c, {
         action: `esa_disbursement.${body.to}`,
         entityType: 'esa_disbursement',
         entityId: disbursement_id,
         before: { status: before.status },
-        after: { status: body.to, disbursed_on: row!.disbursedOn },
+        after: { status: body.to, disbursed_on: row.disbursedOn },
       });
-      return c.json(show(row!), 200);
+      return c.json(show(row), 200);
     },
   );
 }

@@ -1,17 +1,14 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
-import { rowsOf } from '../../../db/connection.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
-import { rowScope } from '../../auth/scope.js';
+import { accountStatement, statementPart } from '../../finance/statement.js';
 import { ApiError } from '../../problems.js';
 import {
   guarded,
   loadScoped,
-  mount,
   registerResource,
-  valid,
   type Ctx,
   type ResourceDef,
   type Row,
@@ -20,8 +17,7 @@ import {
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../public/shared.js';
-import { accountRules, invoiceRules } from './scope.js';
+import { accountRules } from './scope.js';
 
 export const financePermissions = { read: 'finance.read', write: 'finance.write' };
 
@@ -335,223 +331,9 @@ const Statement = z
 
 const IdParam = idParam('Account');
 
-interface LedgerRow extends Record<string, unknown> {
-  day: string;
-  kind: 'invoice' | 'void' | 'payment';
-  invoice_id: string | null;
-  payment_id: string | null;
-  reference: string | null;
-  amount: string;
-}
-
-/** The time zone if the runtime knows it, else UTC (a bad setting must not fail a statement). */
-function knownZone(tz: string | null | undefined): string {
-  if (!tz) return 'UTC';
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return tz;
-  } catch {
-    return 'UTC';
-  }
-}
-
-/** The school's zone, else the tenant's (an account with no school, or a school with none). */
-const accountZone = (c: Ctx, school: string | null | undefined) =>
-  knownZone(school ?? c.get('tenant').timezone);
-
-/**
- * The account statement: every issued invoice is a charge on its issue date, a voided one
- * is reversed on the day it was voided, every succeeded payment is a credit on the day it
- * was received (days in the school's time zone, the tenant's with no school). Opening +
- * entries = closing.
- */
-async function statement(c: Ctx, account: Row, from: string | null, until: string | null) {
-  const tx = c.get('tx');
-  const id = String(account.id);
-  const part = await statementPart(c, id);
-  const visible = part ?? sql`true`;
-  const [zone] = account.schoolId
-    ? await tx
-        .select({ tz: t.orgUnits.timezone })
-        .from(t.orgUnits)
-        .where(eq(t.orgUnits.id, String(account.schoolId)))
-    : [];
-  const tz = accountZone(c, zone?.tz);
-  const to = until ?? todayIn(tz);
-  if (from && from > to)
-    throw new ApiError('validation_failed', '`from` must not be after `to`.', {
-      invalidParams: [{ name: 'query.from', reason: 'must not be after `to`' }],
-    });
-  const localDay = (column: string) =>
-    sql.raw(`(${column} at time zone `).append(sql`${tz})::date`);
-  // A part counts of each payment what was allocated to the invoices in it.
-  const paid = part ? sql`-a.cents` : sql`-amount_cents::bigint`;
-  const allocated = part
-    ? sql`join (
-        select pa.payment_id, sum(pa.amount_cents)::bigint as cents
-        from payment_allocations pa join invoices on invoices.id = pa.invoice_id
-        where pa.deleted_at is null and invoices.deleted_at is null and ${part}
-        group by pa.payment_id
-      ) a on a.payment_id = payments.id`
-    : sql``;
-  const ledger = rowsOf<LedgerRow>(
-    await tx.execute(sql`
-      select day::text, kind, invoice_id::text, payment_id::text, reference, amount::text
-      from (
-        select issue_date as day, 0 as k, 'invoice' as kind, id as invoice_id,
-               null::uuid as payment_id, number as reference, total_cents::bigint as amount
-        from invoices
-        where account_id = ${id}::uuid and deleted_at is null and status <> 'draft' and ${visible}
-        union all
-        select ${localDay('voided_at')}, 1, 'void', id, null, number, -total_cents::bigint
-        from invoices
-        where account_id = ${id}::uuid and deleted_at is null and status = 'void'
-          and voided_at is not null and ${visible}
-        union all
-        select ${localDay('received_at')}, 2, 'payment', null, id, reference, ${paid}
-        from payments
-        ${allocated}
-        where account_id = ${id}::uuid and deleted_at is null and status = 'succeeded'
-      ) l
-      where day <= ${to}::date
-      order by day, k, reference, coalesce(invoice_id, payment_id)`),
-  );
-  let balance = 0;
-  let opening = 0;
-  const entries: z.infer<typeof StatementEntry>[] = [];
-  for (const l of ledger) {
-    const amount = Number(l.amount);
-    balance += amount;
-    if (from && l.day < from) {
-      opening = balance;
-      continue;
-    }
-    entries.push({
-      date: l.day,
-      kind: l.kind,
-      invoice_id: l.invoice_id,
-      payment_id: l.payment_id,
-      reference: l.reference,
-      amount_cents: amount,
-      balance_cents: balance,
-    });
-  }
-  const touched = new Set(entries.flatMap((e) => (e.invoice_id ? [e.invoice_id] : [])));
-  const invoiceRows = await tx
-    .select()
-    .from(t.invoices)
-    .where(
-      and(
-        eq(t.invoices.accountId, id),
-        isNull(t.invoices.deletedAt),
-        part,
-        sql`${t.invoices.issueDate} <= ${to}::date`,
-        sql`(${t.invoices.status} in ('open', 'uncollectible') or ${t.invoices.id} in ${
-          touched.size > 0
-            ? sql`(${sql.join(
-                [...touched].map((x) => sql`${x}::uuid`),
-                sql`, `,
-              )})`
-            : sql`(null::uuid)`
-        })`,
-      ),
-    )
-    .orderBy(t.invoices.issueDate, t.invoices.number);
-  const paymentIds = entries.flatMap((e) => (e.payment_id ? [e.payment_id] : []));
-  const paymentRows = paymentIds.length
-    ? await tx.select().from(t.payments).where(inArray(t.payments.id, paymentIds))
-    : [];
-  const allocations = paymentIds.length
-    ? await tx
-        .select()
-        .from(t.paymentAllocations)
-        .where(
-          and(
-            inArray(t.paymentAllocations.paymentId, paymentIds),
-            isNull(t.paymentAllocations.deletedAt),
-            part &&
-              inArray(
-                t.paymentAllocations.invoiceId,
-                tx.select({ id: t.invoices.id }).from(t.invoices).where(part),
-              ),
-          ),
-        )
-        .orderBy(t.paymentAllocations.createdAt, t.paymentAllocations.id)
-    : [];
-  const paymentDay = new Map(entries.map((e) => [e.payment_id, e.date]));
-  const shownAmount = new Map(entries.map((e) => [e.payment_id, -e.amount_cents]));
-  const byPayment = new Map(paymentRows.map((p) => [p.id, p]));
-  const [credit] = await tx
-    .select({ cents: sql<string>`coalesce(sum(${t.payments.unappliedCents}), 0)::text` })
-    .from(t.payments)
-    .where(
-      and(
-        eq(t.payments.accountId, id),
-        isNull(t.payments.deletedAt),
-        eq(t.payments.status, 'succeeded'),
-        sql`${localDay('received_at')} <= ${to}::date`,
-      ),
-    );
-  return {
-    account_id: id,
-    from,
-    to,
-    currency: 'USD',
-    opening_balance_cents: opening,
-    entries,
-    invoices: invoiceRows.map((i) => ({
-      id: i.id,
-      number: i.number,
-      status: i.status,
-      issue_date: i.issueDate,
-      due_date: i.dueDate,
-      total_cents: i.totalCents,
-      amount_paid_cents: i.amountPaidCents,
-      balance_cents: i.balanceCents,
-    })),
-    payments: paymentIds.map((pid) => {
-      const p = byPayment.get(pid)!;
-      return {
-        id: p.id,
-        received_on: paymentDay.get(pid)!,
-        method: p.method,
-        amount_cents: part ? shownAmount.get(pid)! : p.amountCents,
-        unapplied_cents: part ? 0 : p.unappliedCents,
-        allocations: allocations
-          .filter((a) => a.paymentId === pid)
-          .map((a) => ({ invoice_id: a.invoiceId, amount_cents: a.amountCents })),
-      };
-    }),
-    credit_cents: part ? 0 : Number(credit?.cents ?? 0),
-    closing_balance_cents: balance,
-    whole_account: part === undefined,
-  };
-}
-
-/**
- * Undefined when the caller reaches the whole ledger (a tenant-wide role, or a guardian on
- * the account); else the condition on `invoices` of the part they reach (their schools').
- */
-async function statementPart(c: Ctx, accountId: string): Promise<SQL | undefined> {
-  const tx = c.get('tx');
-  const principal = c.get('principal');
-  const permission = financePermissions.read;
-  const guardian = await rowScope(tx, principal, permission, {
-    parent: accountRules(t.billingAccounts.id).parent,
-  });
-  if (guardian === undefined) return undefined;
-  const [whole] = await tx
-    .select({ id: t.billingAccounts.id })
-    .from(t.billingAccounts)
-    .where(and(eq(t.billingAccounts.id, accountId), guardian));
-  if (whole) return undefined;
-  return (await rowScope(tx, principal, permission, invoiceRules)) ?? sql`false`;
-}
-
 export function registerAccounts(app: OpenAPIHono<AppEnv>): void {
   registerResource(app, accountResource);
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'getAccountStatement',
       method: 'get',
@@ -571,11 +353,21 @@ export function registerAccounts(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const q = valid<z.infer<typeof StatementQuery>>(c, 'query');
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
       const account = await loadScoped(c, accountResource, id, 'read');
+      const tx = c.get('tx');
       // Dates zod accepts but PostgreSQL does not (year 0) answer 400, not 500.
-      const body = await mapDbErrors(() => statement(c, account, q.from ?? null, q.to ?? null));
+      const body = await mapDbErrors(async () =>
+        accountStatement(tx, {
+          accountId: id,
+          schoolId: (account.schoolId as string | null) ?? null,
+          tenantTimezone: c.get('tenant').timezone,
+          from: q.from ?? null,
+          to: q.to ?? null,
+          part: await statementPart(tx, c.get('principal'), id),
+        }),
+      );
       return c.json(body, 200);
     },
   );

@@ -1,5 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { INVOICE_STATUSES } from '../../../db/schema/finance.js';
 import type { AppEnv } from '../../app-env.js';
@@ -13,22 +13,19 @@ import {
   type LineInput,
 } from '../../finance/ledger.js';
 import { ApiError } from '../../problems.js';
+import { invoiceLines, issueInvoice, voidInvoice } from '../../finance/invoices.js';
 import {
   guarded,
   loadScoped,
-  mount,
   present,
   registerResource,
-  valid,
   type Ctx,
   type ResourceDef,
   type Row,
   idParam,
 } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../public/shared.js';
 import { accountScope, financePermissions } from './accounts.js';
 import { invoiceRules } from './scope.js';
 
@@ -131,15 +128,7 @@ async function replaceLines(c: Ctx, invoiceId: string, lines: ReturnType<typeof 
     .values(lines.lines.map((l) => ({ ...l, tenantId: c.get('tenant').id, invoiceId })));
 }
 
-async function linesOf(c: Ctx, ids: string[]) {
-  if (ids.length === 0) return [];
-  return c
-    .get('tx')
-    .select()
-    .from(t.invoiceLines)
-    .where(and(inArray(t.invoiceLines.invoiceId, ids), isNull(t.invoiceLines.deletedAt)))
-    .orderBy(asc(t.invoiceLines.position), asc(t.invoiceLines.id));
-}
+const linesOf = (c: Ctx, ids: string[]) => invoiceLines(c.get('tx'), ids);
 
 const lineJson = (l: typeof t.invoiceLines.$inferSelect) => ({
   id: l.id,
@@ -299,36 +288,18 @@ const VoidBody = z
   })
   .openapi('InvoiceVoid');
 
-function addDays(date: string, days: number): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
-/** Today in the school's time zone; the tenant's for an invoice with no school (SPEC §7). */
-async function schoolToday(c: Ctx, schoolId: string | null): Promise<string> {
-  const tenantZone = c.get('tenant').timezone;
-  if (!schoolId) return todayIn(tenantZone);
-  const [row] = await c
-    .get('tx')
-    .select({ tz: t.orgUnits.timezone })
-    .from(t.orgUnits)
-    .where(eq(t.orgUnits.id, schoolId));
-  return todayIn(row?.tz ?? tenantZone);
-}
-
 async function respond(c: Ctx, row: Row) {
   const [decorated] = await invoiceResource.decorate!(c, [row]);
-  return c.json(present(invoiceResource, decorated!), 200);
+  // present() gives the snake_case fields of the Invoice schema.
+  return c.json(present(invoiceResource, decorated!) as z.infer<typeof Invoice>, 200);
 }
 
 /** Invoice CRUD (drafts), issuing and voiding. */
 export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
   registerResource(app, invoiceResource);
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'issueInvoice',
       method: 'post',
@@ -345,61 +316,33 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const body = valid<z.infer<typeof IssueBody> | undefined>(c, 'json') ?? {};
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json') ?? {};
       const before = await loadScoped(c, invoiceResource, id, 'write', { lock: true });
-      conflict(
-        invoiceRefusal('issue', before as { status: InvoiceStatus; amountPaidCents: number }),
-      );
-      const lines = await linesOf(c, [id]);
-      if (lines.length === 0)
-        throw new ApiError('unprocessable', 'An invoice needs at least one line to be issued.', {
-          invalidParams: [{ name: 'lines', reason: 'at least one line is required' }],
-        });
-      const total = lines.reduce((s, l) => s + l.amountCents, 0);
-      const issueDate = body.issue_date ?? (await schoolToday(c, before.schoolId as string | null));
-      const dueDate = body.due_date ?? (before.dueDate as string | null) ?? addDays(issueDate, 30);
-      if (dueDate < issueDate)
-        throw new ApiError('unprocessable', 'The due date is before the issue date.', {
-          invalidParams: [{ name: 'json.due_date', reason: 'must not be before the issue date' }],
-        });
-      const now = new Date();
-      const [row] = await mapDbErrors(() =>
-        c
-          .get('tx')
-          .update(t.invoices)
-          .set({
-            status: total === 0 ? 'paid' : 'open',
-            issueDate,
-            dueDate,
-            subtotalCents: total,
-            totalCents: total,
-            amountPaidCents: 0,
-            balanceCents: total,
-            issuedAt: now,
-            paidAt: total === 0 ? now : null,
-          })
-          .where(eq(t.invoices.id, id))
-          .returning(),
-      );
+      const issued = await issueInvoice(c.get('tx'), {
+        invoice: before as typeof t.invoices.$inferSelect,
+        tenantTimezone: c.get('tenant').timezone,
+        issueDate: body.issue_date,
+        dueDate: body.due_date,
+      });
+      const row = issued.invoice;
       await audit(c, {
         action: 'invoice.issue',
         entityType: 'invoice',
         entityId: id,
         before: { status: before.status },
         after: {
-          status: row!.status,
-          issue_date: issueDate,
-          due_date: dueDate,
-          total_cents: total,
+          status: row.status,
+          issue_date: issued.issueDate,
+          due_date: issued.dueDate,
+          total_cents: issued.totalCents,
         },
       });
-      return respond(c, row!);
+      return respond(c, row);
     },
   );
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'voidInvoice',
       method: 'post',
@@ -416,48 +359,21 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const body = valid<z.infer<typeof VoidBody> | undefined>(c, 'json') ?? {};
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json') ?? {};
       const scope = () => rowScope(c.get('tx'), c.get('principal'), 'finance.void', invoiceRules);
       const before = await loadScoped(c, { table: t.invoices, scope }, id, 'write', { lock: true });
-      conflict(
-        invoiceRefusal('void', before as { status: InvoiceStatus; amountPaidCents: number }, {
-          releasePayments: body.release_payments,
-        }),
-      );
-      const tx = c.get('tx');
-      const released = await tx
-        .update(t.paymentAllocations)
-        .set({ deletedAt: new Date() })
-        .where(and(eq(t.paymentAllocations.invoiceId, id), isNull(t.paymentAllocations.deletedAt)))
-        .returning();
-      for (const a of released) {
-        const [p] = await tx
-          .update(t.payments)
-          .set({ unappliedCents: sql`${t.payments.unappliedCents} + ${a.amountCents}` })
-          .where(eq(t.payments.id, a.paymentId))
-          .returning({ unapplied: t.payments.unappliedCents });
+      const { invoice: row, released } = await voidInvoice(c.get('tx'), {
+        invoice: before as typeof t.invoices.$inferSelect,
+        releasePayments: body.release_payments,
+      });
+      for (const a of released)
         await audit(c, {
           action: 'payment.allocation_release',
           entityType: 'payment',
           entityId: a.paymentId,
-          after: { invoice_id: id, amount_cents: a.amountCents, unapplied_cents: p!.unapplied },
+          after: { invoice_id: id, amount_cents: a.amountCents, unapplied_cents: a.unappliedCents },
         });
-      }
-      const total = before.totalCents as number;
-      const [row] = await mapDbErrors(() =>
-        tx
-          .update(t.invoices)
-          .set({
-            status: 'void',
-            amountPaidCents: 0,
-            balanceCents: total,
-            paidAt: null,
-            voidedAt: new Date(),
-          })
-          .where(eq(t.invoices.id, id))
-          .returning(),
-      );
       await audit(c, {
         action: 'invoice.void',
         entityType: 'invoice',
@@ -469,7 +385,7 @@ export function registerInvoices(app: OpenAPIHono<AppEnv>): void {
           released: released.map((a) => ({ payment_id: a.paymentId, amount_cents: a.amountCents })),
         },
       });
-      return respond(c, row!);
+      return respond(c, row);
     },
   );
 }

@@ -1,34 +1,23 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { PAYMENT_METHODS } from '../../../db/schema/finance.js';
-import { rowsOf } from '../../../db/connection.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
-import { rowScope } from '../../auth/scope.js';
-import {
-  allocateExplicit,
-  allocateOldestFirst,
-  applyToInvoice,
-  MAX_CENTS,
-  type AllocationPlan,
-} from '../../finance/ledger.js';
+import { MAX_CENTS } from '../../finance/ledger.js';
+import { recordPayment } from '../../finance/payments.js';
 import { IDEMPOTENCY_KEY, idempotency } from '../../middleware/idempotency.js';
-import { ApiError, type InvalidParam } from '../../problems.js';
+import { ApiError } from '../../problems.js';
 import {
   guarded,
   loadScoped,
-  mount,
   present,
   registerResource,
-  valid,
   type Ctx,
   type ResourceDef,
   type Row,
 } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
-import { esaRules } from '../esa/scope.js';
 import { problemResponses, replayedHeader } from '../openapi.js';
 import { accountScope, financePermissions } from './accounts.js';
 import { accountRules, invoiceRules } from './scope.js';
@@ -156,91 +145,13 @@ export const paymentResource: ResourceDef<
   },
 };
 
-const unprocessable = (detail: string, invalidParams: InvalidParam[]) =>
-  new ApiError('unprocessable', detail, { invalidParams });
-
-/**
- * The disbursement an ESA payment is funded by: visible to the caller, disbursed, for a
- * child of the account's family, and not already paid in beyond its amount.
- */
-async function checkDisbursement(c: Ctx, accountId: string, id: string, amount: number) {
-  const tx = c.get('tx');
-  const scope = await rowScope(
-    tx,
-    c.get('principal'),
-    'esa.read',
-    esaRules(t.esaApplications.studentId, t.esaApplications.schoolId),
-  );
-  const [d] = await tx
-    .select({
-      id: t.esaDisbursements.id,
-      status: t.esaDisbursements.status,
-      amountCents: t.esaDisbursements.amountCents,
-      studentId: t.esaApplications.studentId,
-    })
-    .from(t.esaDisbursements)
-    .innerJoin(
-      t.esaApplications,
-      and(
-        eq(t.esaApplications.tenantId, t.esaDisbursements.tenantId),
-        eq(t.esaApplications.id, t.esaDisbursements.applicationId),
-      ),
-    )
-    .where(
-      and(
-        eq(t.esaDisbursements.id, id),
-        isNull(t.esaDisbursements.deletedAt),
-        isNull(t.esaApplications.deletedAt),
-        scope,
-      ),
-    )
-    .for('update', { of: t.esaDisbursements });
-  const param = (reason: string) => [{ name: 'json.esa_disbursement_id', reason }];
-  if (!d) throw unprocessable('No such ESA disbursement.', param('no such disbursement'));
-  if (d.status !== 'disbursed')
-    throw unprocessable('The disbursement has not been disbursed.', param(`is ${d.status}`));
-  const [family] = rowsOf<{ ok: boolean }>(
-    await tx.execute(sql`select exists (
-      select 1 from student_guardians sg
-      join billing_account_guardians bag on bag.tenant_id = sg.tenant_id
-        and bag.guardian_id = sg.guardian_id and bag.deleted_at is null
-      where sg.deleted_at is null and sg.student_id = ${d.studentId}::uuid
-        and bag.account_id = ${accountId}::uuid
-      union all
-      select 1 from invoices i where i.deleted_at is null and i.account_id = ${accountId}::uuid
-        and i.student_id = ${d.studentId}::uuid) as ok`),
-  );
-  if (!family?.ok)
-    throw unprocessable(
-      'The disbursement is for a student outside this account’s family.',
-      param('not for a student of this account'),
-    );
-  const [paid] = await tx
-    .select({ cents: sql<string>`coalesce(sum(${t.payments.amountCents}), 0)::text` })
-    .from(t.payments)
-    .where(
-      and(
-        eq(t.payments.esaDisbursementId, id),
-        isNull(t.payments.deletedAt),
-        eq(t.payments.status, 'succeeded'),
-      ),
-    );
-  const left = d.amountCents - Number(paid?.cents ?? 0);
-  if (amount > left)
-    throw unprocessable(`Only ${left} cents of the disbursement are left to pay in.`, [
-      { name: 'json.amount_cents', reason: `exceeds what is left of the disbursement (${left})` },
-    ]);
-}
-
-/** Records a payment and allocates it; see the route description. */
-async function recordPayment(c: Ctx, body: z.infer<typeof PaymentCreate>): Promise<Row> {
-  const tx = c.get('tx');
-  let account: Row;
+/** The account a payment is recorded on, locked, within the caller's write scope (else 422). */
+async function writableAccount(c: Ctx, accountId: string): Promise<Row> {
   try {
-    account = await loadScoped(
+    return await loadScoped(
       c,
       { table: t.billingAccounts, scope: accountScope },
-      body.account_id,
+      accountId,
       'write',
       {
         lock: true,
@@ -248,116 +159,16 @@ async function recordPayment(c: Ctx, body: z.infer<typeof PaymentCreate>): Promi
     );
   } catch (err) {
     if (err instanceof ApiError && err.code === 'not_found')
-      throw unprocessable('No such account.', [
-        { name: 'json.account_id', reason: 'no such account' },
-      ]);
+      throw new ApiError('unprocessable', 'No such account.', {
+        invalidParams: [{ name: 'json.account_id', reason: 'no such account' }],
+      });
     throw err;
   }
-  if (account.status !== 'active')
-    throw new ApiError('conflict', 'The account is closed; reopen it to record a payment.');
-  if (body.method === 'esa' && !body.esa_disbursement_id)
-    throw unprocessable('An ESA payment names the disbursement that funded it.', [
-      { name: 'json.esa_disbursement_id', reason: 'required when method is esa' },
-    ]);
-  if (body.method !== 'esa' && body.esa_disbursement_id)
-    throw unprocessable('Only an ESA payment is funded by a disbursement.', [
-      { name: 'json.esa_disbursement_id', reason: 'only for method esa' },
-    ]);
-  if (body.esa_disbursement_id)
-    await checkDisbursement(c, body.account_id, body.esa_disbursement_id, body.amount_cents);
-
-  // Open invoices, oldest first, locked so concurrent payments serialize on them.
-  const open = await tx
-    .select()
-    .from(t.invoices)
-    .where(
-      and(
-        eq(t.invoices.accountId, body.account_id),
-        eq(t.invoices.status, 'open'),
-        isNull(t.invoices.deletedAt),
-      ),
-    )
-    .orderBy(
-      asc(t.invoices.dueDate),
-      asc(t.invoices.issueDate),
-      asc(t.invoices.createdAt),
-      asc(t.invoices.id),
-    )
-    .for('update');
-  const payable = open.map((i) => ({ id: i.id, balanceCents: i.balanceCents }));
-  let plan: AllocationPlan;
-  if (body.allocations) {
-    const checked = allocateExplicit(
-      body.amount_cents,
-      body.allocations.map((a) => ({ invoiceId: a.invoice_id, amountCents: a.amount_cents })),
-      payable,
-    );
-    if (checked.issues.length > 0)
-      throw unprocessable(
-        'The allocations do not fit the open invoices of this account.',
-        checked.issues.map((i) => ({
-          name:
-            i.index === null
-              ? 'json.allocations'
-              : `json.allocations.${i.index}.${i.field ?? 'invoice_id'}`,
-          reason: i.reason,
-        })),
-      );
-    plan = checked.plan;
-  } else {
-    plan = allocateOldestFirst(body.amount_cents, payable);
-  }
-
-  const [payment] = await mapDbErrors(() =>
-    tx
-      .insert(t.payments)
-      .values({
-        tenantId: c.get('tenant').id,
-        accountId: body.account_id,
-        method: body.method,
-        amountCents: body.amount_cents,
-        unappliedCents: plan.unappliedCents,
-        ...(body.received_at ? { receivedAt: new Date(body.received_at) } : {}),
-        reference: body.reference ?? null,
-        esaDisbursementId: body.esa_disbursement_id ?? null,
-        status: 'succeeded',
-      })
-      .returning(),
-  );
-  const byId = new Map(open.map((i) => [i.id, i]));
-  const now = new Date();
-  for (const a of plan.allocations) {
-    const inv = byId.get(a.invoiceId)!;
-    const next = applyToInvoice(inv, a.amountCents);
-    await tx.insert(t.paymentAllocations).values({
-      tenantId: c.get('tenant').id,
-      paymentId: payment!.id,
-      invoiceId: a.invoiceId,
-      amountCents: a.amountCents,
-    });
-    await tx
-      .update(t.invoices)
-      .set({ ...next, paidAt: next.status === 'paid' ? now : null })
-      .where(eq(t.invoices.id, a.invoiceId));
-    await audit(c, {
-      action: 'invoice.payment_applied',
-      entityType: 'invoice',
-      entityId: a.invoiceId,
-      before: { status: inv.status, amount_paid_cents: inv.amountPaidCents },
-      after: {
-        status: next.status,
-        amount_paid_cents: next.amountPaidCents,
-        payment_id: payment!.id,
-      },
-    });
-  }
-  return payment!;
 }
 
 export function registerPayments(app: OpenAPIHono<AppEnv>): void {
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-  mount(
-    app,
+  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
+  app.openapi(
     createRoute({
       operationId: 'createPayment',
       method: 'post',
@@ -384,17 +195,46 @@ export function registerPayments(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const body = valid<z.infer<typeof PaymentCreate>>(c, 'json');
-      const payment = await recordPayment(c, body);
+      const body = c.req.valid('json');
+      const account = await writableAccount(c, body.account_id);
+      const { payment, applied } = await recordPayment(c.get('tx'), {
+        tenantId: c.get('tenant').id,
+        principal: c.get('principal'),
+        account: { id: body.account_id, status: String(account.status) },
+        payment: {
+          method: body.method,
+          amountCents: body.amount_cents,
+          receivedAt: body.received_at,
+          reference: body.reference,
+          esaDisbursementId: body.esa_disbursement_id,
+          allocations: body.allocations?.map((a) => ({
+            invoiceId: a.invoice_id,
+            amountCents: a.amount_cents,
+          })),
+        },
+      });
+      for (const a of applied)
+        await audit(c, {
+          action: 'invoice.payment_applied',
+          entityType: 'invoice',
+          entityId: a.invoiceId,
+          before: { status: a.before.status, amount_paid_cents: a.before.amountPaidCents },
+          after: {
+            status: a.after.status,
+            amount_paid_cents: a.after.amountPaidCents,
+            payment_id: payment.id,
+          },
+        });
       const [shown] = await paymentResource.decorate!(c, [payment]);
-      const after = present(paymentResource, shown!);
+      // present() gives the snake_case fields of the Payment schema.
+      const after = present(paymentResource, shown!) as z.infer<typeof Payment>;
       await audit(c, {
         action: 'payment.record',
         entityType: 'payment',
-        entityId: String(payment.id),
+        entityId: payment.id,
         after,
       });
-      c.header('Location', `/v1/payments/${String(payment.id)}`);
+      c.header('Location', `/v1/payments/${payment.id}`);
       return c.json(after, 201);
     },
   );

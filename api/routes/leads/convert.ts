@@ -1,15 +1,9 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
-import { enrollmentSession, guardianByEmail, splitName } from '../../admissions/conversion.js';
-import { findActiveSchool, offeredGrade } from '../../admissions/schools.js';
-import { ENROLLED_STAGE } from '../../admissions/stage-moves.js';
+import { convertLead } from '../../admissions/conversion.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
-import { orgReach } from '../../auth/scope.js';
-import { ApiError, type InvalidParam } from '../../problems.js';
-import { guarded, mount, present, valid, type Ctx } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
+import { guarded, present } from '../../resources/crud.js';
 import { rowToJson } from '../../resources/json.js';
 import { guardianResource, RELATIONSHIPS } from '../people/guardians.js';
 import { studentResource } from '../people/students.js';
@@ -55,7 +49,6 @@ const Conversion = z
       }),
   })
   .openapi('LeadConversion');
-type Conversion = z.infer<typeof Conversion>;
 
 const Converted = z
   .object({
@@ -99,146 +92,43 @@ const route = createRoute({
   },
 });
 
-/** The school must be within the caller's reach for every record the conversion writes. */
-async function checkReach(c: Ctx, schoolId: string): Promise<void> {
-  for (const permission of ['students.write', 'enrollments.write']) {
-    const reach = await orgReach(c.get('tx'), c.get('principal'), permission);
-    if (!reach.all && !reach.orgUnitIds.includes(schoolId))
-      throw new ApiError('forbidden', 'The school is outside your reach.');
-  }
-}
-
 export function registerLeadConvert(app: OpenAPIHono<AppEnv>): void {
-  mount(app, route, async (c) => {
-    const { id } = valid<{ id: string }>(c, 'param');
-    const body = valid<Conversion>(c, 'json');
-    const tx = c.get('tx');
-    const tenantId = c.get('tenant').id;
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
     const lead = await loadLead(c, id, 'write', { lock: true });
-    if (lead.convertedStudentId)
-      throw new ApiError('conflict', 'The lead has been converted already.');
-    if (lead.stage !== ENROLLED_STAGE)
-      throw new ApiError(
-        'conflict',
-        `Only an enrolled lead is converted; this one is ${lead.stage}.`,
-      );
-
-    const problems: InvalidParam[] = [];
-    const schoolId = body.school_id ?? lead.schoolId;
-    const school = schoolId ? await findActiveSchool(tx, schoolId) : null;
-    if (!schoolId) problems.push({ name: 'json.school_id', reason: 'required: the lead has none' });
-    else if (!school) problems.push({ name: 'json.school_id', reason: 'not an active school' });
-    else await checkReach(c, school.id);
-
-    const wantedGrade = body.grade_level ?? lead.gradeInterest;
-    const grade = school && wantedGrade ? offeredGrade(school, wantedGrade) : null;
-    if (!wantedGrade)
-      problems.push({ name: 'json.grade_level', reason: 'required: the lead has no grade' });
-    else if (school && !grade)
-      problems.push({
-        name: 'json.grade_level',
-        reason: `must be one of ${school.gradeLevels.join(', ')}`,
-      });
-
-    const session = school ? await enrollmentSession(tx, school.id, body.session_id) : null;
-    if (school && !session)
-      problems.push({ name: 'json.session_id', reason: 'not a school year of this school' });
-    else if (session && (body.entry_date < session.startDate || body.entry_date > session.endDate))
-      problems.push({
-        name: 'json.entry_date',
-        reason: `must be within the school year (${session.startDate} – ${session.endDate})`,
-      });
-
-    const firstName = body.student.first_name ?? lead.studentFirstName;
-    if (!firstName)
-      problems.push({ name: 'json.student.first_name', reason: 'required: the lead has none' });
-
-    const existing = await guardianByEmail(tx, lead.email);
-    const guardianName = existing
-      ? null
-      : {
-          ...splitName(lead.guardianName),
-          ...(body.guardian?.first_name ? { firstName: body.guardian.first_name } : {}),
-          ...(body.guardian?.last_name ? { lastName: body.guardian.last_name } : {}),
-        };
-    if (guardianName && !(guardianName.firstName && guardianName.lastName))
-      problems.push({
-        name: 'json.guardian.last_name',
-        reason: 'required: the lead’s guardian name is a single word',
-      });
-
-    if (problems.length)
-      throw new ApiError('unprocessable', 'See invalid_params for what to fix.', {
-        invalidParams: problems,
-      });
-
-    const [student] = await mapDbErrors(() =>
-      tx
-        .insert(t.students)
-        .values({
-          tenantId,
+    const done = await convertLead(c.get('tx'), {
+      tenantId: c.get('tenant').id,
+      principal: c.get('principal'),
+      lead,
+      input: {
+        schoolId: body.school_id,
+        sessionId: body.session_id,
+        gradeLevel: body.grade_level,
+        entryDate: body.entry_date,
+        student: {
           studentNumber: body.student.student_number,
-          firstName: firstName!,
-          middleName: body.student.middle_name ?? null,
+          firstName: body.student.first_name,
+          middleName: body.student.middle_name,
           lastName: body.student.last_name,
-          preferredName: body.student.preferred_name ?? null,
-          dateOfBirth: body.student.date_of_birth ?? null,
-          gender: body.student.gender ?? null,
-          gradeLevel: grade!,
-          schoolId: school!.id,
-          status: 'active',
-        })
-        .returning(),
-    );
-    const guardian = existing
-      ? null
-      : (
-          await mapDbErrors(() =>
-            tx
-              .insert(t.guardians)
-              .values({
-                tenantId,
-                firstName: guardianName!.firstName!,
-                lastName: guardianName!.lastName!,
-                email: lead.email,
-                phone: lead.phone,
-              })
-              .returning(),
-          )
-        )[0]!;
-    const guardianId = existing?.id ?? guardian!.id;
-    const [link] = await mapDbErrors(() =>
-      tx
-        .insert(t.studentGuardians)
-        .values({
-          tenantId,
-          studentId: student!.id,
-          guardianId,
-          relationship: body.guardian?.relationship ?? 'parent',
-          isPrimary: true,
-        })
-        .returning(),
-    );
-    const [enrollment] = await mapDbErrors(() =>
-      tx
-        .insert(t.schoolEnrollments)
-        .values({
-          tenantId,
-          studentId: student!.id,
-          schoolId: school!.id,
-          sessionId: session!.id,
-          gradeLevel: grade!,
-          entryDate: body.entry_date,
-        })
-        .returning(),
-    );
-    await tx.update(t.leads).set({ convertedStudentId: student!.id }).where(eq(t.leads.id, id));
+          preferredName: body.student.preferred_name,
+          dateOfBirth: body.student.date_of_birth,
+          gender: body.student.gender,
+        },
+        guardian: body.guardian && {
+          firstName: body.guardian.first_name,
+          lastName: body.guardian.last_name,
+          relationship: body.guardian.relationship,
+        },
+      },
+    });
+    const { student, guardian, guardianId, link, enrollment } = done;
 
     await audit(c, {
       action: 'student.create',
       entityType: 'student',
-      entityId: student!.id,
-      after: present(studentResource, student!),
+      entityId: student.id,
+      after: present(studentResource, student),
     });
     if (guardian)
       await audit(c, {
@@ -250,34 +140,34 @@ export function registerLeadConvert(app: OpenAPIHono<AppEnv>): void {
     await audit(c, {
       action: 'student_guardian.create',
       entityType: 'student_guardian',
-      entityId: link!.id,
+      entityId: link.id,
       after: {
-        student_id: student!.id,
+        student_id: student.id,
         guardian_id: guardianId,
-        relationship: link!.relationship,
-        is_primary: link!.isPrimary,
+        relationship: link.relationship,
+        is_primary: link.isPrimary,
       },
     });
     await audit(c, {
       action: 'school_enrollment.create',
       entityType: 'school_enrollment',
-      entityId: enrollment!.id,
-      after: rowToJson(enrollment!, [], t.schoolEnrollments),
+      entityId: enrollment.id,
+      after: rowToJson(enrollment, [], t.schoolEnrollments),
     });
     const result = {
       lead_id: id,
-      student_id: student!.id,
+      student_id: student.id,
       guardian_id: guardianId,
-      guardian_reused: Boolean(existing),
-      student_guardian_id: link!.id,
-      school_enrollment_id: enrollment!.id,
+      guardian_reused: guardian === null,
+      student_guardian_id: link.id,
+      school_enrollment_id: enrollment.id,
     };
     await audit(c, {
       action: 'lead.convert',
       entityType: 'lead',
       entityId: id,
       before: { converted_student_id: null },
-      after: { ...result, school_id: school!.id, session_id: session!.id },
+      after: { ...result, school_id: done.schoolId, session_id: done.sessionId },
     });
     return c.json(result, 201);
   });

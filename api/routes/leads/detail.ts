@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../app-env.js';
-import { etag, guarded, mount, valid } from '../../resources/crud.js';
+import { etag, guarded } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
 import { IdParam, LEAD_PERMISSIONS, LeadDetail, leadDetail, loadLead } from './shape.js';
 
@@ -21,8 +21,8 @@ const route = createRoute({
 });
 
 export function registerLeadDetail(app: OpenAPIHono<AppEnv>): void {
-  mount(app, route, async (c) => {
-    const { id } = valid<{ id: string }>(c, 'param');
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid('param');
     const lead = await loadLead(c, id, 'read');
     c.header('ETag', etag(lead));
     return c.json(await leadDetail(c, lead), 200);

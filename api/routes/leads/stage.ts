@@ -1,12 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
-import * as t from '../../../db/schema/tenant.js';
-import { loadFunnel } from '../../admissions/funnel.js';
-import { checkStaffMove } from '../../admissions/stage-moves.js';
+import { moveLeadStage } from '../../admissions/stage-moves.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
-import { ApiError } from '../../problems.js';
-import { checkIfMatch, etag, guarded, IfMatch, mount, valid } from '../../resources/crud.js';
+import { checkIfMatch, etag, guarded, IfMatch } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
 import { IdParam, LEAD_PERMISSIONS, LeadDetail, leadDetail, loadLead } from './shape.js';
 
@@ -50,65 +46,27 @@ const route = createRoute({
 });
 
 export function registerLeadStage(app: OpenAPIHono<AppEnv>): void {
-  mount(app, route, async (c) => {
-    const { id } = valid<{ id: string }>(c, 'param');
-    const body = valid<z.infer<typeof StageMove>>(c, 'json');
-    const reason = body.reason ? body.reason : null;
-    const tx = c.get('tx');
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
     const lead = await loadLead(c, id, 'write', { lock: true });
     checkIfMatch(c, lead);
-    const funnel = await loadFunnel(tx);
-    switch (checkStaffMove(funnel, lead.stage, body.stage, reason)) {
-      case 'unknown_stage':
-        throw new ApiError('unprocessable', 'No such stage in this funnel.', {
-          invalidParams: [
-            {
-              name: 'json.stage',
-              reason: `must be one of ${funnel.stages.map((s) => s.key).join(', ')}`,
-            },
-          ],
-        });
-      case 'same_stage':
-        throw new ApiError('conflict', `The lead is at ${lead.stage} already.`);
-      case 'from_terminal':
-        throw new ApiError('conflict', `The lead is ${lead.stage}: it cannot be moved any more.`);
-      case 'reason_required':
-        throw new ApiError('unprocessable', 'Say why the lead is lost.', {
-          invalidParams: [{ name: 'json.reason', reason: 'required when the stage is lost' }],
-        });
-      case null:
-        break;
-    }
-    const lost = body.stage === t.LOST_STAGE;
-    const [moved] = await tx
-      .update(t.leads)
-      .set({
-        stage: body.stage,
-        lostAt: lost ? new Date() : null,
-        lostReason: lost ? reason : null,
-      })
-      .where(eq(t.leads.id, id))
-      .returning();
-    const [history] = await tx
-      .insert(t.leadStageHistory)
-      .values({
-        tenantId: c.get('tenant').id,
-        leadId: id,
-        fromStage: lead.stage,
-        toStage: body.stage,
-        changedBy: c.get('principal').userId,
-        note: reason,
-      })
-      .returning({ id: t.leadStageHistory.id });
+    const moved = await moveLeadStage(c.get('tx'), {
+      tenantId: c.get('tenant').id,
+      userId: c.get('principal').userId,
+      lead,
+      stage: body.stage,
+      reason: body.reason ? body.reason : null,
+    });
     // Stages and ids only; the reason (free text) stays in the stage history.
     await audit(c, {
       action: 'lead.stage',
       entityType: 'lead',
       entityId: id,
       before: { stage: lead.stage },
-      after: { stage: body.stage, stage_history_id: history!.id },
+      after: { stage: body.stage, stage_history_id: moved.historyId },
     });
-    c.header('ETag', etag(moved!));
-    return c.json(await leadDetail(c, moved!), 200);
+    c.header('ETag', etag(moved.lead));
+    return c.json(await leadDetail(c, moved.lead), 200);
   });
 }

@@ -1,4 +1,4 @@
-import type { EsaApplicationStatus } from '../../../db/schema/esa.js';
+import type { EsaApplicationStatus } from '../../db/schema/esa.js';
 
 /**
  * The life of an ESA application: a family drafts and submits it, the school reviews it

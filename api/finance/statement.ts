@@ -1,0 +1,245 @@
+import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { rowsOf, type Tx } from '../../db/connection.js';
+import * as t from '../../db/schema/tenant.js';
+import type { Principal } from '../auth/principal.js';
+import { rowScope } from '../auth/scope.js';
+import { ApiError } from '../problems.js';
+import { accountRules, invoiceRules } from '../routes/finance/scope.js';
+import { todayIn } from '../routes/public/shared.js';
+import type { TenantSchema } from '../services.js';
+
+export interface StatementEntry {
+  date: string;
+  kind: 'invoice' | 'void' | 'payment';
+  invoice_id: string | null;
+  payment_id: string | null;
+  reference: string | null;
+  amount_cents: number;
+  balance_cents: number;
+}
+
+export interface StatementInput {
+  accountId: string;
+  /** The account's school: its time zone dates the entries. */
+  schoolId: string | null;
+  /** The tenant's time zone, for an account with no school or a school with none. */
+  tenantTimezone: string;
+  /** First day; null from the beginning. */
+  from: string | null;
+  /** Last day; null for today (in the account's zone). */
+  to: string | null;
+  /**
+   * The condition on `invoices` of the part of the family's ledger shown (see
+   * statementPart); undefined for the whole account.
+   */
+  part?: SQL;
+}
+
+interface LedgerRow extends Record<string, unknown> {
+  day: string;
+  kind: 'invoice' | 'void' | 'payment';
+  invoice_id: string | null;
+  payment_id: string | null;
+  reference: string | null;
+  amount: string;
+}
+
+/** The time zone if the runtime knows it, else UTC (a bad setting must not fail a statement). */
+function knownZone(tz: string | null | undefined): string {
+  if (!tz) return 'UTC';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return tz;
+  } catch {
+    return 'UTC';
+  }
+}
+
+/**
+ * The account statement: every issued invoice is a charge on its issue date, a voided one
+ * is reversed on the day it was voided, every succeeded payment is a credit on the day it
+ * was received (days in the school's time zone, the tenant's with no school). Opening +
+ * entries = closing.
+ */
+export async function accountStatement(tx: Tx<TenantSchema>, input: StatementInput) {
+  const { accountId: id, from, part } = input;
+  const visible = part ?? sql`true`;
+  const [zone] = input.schoolId
+    ? await tx
+        .select({ tz: t.orgUnits.timezone })
+        .from(t.orgUnits)
+        .where(eq(t.orgUnits.id, input.schoolId))
+    : [];
+  const tz = knownZone(zone?.tz ?? input.tenantTimezone);
+  const to = input.to ?? todayIn(tz);
+  if (from && from > to)
+    throw new ApiError('validation_failed', '`from` must not be after `to`.', {
+      invalidParams: [{ name: 'query.from', reason: 'must not be after `to`' }],
+    });
+  const localDay = (column: string) =>
+    sql.raw(`(${column} at time zone `).append(sql`${tz})::date`);
+  // A part counts of each payment what was allocated to the invoices in it.
+  const paid = part ? sql`-a.cents` : sql`-amount_cents::bigint`;
+  const allocated = part
+    ? sql`join (
+        select pa.payment_id, sum(pa.amount_cents)::bigint as cents
+        from payment_allocations pa join invoices on invoices.id = pa.invoice_id
+        where pa.deleted_at is null and invoices.deleted_at is null and ${part}
+        group by pa.payment_id
+      ) a on a.payment_id = payments.id`
+    : sql``;
+  const ledger = rowsOf<LedgerRow>(
+    await tx.execute(sql`
+      select day::text, kind, invoice_id::text, payment_id::text, reference, amount::text
+      from (
+        select issue_date as day, 0 as k, 'invoice' as kind, id as invoice_id,
+               null::uuid as payment_id, number as reference, total_cents::bigint as amount
+        from invoices
+        where account_id = ${id}::uuid and deleted_at is null and status <> 'draft' and ${visible}
+        union all
+        select ${localDay('voided_at')}, 1, 'void', id, null, number, -total_cents::bigint
+        from invoices
+        where account_id = ${id}::uuid and deleted_at is null and status = 'void'
+          and voided_at is not null and ${visible}
+        union all
+        select ${localDay('received_at')}, 2, 'payment', null, id, reference, ${paid}
+        from payments
+        ${allocated}
+        where account_id = ${id}::uuid and deleted_at is null and status = 'succeeded'
+      ) l
+      where day <= ${to}::date
+      order by day, k, reference, coalesce(invoice_id, payment_id)`),
+  );
+  let balance = 0;
+  let opening = 0;
+  const entries: StatementEntry[] = [];
+  for (const l of ledger) {
+    const amount = Number(l.amount);
+    balance += amount;
+    if (from && l.day < from) {
+      opening = balance;
+      continue;
+    }
+    entries.push({
+      date: l.day,
+      kind: l.kind,
+      invoice_id: l.invoice_id,
+      payment_id: l.payment_id,
+      reference: l.reference,
+      amount_cents: amount,
+      balance_cents: balance,
+    });
+  }
+  const touched = new Set(entries.flatMap((e) => (e.invoice_id ? [e.invoice_id] : [])));
+  const invoiceRows = await tx
+    .select()
+    .from(t.invoices)
+    .where(
+      and(
+        eq(t.invoices.accountId, id),
+        isNull(t.invoices.deletedAt),
+        part,
+        sql`${t.invoices.issueDate} <= ${to}::date`,
+        sql`(${t.invoices.status} in ('open', 'uncollectible') or ${t.invoices.id} in ${
+          touched.size > 0
+            ? sql`(${sql.join(
+                [...touched].map((x) => sql`${x}::uuid`),
+                sql`, `,
+              )})`
+            : sql`(null::uuid)`
+        })`,
+      ),
+    )
+    .orderBy(t.invoices.issueDate, t.invoices.number);
+  const paymentIds = entries.flatMap((e) => (e.payment_id ? [e.payment_id] : []));
+  const paymentRows = paymentIds.length
+    ? await tx.select().from(t.payments).where(inArray(t.payments.id, paymentIds))
+    : [];
+  const allocations = paymentIds.length
+    ? await tx
+        .select()
+        .from(t.paymentAllocations)
+        .where(
+          and(
+            inArray(t.paymentAllocations.paymentId, paymentIds),
+            isNull(t.paymentAllocations.deletedAt),
+            part &&
+              inArray(
+                t.paymentAllocations.invoiceId,
+                tx.select({ id: t.invoices.id }).from(t.invoices).where(part),
+              ),
+          ),
+        )
+        .orderBy(t.paymentAllocations.createdAt, t.paymentAllocations.id)
+    : [];
+  const paymentDay = new Map(entries.map((e) => [e.payment_id, e.date]));
+  const shownAmount = new Map(entries.map((e) => [e.payment_id, -e.amount_cents]));
+  const byPayment = new Map(paymentRows.map((p) => [p.id, p]));
+  const [credit] = await tx
+    .select({ cents: sql<string>`coalesce(sum(${t.payments.unappliedCents}), 0)::text` })
+    .from(t.payments)
+    .where(
+      and(
+        eq(t.payments.accountId, id),
+        isNull(t.payments.deletedAt),
+        eq(t.payments.status, 'succeeded'),
+        sql`${localDay('received_at')} <= ${to}::date`,
+      ),
+    );
+  return {
+    account_id: id,
+    from,
+    to,
+    currency: 'USD',
+    opening_balance_cents: opening,
+    entries,
+    invoices: invoiceRows.map((i) => ({
+      id: i.id,
+      number: i.number,
+      status: i.status,
+      issue_date: i.issueDate,
+      due_date: i.dueDate,
+      total_cents: i.totalCents,
+      amount_paid_cents: i.amountPaidCents,
+      balance_cents: i.balanceCents,
+    })),
+    payments: paymentIds.map((pid) => {
+      const p = byPayment.get(pid)!;
+      return {
+        id: p.id,
+        received_on: paymentDay.get(pid)!,
+        method: p.method,
+        amount_cents: part ? shownAmount.get(pid)! : p.amountCents,
+        unapplied_cents: part ? 0 : p.unappliedCents,
+        allocations: allocations
+          .filter((a) => a.paymentId === pid)
+          .map((a) => ({ invoice_id: a.invoiceId, amount_cents: a.amountCents })),
+      };
+    }),
+    credit_cents: part ? 0 : Number(credit?.cents ?? 0),
+    closing_balance_cents: balance,
+    whole_account: part === undefined,
+  };
+}
+
+/**
+ * Undefined when the caller reaches the whole ledger (a tenant-wide role, or a guardian on
+ * the account); else the condition on `invoices` of the part they reach (their schools').
+ */
+export async function statementPart(
+  tx: Tx<TenantSchema>,
+  principal: Principal,
+  accountId: string,
+): Promise<SQL | undefined> {
+  const permission = 'finance.read'; // the statement route's permission
+  const guardian = await rowScope(tx, principal, permission, {
+    parent: accountRules(t.billingAccounts.id).parent,
+  });
+  if (guardian === undefined) return undefined;
+  const [whole] = await tx
+    .select({ id: t.billingAccounts.id })
+    .from(t.billingAccounts)
+    .where(and(eq(t.billingAccounts.id, accountId), guardian));
+  if (whole) return undefined;
+  return (await rowScope(tx, principal, permission, invoiceRules)) ?? sql`false`;
+}

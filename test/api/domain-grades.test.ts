@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { upsertScores, type UpsertScoresInput } from '../../api/grades/scores.js';
+import { ApiError } from '../../api/problems.js';
+import { createDomainWorld, type DomainWorld } from './domain-world.js';
+import { Grades } from './grades-fixtures.js';
+
+/** Score entry as a domain function: a transaction and plain input in, data out, no HTTP. */
+
+let d: DomainWorld;
+let grader: string;
+let s1: string;
+let s2: string;
+let outsider: string;
+let classId: string;
+
+beforeAll(async () => {
+  d = await createDomainWorld('domain_grades');
+  const a = d.tenantId;
+  const school = await d.staff.school(a, 'North');
+  grader = await d.staff.user(a, [{ role: 'teacher', orgUnitId: school }]);
+  s1 = await d.staff.student(a, school, { firstName: 'Ada' });
+  s2 = await d.staff.student(a, school, { firstName: 'Bo' });
+  outsider = await d.staff.student(a, school, { firstName: 'Cy' });
+  classId = (await d.staff.classTaughtBy(a, school, grader, [s1, s2])).classId;
+}, 180_000);
+
+afterAll(async () => {
+  await d?.close();
+});
+
+async function assignment(points = 10) {
+  const id = await new Grades(d.staff, d.tenantId).assignment(classId, {
+    due: '2025-09-01',
+    points,
+  });
+  return { id, classId, pointsPossible: points };
+}
+
+const upsert = (input: Omit<UpsertScoresInput, 'tenantId' | 'userId'>) =>
+  d.inTenant((tx) => upsertScores(tx, { tenantId: d.tenantId, userId: grader, ...input }));
+
+describe('upsertScores', () => {
+  it('creates, then updates only what changed, keeping a comment left out', async () => {
+    const a = await assignment();
+    const first = await upsert({
+      assignment: a,
+      scores: [
+        { studentId: s1, points: 8, comment: 'Good' },
+        { studentId: s2, points: null, status: 'missing' },
+      ],
+    });
+    expect(first).toMatchObject({ created: 2, updated: 0, unchanged: 0, before: {} });
+    expect(first.after).toEqual({
+      [s1]: { points: 8, status: 'graded' },
+      [s2]: { points: null, status: 'missing' },
+    });
+    expect(first.scores.map((s) => [s.studentId, s.points, s.status, s.comment])).toEqual([
+      [s1, 8, 'graded', 'Good'],
+      [s2, null, 'missing', null],
+    ]);
+
+    const second = await upsert({
+      assignment: a,
+      scores: [
+        { studentId: s2, points: null, status: 'missing' },
+        { studentId: s1, points: 9, status: 'late' },
+      ],
+    });
+    expect(second).toMatchObject({ created: 0, updated: 1, unchanged: 1 });
+    expect(second.before).toEqual({ [s1]: { points: 8, status: 'graded' } });
+    expect(second.after).toEqual({ [s1]: { points: 9, status: 'late' } });
+    // In the order given; the comment left out is kept.
+    expect(second.scores.map((s) => [s.studentId, s.points, s.status, s.comment])).toEqual([
+      [s2, null, 'missing', null],
+      [s1, 9, 'late', 'Good'],
+    ]);
+    expect(second.scores[1]!.id).toBe(first.scores[0]!.id);
+  });
+
+  it('refuses students not in the class and points out of range, writing nothing', async () => {
+    const a = await assignment(5);
+    const err = await upsert({
+      assignment: a,
+      scores: [
+        { studentId: s1, points: 4 },
+        { studentId: outsider, points: 3 },
+        { studentId: s2, points: 6 },
+        { studentId: randomUUID(), points: -1 },
+      ],
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe('unprocessable');
+    expect((err as ApiError).invalidParams?.map((p) => p.name)).toEqual([
+      'scores[1].student_id',
+      'scores[2].points',
+      'scores[3].student_id',
+      'scores[3].points',
+    ]);
+    const after = await upsert({ assignment: a, scores: [{ studentId: s1, points: 4 }] });
+    expect(after).toMatchObject({ created: 1, updated: 0 });
+  });
+});
