@@ -2,7 +2,9 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordLeadTouch } from '../../admissions/leads.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
+import { isFormPost } from '../../middleware/forms.js';
 import { idempotency, skipIdempotencyStore } from '../../middleware/idempotency.js';
+import { formBody, formPosts } from './form-posts.js';
 import { ApiError, type InvalidParam } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
 import {
@@ -12,6 +14,7 @@ import {
   decoyLeadId,
   IdempotencyHeaders,
   leadFields,
+  FORM_NOTE,
   LeadReceipt,
   resolveSchool,
   todayIn,
@@ -44,6 +47,13 @@ const TourBody = z
   })
   .openapi('PublicTourRequest');
 
+// A form names one preferred time as `preferred_date` (+ `preferred_time`).
+const TourForm = formBody(TourBody, ({ preferred_date, preferred_time, ...rest }) =>
+  preferred_date === undefined && preferred_time === undefined
+    ? rest
+    : { ...rest, preferred_times: [{ date: preferred_date, time: preferred_time }] },
+);
+
 const route = createRoute({
   method: 'post',
   path: '/v1/public/tours',
@@ -51,23 +61,34 @@ const route = createRoute({
   summary: 'Tour request from a public website',
   description: `Records a tour request on the family's lead (created if the email is new) and moves the lead to \`${TOUR_STAGE}\` when it is at an earlier stage; a lost lead is reopened. Limited per client IP.`,
   security: [],
-  middleware: [idempotency({ scope: 'public:tours' })] as const,
+  middleware: [formPosts('tour'), idempotency({ scope: 'public:tours' })] as const,
   request: {
     headers: IdempotencyHeaders,
-    body: { required: true, content: { 'application/json': { schema: TourBody } } },
+    body: {
+      // Required in fact (formPosts refuses an empty request); see inquiries.ts.
+      required: false,
+      description: `${FORM_NOTE} A form gives one preferred time as \`preferred_date\` and \`preferred_time\`.`,
+      content: {
+        'application/json': { schema: TourBody },
+        'application/x-www-form-urlencoded': { schema: TourForm },
+        'multipart/form-data': { schema: TourForm },
+      },
+    },
   },
   responses: {
     201: {
       description: 'Recorded (or replayed for a repeated Idempotency-Key)',
       content: { 'application/json': { schema: LeadReceipt } },
     },
+    303: { description: 'A form post with `redirect`: recorded; on to the site’s thank-you page' },
     ...problemResponses(400, 403, 404, 413, 415, 422, 429),
   },
 });
 
 export function registerTours(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
-    const body = c.req.valid('json');
+    // One code path: the form was coerced into the JSON shape and validated by its schema.
+    const body = isFormPost(c) ? c.req.valid('form') : c.req.valid('json');
     const tenant = c.get('tenant');
     const resolved = await resolveSchool(c, body);
     const times = body.preferred_times ?? [];
