@@ -33,6 +33,7 @@ beforeAll(async () => {
     hostname: 'www.alpha-schools.test',
     purpose: 'site',
     actor: 'test',
+    verified: true,
   });
 });
 
