@@ -4,6 +4,7 @@ import { tenantCors } from '../../middleware/cors.js';
 import { IDEMPOTENCY_HEADER, REPLAYED_HEADER } from '../../middleware/idempotency.js';
 import { registerInquiries } from './inquiries.js';
 import { registerProfile } from './profile.js';
+import { registerTourSlots } from './tour-slots.js';
 import { registerTours } from './tours.js';
 
 /**
@@ -29,5 +30,6 @@ export function registerPublicRoutes(app: OpenAPIHono<AppEnv>): void {
   );
   registerProfile(app);
   registerInquiries(app);
+  registerTourSlots(app);
   registerTours(app);
 }

@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordLeadTouch } from '../../admissions/leads.js';
+import { bookSeat, findSlot } from '../../admissions/tour-slots.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { isFormPost } from '../../middleware/forms.js';
@@ -44,6 +45,13 @@ const TourBody = z
       .max(5)
       .nullish()
       .openapi({ description: 'Up to five preferred dates (school time), today or later.' }),
+    slot_id: z
+      .union([z.literal(''), z.uuid()])
+      .nullish()
+      .openapi({
+        description:
+          'A published tour slot (GET /v1/public/tours/slots) to book a seat on; a full or past one answers 409.',
+      }),
   })
   .openapi('PublicTourRequest');
 
@@ -81,7 +89,7 @@ const route = createRoute({
       content: { 'application/json': { schema: LeadReceipt } },
     },
     303: { description: 'A form post with `redirect`: recorded; on to the site’s thank-you page' },
-    ...problemResponses(400, 403, 404, 413, 415, 422, 429),
+    ...problemResponses(400, 403, 404, 409, 413, 415, 422, 429),
   },
 });
 
@@ -90,7 +98,15 @@ export function registerTours(app: OpenAPIHono<AppEnv>): void {
     // One code path: the form was coerced into the JSON shape and validated by its schema.
     const body = isFormPost(c) ? c.req.valid('form') : c.req.valid('json');
     const tenant = c.get('tenant');
-    const resolved = await resolveSchool(c, body);
+    const tx = c.get('tx');
+    const slot = body.slot_id ? await findSlot(tx, body.slot_id) : null;
+    if (body.slot_id && !slot) throw noSuchSlot();
+    // A slot names its school; an explicit school_id (or the site's school) must agree.
+    const resolved = await resolveSchool(c, {
+      ...body,
+      school_id: body.school_id || (tenant.siteOrgUnitId ? null : slot?.schoolId),
+    });
+    if (slot && resolved.school?.id !== slot.schoolId) throw noSuchSlot();
     const times = body.preferred_times ?? [];
     checkDates(times, todayIn(resolved.school?.timezone ?? tenant.timezone));
     if (caughtByHoneypot(body)) {
@@ -98,16 +114,33 @@ export function registerTours(app: OpenAPIHono<AppEnv>): void {
       c.get('services').log.count('honeypot');
       return c.json({ lead_id: await decoyLeadId(tenant.id, body.email) }, 201);
     }
-    const result = await recordLeadTouch(c.get('tx'), {
+    const result = await recordLeadTouch(tx, {
       tenantId: tenant.id,
       contact: contactOf(body, resolved),
       attribution: attributionOf(body),
       kind: 'tour_request',
       channel: 'web',
       advanceTo: TOUR_STAGE,
-      details: { preferred_times: times.map((t) => ({ date: t.date, time: t.time ?? null })) },
-      note: 'public tour request',
+      details: {
+        preferred_times: times.map((t) => ({ date: t.date, time: t.time ?? null })),
+        ...(slot ? { slot_id: slot.id, slot_starts_at: slot.startsAt.toISOString() } : {}),
+      },
+      note: slot ? 'public tour booking' : 'public tour request',
     });
+    const seat = slot
+      ? await bookSeat(tx, {
+          tenantId: tenant.id,
+          slotId: slot.id,
+          leadId: result.leadId,
+          touchpointId: result.touchpointId,
+        })
+      : null;
+    // Full (or started meanwhile): the error rolls back the lead's touch as well.
+    if (seat && !seat.booked) {
+      throw new ApiError('conflict', 'This tour is full or has started; please choose another time.', {
+        invalidParams: [{ name: 'slot_id', reason: 'has no seats left' }],
+      });
+    }
     await audit(c, {
       action: 'lead.tour_request',
       entityType: 'lead',
@@ -118,12 +151,18 @@ export function registerTours(app: OpenAPIHono<AppEnv>): void {
         created: result.created,
         touchpoint_id: result.touchpointId,
         school_id: resolved.school?.id ?? null,
+        ...(seat?.booked ? { slot_id: slot!.id, booking_id: seat.bookingId } : {}),
       },
     });
     c.set('metricsDirty', true);
     return c.json({ lead_id: result.leadId }, 201);
   });
 }
+
+const noSuchSlot = () =>
+  new ApiError('unprocessable', 'No such tour.', {
+    invalidParams: [{ name: 'slot_id', reason: 'not a tour of this school that can be booked' }],
+  });
 
 /** Preferred dates must lie between today (at the school) and the booking horizon. */
 function checkDates(times: readonly { date: string }[], today: string): void {
