@@ -401,6 +401,7 @@ function banner(o: {
       `    dashboards  ${base}/dashboards`,
       `    API docs    ${base}/docs`,
       `    school sites <school code>.${t.slug}.localhost:${o.port} (CORS and form posts allowed)`,
+      `    embed form  ${base}/v1/public/forms/inquiry`,
       `    logins      ${adminEmail(t)} / ${ADMIN_PASSWORD}  (administrator)`,
       `                principal|teacher|parent@demo.example.org / ${PRESETS[t.preset].password}`,
       '',
@@ -412,6 +413,7 @@ function banner(o: {
     `  jobs        ${o.jobs}`,
     '  A school site of your own: npm run tenant -- add-domain --slug SLUG --domain www.example.org',
     '    [--school ORG_UNIT_ID], publish the token it prints, then npm run tenant -- verify-domain',
+    '    (docs/websites.md: the embedded form, plain HTML forms and JSON, with snippets)',
     '  These are demo-only credentials. Press Ctrl-C to stop.',
     '',
   );

@@ -65,11 +65,12 @@ const REDIRECT_SHAPE = /^https?:\/\/[^\\\s/?#@]+(?:[/?#][^\\\s]*)?$/i;
 export async function allowedRedirect(
   c: Context<AppEnv>,
   value: string | string[] | undefined,
+  location: 'form' | 'query' = 'form',
 ): Promise<URL | null> {
   if (value === undefined || value === '') return null;
   const refuse = (reason: string) =>
     new ApiError('validation_failed', 'The thank-you page is not on this school’s website.', {
-      invalidParams: [{ name: `form.${REDIRECT_FIELD}`, reason }],
+      invalidParams: [{ name: `${location}.${REDIRECT_FIELD}`, reason }],
     });
   if (typeof value !== 'string' || value.length > 2048) throw refuse('must be one address');
   if (!REDIRECT_SHAPE.test(value)) {

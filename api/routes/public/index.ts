@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../app-env.js';
 import { tenantCors } from '../../middleware/cors.js';
 import { IDEMPOTENCY_HEADER, REPLAYED_HEADER } from '../../middleware/idempotency.js';
+import { registerForms } from './forms.js';
 import { registerInquiries } from './inquiries.js';
 import { registerProfile } from './profile.js';
 import { registerTourSlots } from './tour-slots.js';
@@ -32,4 +33,5 @@ export function registerPublicRoutes(app: OpenAPIHono<AppEnv>): void {
   registerInquiries(app);
   registerTourSlots(app);
   registerTours(app);
+  registerForms(app);
 }

@@ -137,9 +137,13 @@ export function registerTours(app: OpenAPIHono<AppEnv>): void {
       : null;
     // Full (or started meanwhile): the error rolls back the lead's touch as well.
     if (seat && !seat.booked) {
-      throw new ApiError('conflict', 'This tour is full or has started; please choose another time.', {
-        invalidParams: [{ name: 'slot_id', reason: 'has no seats left' }],
-      });
+      throw new ApiError(
+        'conflict',
+        'This tour is full or has started; please choose another time.',
+        {
+          invalidParams: [{ name: 'slot_id', reason: 'has no seats left' }],
+        },
+      );
     }
     await audit(c, {
       action: 'lead.tour_request',
