@@ -132,6 +132,19 @@ for (const runtime of ['node', 'workerd'] as const) {
         404,
         'not_found',
       );
+      for (const [method, body] of [
+        ['PATCH', { capacity: 1 }],
+        ['DELETE', undefined],
+      ] as const) {
+        expectProblem(
+          await staffCall(method, `/v1/tour-slots/${slot.id}`, betaAdmin, body, 'beta.test'),
+          404,
+          'not_found',
+        );
+      }
+      const betaList = await staffCall('GET', '/v1/tour-slots', betaAdmin, undefined, 'beta.test');
+      expect(betaList.status, betaList.text).toBe(200);
+      expect(betaList.json.data.map((r: { id: string }) => r.id)).not.toContain(slot.id);
       const foreignSchool = await staffCall(
         'POST',
         '/v1/tour-slots',

@@ -81,11 +81,20 @@ const FORM_CSS = `
 .hr-form .req{color:#c62828}
 `;
 
-/** The request's own origin, as the family's browser sees it (for the form's action). */
+/**
+ * The request's own origin as the family's browser sees it (the form's action): the Host,
+ * or behind a trusted proxy its forwarded host and scheme.
+ */
 function ownOrigin(c: Context<AppEnv>): string {
   const url = new URL(c.req.url);
-  const host = c.req.header('host') ?? url.host;
-  return normaliseHost(host) ? `${url.protocol}//${host}` : url.origin;
+  const trusted = c.get('services').config.TRUST_FORWARDED_HEADERS;
+  const host =
+    (trusted ? c.req.header('x-forwarded-host')?.split(',')[0]?.trim() : undefined) ??
+    c.req.header('host') ??
+    url.host;
+  const proto = trusted ? c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() : undefined;
+  const scheme = proto === 'https' || proto === 'http' ? `${proto}:` : url.protocol;
+  return normaliseHost(host) ? `${scheme}//${host}` : url.origin;
 }
 
 function gradesOf(schools: readonly PublicSchool[]): string[] {
