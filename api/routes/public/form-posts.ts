@@ -52,7 +52,7 @@ export function formBody<T extends z.ZodType>(
   }, schema);
 }
 
-/** Visible ASCII without space or backslash; the scheme and `//` spelled out literally. */
+/** No whitespace or backslash anywhere, no `@` before the path; scheme and `//` spelled out. */
 const REDIRECT_SHAPE = /^https?:\/\/[^\\\s/?#@]+(?:[/?#][^\\\s]*)?$/i;
 
 /**
