@@ -45,6 +45,18 @@ const schema = z
     NEON_POOL_BRANCH_ID: z.string().min(1).optional(),
     NEON_DATABASE_NAME: z.string().min(1).default('homeroom'),
     NEON_OWNER_ROLE: z.string().min(1).default('homeroom_owner'),
+    /** DNS-over-HTTPS resolver (JSON, `application/dns-json`) that checks domain TXT proofs. */
+    DNS_RESOLVER_URL: z.url().default('https://cloudflare-dns.com/dns-query'),
+    /**
+     * Where a domain's proof file is looked for, `{host}` standing for the hostname; several
+     * space-separated addresses are tried in order.
+     */
+    DOMAIN_VERIFY_FILE_URL: z
+      .string()
+      .refine((v) => v.split(/\s+/).every((u) => u.includes('{host}')), 'each address needs {host}')
+      .default(
+        'https://{host}/.well-known/homeroom-verify.txt http://{host}/.well-known/homeroom-verify.txt',
+      ),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.BRANCH_SECRET_KEY) {

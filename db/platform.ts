@@ -8,6 +8,7 @@ import {
   withDatabase,
   databaseOf,
 } from './migrate.js';
+import type { VerificationSettings } from './domain-verification.js';
 import * as control from './schema/control.js';
 import type { BranchKind, BranchProvisioner } from './branches/provisioner.js';
 import * as tenants from './tenants.js';
@@ -16,9 +17,12 @@ import {
   DEFAULT_PLANS,
   toProvisioned,
   type AddDomainInput,
+  type AddedDomain,
   type CreatedTenant,
   type CreateTenantInput,
   type OpenDb,
+  type VerifiedDomain,
+  type VerifyDomainInput,
   type PlatformDeps,
   type SetStatusInput,
   type TenantSummary,
@@ -38,8 +42,10 @@ export {
   PlatformError,
   validateSlug,
   type AddDomainInput,
+  type AddedDomain,
   type CreatedTenant,
   type CreateTenantInput,
+  type DomainDetail,
   type PlatformErrorCode,
   type TenantSummary,
 } from './tenants.js';
@@ -162,13 +168,23 @@ export function createTenant(env: DbEnv, input: CreateTenantInput): Promise<Crea
   return withDeps(env, (deps) => tenants.createTenant(deps, input));
 }
 
-/** Adds a hostname to a tenant, optionally bound to one of its schools (a school's own site). */
-export async function addDomain(
-  env: DbEnv,
-  input: AddDomainInput,
-): Promise<{ hostname: string; tenantId: string }> {
-  const added = await withDeps(env, (deps) => tenants.addDomain(deps, input));
-  return { hostname: added.hostname, tenantId: added.tenantId };
+/**
+ * Adds a hostname to a tenant, optionally bound to one of its schools (a school's own site):
+ * unverified, with the token to publish, unless the operator vouches for it (`verified`).
+ */
+export function addDomain(env: DbEnv, input: AddDomainInput): Promise<AddedDomain> {
+  return withDeps(env, (deps) => tenants.addDomain(deps, input));
+}
+
+/** The proof checks as this environment configures them. */
+export const verificationSettings = (env: DbEnv): VerificationSettings => ({
+  resolverUrl: env.DNS_RESOLVER_URL,
+  fileUrls: env.DOMAIN_VERIFY_FILE_URL,
+});
+
+/** Looks for the domain's published token (DNS TXT, else the proof file); marks it verified. */
+export function verifyDomain(env: DbEnv, input: VerifyDomainInput): Promise<VerifiedDomain> {
+  return withDeps(env, (deps) => tenants.verifyDomain(deps, verificationSettings(env), input));
 }
 
 /** Suspends or reactivates a tenant. */

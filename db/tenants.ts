@@ -1,5 +1,11 @@
 import { and, asc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import { rowsOf, type Db, type DbHandle, type DbSchema } from './connection.js';
+import {
+  findProof,
+  newVerificationToken,
+  type VerificationMethod,
+  type VerificationSettings,
+} from './domain-verification.js';
 import type { DbEnv } from './env.js';
 import { hashPassword, passwordWeakness } from './passwords.js';
 import { decryptSecret, encryptSecret } from './secrets.js';
@@ -36,7 +42,9 @@ export type PlatformErrorCode =
   | 'unknown_plan'
   | 'tenant_not_found'
   | 'invalid_input'
-  | 'schema_mismatch';
+  | 'schema_mismatch'
+  | 'domain_not_found'
+  | 'domain_unverified';
 
 /** A request the platform refuses; its message is safe to show to the caller. */
 export class PlatformError extends Error {
@@ -360,11 +368,15 @@ export async function createTenant(
         branchId: branchRow.id,
         ...(input.timezone ? { timezone: input.timezone } : {}),
       });
-      await tx
-        .insert(control.tenantDomains)
-        .values(
-          domains.map((hostname, i) => ({ tenantId, hostname, purpose: i === 0 ? 'app' : 'site' })),
-        );
+      await tx.insert(control.tenantDomains).values(
+        // The operator names these domains while creating the tenant and vouches for them.
+        domains.map((hostname, i) => ({
+          tenantId,
+          hostname,
+          purpose: i === 0 ? 'app' : 'site',
+          verifiedAt: sql`now()`,
+        })),
+      );
       await tx.insert(control.subscriptions).values({
         tenantId,
         planKey,
@@ -551,6 +563,11 @@ export interface AddDomainInput {
   /** A school of the tenant: the domain becomes that school's own site. */
   orgUnitId?: string;
   purpose?: 'site' | 'app';
+  /**
+   * The operator vouches for the domain (the CLI's `--verified`): it serves at once. Otherwise
+   * it serves only after {@link verifyDomain} finds the token published.
+   */
+  verified?: boolean;
   actor: string;
   requestId?: string;
 }
@@ -560,9 +577,15 @@ export interface AddedDomain {
   tenantId: string;
   orgUnitId: string | null;
   purpose: 'site' | 'app';
+  verifiedAt: Date | null;
+  /** What to publish to prove control; null when vouched for. */
+  verificationToken: string | null;
 }
 
-/** Adds a hostname to a tenant, optionally bound to one of its schools (a school's own site). */
+/**
+ * Adds a hostname to a tenant, optionally bound to one of its schools (a school's own site).
+ * It starts unverified, with a token to publish, unless the operator vouches for it.
+ */
 export async function addDomain(deps: PlatformDeps, input: AddDomainInput): Promise<AddedDomain> {
   const hostname = normaliseHostname(input.hostname);
   const purpose = input.purpose ?? 'site';
@@ -601,27 +624,111 @@ export async function addDomain(deps: PlatformDeps, input: AddDomainInput): Prom
         await close();
       }
     }
-    await db.transaction(async (tx) => {
-      await tx.insert(control.tenantDomains).values({
-        tenantId: tenant.id,
-        hostname,
-        orgUnitId,
-        purpose,
-      });
+    const verificationToken = input.verified ? null : newVerificationToken();
+    const verifiedAt = await db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(control.tenantDomains)
+        .values({
+          tenantId: tenant.id,
+          hostname,
+          orgUnitId,
+          purpose,
+          verificationToken,
+          ...(input.verified ? { verifiedAt: sql`now()` } : {}),
+        })
+        .returning({ verifiedAt: control.tenantDomains.verifiedAt });
       await tx.insert(control.platformAuditLog).values({
         actor: input.actor,
         action: 'tenant.add_domain',
         tenantId: tenant.id,
         entityType: 'tenant_domain',
         entityId: hostname,
-        after: { hostname, org_unit_id: orgUnitId, purpose },
+        after: { hostname, org_unit_id: orgUnitId, purpose, verified: Boolean(input.verified) },
         requestId: input.requestId ?? null,
       });
+      return row!.verifiedAt;
     });
-    return { hostname, tenantId: tenant.id, orgUnitId, purpose };
+    return { hostname, tenantId: tenant.id, orgUnitId, purpose, verifiedAt, verificationToken };
   } catch (err) {
     throw translateUnique(err);
   }
+}
+
+export interface VerifyDomainInput {
+  slug: string;
+  hostname: string;
+  actor: string;
+  requestId?: string;
+}
+
+export interface VerifiedDomain {
+  hostname: string;
+  verifiedAt: Date;
+  /** How control was proven now; null when the domain was verified already. */
+  method: VerificationMethod | null;
+}
+
+/**
+ * Checks a tenant's unverified domain for its published token (DNS TXT, else the proof
+ * file) and marks it verified: from then on it resolves to the tenant and counts as its
+ * site. A verified domain answers as it is. No proof → `domain_unverified`, nothing changes.
+ */
+export async function verifyDomain(
+  deps: Pick<PlatformDeps, 'control'>,
+  settings: VerificationSettings,
+  input: VerifyDomainInput,
+): Promise<VerifiedDomain> {
+  const hostname = normaliseHostname(input.hostname);
+  const db = deps.control;
+  const tenant = await tenantBySlug(db, input.slug);
+  const d = control.tenantDomains;
+  const where = and(
+    eq(d.tenantId, tenant.id),
+    eq(d.hostname, hostname),
+    sql`${d.deletedAt} is null`,
+  );
+  const [domain] = await db
+    .select({ verifiedAt: d.verifiedAt, token: d.verificationToken })
+    .from(d)
+    .where(where);
+  if (!domain) {
+    throw new PlatformError('domain_not_found', `no domain ${hostname} in tenant "${input.slug}"`);
+  }
+  if (domain.verifiedAt) return { hostname, verifiedAt: domain.verifiedAt, method: null };
+  // The network checks run outside any transaction: a slow site holds no connection.
+  const method = domain.token ? await findProof(settings, hostname, domain.token) : null;
+  if (!method) {
+    throw new PlatformError(
+      'domain_unverified',
+      `${hostname} is not verified yet: publish the token as a TXT record or the proof file, then verify again`,
+    );
+  }
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(d)
+      .set({ verifiedAt: sql`now()`, verificationToken: null })
+      .where(and(where, sql`${d.verifiedAt} is null`, eq(d.verificationToken, domain.token!)))
+      .returning({ verifiedAt: d.verifiedAt });
+    if (!row) {
+      // Verified (or re-added) concurrently: answer with what is there now.
+      const [now] = await tx.select({ verifiedAt: d.verifiedAt }).from(d).where(where);
+      if (now?.verifiedAt) return { hostname, verifiedAt: now.verifiedAt, method: null };
+      throw new PlatformError(
+        'domain_not_found',
+        `no domain ${hostname} in tenant "${input.slug}"`,
+      );
+    }
+    await tx.insert(control.platformAuditLog).values({
+      actor: input.actor,
+      action: 'tenant.verify_domain',
+      tenantId: tenant.id,
+      entityType: 'tenant_domain',
+      entityId: hostname,
+      after: { hostname, method },
+      requestId: input.requestId ?? null,
+    });
+    return { hostname, verifiedAt: row.verifiedAt!, method };
+  });
 }
 
 export interface SetStatusInput {
@@ -674,6 +781,16 @@ export interface TenantSummary {
   branch: string;
   placement: string;
   domains: string[];
+  /** Each domain with its purpose, school and verification state, by hostname. */
+  domainDetails: DomainDetail[];
+}
+
+export interface DomainDetail {
+  hostname: string;
+  purpose: string;
+  orgUnitId: string | null;
+  verifiedAt: string | null;
+  verificationToken: string | null;
 }
 
 function summaries(db: ControlDb) {
@@ -689,6 +806,13 @@ function summaries(db: ControlDb) {
       domains: sql<
         string[]
       >`coalesce(array_agg(${control.tenantDomains.hostname} order by ${control.tenantDomains.hostname}) filter (where ${control.tenantDomains.hostname} is not null), '{}')`,
+      domainDetails: sql<DomainDetail[]>`coalesce(json_agg(json_build_object(
+          'hostname', ${control.tenantDomains.hostname},
+          'purpose', ${control.tenantDomains.purpose},
+          'orgUnitId', ${control.tenantDomains.orgUnitId},
+          'verifiedAt', to_char(${control.tenantDomains.verifiedAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'verificationToken', ${control.tenantDomains.verificationToken}
+        ) order by ${control.tenantDomains.hostname}) filter (where ${control.tenantDomains.hostname} is not null), '[]')`,
     })
     .from(control.tenants)
     .innerJoin(control.branches, eq(control.branches.id, control.tenants.branchId))

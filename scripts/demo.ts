@@ -1,3 +1,4 @@
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { ServerType } from '@hono/node-server';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -11,7 +12,8 @@ import { parseDbEnv, type DbEnv } from '../db/env.js';
 import { migrateAll, openNode, provisionerFor, tenantBranchOwner } from '../db/platform.js';
 import * as controlSchema from '../db/schema/control.js';
 import { PRESETS, SeedRefusedError, seedTenant, type PresetName } from '../db/seed/index.js';
-import { createTenant } from '../db/tenants.js';
+import * as tenantSchema from '../db/schema/tenant.js';
+import { addDomain, createTenant, PlatformError } from '../db/tenants.js';
 import { ControlPlane } from '../workers/control.js';
 import { parseWorkerConfig } from '../workers/env.js';
 import { createInlineRunner, type InlineRunner } from '../workers/inline.js';
@@ -148,6 +150,8 @@ await run(async () => {
     const tenants: { tenant: DemoTenant; id: string }[] = [];
     for (const tenant of DEMO_TENANTS) {
       const id = await ensureTenant(env, provisioner, tenant, values.reseed, step);
+      const sites = await ensureSchoolSites(env, provisioner, tenant);
+      if (sites) step(`registered ${sites} school site domains of ${tenant.slug}`);
       tenants.push({ tenant, id });
     }
 
@@ -286,6 +290,73 @@ async function ensureTenant(
   return target.tenantId;
 }
 
+/** A school's own site in the demo: `<school code>.<slug>.localhost`, loopback in browsers. */
+function siteHost(code: string, slug: string): string {
+  const label = code
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return `${label}.${slug}.localhost`;
+}
+
+/**
+ * Registers each school's own site domain, bound to the school, so that its pages may post
+ * inquiries and tour bookings (CORS, form redirects, the embedded form). The demo acts as the
+ * operator and vouches for these loopback names, which therefore serve at once; a domain
+ * added through the platform API serves only once verified. Returns how many were added.
+ */
+async function ensureSchoolSites(
+  env: DbEnv,
+  provisioner: BranchProvisioner | undefined,
+  tenant: DemoTenant,
+): Promise<number> {
+  const target = await tenantBranchOwner(env, tenant.slug);
+  if (!target) return 0;
+  const branch = await openNode(target.ownerUrl, tenantSchema, 1);
+  const o = tenantSchema.orgUnits;
+  const schools = await branch.db
+    .select({ id: o.id, code: o.code })
+    .from(o)
+    .where(
+      and(
+        eq(o.tenantId, target.tenantId),
+        inArray(o.kind, [...tenantSchema.SCHOOL_KINDS]),
+        isNull(o.deletedAt),
+      ),
+    )
+    .finally(() => branch.close());
+  const { db, close } = await openNode(env.DATABASE_URL, controlSchema, 2);
+  let added = 0;
+  try {
+    const deps = {
+      control: db,
+      open: openNode,
+      provisioner: provisioner ?? provisionerFor(env),
+      secretKey: env.BRANCH_SECRET_KEY,
+    };
+    for (const school of schools) {
+      if (!school.code) continue;
+      try {
+        await addDomain(deps, {
+          slug: tenant.slug,
+          hostname: siteHost(school.code, tenant.slug),
+          orgUnitId: school.id,
+          purpose: 'site',
+          verified: true,
+          actor: 'cli:demo',
+        });
+        added++;
+      } catch (err) {
+        // Registered on an earlier run.
+        if (!(err instanceof PlatformError && err.code === 'duplicate_domain')) throw err;
+      }
+    }
+  } finally {
+    await close();
+  }
+  return added;
+}
+
 function adminEmail(t: DemoTenant): string {
   return `admin@${t.slug}.example.org`;
 }
@@ -329,6 +400,8 @@ function banner(o: {
       `    sign in     ${base}/login`,
       `    dashboards  ${base}/dashboards`,
       `    API docs    ${base}/docs`,
+      `    school sites <school code>.${t.slug}.localhost:${o.port} (CORS and form posts allowed)`,
+      `    embed form  ${base}/v1/public/forms/inquiry`,
       `    logins      ${adminEmail(t)} / ${ADMIN_PASSWORD}  (administrator)`,
       `                principal|teacher|parent@demo.example.org / ${PRESETS[t.preset].password}`,
       '',
@@ -338,6 +411,9 @@ function banner(o: {
     `  data        ${o.dataDir ? `embedded PostgreSQL (PGlite) in ${join(o.dataDir, 'pg')}` : 'DATABASE_URL'}`,
     `  warehouse   ${resolve(o.warehouseDir)}`,
     `  jobs        ${o.jobs}`,
+    '  A school site of your own: npm run tenant -- add-domain --slug SLUG --domain www.example.org',
+    '    [--school ORG_UNIT_ID], publish the token it prints, then npm run tenant -- verify-domain',
+    '    (docs/websites.md: the embedded form, plain HTML forms and JSON, with snippets)',
     '  These are demo-only credentials. Press Ctrl-C to stop.',
     '',
   );

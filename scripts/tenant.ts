@@ -1,5 +1,13 @@
 import { userInfo } from 'node:os';
-import { addDomain, createTenant, listTenants, setTenantStatus } from '../db/platform.js';
+import { fileUrlsOf, txtName } from '../db/domain-verification.js';
+import {
+  addDomain,
+  createTenant,
+  listTenants,
+  setTenantStatus,
+  verificationSettings,
+  verifyDomain,
+} from '../db/platform.js';
 import { args, loadEnv, run, UsageError } from './cli.js';
 
 const USAGE = `usage:
@@ -7,6 +15,8 @@ const USAGE = `usage:
                            [--plan P] [--timezone TZ] --admin-email E --admin-password P [--admin-name "First Last"]
                            [--platform-admin]   (the operator tenant: its first admin may use /v1/platform)
   npm run tenant -- add-domain --slug S --domain D [--school ORG_UNIT_ID] [--purpose site|app]
+                               [--verified]   (you vouch for the domain: it serves at once)
+  npm run tenant -- verify-domain --slug S --domain D
   npm run tenant -- suspend --slug S
   npm run tenant -- reactivate --slug S
   npm run tenant -- list [--json]`;
@@ -64,6 +74,7 @@ await run(async () => {
         domain: { type: 'string' },
         school: { type: 'string' },
         purpose: { type: 'string', default: 'site' },
+        verified: { type: 'boolean', default: false },
       });
       if (values.purpose !== 'site' && values.purpose !== 'app') {
         throw new UsageError('--purpose must be site or app');
@@ -73,9 +84,35 @@ await run(async () => {
         hostname: required(values.domain, 'domain'),
         ...(values.school ? { orgUnitId: values.school } : {}),
         purpose: values.purpose,
+        verified: values.verified,
         actor,
       });
       console.log(`added ${added.hostname} to ${values.slug}`);
+      if (added.verificationToken) {
+        const files = fileUrlsOf(verificationSettings(env), added.hostname);
+        console.log(
+          [
+            'it serves once verified: publish either',
+            `  a DNS TXT record  ${txtName(added.hostname)}  "${added.verificationToken}"`,
+            `  or a file at      ${files[0]}  containing  ${added.verificationToken}`,
+            `then run: npm run tenant -- verify-domain --slug ${values.slug} --domain ${added.hostname}`,
+          ].join('\n'),
+        );
+      }
+      return;
+    }
+    case 'verify-domain': {
+      const { values } = args(rest, { slug: { type: 'string' }, domain: { type: 'string' } });
+      const verified = await verifyDomain(env, {
+        slug: required(values.slug, 'slug'),
+        hostname: required(values.domain, 'domain'),
+        actor,
+      });
+      console.log(
+        verified.method
+          ? `verified ${verified.hostname} (${verified.method === 'dns' ? 'DNS TXT record' : 'proof file'})`
+          : `${verified.hostname} was verified already (${verified.verifiedAt.toISOString()})`,
+      );
       return;
     }
     case 'suspend':
@@ -100,7 +137,7 @@ await run(async () => {
       if (tenants.length === 0) console.log('no tenants');
       for (const t of tenants) {
         console.log(
-          `${t.slug}\t${t.status}\t${t.plan}\t${t.placement}:${t.branch}\t${t.domains.join(',')}\t${t.name}`,
+          `${t.slug}\t${t.status}\t${t.plan}\t${t.placement}:${t.branch}\t${t.domainDetails.map((d) => (d.verifiedAt ? d.hostname : `${d.hostname} (unverified)`)).join(',')}\t${t.name}`,
         );
       }
       return;

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../problems.js';
 
@@ -48,12 +48,7 @@ export function tenantCors(options: TenantCorsOptions = {}): MiddlewareHandler<A
       return;
     }
 
-    const tenant = c.get('tenant');
-    const services = c.get('services');
-    const ok = await originHost(origin, async (host) => {
-      if (host === `${tenant.slug}.${services.config.PLATFORM_DOMAIN}`) return true;
-      return (await services.control.siteHosts(tenant.id)).includes(host);
-    });
+    const ok = await originHost(origin, (host) => isTenantSiteHost(c, host));
 
     if (preflight) {
       if (!ok) {
@@ -98,4 +93,21 @@ async function originHost(
   const host = url.hostname;
   if (url.port && host !== 'localhost' && !host.endsWith('.localhost')) return false;
   return isOwn(host);
+}
+
+/**
+ * The hosts whose pages speak for the request's tenant: `<slug>.<PLATFORM_DOMAIN>` and its
+ * own (verified) `site` and `app` domains. CORS, form redirects and frame-ancestors use them.
+ */
+export async function tenantSiteHosts(c: Context<AppEnv>): Promise<string[]> {
+  const tenant = c.get('tenant');
+  const services = c.get('services');
+  return [
+    `${tenant.slug}.${services.config.PLATFORM_DOMAIN}`,
+    ...(await services.control.siteHosts(tenant.id)),
+  ];
+}
+
+export async function isTenantSiteHost(c: Context<AppEnv>, host: string): Promise<boolean> {
+  return (await tenantSiteHosts(c)).includes(host);
 }

@@ -4,6 +4,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import * as t from '../../db/schema/tenant.js';
 import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../problems.js';
+import { formFields, IDEMPOTENCY_FIELD, isFormPost } from './forms.js';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 export const REPLAYED_HEADER = 'Idempotency-Replayed';
@@ -53,7 +54,7 @@ export function idempotency(options: IdempotencyOptions): MiddlewareHandler<AppE
   const scopeOf: (c: Context<AppEnv>) => string = typeof given === 'function' ? given : () => given;
 
   return async (c, next) => {
-    const key = c.req.header(IDEMPOTENCY_HEADER);
+    const key = c.req.header(IDEMPOTENCY_HEADER) ?? (await formKey(c));
     if (key === undefined) {
       if (options.required) {
         throw new ApiError('bad_request', `This operation requires an ${IDEMPOTENCY_HEADER}.`, {
@@ -128,6 +129,14 @@ export function idempotency(options: IdempotencyOptions): MiddlewareHandler<AppE
   };
 }
 
+/** A plain form's key: its `idempotency_key` field (one value; empty means none). */
+async function formKey(c: Context): Promise<string | undefined> {
+  if (!isFormPost(c)) return undefined;
+  const value = (await formFields(c))[IDEMPOTENCY_FIELD];
+  if (value === '' || value === undefined) return undefined;
+  return typeof value === 'string' ? value : value.join(',');
+}
+
 async function jsonBodyOf(res: Response): Promise<unknown> {
   if (!/^application\/([\w.-]+\+)?json\b/i.test(res.headers.get('content-type') ?? '')) {
     return undefined;
@@ -140,14 +149,24 @@ async function jsonBodyOf(res: Response): Promise<unknown> {
   }
 }
 
-/** SHA-256 of method, path and the canonical body (JSON with sorted keys, else the raw text). */
+/**
+ * SHA-256 of method, path and the canonical body: JSON with sorted keys; a form's fields
+ * (but its key) with sorted names, as multipart boundaries change on every post; else the
+ * raw text.
+ */
 export async function requestHash(c: Context): Promise<string> {
-  const text = await c.req.text();
-  let body = text;
-  try {
-    body = canonicalJson(JSON.parse(text));
-  } catch {
-    // Not JSON (or absurdly deep): the raw text is the request.
+  let body: string;
+  if (isFormPost(c)) {
+    const { [IDEMPOTENCY_FIELD]: _key, ...fields } = await formFields(c);
+    body = `form:${canonicalJson(fields)}`;
+  } else {
+    const text = await c.req.text();
+    body = text;
+    try {
+      body = canonicalJson(JSON.parse(text));
+    } catch {
+      // Not JSON (or absurdly deep): the raw text is the request.
+    }
   }
   const bytes = new TextEncoder().encode(`${c.req.method}\n${c.req.path}\n${body}`);
   const digest = await crypto.subtle.digest('SHA-256', bytes);

@@ -120,6 +120,18 @@ const POLICIES: readonly Policy[] = [
     name: 'public:profile',
     limit: (c) => c.PUBLIC_RATE_LIMIT * 10,
   },
+  {
+    method: 'GET',
+    path: '/v1/public/tours/slots',
+    name: 'public:tour-slots',
+    limit: (c) => c.PUBLIC_RATE_LIMIT * 10,
+  },
+  {
+    method: 'GET',
+    path: '/v1/public/forms/inquiry',
+    name: 'public:forms',
+    limit: (c) => c.PUBLIC_RATE_LIMIT * 10,
+  },
   // Sign-in, across accounts (password spraying); lockout protects each account.
   { method: 'POST', path: '/v1/auth/login', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
   { method: 'POST', path: '/login', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/connection.js';
 import * as control from '../../db/schema/control.js';
 import { decryptSecret } from '../../db/secrets.js';
@@ -157,7 +157,12 @@ export class ControlPlane {
       .from(control.tenantDomains)
       .innerJoin(control.tenants, eq(control.tenants.id, control.tenantDomains.tenantId))
       .where(
-        and(eq(control.tenantDomains.hostname, hostname), isNull(control.tenantDomains.deletedAt)),
+        and(
+          eq(control.tenantDomains.hostname, hostname),
+          isNull(control.tenantDomains.deletedAt),
+          // An unproven domain is anyone's claim: it serves nobody until verified.
+          isNotNull(control.tenantDomains.verifiedAt),
+        ),
       );
     if (byDomain) {
       const { orgUnitId, purpose, ...tenant } = byDomain;
@@ -191,7 +196,7 @@ export class ControlPlane {
   }
 
   /**
-   * The hostnames of a tenant's own `site` and `app` domains (lower-case, no port), e.g. the
+   * The hostnames of a tenant's own verified `site` and `app` domains (lower-case, no port), e.g. the
    * origins its public endpoints accept (CORS). Cached for the tenant-cache TTL (a domain added
    * or removed elsewhere takes effect within that time; through this process at once).
    */
@@ -208,6 +213,7 @@ export class ControlPlane {
           eq(control.tenantDomains.tenantId, tenantId),
           inArray(control.tenantDomains.purpose, ['site', 'app']),
           isNull(control.tenantDomains.deletedAt),
+          isNotNull(control.tenantDomains.verifiedAt),
         ),
       );
     const hosts = rows.map((r) => r.hostname);

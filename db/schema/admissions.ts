@@ -161,6 +161,57 @@ export const leadTouchpoints = pgTable(
 );
 
 /**
+ * Tours a school publishes for families to book on its website: a start, a length and a
+ * number of seats. `booked` counts the seats taken; it is raised only by a conditional
+ * update (`booked < capacity`), so two families racing for the last seat cannot both win.
+ */
+export const tourSlots = pgTable(
+  'tour_slots',
+  {
+    ...tenantKey,
+    schoolId: uuid('school_id').notNull(),
+    startsAt: timestamp('starts_at', { withTimezone: true }).notNull(),
+    durationMinutes: integer('duration_minutes').notNull().default(60),
+    capacity: integer('capacity').notNull(),
+    booked: integer('booked').notNull().default(0),
+    note: text('note'),
+    ...timestamps,
+  },
+  (t) => [
+    tenantPk('tour_slots', t),
+    tenantFk('tour_slots_school_fk', t.tenantId, t.schoolId, orgUnits),
+    tenantIndex('tour_slots_school_starts_idx', t.tenantId, t.schoolId, t.startsAt),
+    rule('tour_slots_capacity_check', sql`${t.capacity} between 1 and 500`),
+    rule('tour_slots_booked_check', sql`${t.booked} between 0 and ${t.capacity}`),
+    rule('tour_slots_duration_check', sql`${t.durationMinutes} between 5 and 480`),
+  ],
+);
+
+/**
+ * A family's seat on a tour slot: the lead, the slot and the touchpoint of the booking. A
+ * row of its own (not only the slot id in the touchpoint's details) so that a slot's list of
+ * families is a keyed query, both ends are foreign keys, and one family holds one seat per
+ * slot (a repeat booking is the same seat).
+ */
+export const tourBookings = pgTable(
+  'tour_bookings',
+  {
+    ...tenantKey,
+    slotId: uuid('slot_id').notNull(),
+    leadId: uuid('lead_id').notNull(),
+    touchpointId: uuid('touchpoint_id'),
+    ...createdAt,
+  },
+  (t) => [
+    tenantPk('tour_bookings', t),
+    tenantFk('tour_bookings_slot_fk', t.tenantId, t.slotId, tourSlots),
+    tenantFk('tour_bookings_lead_fk', t.tenantId, t.leadId, leads).onDelete('cascade'),
+    uniqueIndex('tour_bookings_slot_lead_key').on(t.tenantId, t.slotId, t.leadId),
+    tenantIndex('tour_bookings_lead_idx', t.tenantId, t.leadId),
+  ],
+);
+
+/**
  * Stored responses for `Idempotency-Key`: same key and same request hash → the stored
  * response; same key with another hash → 422. Written once, in the transaction of the
  * request it answers, so a key never exists without its committed effects.

@@ -124,7 +124,14 @@ export const tenantDomains = pgTable(
     /** Org unit (school) in the tenant's branch; not a foreign key: it lives in another database. */
     orgUnitId: uuid('org_unit_id'),
     purpose: text('purpose').notNull().default('site'),
+    /**
+     * Until this is set the domain neither resolves to the tenant nor counts as its site
+     * (CORS, form redirects, framing): proof of control (see db/domain-verification.ts), or
+     * the operator vouching for it at tenant creation.
+     */
     verifiedAt: timestamp('verified_at', { withTimezone: true }),
+    /** What the domain's owner publishes to prove control; null once verified or vouched for. */
+    verificationToken: text('verification_token'),
     ...timestamps,
   },
   (t) => [

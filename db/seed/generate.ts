@@ -9,6 +9,7 @@
  */
 import { DEFAULT_GRADING_SCALE } from '../tenant-defaults.js';
 import type { TableSource } from './copy.js';
+import { tourSlotTables } from './tours.js';
 import { DAY_MS, DateFormat, HOUR_MS, MINUTE_MS, localMs, weekday } from './dates.js';
 import { FinanceOrdinals, simulateAccount, type AccountBook } from './finance.js';
 import { gradeLabel, leadContext, linkConversions, simulateLead } from './leads.js';
@@ -1289,6 +1290,7 @@ export function seedTables(world: World, refs: TenantRefs): TableSource[] {
     invoiceLines,
     payments,
     allocations,
+    ...tourSlotTables(world),
   ];
 }
 

@@ -6,6 +6,7 @@ import {
 } from '../../db/platform.js';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { ADMIN_PASSWORD, createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { startProofServer, type ProofServer } from '../support/domain-proofs.js';
 import { withAdmin } from '../support/environment.js';
 import { bearer, eventually, expectProblem, Staff } from './staff-fixtures.js';
 
@@ -21,9 +22,13 @@ let world: ApiWorld;
 let staff: Staff;
 let operator: CreatedTenant;
 let adminToken: string;
+let proofs: ProofServer;
 
 beforeAll(async () => {
-  world = await createApiWorld('platform_api');
+  proofs = await startProofServer();
+  world = await createApiWorld('platform_api', {
+    vars: { DNS_RESOLVER_URL: proofs.resolverUrl, DOMAIN_VERIFY_FILE_URL: proofs.fileUrl },
+  });
   staff = await Staff.open(world);
   operator = await createTenant(world.t.env, {
     slug: 'homeroom',
@@ -41,6 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await staff?.close();
   await world?.close();
+  await proofs?.close();
 });
 
 const control = <T>(sql: string, params: unknown[] = []) =>
@@ -272,7 +278,7 @@ for (const runtime of RUNTIMES) {
       );
     });
 
-    it('adds a domain, bound to a school, that resolves at once', async () => {
+    it('adds a domain unverified: it serves and passes CORS only once its token is found in DNS', async () => {
       const host = `apply.${slug('maple')}.example.org`;
       // Looked up (and negatively cached) before it exists…
       expectProblem(await call(target(), 'GET', '/v1/public/profile', { host }), 404, 'not_found');
@@ -291,17 +297,56 @@ for (const runtime of RUNTIMES) {
         body: { hostname: host.toUpperCase(), school_id: school },
       });
       expect(r.status, r.text).toBe(201);
+      const token: string = r.json.verification?.token;
+      expect(token).toMatch(/^homeroom-verify-[A-Za-z0-9_-]{22}$/);
       expect(r.json).toEqual({
         hostname: host,
         tenant_id: maple.id,
         school_id: school,
         purpose: 'site',
+        verified_at: null,
+        verification: {
+          token,
+          txt_name: `_homeroom-verify.${host}`,
+          file_urls: [proofs.fileUrl.replace('{host}', host)],
+        },
+        verify_url: `/v1/platform/tenants/${slug('maple')}/domains/${host}/verify`,
       });
-      // …and served right after it was added: the platform call cleared the host cache.
+
+      // Claimed, not proven: the host serves nobody and is no site of the tenant.
+      expectProblem(await call(target(), 'GET', '/v1/public/profile', { host }), 404, 'not_found');
+      expect((await fromSite()).headers['access-control-allow-origin']).toBeUndefined();
+      const early = await api('POST', r.json.verify_url);
+      expectProblem(early, 422, 'unprocessable');
+      proofs.txt.set(`_homeroom-verify.${host}`, ['someone-else-token']);
+      expectProblem(await api('POST', r.json.verify_url), 422, 'unprocessable');
+      expectProblem(await call(target(), 'GET', '/v1/public/profile', { host }), 404, 'not_found');
+
+      // Published in DNS: verified, and served right away (the platform call cleared the cache).
+      proofs.txt.set(`_homeroom-verify.${host}`, ['v=spf1 -all', token]);
+      const verified = await api('POST', r.json.verify_url);
+      expect(verified.status, verified.text).toBe(200);
+      expect(verified.json).toMatchObject({ hostname: host, method: 'dns', verification: null });
+      expect(Date.parse(verified.json.verified_at)).toBeGreaterThan(Date.now() - 600_000);
       const profile = await call(target(), 'GET', '/v1/public/profile', { host });
       expect(profile.status, profile.text).toBe(200);
       expect(profile.json.school?.id).toBe(school);
       expect((await fromSite()).headers['access-control-allow-origin']).toBe(`https://${host}`);
+      // Verifying again changes nothing.
+      const again = await api('POST', r.json.verify_url);
+      expect(again.json).toMatchObject({ method: null, verified_at: verified.json.verified_at });
+      const shown = (await api('GET', `/v1/platform/tenants/${slug('maple')}`)).json;
+      expect(shown.domain_details).toContainEqual(
+        expect.objectContaining({ hostname: host, verified_at: verified.json.verified_at }),
+      );
+      const audit = await control<{ action: string; after: { method: string } }>(
+        `select action, after from platform_audit_log where entity_id = $1 order by id`,
+        [host],
+      );
+      expect(audit).toEqual([
+        expect.objectContaining({ action: 'tenant.add_domain' }),
+        { action: 'tenant.verify_domain', after: { hostname: host, method: 'dns' } },
+      ]);
 
       const dup = await api('POST', `/v1/platform/tenants/${slug('maple')}/domains`, {
         body: { hostname: 'alpha.test' },
@@ -312,6 +357,33 @@ for (const runtime of RUNTIMES) {
       });
       expectProblem(foreign, 422, 'unprocessable');
       expect(foreign.json.invalid_params[0].name).toBe('body.school_id');
+    });
+
+    it('verifies a domain by the proof file on its site, and only for the tenant that added it', async () => {
+      const host = `www.${slug('maple')}.example.org`;
+      const r = await api('POST', `/v1/platform/tenants/${slug('maple')}/domains`, {
+        body: { hostname: host },
+      });
+      expect(r.status, r.text).toBe(201);
+      // Another tenant cannot verify (or learn about) it.
+      expectProblem(
+        await api('POST', `/v1/platform/tenants/alpha/domains/${host}/verify`),
+        404,
+        'not_found',
+      );
+      proofs.files.set(host, 'not the token');
+      expectProblem(await api('POST', r.json.verify_url), 422, 'unprocessable');
+      proofs.files.set(host, `${r.json.verification.token}\n`);
+      const verified = await api('POST', r.json.verify_url);
+      expect(verified.status, verified.text).toBe(200);
+      expect(verified.json.method).toBe('http');
+      const profile = await call(target(), 'GET', '/v1/public/profile', { host });
+      expect(profile.status, profile.text).toBe(200);
+      expectProblem(
+        await api('POST', `/v1/platform/tenants/${slug('maple')}/domains/nowhere.test/verify`),
+        404,
+        'not_found',
+      );
     });
 
     it('counts usage per tenant and day by kind, written off the request path', async () => {

@@ -24,10 +24,19 @@ beforeAll(async () => {
     hostname: 'www.alpha-site.test',
     purpose: 'site',
     actor: 'test',
+    verified: true,
   });
   await addDomain(world.t.env, {
     slug: 'alpha',
     hostname: 'alpha-preview.localhost',
+    purpose: 'site',
+    actor: 'test',
+    verified: true,
+  });
+  // Claimed but never proven: no one's site until verified.
+  await addDomain(world.t.env, {
+    slug: 'alpha',
+    hostname: 'www.alpha-unproven.test',
     purpose: 'site',
     actor: 'test',
   });
@@ -36,6 +45,7 @@ beforeAll(async () => {
     hostname: 'www.beta-site.test',
     purpose: 'site',
     actor: 'test',
+    verified: true,
   });
 });
 
@@ -82,6 +92,7 @@ const REFUSED = [
   'https://evil.example',
   'https://beta.test', // another tenant's app domain
   'https://www.beta-site.test', // another tenant's site
+  'https://www.alpha-unproven.test', // alpha's, but not verified
   'https://www.alpha-site.test:8443', // ports only on localhost names
   'https://www.alpha-site.test.evil.example',
   'https://evil-www.alpha-site.test',
@@ -208,6 +219,16 @@ for (const runtime of ['node', 'workerd'] as const) {
       );
       expect(unknown.status).toBe(404);
       expect(unknown.headers['access-control-allow-origin']).toBeUndefined();
+    });
+
+    it('does not serve the tenant on a domain it has not proven, nor answer its preflights', async () => {
+      const host = 'www.alpha-unproven.test';
+      const profile = await call(target(), 'GET', '/v1/public/profile', { host });
+      expect(profile.status, profile.text).toBe(404);
+      expect(profile.text).not.toContain('Alpha');
+      const r = await preflight(target().port, `https://${host}`, '/v1/public/inquiries', host);
+      expect(r.status).toBe(404);
+      expect(r.headers['access-control-allow-origin']).toBeUndefined();
     });
   });
 }

@@ -56,12 +56,14 @@ beforeAll(async () => {
     orgUnitId: schools.north,
     purpose: 'site',
     actor: 'test',
+    verified: true,
   });
   await addDomain(world.t.env, {
     slug: 'alpha',
     hostname: 'www.alpha-schools.test',
     purpose: 'site',
     actor: 'test',
+    verified: true,
   });
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   queue = new Queue(QUEUE, { connection: redis });

@@ -183,21 +183,33 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(await leadCount()).toBe(before);
     });
 
-    it('refuses other content types with 415', async () => {
+    it('refuses content types other than JSON and forms with 415', async () => {
       const body = JSON.stringify(valid());
       for (const path of PATHS) {
-        for (const type of [
-          'text/plain',
-          'application/x-www-form-urlencoded',
-          'multipart/form-data; boundary=x',
-          'application/xml',
-          'application/json-seq',
-          '',
-        ]) {
+        for (const type of ['text/plain', 'application/xml', 'application/json-seq', '']) {
           const r = await raw(target(), path, body, type);
           expectCleanProblem(r, `${path} ${type}`, 415);
         }
       }
+    });
+
+    it('refuses JSON sent as a form, and malformed forms, with 400', async () => {
+      const before = await leadCount();
+      const json = JSON.stringify(valid());
+      for (const path of PATHS) {
+        for (const [body, type] of [
+          [json, 'application/x-www-form-urlencoded'],
+          [json, 'multipart/form-data; boundary=x'],
+          ['--x\r\nContent-Disposition: form-data\r\n\r\n', 'multipart/form-data; boundary=x'],
+          ['%zz=%zz&consent', 'application/x-www-form-urlencoded'],
+        ] as const) {
+          const r = await raw(target(), path, body, type);
+          expectCleanProblem(r, `${path} ${type} ${body}`, 400);
+        }
+        const none = await call(target(), 'POST', path, { host: 'alpha.test' });
+        expectCleanProblem(none, `${path} no body`, 400);
+      }
+      expect(await leadCount()).toBe(before);
     });
 
     it('refuses invalid UUIDs and injection attempts as school_id', async () => {

@@ -16,6 +16,7 @@ import {
 import tenantJournal from '../../db/migrations/tenant/meta/_journal.json' with { type: 'json' };
 import * as schema from '../../db/schema/tenant.js';
 import { withTenant } from '../../db/tenancy.js';
+import { startProofServer } from '../support/domain-proofs.js';
 import { createTestEnvironment, withAdmin, type TestEnvironment } from '../support/environment.js';
 
 /** The newest tenant migration: every migrated branch records it. */
@@ -380,6 +381,78 @@ describe('the tenant CLI', () => {
     expect(list.stdout).toMatch(
       /^willow\tactive\tschool\tpool:pool\twillow\.example\.org\tWillow School$/m,
     );
+  });
+
+  it('adds a domain unverified with the token to publish, verifies it, and lists which are verified', async () => {
+    const proofs = await startProofServer();
+    const env = { DNS_RESOLVER_URL: proofs.resolverUrl, DOMAIN_VERIFY_FILE_URL: proofs.fileUrl };
+    const withProofs = (...args: string[]) =>
+      run('npx', ['tsx', 'scripts/tenant.ts', ...args], {
+        env: { ...process.env, DATABASE_URL: t.env.DATABASE_URL, ...env },
+      }).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    try {
+      const added = await withProofs(
+        'add-domain',
+        '--slug',
+        'maple',
+        '--domain',
+        'cli.maple.example.org',
+      );
+      expect(added.code, added.stderr).toBe(0);
+      const token = /TXT record\s+_homeroom-verify\.cli\.maple\.example\.org\s+"([^"]+)"/.exec(
+        added.stdout,
+      )?.[1];
+      expect(token, added.stdout).toMatch(/^homeroom-verify-/);
+      expect((await withProofs('list')).stdout).toMatch(/cli\.maple\.example\.org \(unverified\)/);
+      const early = await withProofs(
+        'verify-domain',
+        '--slug',
+        'maple',
+        '--domain',
+        'cli.maple.example.org',
+      );
+      expect(early.code).toBe(1);
+      expect(errors(early.stderr)[0]).toMatch(/not verified yet/);
+      proofs.txt.set('_homeroom-verify.cli.maple.example.org', [token!]);
+      const ok = await withProofs(
+        'verify-domain',
+        '--slug',
+        'maple',
+        '--domain',
+        'cli.maple.example.org',
+      );
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/verified cli\.maple\.example\.org \(DNS TXT record\)/);
+      const list = await withProofs('list');
+      expect(list.stdout).toMatch(/[\t,]cli\.maple\.example\.org[\t,]/);
+      expect(list.stdout).not.toMatch(/cli\.maple\.example\.org \(unverified\)/);
+      // The operator may vouch for a domain instead.
+      const vouched = await withProofs(
+        'add-domain',
+        '--slug',
+        'maple',
+        '--domain',
+        'vouched.maple.example.org',
+        '--verified',
+      );
+      expect(vouched.code, vouched.stderr).toBe(0);
+      expect(vouched.stdout).not.toMatch(/TXT/);
+      const [row] = await withAdmin(
+        (c) =>
+          c
+            .query(
+              `select verified_at from tenant_domains where hostname = 'vouched.maple.example.org'`,
+            )
+            .then((r) => r.rows),
+        t.prefix,
+      );
+      expect(row.verified_at).toBeInstanceOf(Date);
+    } finally {
+      await proofs.close();
+    }
   });
 
   it('creates the operator tenant with --platform-admin; its slug is reserved otherwise', async () => {

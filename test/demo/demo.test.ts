@@ -171,6 +171,26 @@ describe('npm run demo (embedded PGlite, in-process runner)', () => {
       'Homeroom-Sample-2026!',
     );
 
+    // Each school's own site (`<code>.<slug>.localhost`) serves that school and may call the
+    // public API from a browser.
+    const units = await call({ port }, 'GET', '/v1/org-units?kind=school', { host, headers: auth });
+    expect(units.status, units.text).toBe(200);
+    const school = units.json.data[0] as { id: string; code: string };
+    const site = `${school.code.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}.${host}`;
+    const ownSite = await call({ port }, 'GET', '/v1/public/profile', { host: site });
+    expect(ownSite.status, ownSite.text).toBe(200);
+    expect(ownSite.json.school.id).toBe(school.id);
+    const preflight = await call({ port }, 'OPTIONS', '/v1/public/inquiries', {
+      host,
+      headers: {
+        origin: `http://${site}:${port}`,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(preflight.status, preflight.text).toBe(204);
+    expect(output).toContain('npm run tenant -- add-domain');
+
     // A write is followed by a refresh through the in-process runner (the API's queue here).
     const inquiry = await call({ port }, 'POST', '/v1/public/inquiries', {
       host,

@@ -4,6 +4,7 @@ import { registerLeadConvert } from './convert.js';
 import { registerLeadDetail } from './detail.js';
 import { registerListLeads } from './list.js';
 import { registerLeadStage } from './stage.js';
+import { registerTourSlots } from './tour-slots.js';
 import { registerLeadUpdate } from './update.js';
 
 /** Admissions leads for staff. */
@@ -13,4 +14,5 @@ export function registerLeadRoutes(app: OpenAPIHono<AppEnv>): void {
   registerLeadUpdate(app);
   registerLeadStage(app);
   registerLeadConvert(app);
+  registerTourSlots(app);
 }

@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from 'hono';
+import { z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
 import { PlatformError, type PlatformErrorCode } from '../../../db/tenants.js';
 import type { AppEnv } from '../../app-env.js';
 import { authenticate } from '../../auth/middleware.js';
@@ -47,6 +48,8 @@ const STATUS: Record<PlatformErrorCode, ErrorCode> = {
   invalid_input: 'unprocessable',
   // The template is behind (or ahead of) the code: an operator must migrate or deploy.
   schema_mismatch: 'unavailable',
+  domain_not_found: 'not_found',
+  domain_unverified: 'unprocessable',
 };
 
 /**
@@ -69,3 +72,13 @@ export async function platformCall<T>(
     );
   }
 }
+
+export const SlugParam = z.object({
+  slug: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,38}[a-z0-9]$/)
+    .openapi({ param: { name: 'slug', in: 'path' }, example: 'maple' }),
+});
+
+/** Who the platform audit log records for this request. */
+export const actorOf = (c: Context<AppEnv>) => c.get('principal').userId;

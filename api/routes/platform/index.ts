@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../app-env.js';
+import { registerDomainRoutes } from './domains.js';
 import { platformGuards } from './guard.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerUsageRoutes } from './usage.js';
@@ -11,5 +12,6 @@ import { registerUsageRoutes } from './usage.js';
 export function registerPlatformRoutes(app: OpenAPIHono<AppEnv>): void {
   app.use('/v1/platform/*', ...platformGuards());
   registerTenantRoutes(app);
+  registerDomainRoutes(app);
   registerUsageRoutes(app);
 }

@@ -1,7 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import {
-  addDomain,
   createTenant,
   getTenant,
   listTenants,
@@ -11,14 +9,11 @@ import {
 import type { AppEnv } from '../../app-env.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
-import { platformCall } from './guard.js';
+import type { VerificationSettings } from '../../../db/domain-verification.js';
+import { domainJson, DomainState, settingsOf } from './domains.js';
+import { actorOf, platformCall, SlugParam } from './guard.js';
 
-export const SlugParam = z.object({
-  slug: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{1,38}[a-z0-9]$/)
-    .openapi({ param: { name: 'slug', in: 'path' }, example: 'maple' }),
-});
+export { SlugParam };
 
 const Tenant = z
   .object({
@@ -30,6 +25,7 @@ const Tenant = z
     placement: z.enum(['pool', 'dedicated']),
     branch: z.string().describe('The branch the tenant’s data lives on.'),
     domains: z.array(z.string()),
+    domain_details: z.array(DomainState).describe('Each domain and whether it is verified.'),
   })
   .openapi('PlatformTenant');
 
@@ -73,26 +69,6 @@ const CreateTenantBody = z
     }),
   })
   .openapi('PlatformTenantCreate');
-
-const AddDomainBody = z
-  .strictObject({
-    hostname: z.string().min(1).max(253),
-    school_id: z
-      .uuid()
-      .optional()
-      .describe('A school of the tenant: the domain becomes that school’s own site.'),
-    purpose: z.enum(['site', 'app']).default('site'),
-  })
-  .openapi('PlatformDomainCreate');
-
-const Domain = z
-  .object({
-    hostname: z.string(),
-    tenant_id: z.uuid(),
-    school_id: z.uuid().nullable(),
-    purpose: z.enum(['site', 'app']),
-  })
-  .openapi('PlatformDomain');
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
@@ -152,22 +128,6 @@ const get = createRoute({
   responses: { 200: json(Tenant, 'The tenant'), ...problemResponses(400, 401, 403, 404) },
 });
 
-const domains = createRoute({
-  operationId: 'addTenantDomain',
-  method: 'post',
-  path: '/v1/platform/tenants/{slug}/domains',
-  tags: ['Platform'],
-  summary: 'Add a domain to a tenant',
-  request: {
-    params: SlugParam,
-    body: { required: true, content: { 'application/json': { schema: AddDomainBody } } },
-  },
-  responses: {
-    201: json(Domain, 'The domain; it resolves to the tenant at once'),
-    ...problemResponses(400, 401, 403, 404, 409, 422),
-  },
-});
-
 const statusRoute = (action: 'suspend' | 'reactivate') =>
   createRoute({
     operationId: `${action}Tenant`,
@@ -183,7 +143,7 @@ const statusRoute = (action: 'suspend' | 'reactivate') =>
     responses: { 200: json(Tenant, 'The tenant'), ...problemResponses(400, 401, 403, 404, 422) },
   });
 
-function tenantJson(t: TenantSummary): z.infer<typeof Tenant> {
+function tenantJson(t: TenantSummary, settings: VerificationSettings): z.infer<typeof Tenant> {
   return {
     id: t.id,
     slug: t.slug,
@@ -193,16 +153,21 @@ function tenantJson(t: TenantSummary): z.infer<typeof Tenant> {
     placement: t.placement as z.infer<typeof Tenant>['placement'],
     branch: t.branch,
     domains: t.domains,
+    domain_details: t.domainDetails.map((d) => domainJson(settings, t.slug, d)),
   };
 }
-
-/** Who the platform audit log records for this request. */
-const actorOf = (c: Context<AppEnv>) => c.get('principal').userId;
 
 export function registerTenantRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(list, async (c) => {
     const deps = await c.get('services').platform();
-    return c.json({ data: (await listTenants(deps)).map(tenantJson) }, 200);
+    return c.json(
+      {
+        data: (await listTenants(deps)).map((t) =>
+          tenantJson(t, settingsOf(c.get('services').config)),
+        ),
+      },
+      200,
+    );
   });
 
   app.openapi(create, async (c) => {
@@ -240,7 +205,7 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>): void {
     c.header('location', `/v1/platform/tenants/${created.slug}`);
     return c.json(
       {
-        ...tenantJson(tenant),
+        ...tenantJson(tenant, settingsOf(services.config)),
         admin_user_id: created.adminUserId,
         root_org_unit_id: created.rootOrgUnitId,
       },
@@ -251,40 +216,7 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(get, async (c) => {
     const deps = await c.get('services').platform();
     const tenant = await platformCall(() => getTenant(deps, c.req.valid('param').slug));
-    return c.json(tenantJson(tenant), 200);
-  });
-
-  app.openapi(domains, async (c) => {
-    const { slug } = c.req.valid('param');
-    const body = c.req.valid('json');
-    const services = c.get('services');
-    const deps = await services.platform();
-    const added = await platformCall(
-      () =>
-        addDomain(deps, {
-          slug,
-          hostname: body.hostname,
-          ...(body.school_id ? { orgUnitId: body.school_id } : {}),
-          purpose: body.purpose,
-          actor: actorOf(c),
-          requestId: c.get('requestId'),
-        }),
-      {
-        invalid_domain: 'body.hostname',
-        duplicate_domain: 'body.hostname',
-        invalid_input: 'body.school_id',
-      },
-    );
-    services.forgetTenantHosts();
-    return c.json(
-      {
-        hostname: added.hostname,
-        tenant_id: added.tenantId,
-        school_id: added.orgUnitId,
-        purpose: added.purpose,
-      },
-      201,
-    );
+    return c.json(tenantJson(tenant, settingsOf(c.get('services').config)), 200);
   });
 
   for (const action of ['suspend', 'reactivate'] as const) {
@@ -305,7 +237,7 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>): void {
         }),
       );
       services.forgetTenantHosts();
-      return c.json(tenantJson(await getTenant(deps, slug)), 200);
+      return c.json(tenantJson(await getTenant(deps, slug), settingsOf(services.config)), 200);
     });
   }
 }

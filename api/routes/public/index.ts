@@ -2,8 +2,10 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../app-env.js';
 import { tenantCors } from '../../middleware/cors.js';
 import { IDEMPOTENCY_HEADER, REPLAYED_HEADER } from '../../middleware/idempotency.js';
+import { registerForms } from './forms.js';
 import { registerInquiries } from './inquiries.js';
 import { registerProfile } from './profile.js';
+import { registerTourSlots } from './tour-slots.js';
 import { registerTours } from './tours.js';
 
 /**
@@ -29,5 +31,7 @@ export function registerPublicRoutes(app: OpenAPIHono<AppEnv>): void {
   );
   registerProfile(app);
   registerInquiries(app);
+  registerTourSlots(app);
   registerTours(app);
+  registerForms(app);
 }

@@ -2,7 +2,9 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordLeadTouch } from '../../admissions/leads.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
+import { isFormPost } from '../../middleware/forms.js';
 import { idempotency, skipIdempotencyStore } from '../../middleware/idempotency.js';
+import { formBody, formPosts } from './form-posts.js';
 import { problemResponses, replayedHeader } from '../openapi.js';
 import {
   attributionOf,
@@ -11,11 +13,13 @@ import {
   decoyLeadId,
   IdempotencyHeaders,
   leadFields,
+  FORM_NOTE,
   LeadReceipt,
   resolveSchool,
 } from './shared.js';
 
 const InquiryBody = z.strictObject(leadFields).openapi('PublicInquiry');
+const InquiryForm = formBody(InquiryBody);
 
 const route = createRoute({
   operationId: 'createInquiry',
@@ -26,11 +30,14 @@ const route = createRoute({
   description:
     'Records an inquiry. The same email (case-insensitive) within the organisation is the same lead: a repeat adds a touchpoint and refreshes the contact details. Limited per client IP.',
   security: [],
-  middleware: [idempotency({ scope: 'public:inquiries' })] as const,
+  middleware: [formPosts('inquiry'), idempotency({ scope: 'public:inquiries' })] as const,
   request: {
     headers: IdempotencyHeaders,
     body: {
-      required: true,
+      // Required in fact (formPosts refuses an empty request); `false` here only because the
+      // generated validators would otherwise check a form post against the JSON schema too.
+      required: false,
+      description: FORM_NOTE,
       content: {
         'application/json': {
           schema: InquiryBody,
@@ -48,6 +55,8 @@ const route = createRoute({
             landing_page: 'https://www.sunrise.example.org/admissions',
           },
         },
+        'application/x-www-form-urlencoded': { schema: InquiryForm },
+        'multipart/form-data': { schema: InquiryForm },
       },
     },
   },
@@ -57,13 +66,15 @@ const route = createRoute({
       headers: replayedHeader,
       content: { 'application/json': { schema: LeadReceipt } },
     },
+    303: { description: 'A form post with `redirect`: recorded; on to the site’s thank-you page' },
     ...problemResponses(400, 403, 404, 413, 415, 422, 429),
   },
 });
 
 export function registerInquiries(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
-    const body = c.req.valid('json');
+    // One code path: the form was coerced into the JSON shape and validated by its schema.
+    const body = isFormPost(c) ? c.req.valid('form') : c.req.valid('json');
     const tenant = c.get('tenant');
     const resolved = await resolveSchool(c, body);
     if (caughtByHoneypot(body)) {

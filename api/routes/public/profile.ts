@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
+import type { Context } from 'hono';
 import type { AppEnv } from '../../app-env.js';
 import { problemResponses } from '../openapi.js';
 
@@ -55,35 +56,48 @@ const byGrade = (a: string, b: string) => {
   return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
 };
 
+export type PublicSchool = z.infer<typeof School>;
+
+/**
+ * The schools a public site shows: on a school's own site that school, else every active
+ * school of the tenant (by name).
+ */
+export async function publicSchools(
+  c: Context<AppEnv>,
+): Promise<{ school: PublicSchool | null; schools: PublicSchool[] }> {
+  const tenant = c.get('tenant');
+  const rows = await c
+    .get('tx')
+    .select()
+    .from(t.orgUnits)
+    .where(
+      and(
+        inArray(t.orgUnits.kind, [...t.SCHOOL_KINDS]),
+        eq(t.orgUnits.status, 'active'),
+        isNull(t.orgUnits.deletedAt),
+      ),
+    )
+    .orderBy(asc(t.orgUnits.name));
+  const all = rows.map((o) => ({
+    id: o.id,
+    name: o.name,
+    kind: o.kind as 'school' | 'microschool' | 'campus',
+    grade_levels: [...o.gradeLevels].sort(byGrade),
+    enrollment_open: o.enrollmentOpen,
+    timezone: o.timezone,
+    phone: o.phone,
+    website: o.website,
+  }));
+  const school = tenant.siteOrgUnitId
+    ? (all.find((s) => s.id === tenant.siteOrgUnitId) ?? null)
+    : null;
+  return { school, schools: school ? [school] : all };
+}
+
 export function registerProfile(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const tenant = c.get('tenant');
-    const rows = await c
-      .get('tx')
-      .select()
-      .from(t.orgUnits)
-      .where(
-        and(
-          inArray(t.orgUnits.kind, [...t.SCHOOL_KINDS]),
-          eq(t.orgUnits.status, 'active'),
-          isNull(t.orgUnits.deletedAt),
-        ),
-      )
-      .orderBy(asc(t.orgUnits.name));
-    const schools = rows.map((o) => ({
-      id: o.id,
-      name: o.name,
-      kind: o.kind as 'school' | 'microschool' | 'campus',
-      grade_levels: [...o.gradeLevels].sort(byGrade),
-      enrollment_open: o.enrollmentOpen,
-      timezone: o.timezone,
-      phone: o.phone,
-      website: o.website,
-    }));
-    const school = tenant.siteOrgUnitId
-      ? (schools.find((s) => s.id === tenant.siteOrgUnitId) ?? null)
-      : null;
-    const listed = school ? [school] : schools;
+    const { school, schools: listed } = await publicSchools(c);
     return c.json(
       {
         name: tenant.name,

@@ -86,6 +86,10 @@ export const leadFields = {
 const LeadFieldsSchema = z.object(leadFields);
 type LeadFields = z.infer<typeof LeadFieldsSchema>;
 
+/** What the OpenAPI document says about the body's forms. */
+export const FORM_NOTE =
+  'JSON, or a plain HTML form (urlencoded or multipart) with the same fields: empty fields count as absent and a ticked `consent` box (`on`, `true`, `1`) as `true`. A form may add `redirect` (an absolute address on the school’s own verified site: 303 there after success) and `idempotency_key` (as the header). A browser form post without `redirect` gets a small HTML page.';
+
 export const LeadReceipt = z
   .object({ lead_id: z.uuid() })
   .openapi('PublicLeadReceipt', { description: 'The lead this request was recorded on.' });

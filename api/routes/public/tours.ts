@@ -1,8 +1,11 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordLeadTouch } from '../../admissions/leads.js';
+import { bookSeat, findSlot } from '../../admissions/tour-slots.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
+import { isFormPost } from '../../middleware/forms.js';
 import { idempotency, skipIdempotencyStore } from '../../middleware/idempotency.js';
+import { formBody, formPosts } from './form-posts.js';
 import { ApiError, type InvalidParam } from '../../problems.js';
 import { problemResponses, replayedHeader } from '../openapi.js';
 import {
@@ -12,6 +15,7 @@ import {
   decoyLeadId,
   IdempotencyHeaders,
   leadFields,
+  FORM_NOTE,
   LeadReceipt,
   resolveSchool,
   todayIn,
@@ -41,8 +45,22 @@ const TourBody = z
       .max(5)
       .nullish()
       .openapi({ description: 'Up to five preferred dates (school time), today or later.' }),
+    slot_id: z
+      .union([z.literal(''), z.uuid()])
+      .nullish()
+      .openapi({
+        description:
+          'A published tour slot (GET /v1/public/tours/slots) to book a seat on; a full or past one answers 409.',
+      }),
   })
   .openapi('PublicTourRequest');
+
+// A form names one preferred time as `preferred_date` (+ `preferred_time`).
+const TourForm = formBody(TourBody, ({ preferred_date, preferred_time, ...rest }) =>
+  preferred_date === undefined && preferred_time === undefined
+    ? rest
+    : { ...rest, preferred_times: [{ date: preferred_date, time: preferred_time }] },
+);
 
 const route = createRoute({
   operationId: 'createTourRequest',
@@ -52,10 +70,19 @@ const route = createRoute({
   summary: 'Tour request from a public website',
   description: `Records a tour request on the family's lead (created if the email is new) and moves the lead to \`${TOUR_STAGE}\` when it is at an earlier stage; a lost lead is reopened. Limited per client IP.`,
   security: [],
-  middleware: [idempotency({ scope: 'public:tours' })] as const,
+  middleware: [formPosts('tour'), idempotency({ scope: 'public:tours' })] as const,
   request: {
     headers: IdempotencyHeaders,
-    body: { required: true, content: { 'application/json': { schema: TourBody } } },
+    body: {
+      // Required in fact (formPosts refuses an empty request); see inquiries.ts.
+      required: false,
+      description: `${FORM_NOTE} A form gives one preferred time as \`preferred_date\` and \`preferred_time\`.`,
+      content: {
+        'application/json': { schema: TourBody },
+        'application/x-www-form-urlencoded': { schema: TourForm },
+        'multipart/form-data': { schema: TourForm },
+      },
+    },
   },
   responses: {
     201: {
@@ -63,15 +90,25 @@ const route = createRoute({
       headers: replayedHeader,
       content: { 'application/json': { schema: LeadReceipt } },
     },
-    ...problemResponses(400, 403, 404, 413, 415, 422, 429),
+    303: { description: 'A form post with `redirect`: recorded; on to the site’s thank-you page' },
+    ...problemResponses(400, 403, 404, 409, 413, 415, 422, 429),
   },
 });
 
 export function registerTours(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
-    const body = c.req.valid('json');
+    // One code path: the form was coerced into the JSON shape and validated by its schema.
+    const body = isFormPost(c) ? c.req.valid('form') : c.req.valid('json');
     const tenant = c.get('tenant');
-    const resolved = await resolveSchool(c, body);
+    const tx = c.get('tx');
+    const slot = body.slot_id ? await findSlot(tx, body.slot_id) : null;
+    if (body.slot_id && !slot) throw noSuchSlot();
+    // A slot names its school; an explicit school_id (or the site's school) must agree.
+    const resolved = await resolveSchool(c, {
+      ...body,
+      school_id: body.school_id || (tenant.siteOrgUnitId ? null : slot?.schoolId),
+    });
+    if (slot && resolved.school?.id !== slot.schoolId) throw noSuchSlot();
     const times = body.preferred_times ?? [];
     checkDates(times, todayIn(resolved.school?.timezone ?? tenant.timezone));
     if (caughtByHoneypot(body)) {
@@ -79,16 +116,37 @@ export function registerTours(app: OpenAPIHono<AppEnv>): void {
       c.get('services').log.count('honeypot');
       return c.json({ lead_id: await decoyLeadId(tenant.id, body.email) }, 201);
     }
-    const result = await recordLeadTouch(c.get('tx'), {
+    const result = await recordLeadTouch(tx, {
       tenantId: tenant.id,
       contact: contactOf(body, resolved),
       attribution: attributionOf(body),
       kind: 'tour_request',
       channel: 'web',
       advanceTo: TOUR_STAGE,
-      details: { preferred_times: times.map((t) => ({ date: t.date, time: t.time ?? null })) },
-      note: 'public tour request',
+      details: {
+        preferred_times: times.map((t) => ({ date: t.date, time: t.time ?? null })),
+        ...(slot ? { slot_id: slot.id, slot_starts_at: slot.startsAt.toISOString() } : {}),
+      },
+      note: slot ? 'public tour booking' : 'public tour request',
     });
+    const seat = slot
+      ? await bookSeat(tx, {
+          tenantId: tenant.id,
+          slotId: slot.id,
+          leadId: result.leadId,
+          touchpointId: result.touchpointId,
+        })
+      : null;
+    // Full (or started meanwhile): the error rolls back the lead's touch as well.
+    if (seat && !seat.booked) {
+      throw new ApiError(
+        'conflict',
+        'This tour is full or has started; please choose another time.',
+        {
+          invalidParams: [{ name: 'slot_id', reason: 'has no seats left' }],
+        },
+      );
+    }
     await audit(c, {
       action: 'lead.tour_request',
       entityType: 'lead',
@@ -99,11 +157,17 @@ export function registerTours(app: OpenAPIHono<AppEnv>): void {
         created: result.created,
         touchpoint_id: result.touchpointId,
         school_id: resolved.school?.id ?? null,
+        ...(seat?.booked ? { slot_id: slot!.id, booking_id: seat.bookingId } : {}),
       },
     });
     return c.json({ lead_id: result.leadId }, 201);
   });
 }
+
+const noSuchSlot = () =>
+  new ApiError('unprocessable', 'No such tour.', {
+    invalidParams: [{ name: 'slot_id', reason: 'not a tour of this school that can be booked' }],
+  });
 
 /** Preferred dates must lie between today (at the school) and the booking horizon. */
 function checkDates(times: readonly { date: string }[], today: string): void {
