@@ -32,7 +32,7 @@ function addDays(date: string, days: number): string {
   return d.toISOString().slice(0, 10);
 }
 
-/** Today in the school's time zone; the tenant's for an invoice with no school (SPEC §7). */
+/** Today in the school's time zone; the tenant's for an invoice with no school (docs/metrics.md#rules-for-every-figure). */
 async function schoolToday(
   tx: Tx<TenantSchema>,
   schoolId: string | null,

@@ -93,7 +93,7 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
         id,
         'read',
       );
-      // Today in the student's school's zone (the tenant's when it has none), SPEC §7.
+      // Today in the student's school's zone (the tenant's when it has none) (docs/metrics.md#rules-for-every-figure).
       const [school] = await c
         .get('tx')
         .select({ timezone: t.orgUnits.timezone })

@@ -131,7 +131,7 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
         students: students.map((st) => {
           const mine = byStudent.get(st.studentId) ?? [];
           const cells = new Map(mine.map((s) => [s.assignment_id, s]));
-          // A class dropped or withdrawn by the date has no current grade (SPEC §7).
+          // A class dropped or withdrawn by the date has no current grade (docs/metrics.md#grades).
           const percent = leftBy(st.status, st.exitDate, asOf)
             ? null
             : percentOf(mine.map(lineOf), asOf);

@@ -132,7 +132,7 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
             );
 
       // As of the date: a final grade dated after it does not count yet, and a class
-      // dropped or withdrawn by then has no current grade (SPEC §7).
+      // dropped or withdrawn by then has no current grade (docs/metrics.md#grades).
       const completed = enrollments.filter((e) => finalBy(e.status, e.exitDate, asOf));
       const credits = completed.map((e) => ({
         gradePoints: e.gradePoints,

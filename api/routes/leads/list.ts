@@ -135,7 +135,7 @@ export function registerListLeads(app: OpenAPIHono<AppEnv>): void {
     const q = c.req.valid('query');
     const tx = c.get('tx');
     const l = t.leads;
-    // A bare date is a day in the lead's school's zone; the tenant's with no school (SPEC §7).
+    // A bare date is a day in the lead's school's zone; the tenant's with no school (docs/metrics.md#rules-for-every-figure).
     const tz = sql`coalesce((select o.timezone from org_units o where o.id = ${l.schoolId}), ${c.get('tenant').timezone})`;
     const conditions: (SQL | undefined)[] = [isNull(l.deletedAt)];
 
