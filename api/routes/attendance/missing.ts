@@ -3,7 +3,7 @@ import { and, asc, eq, gte, isNull, lte, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import type { AppEnv } from '../../app-env.js';
 import { orgReach, rowScope, withinReach } from '../../auth/scope.js';
-import { guarded, mount, valid } from '../../resources/crud.js';
+import { guarded } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
 import { permissions, staffClassRules } from './shared.js';
@@ -38,8 +38,7 @@ const enrolledOn = (date: string, enrollments: 'school' | 'class', owner: unknow
                      and (ce.exit_date is null or ce.exit_date >= ${date}::date))`;
 
 export function registerMissing(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'listMissingAttendance',
       method: 'get',
@@ -59,7 +58,7 @@ export function registerMissing(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const q = valid<z.infer<typeof Query>>(c, 'query');
+      const q = c.req.valid('query');
       const date = q.date ?? todayIn(c.get('tenant').timezone);
       const tx = c.get('tx');
       const principal = c.get('principal');

@@ -3,7 +3,7 @@ import { and, asc, eq, gte, isNull, lte, or, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { CALENDAR_DAY_KINDS } from '../../../db/schema/org.js';
 import type { AppEnv } from '../../app-env.js';
-import { guarded, mount, valid } from '../../resources/crud.js';
+import { guarded } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
@@ -51,8 +51,7 @@ const Roster = z
   .openapi('AttendanceRoster');
 
 export function registerRoster(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'listAttendance',
       method: 'get',
@@ -69,7 +68,7 @@ export function registerRoster(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const q = valid<z.infer<typeof Query>>(c, 'query');
+      const q = c.req.valid('query');
       const tx = c.get('tx');
       const cls = await loadClass(c, q.class_id, 'read');
       let date = q.date;

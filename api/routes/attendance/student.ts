@@ -4,7 +4,7 @@ import * as t from '../../../db/schema/tenant.js';
 import { rowsOf } from '../../../db/connection.js';
 import type { AppEnv } from '../../app-env.js';
 import { ApiError } from '../../problems.js';
-import { guarded, loadScoped, mount, valid } from '../../resources/crud.js';
+import { guarded, loadScoped } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
@@ -64,8 +64,7 @@ const addDays = (date: string, days: number) =>
   new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'getStudentAttendance',
       method: 'get',
@@ -84,8 +83,8 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const q = valid<z.infer<typeof Query>>(c, 'query');
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
       const tenantZone = c.get('tenant').timezone;
       const student = await loadScoped(
         c,

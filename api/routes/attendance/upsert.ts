@@ -7,7 +7,7 @@ import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { orgReach } from '../../auth/scope.js';
 import { ApiError, type InvalidParam } from '../../problems.js';
-import { guarded, mount, valid, type Ctx } from '../../resources/crud.js';
+import { guarded, type Ctx } from '../../resources/crud.js';
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
@@ -162,8 +162,7 @@ async function recordProblems(
 }
 
 export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'upsertAttendance',
       method: 'post',
@@ -204,7 +203,7 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const body = lowerIds(valid<UpsertBody>(c, 'json'));
+      const body = lowerIds(c.req.valid('json'));
       const tx = c.get('tx');
       const { schoolId, classId, timezone } = await target(c, body);
       const periodKey = body.period ?? null;
