@@ -5,7 +5,7 @@ import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
 import { ASSIGNMENT_CATEGORIES } from '../../../db/schema/grades.js';
 import type { AppEnv } from '../../app-env.js';
 import { leftBy, letterFor, percentOf, round2 } from '../../grades/compute.js';
-import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
+import { guarded, loadScoped, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import {
@@ -63,8 +63,7 @@ const Gradebook = z
   .openapi('Gradebook');
 
 export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'getClassGradebook',
       method: 'get',
@@ -84,8 +83,8 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const q = valid<{ as_of?: string }>(c, 'query');
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
       const cls = await loadScoped(c, { table: t.classes, scope: classScope }, id, 'read');
       const asOf = q.as_of ?? (await schoolToday(c, String(cls.schoolId)));
       const tx = c.get('tx');

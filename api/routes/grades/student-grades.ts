@@ -4,7 +4,7 @@ import * as t from '../../../db/schema/tenant.js';
 import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
 import type { AppEnv } from '../../app-env.js';
 import { finalBy, gpaOf, leftBy, letterFor, percentOf, round2 } from '../../grades/compute.js';
-import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
+import { guarded, loadScoped, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import {
@@ -63,8 +63,7 @@ const StudentGrades = z
   .openapi('StudentGrades');
 
 export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'getStudentGrades',
       method: 'get',
@@ -84,8 +83,8 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const q = valid<{ as_of?: string }>(c, 'query');
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
       const student = await loadScoped(c, { table: t.students, scope: studentScope }, id, 'read');
       const asOf = q.as_of ?? (await schoolToday(c, String(student.schoolId)));
       const ce = t.classEnrollments;
