@@ -8,9 +8,7 @@ import { ApiError } from '../../problems.js';
 import {
   guarded,
   loadScoped,
-  mount,
   registerResource,
-  valid,
   type Ctx,
   type ResourceDef,
 } from '../../resources/crud.js';
@@ -225,10 +223,9 @@ const TeacherList = z.object({ data: z.array(ClassTeacher) }).openapi('ClassTeac
 /** Class CRUD, and the class's teachers under /v1/classes/{id}/teachers. */
 export function registerClasses(app: OpenAPIHono<AppEnv>): void {
   registerResource(app, classResource);
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'listClassTeachers',
       method: 'get',
@@ -243,14 +240,13 @@ export function registerClasses(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+      const { id } = c.req.valid('param');
       await loadScoped(c, classResource, id, 'read');
       return c.json({ data: (await teachersOf(c, [id])).get(id) ?? [] }, 200);
     },
   );
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'setClassTeachers',
       method: 'put',
@@ -267,8 +263,8 @@ export function registerClasses(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const body = valid<z.infer<typeof TeacherSet>>(c, 'json');
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
       const tx = c.get('tx');
       await loadScoped(c, classResource, id, 'write', { lock: true });
       const staffScope = await staffResource.scope(c, 'read');

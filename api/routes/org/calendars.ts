@@ -8,10 +8,8 @@ import { orgReach, rowScope, withinReach } from '../../auth/scope.js';
 import { ApiError } from '../../problems.js';
 import {
   guarded,
-  mount,
-  present,
+  presentAs,
   registerResource,
-  valid,
   type Ctx,
   type ResourceDef,
 } from '../../resources/crud.js';
@@ -95,8 +93,7 @@ export const calendarResource: ResourceDef<typeof DayUpdate, typeof DayUpdate, t
 
 /** Calendar days: list by school and dates, and a bulk upsert of a school's days. */
 export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'upsertCalendarDays',
       method: 'put',
@@ -116,7 +113,7 @@ export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const body = valid<z.infer<typeof Upsert>>(c, 'json');
+      const body = c.req.valid('json');
       const tx = c.get('tx');
       const reach = await orgReach(tx, c.get('principal'), permissions.write);
       if (!reach.all && !reach.orgUnitIds.includes(body.school_id))
@@ -160,7 +157,7 @@ export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
         },
       });
       rows.sort((a, b) => (a.date < b.date ? -1 : 1));
-      return c.json({ data: rows.map((r) => present(calendarResource, r)) }, 200);
+      return c.json({ data: rows.map((r) => presentAs(Day, calendarResource, r)) }, 200);
     },
   );
   registerResource(app, calendarResource);
