@@ -5,7 +5,7 @@ import { rowsOf } from '../../../db/connection.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { rowScope, studentRules } from '../../auth/scope.js';
-import { guarded, loadScoped, mount, present, valid, type Ctx } from '../../resources/crud.js';
+import { guarded, loadScoped, present, type Ctx } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { invoiceRules } from '../finance/scope.js';
 import { problemResponses } from '../openapi.js';
@@ -77,8 +77,7 @@ const accountsOf = (id: string) => sql`(
   select i.account_id from invoices i where i.deleted_at is null and i.student_id = ${id}::uuid)`;
 
 export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'exportStudentRecord',
       method: 'get',
@@ -95,7 +94,7 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+      const { id } = c.req.valid('param');
       const student = await loadScoped(c, scopeFor('students.export'), id, 'read');
       const live = sql.raw('deleted_at is null');
       const body = {
@@ -147,8 +146,7 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'eraseStudent',
       method: 'post',
@@ -165,7 +163,7 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+      const { id } = c.req.valid('param');
       await loadScoped(c, scopeFor('students.erase'), id, 'write', { lock: true });
       const tx = c.get('tx');
       const count = async (q: SQL) => rowsOf<{ id: string }>(await tx.execute(q)).length;
