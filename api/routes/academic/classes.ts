@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
+import { replaceClassTeachers } from '../../academic/class-teachers.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { classRules } from '../../auth/scope.js';
@@ -12,7 +13,6 @@ import {
   type Ctx,
   type ResourceDef,
 } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
 import { jsonToValues } from '../../resources/json.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
@@ -265,7 +265,6 @@ export function registerClasses(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
-      const tx = c.get('tx');
       await loadScoped(c, classResource, id, 'write', { lock: true });
       const staffScope = await staffResource.scope(c, 'read');
       await checkReferences(
@@ -279,33 +278,11 @@ export function registerClasses(app: OpenAPIHono<AppEnv>): void {
         })),
       );
       const before = (await teachersOf(c, [id])).get(id) ?? [];
-      const wanted = new Map(body.teachers.map((x) => [x.staff_id, x.role ?? 'primary']));
-      const current = await tx
-        .select({
-          id: t.classTeachers.id,
-          staffId: t.classTeachers.staffId,
-          role: t.classTeachers.role,
-        })
-        .from(t.classTeachers)
-        .where(and(eq(t.classTeachers.classId, id), isNull(t.classTeachers.deletedAt)));
-      const gone = current.filter((r) => !wanted.has(r.staffId)).map((r) => r.id);
-      if (gone.length)
-        await tx
-          .update(t.classTeachers)
-          .set({ deletedAt: new Date() })
-          .where(inArray(t.classTeachers.id, gone));
-      const kept = new Map(current.map((r) => [r.staffId, r]));
-      for (const [staffId, role] of wanted) {
-        const existing = kept.get(staffId);
-        if (existing?.role === role) continue;
-        await mapDbErrors(() =>
-          existing
-            ? tx.update(t.classTeachers).set({ role }).where(eq(t.classTeachers.id, existing.id))
-            : tx
-                .insert(t.classTeachers)
-                .values({ tenantId: c.get('tenant').id, classId: id, staffId, role }),
-        );
-      }
+      await replaceClassTeachers(c.get('tx'), {
+        tenantId: c.get('tenant').id,
+        classId: id,
+        teachers: body.teachers,
+      });
       const after = (await teachersOf(c, [id])).get(id) ?? [];
       const brief = (ts: TeacherJson[]) => ts.map(({ staff_id, role }) => ({ staff_id, role }));
       await audit(c, {
