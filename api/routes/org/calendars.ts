@@ -1,10 +1,11 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { eq, gte, isNull, lte, sql } from 'drizzle-orm';
+import { eq, gte, lte } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { CALENDAR_DAY_KINDS } from '../../../db/schema/org.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { orgReach, rowScope, withinReach } from '../../auth/scope.js';
+import { upsertCalendarDays } from '../../org/calendar-days.js';
 import { ApiError } from '../../problems.js';
 import {
   guarded,
@@ -13,7 +14,6 @@ import {
   type Ctx,
   type ResourceDef,
 } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
 import { problemResponses } from '../openapi.js';
 
 const Day = z
@@ -120,30 +120,12 @@ export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
         throw new ApiError('unprocessable', 'No such school within your reach.', {
           invalidParams: [{ name: 'json.school_id', reason: 'no such school within your reach' }],
         });
-      const rows = await mapDbErrors(() =>
-        tx
-          .insert(t.calendarDays)
-          .values(
-            body.days.map((d) => ({
-              tenantId: c.get('tenant').id,
-              schoolId: body.school_id,
-              sessionId: body.session_id,
-              date: d.date,
-              kind: d.kind,
-              note: d.note ?? null,
-            })),
-          )
-          .onConflictDoUpdate({
-            target: [t.calendarDays.tenantId, t.calendarDays.schoolId, t.calendarDays.date],
-            targetWhere: isNull(t.calendarDays.deletedAt),
-            set: {
-              kind: sql`excluded.kind`,
-              note: sql`excluded.note`,
-              sessionId: sql`excluded.session_id`,
-            },
-          })
-          .returning(),
-      );
+      const rows = await upsertCalendarDays(tx, {
+        tenantId: c.get('tenant').id,
+        schoolId: body.school_id,
+        sessionId: body.session_id,
+        days: body.days,
+      });
       const dates = body.days.map((d) => d.date).sort();
       await audit(c, {
         action: 'calendar_day.upsert',
@@ -156,7 +138,6 @@ export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
           to: dates.at(-1),
         },
       });
-      rows.sort((a, b) => (a.date < b.date ? -1 : 1));
       return c.json({ data: rows.map((r) => presentAs(Day, calendarResource, r)) }, 200);
     },
   );
