@@ -38,6 +38,12 @@ export type Ctx = Context<AppEnv>;
 export type Operation = 'list' | 'read' | 'create' | 'update' | 'delete';
 type ZObject = z.ZodObject<z.ZodRawShape>;
 
+/**
+ * The callbacks that take validated input are declared as methods: a definition is checked
+ * against its own schemas where it is written, and registerResource, which only passes each
+ * schema's validated output back to the callbacks of the same definition, works on the
+ * definition with its schemas' types left general.
+ */
 export interface ResourceDef<
   Create extends ZObject = ZObject,
   Update extends ZObject = ZObject,
@@ -57,15 +63,15 @@ export interface ResourceDef<
   hidden?: readonly string[];
   /** Rows the caller may touch for reading or writing; undefined = all. */
   scope: (c: Ctx, mode: 'read' | 'write') => Promise<SQL | undefined>;
-  filters?: (q: z.infer<Filters>, c: Ctx) => (SQL | undefined)[];
+  filters?(q: z.infer<Filters>, c: Ctx): (SQL | undefined)[];
   /** List order (then id, same direction); default `created_at` ascending. */
   order?: { column: PgColumn; direction: 'asc' | 'desc' };
   /** Column values for a new row from the validated body; may check references. */
-  prepareCreate?: (c: Ctx, input: z.infer<Create>) => Promise<Row>;
+  prepareCreate?(c: Ctx, input: z.infer<Create>): Promise<Row>;
   /** Column values for a change; may refuse (throw ApiError). */
-  prepareUpdate?: (c: Ctx, input: z.infer<Update>, before: Row) => Promise<Row>;
+  prepareUpdate?(c: Ctx, input: z.infer<Update>, before: Row): Promise<Row>;
   /** Runs after the insert, before the audit row (e.g. child rows such as a role's permissions). */
-  afterCreate?: (c: Ctx, row: Row, input: z.infer<Create>) => Promise<void>;
+  afterCreate?(c: Ctx, row: Row, input: z.infer<Create>): Promise<void>;
   beforeDelete?: (c: Ctx, row: Row) => Promise<void>;
   /** Called with the rows a read or a list is about to return (e.g. the FERPA log). */
   onRead?: (c: Ctx, rows: Row[], kind: 'read' | 'list') => Promise<void>;
@@ -102,22 +108,6 @@ export const PageQuery = z.object({
     .openapi({ description: 'The `next_cursor` of the previous page.' }),
 });
 
-/** Validated input of a route, read outside of zod-openapi's typed handler. */
-export function valid<T>(c: Ctx, target: 'json' | 'query' | 'param' | 'header'): T {
-  return (c.req as unknown as { valid(t: string): T }).valid(target);
-}
-
-type Handler = (c: Ctx) => Promise<Response>;
-
-/** Registers a createRoute() definition with an untyped handler (the framework checks). */
-export function mount(
-  app: OpenAPIHono<AppEnv>,
-  route: ReturnType<typeof createRoute>,
-  handler: Handler,
-): void {
-  app.openapi(route, handler as never);
-}
-
 export const etag = (row: Row) => `"${String(row.changedXid)}"`;
 
 /** The row with this id within the caller's scope, or a 404 that says nothing more. */
@@ -133,7 +123,7 @@ export async function loadScoped(
   const query = c
     .get('tx')
     .select()
-    .from(table as PgTable)
+    .from(table)
     .where(and(eq(table.id, id), isNull(table.deletedAt), scope))
     .limit(1);
   const [row] = (options.lock ? await query.for('update') : await query) as Row[];
@@ -146,15 +136,29 @@ export function present(def: Pick<ResourceDef, 'hidden' | 'table'>, row: Row): R
   return rowToJson(row, def.hidden, def.table);
 }
 
+/**
+ * The row as the API shows it, typed as the response schema that documents it: present()
+ * builds the JSON from the table's columns at run time, where the compiler cannot follow,
+ * and the schema describes that same JSON (the route tests read its fields).
+ */
+export function presentAs<S extends z.ZodType>(
+  schema: S,
+  def: Pick<ResourceDef, 'hidden' | 'table'>,
+  row: Row,
+): z.output<S> {
+  return present(def, row) as z.output<S>;
+}
+
 /** Registers the routes of a resource. */
 export function registerResource<C extends ZObject, U extends ZObject, F extends ZObject>(
   app: OpenAPIHono<AppEnv>,
-  def: ResourceDef<C, U, F>,
+  resource: ResourceDef<C, U, F>,
 ): void {
+  const def: ResourceDef = resource;
   const ops = new Set(def.operations ?? ['list', 'read', 'create', 'update', 'delete']);
   const { table } = def;
   const out = def.schemas.out;
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
   const item = `${def.path}/{id}`;
   const show = async (c: Ctx, rows: Row[]) => {
     const decorated = def.decorate ? await def.decorate(c, rows) : rows;
@@ -184,8 +188,8 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
         ...problemResponses(400, 401, 403),
       },
     });
-    mount(app, route, async (c) => {
-      const q = valid<z.infer<F> & { limit: number; cursor?: string }>(c, 'query');
+    app.openapi(route, async (c) => {
+      const q = c.req.valid('query');
       const order = def.order ?? { column: table.createdAt, direction: 'asc' as const };
       const conditions: (SQL | undefined)[] = [
         isNull(table.deletedAt),
@@ -199,8 +203,8 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
       const by = order.direction === 'asc' ? asc : desc;
       const rows = (await c
         .get('tx')
-        .select({ row: table as PgTable, sortKey: sql<string>`(${order.column})::text` } as never)
-        .from(table as PgTable)
+        .select({ row: table, sortKey: sql<string>`(${order.column})::text` })
+        .from(table)
         .where(and(...conditions))
         .orderBy(by(order.column), by(table.id))
         .limit(q.limit + 1)) as { row: Row; sortKey: string }[];
@@ -231,8 +235,8 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
         ...problemResponses(400, 401, 403, 404),
       },
     });
-    mount(app, route, async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+    app.openapi(route, async (c) => {
+      const { id } = c.req.valid('param');
       const row = await loadScoped(c, def, id, 'read');
       if (def.onRead) await def.onRead(c, [row], 'read');
       c.header('ETag', etag(row));
@@ -255,16 +259,16 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
         ...problemResponses(400, 401, 403, 409, 413, 422),
       },
     });
-    mount(app, route, async (c) => {
-      const input = valid<z.infer<C>>(c, 'json');
+    app.openapi(route, async (c) => {
+      const input = c.req.valid('json');
       const values = def.prepareCreate
         ? await def.prepareCreate(c, input)
-        : jsonToValues(input as Row, table);
+        : jsonToValues(input, table);
       const [created] = (await mapDbErrors(() =>
         c
           .get('tx')
           .insert(table)
-          .values({ ...values, tenantId: c.get('tenant').id } as never)
+          .values({ ...values, tenantId: c.get('tenant').id })
           .returning(),
       )) as Row[];
       const row = await withinWriteScope(c, def, created!);
@@ -303,23 +307,18 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
         ...problemResponses(400, 401, 403, 404, 409, 412, 413, 422),
       },
     });
-    mount(app, route, async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const input = valid<z.infer<U>>(c, 'json');
+    app.openapi(route, async (c) => {
+      const { id } = c.req.valid('param');
+      const input = c.req.valid('json');
       const before = await loadScoped(c, def, id, 'write', { lock: true });
       checkIfMatch(c, before);
       const values = def.prepareUpdate
         ? await def.prepareUpdate(c, input, before)
-        : jsonToValues(input as Row, table);
+        : jsonToValues(input, table);
       let row = before;
       if (Object.keys(values).length > 0) {
         const [updated] = (await mapDbErrors(() =>
-          c
-            .get('tx')
-            .update(table)
-            .set(values as never)
-            .where(eq(table.id, id))
-            .returning(),
+          c.get('tx').update(table).set(values).where(eq(table.id, id)).returning(),
         )) as Row[];
         row = await withinWriteScope(c, def, updated!);
         const diff = changedFields(present(def, before), present(def, row));
@@ -351,17 +350,13 @@ export function registerResource<C extends ZObject, U extends ZObject, F extends
         ...problemResponses(400, 401, 403, 404, 409, 412, 422),
       },
     });
-    mount(app, route, async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+    app.openapi(route, async (c) => {
+      const { id } = c.req.valid('param');
       const before = await loadScoped(c, def, id, 'write', { lock: true });
       checkIfMatch(c, before);
       if (def.beforeDelete) await def.beforeDelete(c, before);
       await mapDbErrors(() =>
-        c
-          .get('tx')
-          .update(table)
-          .set({ deletedAt: new Date() } as never)
-          .where(eq(table.id, id)),
+        c.get('tx').update(table).set({ deletedAt: new Date() }).where(eq(table.id, id)),
       );
       await audit(c, {
         action: `${def.entity}.delete`,
@@ -425,7 +420,7 @@ async function withinWriteScope(c: Ctx, def: Pick<ResourceDef, 'table' | 'scope'
   const [visible] = await c
     .get('tx')
     .select({ id: def.table.id })
-    .from(def.table as PgTable)
+    .from(def.table)
     .where(and(eq(def.table.id, String(row.id)), scope));
   if (!visible) throw new ApiError('forbidden', 'The record would be outside your reach.');
   return row;

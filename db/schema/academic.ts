@@ -128,7 +128,7 @@ export const classEnrollments = pgTable(
     ...tenantKey,
     classId: uuid('class_id').notNull(),
     studentId: uuid('student_id').notNull(),
-    status: text('status').notNull().default('active'),
+    status: text('status', { enum: CLASS_ENROLLMENT_STATUSES }).notNull().default('active'),
     entryDate: date('entry_date').notNull(),
     exitDate: date('exit_date'),
     finalPercent: numeric('final_percent', { precision: 5, scale: 2, mode: 'number' }),

@@ -28,7 +28,7 @@ export const attendanceRecords = pgTable(
     classId: uuid('class_id'),
     date: date('date').notNull(),
     period: text('period'),
-    status: text('status').notNull(),
+    status: text('status', { enum: ATTENDANCE_STATUSES }).notNull(),
     reason: text('reason'),
     note: text('note'),
     markedBy: uuid('marked_by'),

@@ -30,7 +30,7 @@ export const assignments = pgTable(
     ...tenantKey,
     classId: uuid('class_id').notNull(),
     title: text('title').notNull(),
-    category: text('category').notNull(),
+    category: text('category', { enum: ASSIGNMENT_CATEGORIES }).notNull(),
     pointsPossible: numeric('points_possible', {
       precision: 7,
       scale: 2,

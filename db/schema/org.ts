@@ -88,7 +88,7 @@ export const calendarDays = pgTable(
     schoolId: uuid('school_id').notNull(),
     sessionId: uuid('session_id').notNull(),
     date: date('date').notNull(),
-    kind: text('kind').notNull().default('instructional'),
+    kind: text('kind', { enum: CALENDAR_DAY_KINDS }).notNull().default('instructional'),
     note: text('note'),
     ...timestamps,
   },

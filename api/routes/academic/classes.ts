@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
+import { replaceClassTeachers } from '../../academic/class-teachers.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { classRules } from '../../auth/scope.js';
@@ -8,13 +9,10 @@ import { ApiError } from '../../problems.js';
 import {
   guarded,
   loadScoped,
-  mount,
   registerResource,
-  valid,
   type Ctx,
   type ResourceDef,
 } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
 import { jsonToValues } from '../../resources/json.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
@@ -225,10 +223,9 @@ const TeacherList = z.object({ data: z.array(ClassTeacher) }).openapi('ClassTeac
 /** Class CRUD, and the class's teachers under /v1/classes/{id}/teachers. */
 export function registerClasses(app: OpenAPIHono<AppEnv>): void {
   registerResource(app, classResource);
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'listClassTeachers',
       method: 'get',
@@ -243,14 +240,13 @@ export function registerClasses(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+      const { id } = c.req.valid('param');
       await loadScoped(c, classResource, id, 'read');
       return c.json({ data: (await teachersOf(c, [id])).get(id) ?? [] }, 200);
     },
   );
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'setClassTeachers',
       method: 'put',
@@ -267,9 +263,8 @@ export function registerClasses(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const body = valid<z.infer<typeof TeacherSet>>(c, 'json');
-      const tx = c.get('tx');
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
       await loadScoped(c, classResource, id, 'write', { lock: true });
       const staffScope = await staffResource.scope(c, 'read');
       await checkReferences(
@@ -283,33 +278,11 @@ export function registerClasses(app: OpenAPIHono<AppEnv>): void {
         })),
       );
       const before = (await teachersOf(c, [id])).get(id) ?? [];
-      const wanted = new Map(body.teachers.map((x) => [x.staff_id, x.role ?? 'primary']));
-      const current = await tx
-        .select({
-          id: t.classTeachers.id,
-          staffId: t.classTeachers.staffId,
-          role: t.classTeachers.role,
-        })
-        .from(t.classTeachers)
-        .where(and(eq(t.classTeachers.classId, id), isNull(t.classTeachers.deletedAt)));
-      const gone = current.filter((r) => !wanted.has(r.staffId)).map((r) => r.id);
-      if (gone.length)
-        await tx
-          .update(t.classTeachers)
-          .set({ deletedAt: new Date() })
-          .where(inArray(t.classTeachers.id, gone));
-      const kept = new Map(current.map((r) => [r.staffId, r]));
-      for (const [staffId, role] of wanted) {
-        const existing = kept.get(staffId);
-        if (existing?.role === role) continue;
-        await mapDbErrors(() =>
-          existing
-            ? tx.update(t.classTeachers).set({ role }).where(eq(t.classTeachers.id, existing.id))
-            : tx
-                .insert(t.classTeachers)
-                .values({ tenantId: c.get('tenant').id, classId: id, staffId, role }),
-        );
-      }
+      await replaceClassTeachers(c.get('tx'), {
+        tenantId: c.get('tenant').id,
+        classId: id,
+        teachers: body.teachers,
+      });
       const after = (await teachersOf(c, [id])).get(id) ?? [];
       const brief = (ts: TeacherJson[]) => ts.map(({ staff_id, role }) => ({ staff_id, role }));
       await audit(c, {

@@ -1,9 +1,10 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, gte, isNull, lte, or, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { CALENDAR_DAY_KINDS } from '../../../db/schema/org.js';
 import type { AppEnv } from '../../app-env.js';
-import { guarded, mount, valid } from '../../resources/crud.js';
+import { classRoster } from '../../attendance/roster.js';
+import { guarded } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
@@ -51,8 +52,7 @@ const Roster = z
   .openapi('AttendanceRoster');
 
 export function registerRoster(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'listAttendance',
       method: 'get',
@@ -69,7 +69,7 @@ export function registerRoster(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const q = valid<z.infer<typeof Query>>(c, 'query');
+      const q = c.req.valid('query');
       const tx = c.get('tx');
       const cls = await loadClass(c, q.class_id, 'read');
       let date = q.date;
@@ -81,41 +81,12 @@ export function registerRoster(app: OpenAPIHono<AppEnv>): void {
         date = todayIn(school?.timezone ?? c.get('tenant').timezone);
       }
       const periodKey = q.period ?? null;
-      const s = t.students;
-      const ce = t.classEnrollments;
-      const ar = t.attendanceRecords;
-      const rows = await tx
-        .select({
-          id: s.id,
-          studentNumber: s.studentNumber,
-          firstName: s.firstName,
-          lastName: s.lastName,
-          preferredName: s.preferredName,
-          gradeLevel: s.gradeLevel,
-          record: ar,
-        })
-        .from(s)
-        .innerJoin(
-          ce,
-          and(
-            eq(ce.studentId, s.id),
-            eq(ce.classId, cls.id),
-            isNull(ce.deletedAt),
-            lte(ce.entryDate, date),
-            or(isNull(ce.exitDate), gte(ce.exitDate, date)),
-          ),
-        )
-        .leftJoin(
-          ar,
-          and(
-            eq(ar.studentId, s.id),
-            eq(ar.date, date),
-            sql`coalesce(${ar.period}, '') = ${periodKey ?? ''}`,
-            isNull(ar.deletedAt),
-          ),
-        )
-        .where(and(isNull(s.deletedAt), await readableStudents(c)))
-        .orderBy(asc(s.lastName), asc(s.firstName), asc(s.id));
+      const rows = await classRoster(tx, {
+        classId: cls.id,
+        date,
+        period: periodKey,
+        studentScope: await readableStudents(c),
+      });
       await logRecordAccess(
         c,
         rows.map((r) => r.id),

@@ -4,8 +4,7 @@ import * as t from '../../../db/schema/tenant.js';
 import { ATTENDANCE_STATUSES } from '../../../db/schema/attendance.js';
 import { classRules, rowScope, studentRules, type ScopeRules } from '../../auth/scope.js';
 import { ApiError } from '../../problems.js';
-import type { Ctx, Row } from '../../resources/crud.js';
-import { rowToJson } from '../../resources/json.js';
+import { presentAs, type Ctx, type Row } from '../../resources/crud.js';
 
 export const permissions = { read: 'attendance.read', write: 'attendance.write' };
 
@@ -35,7 +34,8 @@ export const AttendanceRecord = z
   .openapi('AttendanceRecord');
 
 /** An attendance row as the API shows it. */
-export const presentRecord = (row: Row) => rowToJson(row, [], t.attendanceRecords);
+export const presentRecord = (row: Row) =>
+  presentAs(AttendanceRecord, { table: t.attendanceRecords }, row);
 
 /** Classes by who takes their attendance: the school's staff and the class's teachers. */
 export function staffClassRules(): ScopeRules {
@@ -79,7 +79,7 @@ export const readableStudents = (c: Ctx): Promise<SQL | undefined> =>
   );
 
 /** The kind of a school's calendar day, or null when its calendar has no such day. */
-export async function dayKind(c: Ctx, schoolId: string, date: string): Promise<string | null> {
+export async function dayKind(c: Ctx, schoolId: string, date: string) {
   const [row] = await c
     .get('tx')
     .select({ kind: t.calendarDays.kind })

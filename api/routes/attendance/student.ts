@@ -1,10 +1,10 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, between, eq, isNull, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
-import { rowsOf } from '../../../db/connection.js';
 import type { AppEnv } from '../../app-env.js';
+import { studentAttendance } from '../../attendance/student-attendance.js';
 import { ApiError } from '../../problems.js';
-import { guarded, loadScoped, mount, valid } from '../../resources/crud.js';
+import { guarded, loadScoped } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
@@ -64,8 +64,7 @@ const addDays = (date: string, days: number) =>
   new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'getStudentAttendance',
       method: 'get',
@@ -84,8 +83,8 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const q = valid<z.infer<typeof Query>>(c, 'query');
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
       const tenantZone = c.get('tenant').timezone;
       const student = await loadScoped(
         c,
@@ -110,62 +109,19 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
             },
           ],
         });
-      const tx = c.get('tx');
-      const ar = t.attendanceRecords;
-      const records = await tx
-        .select()
-        .from(ar)
-        .where(and(eq(ar.studentId, id), between(ar.date, from, to), isNull(ar.deletedAt)))
-        .orderBy(asc(ar.date), sql`${ar.period} asc nulls first`);
-      const [sum] = rowsOf<{
-        membership_days: number;
-        present_days: number;
-        absent_days: number;
-        excused_absence_days: number;
-        unmarked_days: number;
-      }>(
-        await tx.execute(sql`
-          with member as (
-            select distinct cd.school_id, cd.date
-            from calendar_days cd
-            join org_units o on o.id = cd.school_id
-            where cd.deleted_at is null and cd.kind = 'instructional'
-              and cd.date between ${from}::date and ${to}::date
-              and cd.date <= (now() at time zone coalesce(o.timezone, ${tenantZone}))::date
-              and exists (select 1 from school_enrollments se
-                           where se.deleted_at is null and se.student_id = ${id}::uuid
-                             and se.school_id = cd.school_id and se.entry_date <= cd.date
-                             and (se.exit_date is null or se.exit_date >= cd.date)))
-          select count(*)::int as membership_days,
-            count(*) filter (where r.status in ('present', 'tardy', 'early_departure'))::int
-              as present_days,
-            count(*) filter (where r.status in ('absent', 'excused_absence'))::int as absent_days,
-            count(*) filter (where r.status = 'excused_absence')::int as excused_absence_days,
-            count(*) filter (where r.status is null)::int as unmarked_days
-          from member m
-          left join attendance_records r
-            on r.student_id = ${id}::uuid and r.date = m.date
-           and r.period is null and r.deleted_at is null`),
-      );
-      const membership = Number(sum?.membership_days ?? 0);
-      const present = Number(sum?.present_days ?? 0);
-      const marked = membership - Number(sum?.unmarked_days ?? 0);
+      const { records, summary } = await studentAttendance(c.get('tx'), {
+        studentId: id,
+        from,
+        to,
+        tenantZone,
+      });
       await logRecordAccess(c, [id], 'read');
       return c.json(
         {
           student_id: id,
           from,
           to,
-          summary: {
-            membership_days: membership,
-            present_days: present,
-            absent_days: Number(sum?.absent_days ?? 0),
-            excused_absence_days: Number(sum?.excused_absence_days ?? 0),
-            unmarked_days: Number(sum?.unmarked_days ?? 0),
-            marked_days: marked,
-            ada_percent: marked ? (present * 100) / marked : null,
-            completeness_percent: membership ? (marked * 100) / membership : null,
-          },
+          summary,
           data: records.map((r) => presentRecord(r)),
         },
         200,

@@ -1,14 +1,14 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { ATTENDANCE_STATUSES } from '../../../db/schema/attendance.js';
 import { rowsOf } from '../../../db/connection.js';
 import type { AppEnv } from '../../app-env.js';
+import { upsertRecords } from '../../attendance/upsert-records.js';
 import { audit } from '../../audit.js';
 import { orgReach } from '../../auth/scope.js';
 import { ApiError, type InvalidParam } from '../../problems.js';
-import { guarded, mount, valid, type Ctx } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
+import { guarded, type Ctx } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../public/shared.js';
 import { dayKind, loadClass, period, permissions } from './shared.js';
@@ -162,8 +162,7 @@ async function recordProblems(
 }
 
 export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'upsertAttendance',
       method: 'post',
@@ -204,7 +203,7 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const body = lowerIds(valid<UpsertBody>(c, 'json'));
+      const body = lowerIds(c.req.valid('json'));
       const tx = c.get('tx');
       const { schoolId, classId, timezone } = await target(c, body);
       const periodKey = body.period ?? null;
@@ -233,127 +232,23 @@ export function registerUpsert(app: OpenAPIHono<AppEnv>): void {
           { invalidParams: problems },
         );
 
-      const studentIds = body.records.map((r) => r.student_id);
-      const existing = await tx
-        .select({
-          studentId: t.attendanceRecords.studentId,
-          status: t.attendanceRecords.status,
-          reason: t.attendanceRecords.reason,
-          note: t.attendanceRecords.note,
-          schoolId: t.attendanceRecords.schoolId,
-          classId: t.attendanceRecords.classId,
-          markedBy: t.attendanceRecords.markedBy,
-          markedAt: t.attendanceRecords.markedAt,
-        })
-        .from(t.attendanceRecords)
-        .where(
-          and(
-            inArray(t.attendanceRecords.studentId, studentIds),
-            eq(t.attendanceRecords.date, body.date),
-            sql`coalesce(${t.attendanceRecords.period}, '') = ${periodKey ?? ''}`,
-            isNull(t.attendanceRecords.deletedAt),
-          ),
-        )
-        .orderBy(t.attendanceRecords.studentId)
-        .for('update');
-      const before = new Map(existing.map((e) => [e.studentId, e]));
-      // A class roster does not replace, with another status, a record entered at this school
-      // for the school day or through another class: it reports it and keeps it.
-      const conflicts = body.records.flatMap((r) => {
-        const old = before.get(r.student_id);
-        const yields =
-          classId !== null &&
-          !body.override &&
-          old !== undefined &&
-          old.status !== r.status &&
-          old.schoolId === schoolId &&
-          old.classId !== classId;
-        return yields
-          ? [
-              {
-                student_id: r.student_id,
-                date: body.date,
-                period: periodKey,
-                status: r.status,
-                existing_status: old.status as (typeof ATTENDANCE_STATUSES)[number],
-                existing_class_id: old.classId,
-                existing_marked_by: old.markedBy,
-                existing_marked_at: old.markedAt.toISOString(),
-              },
-            ]
-          : [];
-      });
-      const kept = new Set(conflicts.map((x) => x.student_id));
-      // Omitted reason/note keep what is stored; null clears it. Rows go in student order so
-      // that concurrent batches lock the same rows in the same order.
-      const sorted = body.records
-        .filter((r) => !kept.has(r.student_id))
-        .sort((a, b) => (a.student_id < b.student_id ? -1 : 1));
-      const rows = sorted.map((r) => {
-        const old = before.get(r.student_id);
-        return {
-          student_id: r.student_id,
-          status: r.status,
-          reason: r.reason === undefined ? (old?.reason ?? null) : r.reason,
-          note: r.note === undefined ? (old?.note ?? null) : r.note,
-        };
-      });
-
-      const written = rowsOf<{ student_id: string; inserted: boolean }>(
-        await mapDbErrors(() =>
-          tx.execute(sql`
-            insert into attendance_records
-              (tenant_id, student_id, school_id, class_id, date, period, status, reason, note,
-               marked_by)
-            select ${c.get('tenant').id}::uuid, r.student_id, ${schoolId}::uuid,
-                   ${classId}::uuid, ${body.date}::date, ${periodKey}::text, r.status, r.reason,
-                   r.note, ${c.get('principal').userId}::uuid
-            from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-              as r(student_id uuid, status text, reason text, note text)
-            on conflict (tenant_id, student_id, date, (coalesce(period, '')))
-              where deleted_at is null
-            do update set status = excluded.status, reason = excluded.reason,
-              note = excluded.note, class_id = excluded.class_id,
-              school_id = excluded.school_id, marked_by = excluded.marked_by, marked_at = now()
-            -- A record filed at another school moves to the one the student is enrolled at.
-            where (attendance_records.status, attendance_records.reason, attendance_records.note,
-                   attendance_records.school_id)
-              is distinct from (excluded.status, excluded.reason, excluded.note, excluded.school_id)
-            returning student_id::text, (xmax = 0) as inserted`),
-        ),
-      );
-      const inserted = written.filter((w) => w.inserted).length;
-      const updated = written.length - inserted;
-      const result = {
+      const { result, statusesBefore, statusesAfter } = await upsertRecords(tx, {
+        tenantId: c.get('tenant').id,
+        markedBy: c.get('principal').userId,
+        schoolId,
+        classId,
         date: body.date,
-        school_id: schoolId,
-        class_id: classId,
         period: periodKey,
-        inserted,
-        updated,
-        unchanged: rows.length - written.length,
-        conflicts,
-      };
-      const statusOf = new Map(rows.map((r) => [r.student_id, r.status]));
+        override: body.override ?? false,
+        records: body.records,
+      });
       // Ids and statuses only: reasons and notes are personal and stay out of the log.
       await audit(c, {
         action: 'attendance.upsert',
         entityType: classId ? 'class' : 'org_unit',
         entityId: classId ?? schoolId,
-        before: {
-          ...(body.override ? { override: true } : {}),
-          statuses: Object.fromEntries(
-            written
-              .filter((w) => !w.inserted)
-              .map((w) => [w.student_id, before.get(w.student_id)?.status ?? null]),
-          ),
-        },
-        after: {
-          ...result,
-          statuses: Object.fromEntries(
-            written.map((w) => [w.student_id, statusOf.get(w.student_id)]),
-          ),
-        },
+        before: { ...(body.override ? { override: true } : {}), statuses: statusesBefore },
+        after: { ...result, statuses: statusesAfter },
       });
       return c.json(result, 200);
     },

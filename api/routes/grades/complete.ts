@@ -6,7 +6,7 @@ import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { finalGradeOf, percentOf } from '../../grades/compute.js';
 import { ApiError } from '../../problems.js';
-import { guarded, loadScoped, mount, present, valid, idParam } from '../../resources/crud.js';
+import { guarded, idParam, loadScoped, present, presentAs } from '../../resources/crud.js';
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { changedFields } from '../../resources/json.js';
 import { problemResponses } from '../openapi.js';
@@ -42,8 +42,7 @@ const Completed = z
 const enrollments = { table: t.classEnrollments, scope: enrollmentScope };
 
 export function registerCompleteEnrollment(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'completeEnrollment',
       method: 'post',
@@ -66,10 +65,8 @@ export function registerCompleteEnrollment(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const body = (valid<z.infer<typeof CompleteBody> | undefined>(c, 'json') ?? {}) as z.infer<
-        typeof CompleteBody
-      >;
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json') ?? {};
       const before = await loadScoped(c, enrollments, id, 'write', { lock: true });
       if (before.status !== 'active')
         throw new ApiError(
@@ -112,7 +109,7 @@ export function registerCompleteEnrollment(app: OpenAPIHono<AppEnv>): void {
           .where(eq(t.classEnrollments.id, id))
           .returning(),
       );
-      const json = present({ table: t.classEnrollments }, row!);
+      const json = presentAs(Completed, { table: t.classEnrollments }, row!);
       const diff = changedFields(present({ table: t.classEnrollments }, before), json);
       await audit(c, {
         action: 'class_enrollment.complete',

@@ -4,22 +4,19 @@ import * as t from '../../../db/schema/tenant.js';
 import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
 import { ASSIGNMENT_CATEGORIES } from '../../../db/schema/grades.js';
 import type { AppEnv } from '../../app-env.js';
-import { leftBy, letterFor, percentOf, round2 } from '../../grades/compute.js';
-import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
+import { gradebookOf } from '../../grades/reports.js';
+import { guarded, loadScoped, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import {
   AsOfQuery,
   Band,
-  bandJson,
   classScope,
   enrollmentScope,
-  lineOf,
   SCORE_STATUSES,
   scalesOf,
   schoolToday,
   scoreRows,
-  statusOf,
 } from './shared.js';
 
 const Cell = z
@@ -63,8 +60,7 @@ const Gradebook = z
   .openapi('Gradebook');
 
 export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'getClassGradebook',
       method: 'get',
@@ -84,8 +80,8 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const q = valid<{ as_of?: string }>(c, 'query');
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
       const cls = await loadScoped(c, { table: t.classes, scope: classScope }, id, 'read');
       const asOf = q.as_of ?? (await schoolToday(c, String(cls.schoolId)));
       const tx = c.get('tx');
@@ -110,45 +106,7 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
       const scores = await scoreRows(c, sql`a.class_id = ${id}::uuid`);
       const bands = (await scalesOf(c, [id])).get(id)!;
 
-      const byStudent = new Map<string, typeof scores>();
-      for (const s of scores) {
-        const list = byStudent.get(s.student_id) ?? [];
-        list.push(s);
-        byStudent.set(s.student_id, list);
-      }
-      const body = {
-        class_id: id,
-        as_of: asOf,
-        scale: bands.map(bandJson),
-        assignments: assignments.map((a) => ({
-          id: a.id,
-          title: a.title,
-          category: a.category,
-          points_possible: a.pointsPossible,
-          weight: a.weight,
-          due_date: a.dueDate,
-        })),
-        students: students.map((st) => {
-          const mine = byStudent.get(st.studentId) ?? [];
-          const cells = new Map(mine.map((s) => [s.assignment_id, s]));
-          // A class dropped or withdrawn by the date has no current grade (docs/metrics.md#grades).
-          const percent = leftBy(st.status, st.exitDate, asOf)
-            ? null
-            : percentOf(mine.map(lineOf), asOf);
-          return {
-            student_id: st.studentId,
-            first_name: st.firstName,
-            last_name: st.lastName,
-            enrollment_status: st.status,
-            scores: assignments.map((a) => {
-              const s = cells.get(a.id);
-              return s ? { points: s.points, status: statusOf(s), comment: s.comment } : null;
-            }),
-            current_percent: percent === null ? null : round2(percent),
-            letter: letterFor(percent, bands),
-          };
-        }),
-      };
+      const body = gradebookOf({ classId: id, asOf, bands, assignments, students, scores });
       await logRecordAccess(
         c,
         students.map((s) => s.studentId),

@@ -3,14 +3,13 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
 import type { AppEnv } from '../../app-env.js';
-import { finalBy, gpaOf, leftBy, letterFor, percentOf, round2 } from '../../grades/compute.js';
-import { guarded, loadScoped, mount, valid, idParam } from '../../resources/crud.js';
+import { studentGradesOf } from '../../grades/reports.js';
+import { guarded, loadScoped, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import {
   AsOfQuery,
   enrollmentScope,
-  lineOf,
   scalesOf,
   schoolToday,
   scoreRows,
@@ -63,8 +62,7 @@ const StudentGrades = z
   .openapi('StudentGrades');
 
 export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'getStudentGrades',
       method: 'get',
@@ -84,8 +82,8 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const q = valid<{ as_of?: string }>(c, 'query');
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
       const student = await loadScoped(c, { table: t.students, scope: studentScope }, id, 'read');
       const asOf = q.as_of ?? (await schoolToday(c, String(student.schoolId)));
       const ce = t.classEnrollments;
@@ -131,49 +129,7 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
               sql`s.student_id = ${id}::uuid and a.class_id in ${uuidList(classIds)}`,
             );
 
-      // As of the date: a final grade dated after it does not count yet, and a class
-      // dropped or withdrawn by then has no current grade (docs/metrics.md#grades).
-      const completed = enrollments.filter((e) => finalBy(e.status, e.exitDate, asOf));
-      const credits = completed.map((e) => ({
-        gradePoints: e.gradePoints,
-        creditsAttempted: e.creditsAttempted ?? e.courseCredits,
-        creditsEarned: e.creditsEarned ?? 0,
-      }));
-      const body = {
-        student_id: id,
-        as_of: asOf,
-        gpa: gpaOf(credits),
-        credits_attempted: round2(credits.reduce((n, e) => n + (e.creditsAttempted ?? 0), 0)),
-        credits_earned: round2(credits.reduce((n, e) => n + e.creditsEarned, 0)),
-        classes: enrollments.map((e) => {
-          const percent = leftBy(e.status, e.exitDate, asOf)
-            ? null
-            : percentOf(scores.filter((s) => s.class_id === e.classId).map(lineOf), asOf);
-          return {
-            enrollment_id: e.id,
-            class_id: e.classId,
-            class_name: e.className,
-            course_id: e.courseId,
-            course_name: e.courseName,
-            subject: e.subject,
-            session_id: e.sessionId,
-            status: e.status,
-            current_percent: percent === null ? null : round2(percent),
-            letter: letterFor(percent, scales.get(e.classId)!),
-            final:
-              e.status === 'completed'
-                ? {
-                    percent: e.finalPercent,
-                    grade: e.finalGrade,
-                    grade_points: e.gradePoints,
-                    credits_attempted: e.creditsAttempted,
-                    credits_earned: e.creditsEarned,
-                    exit_date: e.exitDate,
-                  }
-                : null,
-          };
-        }),
-      };
+      const body = studentGradesOf({ studentId: id, asOf, enrollments, scales, scores });
       await logRecordAccess(c, [id], 'read');
       return c.json(body, 200);
     },

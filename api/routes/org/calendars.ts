@@ -1,21 +1,19 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { eq, gte, isNull, lte, sql } from 'drizzle-orm';
+import { eq, gte, lte } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { CALENDAR_DAY_KINDS } from '../../../db/schema/org.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { orgReach, rowScope, withinReach } from '../../auth/scope.js';
+import { upsertCalendarDays } from '../../org/calendar-days.js';
 import { ApiError } from '../../problems.js';
 import {
   guarded,
-  mount,
-  present,
+  presentAs,
   registerResource,
-  valid,
   type Ctx,
   type ResourceDef,
 } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
 import { problemResponses } from '../openapi.js';
 
 const Day = z
@@ -95,8 +93,7 @@ export const calendarResource: ResourceDef<typeof DayUpdate, typeof DayUpdate, t
 
 /** Calendar days: list by school and dates, and a bulk upsert of a school's days. */
 export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'upsertCalendarDays',
       method: 'put',
@@ -116,37 +113,19 @@ export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const body = valid<z.infer<typeof Upsert>>(c, 'json');
+      const body = c.req.valid('json');
       const tx = c.get('tx');
       const reach = await orgReach(tx, c.get('principal'), permissions.write);
       if (!reach.all && !reach.orgUnitIds.includes(body.school_id))
         throw new ApiError('unprocessable', 'No such school within your reach.', {
           invalidParams: [{ name: 'json.school_id', reason: 'no such school within your reach' }],
         });
-      const rows = await mapDbErrors(() =>
-        tx
-          .insert(t.calendarDays)
-          .values(
-            body.days.map((d) => ({
-              tenantId: c.get('tenant').id,
-              schoolId: body.school_id,
-              sessionId: body.session_id,
-              date: d.date,
-              kind: d.kind,
-              note: d.note ?? null,
-            })),
-          )
-          .onConflictDoUpdate({
-            target: [t.calendarDays.tenantId, t.calendarDays.schoolId, t.calendarDays.date],
-            targetWhere: isNull(t.calendarDays.deletedAt),
-            set: {
-              kind: sql`excluded.kind`,
-              note: sql`excluded.note`,
-              sessionId: sql`excluded.session_id`,
-            },
-          })
-          .returning(),
-      );
+      const rows = await upsertCalendarDays(tx, {
+        tenantId: c.get('tenant').id,
+        schoolId: body.school_id,
+        sessionId: body.session_id,
+        days: body.days,
+      });
       const dates = body.days.map((d) => d.date).sort();
       await audit(c, {
         action: 'calendar_day.upsert',
@@ -159,8 +138,7 @@ export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
           to: dates.at(-1),
         },
       });
-      rows.sort((a, b) => (a.date < b.date ? -1 : 1));
-      return c.json({ data: rows.map((r) => present(calendarResource, r)) }, 200);
+      return c.json({ data: rows.map((r) => presentAs(Day, calendarResource, r)) }, 200);
     },
   );
   registerResource(app, calendarResource);

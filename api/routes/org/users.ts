@@ -10,9 +10,7 @@ import { ApiError } from '../../problems.js';
 import {
   guarded,
   loadScoped,
-  mount,
   registerResource,
-  valid,
   type Ctx,
   type ResourceDef,
   type Row,
@@ -243,10 +241,9 @@ const GrantParam = UserParam.extend({
 
 export function registerUsers(app: OpenAPIHono<AppEnv>): void {
   registerResource(app, userResource);
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'grantUserRole',
       method: 'post',
@@ -263,8 +260,8 @@ export function registerUsers(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const body = valid<z.infer<typeof GrantCreate>>(c, 'json');
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
       await loadScoped(c, userResource, id, 'write');
       const [role] = await c
         .get('tx')
@@ -299,8 +296,7 @@ export function registerUsers(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'revokeUserRole',
       method: 'delete',
@@ -312,7 +308,7 @@ export function registerUsers(app: OpenAPIHono<AppEnv>): void {
       responses: { 204: { description: 'Removed' }, ...problemResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const { id, grant_id } = valid<{ id: string; grant_id: string }>(c, 'param');
+      const { id, grant_id } = c.req.valid('param');
       await loadScoped(c, userResource, id, 'write');
       const grant = (await grantsOf(c, [id])).find((g) => g.id === grant_id);
       if (!grant) throw new ApiError('not_found');

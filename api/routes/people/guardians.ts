@@ -8,14 +8,11 @@ import { ApiError } from '../../problems.js';
 import {
   guarded,
   loadScoped,
-  mount,
-  present,
+  presentAs,
   registerResource,
-  valid,
   type ResourceDef,
 } from '../../resources/crud.js';
 import { mapDbErrors } from '../../resources/db-errors.js';
-import { rowToJson } from '../../resources/json.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
@@ -138,10 +135,9 @@ const studentsFor = (permission: string) => ({
 /** Guardian CRUD, and a student's guardian links under /v1/students/{id}/guardians. */
 export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
   registerResource(app, guardianResource);
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'listStudentGuardians',
       method: 'get',
@@ -157,7 +153,7 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+      const { id } = c.req.valid('param');
       await loadScoped(c, studentsFor('students.read'), id, 'read');
       const rows = await c
         .get('tx')
@@ -183,7 +179,7 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
         {
           data: rows.map((r) => ({
             ...linkJson(r.link),
-            guardian: present(guardianResource, r.guardian),
+            guardian: presentAs(Guardian, guardianResource, r.guardian),
           })),
         },
         200,
@@ -191,8 +187,7 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'linkStudentGuardian',
       method: 'post',
@@ -207,8 +202,8 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
-      const body = valid<z.infer<typeof LinkCreate>>(c, 'json');
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
       await loadScoped(c, studentsFor('guardians.write'), id, 'write');
       const guardian = await loadScoped(c, guardianResource, body.guardian_id, 'write').catch(
         (err: unknown) => {
@@ -241,12 +236,11 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
         entityId: link!.id,
         after,
       });
-      return c.json({ ...after, guardian: present(guardianResource, guardian) }, 201);
+      return c.json({ ...after, guardian: presentAs(Guardian, guardianResource, guardian) }, 201);
     },
   );
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'unlinkStudentGuardian',
       method: 'delete',
@@ -258,7 +252,7 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
       responses: { 204: { description: 'Unlinked' }, ...problemResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const { id, guardian_id } = valid<{ id: string; guardian_id: string }>(c, 'param');
+      const { id, guardian_id } = c.req.valid('param');
       await loadScoped(c, studentsFor('guardians.write'), id, 'write');
       const removed = await c
         .get('tx')
@@ -286,6 +280,6 @@ export function registerGuardians(app: OpenAPIHono<AppEnv>): void {
 
 function linkJson(link: typeof t.studentGuardians.$inferSelect) {
   const { id, student_id, guardian_id, relationship, is_primary, can_pickup, lives_with } =
-    rowToJson(link, [], t.studentGuardians) as Record<string, never>;
+    presentAs(Link, { table: t.studentGuardians }, link);
   return { id, student_id, guardian_id, relationship, is_primary, can_pickup, lives_with };
 }

@@ -5,7 +5,8 @@ import { rowsOf } from '../../../db/connection.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { rowScope, studentRules } from '../../auth/scope.js';
-import { guarded, loadScoped, mount, present, valid, type Ctx } from '../../resources/crud.js';
+import { eraseStudent } from '../../people/erase-student.js';
+import { guarded, loadScoped, present, type Ctx } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { invoiceRules } from '../finance/scope.js';
 import { problemResponses } from '../openapi.js';
@@ -77,8 +78,7 @@ const accountsOf = (id: string) => sql`(
   select i.account_id from invoices i where i.deleted_at is null and i.student_id = ${id}::uuid)`;
 
 export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'exportStudentRecord',
       method: 'get',
@@ -95,7 +95,7 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+      const { id } = c.req.valid('param');
       const student = await loadScoped(c, scopeFor('students.export'), id, 'read');
       const live = sql.raw('deleted_at is null');
       const body = {
@@ -147,8 +147,7 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  mount(
-    app,
+  app.openapi(
     createRoute({
       operationId: 'eraseStudent',
       method: 'post',
@@ -165,63 +164,9 @@ export function registerStudentRecords(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = valid<{ id: string }>(c, 'param');
+      const { id } = c.req.valid('param');
       await loadScoped(c, scopeFor('students.erase'), id, 'write', { lock: true });
-      const tx = c.get('tx');
-      const count = async (q: SQL) => rowsOf<{ id: string }>(await tx.execute(q)).length;
-
-      // Guardians whose only live child is this student lose their personal data too.
-      const lone = rowsOf<{ id: string; user_id: string | null }>(
-        await tx.execute(sql`
-          select g.id::text, g.user_id::text from guardians g
-          where g.deleted_at is null
-            and exists (select 1 from student_guardians sg where sg.deleted_at is null
-                          and sg.guardian_id = g.id and sg.student_id = ${id}::uuid)
-            and not exists (select 1 from student_guardians sg where sg.deleted_at is null
-                              and sg.guardian_id = g.id and sg.student_id <> ${id}::uuid)`),
-      );
-      const removedLinks = await count(sql`
-        update student_guardians set deleted_at = now()
-        where deleted_at is null and student_id = ${id}::uuid returning id`);
-      const [row] = rowsOf<{ user_id: string | null }>(
-        await tx.execute(sql`
-          update students set first_name = 'Erased', last_name = 'Erased', middle_name = null,
-            preferred_name = null, date_of_birth = null, gender = null, iep = false,
-            section_504 = false, student_number = 'erased-' || id::text
-          where id = ${id}::uuid returning user_id::text`),
-      );
-      const guardianIds = lone.map((g) => g.id);
-      if (guardianIds.length) {
-        await tx.execute(sql`
-          update guardians set first_name = 'Erased', last_name = 'Erased', email = null,
-            phone = null, address = null
-          where id in (${sql.join(
-            guardianIds.map((g) => sql`${g}::uuid`),
-            sql`, `,
-          )})`);
-      }
-      const userIds = [row?.user_id, ...lone.map((g) => g.user_id)].filter((u): u is string => !!u);
-      for (const userId of userIds) {
-        await tx.execute(sql`
-          update users set first_name = 'Erased', last_name = 'Erased', phone = null,
-            email = 'erased-' || id::text || '@erased.invalid', password_hash = null,
-            status = 'disabled'
-          where id = ${userId}::uuid`);
-        await tx.execute(sql`
-          update refresh_tokens set revoked_at = now()
-          where user_id = ${userId}::uuid and revoked_at is null`);
-      }
-      // Free text about the student goes; statuses, points and amounts stay.
-      await tx.execute(sql`
-        update attendance_records set reason = null, note = null
-        where student_id = ${id}::uuid and (reason is not null or note is not null)`);
-      await tx.execute(sql`
-        update scores set comment = null where student_id = ${id}::uuid and comment is not null`);
-      await tx.execute(sql`
-        update leads set guardian_name = 'Erased', email = 'erased-' || id::text || '@erased.invalid',
-          phone = null, student_first_name = null, message = null
-        where converted_student_id = ${id}::uuid`);
-
+      const { guardianIds, removedLinks, userIds } = await eraseStudent(c.get('tx'), id);
       await logRecordAccess(c, [id], 'erase');
       const result = {
         student_id: id,
