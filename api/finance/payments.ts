@@ -8,6 +8,7 @@ import { ApiError, type InvalidParam } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
 import { esaRules } from '../routes/esa/scope.js';
 import type { TenantSchema } from '../services.js';
+import { statementPart } from './statement.js';
 import {
   allocateExplicit,
   allocateOldestFirst,
@@ -153,7 +154,10 @@ export async function recordPayment(
       body.amountCents,
     );
 
-  // Open invoices, oldest first, locked so concurrent payments serialize on them.
+  // Open invoices, oldest first, locked so concurrent payments serialize on them. Staff who
+  // reach only some of a family's schools pay only their schools' invoices: the rest of the
+  // payment is credit, never an invoice of a school they do not serve.
+  const part = await statementPart(tx, args.principal, account.id, 'finance.write');
   const open = await tx
     .select()
     .from(t.invoices)
@@ -162,6 +166,7 @@ export async function recordPayment(
         eq(t.invoices.accountId, account.id),
         eq(t.invoices.status, 'open'),
         isNull(t.invoices.deletedAt),
+        part,
       ),
     )
     .orderBy(

@@ -230,8 +230,9 @@ export async function statementPart(
   tx: Tx<TenantSchema>,
   principal: Principal,
   accountId: string,
+  /** `finance.read` for what they see; `finance.write` for what their payment may pay. */
+  permission: 'finance.read' | 'finance.write' = 'finance.read',
 ): Promise<SQL | undefined> {
-  const permission = 'finance.read'; // the statement route's permission
   const guardian = await rowScope(tx, principal, permission, {
     parent: accountRules(t.billingAccounts.id).parent,
   });

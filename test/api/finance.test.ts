@@ -888,6 +888,41 @@ for (const runtime of ['node', 'workerd'] as const) {
           );
       });
 
+      it('applies a principal’s payment on a family with children at two schools only to their school’s invoices', async () => {
+        const [dee, eli] = family.children;
+        const acc = (await newAccount({ primary_guardian_id: family.guardianId })).id as string;
+        // The other school's invoice falls due first: oldest-first alone would pay it.
+        const there = await draft(acc, [line(7000, 'Tuition south')], { student_id: eli });
+        await issue(there.id, '2026-01-02', '2026-01-20');
+        const here = await draft(acc, [line(5000, 'Tuition north')], { student_id: dee });
+        await issue(here.id, '2026-01-05', '2026-01-31');
+        const payment = ok(
+          await pay(
+            { account_id: acc, method: 'check', amount_cents: 8000 },
+            randomUUID(),
+            principal.token,
+          ),
+          201,
+        );
+        expect(payment.allocations).toEqual([{ invoice_id: here.id, amount_cents: 5000 }]);
+        expect(payment.unapplied_cents).toBe(3000);
+        expect(await invoice(there.id)).toMatchObject({ status: 'open', balance_cents: 7000 });
+        expect(await invoice(here.id)).toMatchObject({ status: 'paid', balance_cents: 0 });
+        // Naming the other school's invoice is refused like any invoice not on the account.
+        const refused = await pay(
+          {
+            account_id: acc,
+            method: 'check',
+            amount_cents: 1000,
+            allocations: [{ invoice_id: there.id, amount_cents: 1000 }],
+          },
+          randomUUID(),
+          principal.token,
+        );
+        expectProblem(refused, 422, 'unprocessable');
+        expect(await invoice(there.id)).toMatchObject({ balance_cents: 7000 });
+      });
+
       it('shows a principal only their school’s invoices, allocations and part of a family with children at two schools', async () => {
         const [dee, eli] = family.children;
         const acc = (await newAccount({ primary_guardian_id: family.guardianId })).id as string;
