@@ -18,11 +18,10 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { WAREHOUSE_TABLES, csvColumns, ddlColumns, type WarehouseTable } from './tables.js';
+import { isUuid } from '../db/ids.js';
 
 /** Bump when a warehouse-only table (state, runs, snapshots) changes shape. */
 const META_VERSION = 1;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type RefreshMode = 'full' | 'incremental';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'abandoned';
@@ -77,7 +76,7 @@ export interface OpenWarehouseOptions {
 
 /** Path of a tenant's warehouse file. */
 export function warehousePath(dir: string, tenantId: string): string {
-  if (!UUID.test(tenantId)) throw new Error('tenant id must be a UUID');
+  if (!isUuid(tenantId)) throw new Error('tenant id must be a UUID');
   return join(resolve(dir), `${tenantId.toLowerCase()}.duckdb`);
 }
 

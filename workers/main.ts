@@ -17,6 +17,7 @@ import { createRefreshProcessor } from './processors/refresh.js';
 import { createSweepProcessor } from './processors/sweep.js';
 import { checkEvictionPolicy, waitForRedis, workerRedis } from './redis.js';
 import { upsertSchedulers } from './scheduler.js';
+import { isUuid } from '../db/ids.js';
 
 /**
  * The metrics worker process (`npm run worker`): one BullMQ Worker on the metrics queue.
@@ -32,10 +33,9 @@ import { upsertSchedulers } from './scheduler.js';
 
 export type MetricsJobResult = RefreshJobResult | SweepJobResult;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const tenantIdOf = (data: unknown) => {
   const id = (data as Partial<RefreshJobData> | null | undefined)?.tenantId;
-  return typeof id === 'string' && UUID.test(id) ? id : undefined;
+  return isUuid(id) ? id : undefined;
 };
 
 export interface StartWorkerOptions {

@@ -12,6 +12,7 @@ import type { RefreshJobData, RefreshJobResult, RefreshMode, TableCounts } from 
 import type { TenantDirectory, TenantRecord } from '../control.js';
 import type { TenantLocks } from '../locks.js';
 import type { Logger } from '../log.js';
+import { isUuid } from '../../db/ids.js';
 
 /**
  * A tenant's refresh: control-plane lookup → `refreshTenant` (extract → DuckDB → metrics,
@@ -19,7 +20,6 @@ import type { Logger } from '../log.js';
  * The BullMQ processor, the queue-less runner and `npm run refresh` all run `runRefresh`.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MODES: readonly RefreshMode[] = ['incremental', 'full'];
 
 export interface RefreshDeps {
@@ -50,7 +50,7 @@ export function parseRefreshJobData(data: unknown): RefreshJobData {
   if (Object.keys(rest).length > 0) {
     throw new UnrecoverableError('refresh payload carries only tenantId and mode');
   }
-  if (typeof tenantId !== 'string' || !UUID.test(tenantId)) {
+  if (!isUuid(tenantId)) {
     throw new UnrecoverableError('refresh payload: tenantId must be a UUID');
   }
   if (!MODES.includes(mode as RefreshMode)) {
