@@ -5,7 +5,7 @@ import type { AppEnv } from '../../app-env.js';
 import { orgReach, rowScope, withinReach } from '../../auth/scope.js';
 import { guarded, mount, valid } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../public/shared.js';
+import { todayIn } from '../../../db/dates.js';
 import { permissions, staffClassRules } from './shared.js';
 
 const Query = z.object({

@@ -6,7 +6,7 @@ import type { AppEnv } from '../../app-env.js';
 import { guarded, mount, valid } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../public/shared.js';
+import { todayIn } from '../../../db/dates.js';
 import {
   AttendanceRecord,
   dayKind,

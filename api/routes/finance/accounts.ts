@@ -20,7 +20,7 @@ import {
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../public/shared.js';
+import { todayIn } from '../../../db/dates.js';
 import { accountRules, invoiceRules } from './scope.js';
 
 export const financePermissions = { read: 'finance.read', write: 'finance.write' };

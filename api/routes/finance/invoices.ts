@@ -28,7 +28,7 @@ import {
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../public/shared.js';
+import { todayIn } from '../../../db/dates.js';
 import { accountScope, financePermissions } from './accounts.js';
 import { invoiceRules } from './scope.js';
 
