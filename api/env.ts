@@ -76,6 +76,8 @@ const schema = z.object({
   REFRESH_DEBOUNCE_MS: z.coerce.number().int().min(0).max(5000).default(5000),
   METRICS_QUEUE: z.string().default('metrics'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Bearer token of the Prometheus scraper on `GET /metrics`; unset, the path is off. */
+  METRICS_TOKEN: z.string().min(16).optional(),
 });
 
 export type ApiConfig = z.infer<typeof schema> & {

@@ -6,7 +6,7 @@ import type { ApiConfig } from './env.js';
 import type { ControlPlane } from './tenancy/control-plane.js';
 import type { RateLimiter } from './middleware/rate-limit.js';
 import type { RefreshQueue } from './queue.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../db/log.js';
 import type { TokenKeys } from './auth/jwt.js';
 
 export type TenantSchema = typeof tenantSchema;

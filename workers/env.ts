@@ -44,6 +44,10 @@ const schema = z.object({
   /** DuckDB threads per refresh (default: all cores; 1 is slower and no leaner). */
   DUCKDB_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Port of the Prometheus scrape listener (`GET /metrics`); unset, there is none. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** Address it listens on: loopback unless the scraper is elsewhere. */
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 export type WorkerConfig = z.infer<typeof schema> & { db: DbEnv; production: boolean };

@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import { REFRESH_RETRY, type RefreshJobResult, type RefreshMode } from './contract.js';
 import type { TenantDirectory } from './control.js';
 import { localLocks } from './locks.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../db/log.js';
 import { runRefresh, type RefreshDeps } from './processors/refresh.js';
 import { isUuid } from '../db/ids.js';
 

@@ -14,7 +14,7 @@ import * as tenantSchema from '../../db/schema/tenant.js';
 import { seedTenant } from '../../db/seed/index.js';
 import { withTenantTracked } from '../../db/tenancy.js';
 import type { AppEnv } from '../../api/app-env.js';
-import { createLogger } from '../../api/log.js';
+import { createLogger } from '../../db/log.js';
 import { bullRefreshQueue, type RefreshQueue } from '../../api/queue.js';
 import { sharedRedis } from '../../api/redis.js';
 import type { Services } from '../../api/services.js';

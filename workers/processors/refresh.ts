@@ -11,7 +11,7 @@ import {
 import type { RefreshJobData, RefreshJobResult, RefreshMode, TableCounts } from '../contract.js';
 import type { TenantDirectory, TenantRecord } from '../control.js';
 import type { TenantLocks } from '../locks.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../db/log.js';
 import { isUuid } from '../../db/ids.js';
 
 /**
