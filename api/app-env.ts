@@ -1,5 +1,6 @@
 import type { Tx } from '../db/connection.js';
-import type { Services, TenantSchema } from './services.js';
+import type { TenantSchema } from '../db/schema/types.js';
+import type { Services } from './services.js';
 import type { TenantContext } from './tenancy/control-plane.js';
 import type { Principal } from './auth/principal.js';
 

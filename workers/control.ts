@@ -4,6 +4,7 @@ import type { DbEnv } from '../db/env.js';
 import * as control from '../db/schema/control.js';
 import * as tenantSchema from '../db/schema/tenant.js';
 import { decryptSecret } from '../db/secrets.js';
+import type { TenantSchema } from '../db/schema/types.js';
 
 /**
  * What the workers need from the control plane — a tenant's status, time zone and branch,
@@ -11,8 +12,6 @@ import { decryptSecret } from '../db/secrets.js';
  * worker process: tenant rows for a short TTL (a suspension takes effect within it), one
  * app-role pool per branch (many tenants share the pool branch).
  */
-
-export type TenantSchema = typeof tenantSchema;
 
 export interface TenantRecord {
   id: string;

@@ -1,7 +1,7 @@
 import { and, asc, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /**
  * The school year a student can be enrolled in at a school: a `school_year` session of

@@ -2,8 +2,8 @@ import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/connection.js';
 import * as control from '../../db/schema/control.js';
 import { decryptSecret } from '../../db/secrets.js';
+import type { ControlSchema } from '../../db/schema/types.js';
 
-export type ControlSchema = typeof control;
 export type ControlDb = Db<ControlSchema>;
 
 /** What the API knows about a tenant while serving one of its requests. */

@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Tx } from '../../db/connection.js';
 import { withTenantTracked } from '../../db/tenancy.js';
 import type { AppEnv } from '../app-env.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { ApiError } from '../problems.js';
 import { normaliseHost } from './control-plane.js';
 
