@@ -7,7 +7,7 @@ import { withTenant } from './tenancy.js';
 import { DEFAULT_GRADING_SCALE, PERMISSIONS, SYSTEM_ROLE_DEFINITIONS } from './tenant-defaults.js';
 import * as control from './schema/control.js';
 import * as tenantSchema from './schema/tenant.js';
-import type { ControlSchema } from './schema/types.js';
+import type { ControlDb, ControlSchema } from './schema/types.js';
 import {
   databaseOf,
   LocalProvisioner,
@@ -51,8 +51,7 @@ export class PlatformError extends Error {
   }
 }
 
-export type { ControlSchema };
-export type ControlDb = Db<ControlSchema>;
+export type { ControlDb, ControlSchema };
 
 /** Opens a drizzle handle on a database URL; the caller closes it. */
 export type OpenDb = <S extends DbSchema>(

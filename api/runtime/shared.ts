@@ -16,7 +16,7 @@ import {
   TtlCache,
   type ControlDb,
   type TenantContext,
-} from '../tenancy/control-plane.js';
+} from '../../db/control-plane.js';
 import type { TenantStatus } from '../../db/schema/control.js';
 
 /** State that may outlive a request: caches and imported keys (no sockets). */

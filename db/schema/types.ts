@@ -1,3 +1,4 @@
+import type { Db } from '../connection.js';
 import type * as control from './control.js';
 import type * as tenant from './tenant.js';
 
@@ -6,3 +7,6 @@ export type TenantSchema = typeof tenant;
 
 /** The drizzle schema of the control plane, as a type. */
 export type ControlSchema = typeof control;
+
+/** The control plane's database, over any driver. */
+export type ControlDb = Db<ControlSchema>;

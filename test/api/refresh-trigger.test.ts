@@ -19,7 +19,7 @@ import { bullRefreshQueue, type RefreshQueue } from '../../api/queue.js';
 import { sharedRedis } from '../../api/redis.js';
 import type { Services } from '../../api/services.js';
 import { tenantTransaction } from '../../api/tenancy/middleware.js';
-import type { TenantContext } from '../../api/tenancy/control-plane.js';
+import type { TenantContext } from '../../db/control-plane.js';
 import { call, startNodeApi, type ApiTarget } from '../support/api.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/environment.js';
 
