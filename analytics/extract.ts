@@ -23,8 +23,8 @@ import { to as copyTo } from 'pg-copy-streams';
 import { WAREHOUSE_TABLES, type WarehouseTable } from './tables.js';
 import type { RefreshMode, TableCounts } from './warehouse/run-log.js';
 import type { TableLoad, WarehouseWriter } from './warehouse/writer.js';
+import { isUuid } from '../db/ids.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SNAPSHOT = /^\d+:\d+:(\d+(,\d+)*)?$/;
 
 export interface ExtractOptions {
@@ -87,7 +87,7 @@ export async function extractInto(
   tx: WarehouseWriter,
   options: ExtractOptions,
 ): Promise<ExtractResult> {
-  if (!UUID.test(options.tenantId)) throw new Error('tenant id must be a UUID');
+  if (!isUuid(options.tenantId)) throw new Error('tenant id must be a UUID');
   if (options.mode === 'incremental' && !(options.since && SNAPSHOT.test(options.since))) {
     throw new Error('incremental extraction needs a valid watermark snapshot');
   }

@@ -54,8 +54,7 @@ import {
   type WarehouseState,
 } from './warehouse/run-log.js';
 import type { WarehouseWriter } from './warehouse/writer.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../db/ids.js';
 
 /** Input that can never succeed (the worker turns it into BullMQ's UnrecoverableError). */
 export class RefreshInputError extends Error {
@@ -142,7 +141,7 @@ export interface RefreshResult {
 }
 
 function validate(options: RefreshOptions): void {
-  if (!UUID.test(options.tenantId)) throw new RefreshInputError('tenantId must be a UUID');
+  if (!isUuid(options.tenantId)) throw new RefreshInputError('tenantId must be a UUID');
   if (options.mode !== 'full' && options.mode !== 'incremental') {
     throw new RefreshInputError(`mode must be full or incremental`);
   }

@@ -1,6 +1,7 @@
 import type { Tx } from '../db/connection.js';
-import type { Services, TenantSchema } from './services.js';
-import type { TenantContext } from './tenancy/control-plane.js';
+import type { TenantSchema } from '../db/schema/types.js';
+import type { Services } from './services.js';
+import type { TenantContext } from '../db/control-plane.js';
 import type { Principal } from './auth/principal.js';
 
 /** The one Hono environment type of the app: bindings are the raw Worker env (unused on Node). */

@@ -7,6 +7,7 @@ import { isConnectionLoss } from '../db/connection.js';
 import type { AppEnv } from './app-env.js';
 import { rateLimits } from './middleware/rate-limit.js';
 import { countUsage } from './middleware/usage.js';
+import { accessLog, metricsScrape } from './observability.js';
 import { ApiError, invalidParamsOf, problem, statusOf, type ErrorCode } from './problems.js';
 import { registerRoutes } from './routes/index.js';
 import { openApiDocument } from './routes/openapi.js';
@@ -20,8 +21,8 @@ export interface AppOptions {
   afterResponse?: (c: Context<AppEnv>, work: Promise<unknown>) => void;
 }
 
-/** Paths that answer without a tenant: the API description and liveness. */
-const TENANTLESS = new Set(['/health', '/openapi.json', '/docs']);
+/** Paths that answer without a tenant: the API description, liveness and the metrics scrape. */
+const TENANTLESS = new Set(['/health', '/metrics', '/openapi.json', '/docs']);
 
 /** Retry-After of a request whose database connection was lost (restarts take seconds). */
 const DB_RETRY_AFTER_SECONDS = 2;
@@ -59,6 +60,7 @@ export function newApp(options: AppOptions) {
       }
     }
   });
+  app.use('*', accessLog());
 
   const limit: MiddlewareHandler<AppEnv> = (c, next) =>
     bodyLimit({
@@ -79,6 +81,7 @@ export function newApp(options: AppOptions) {
   );
 
   app.get('/health', (c) => c.json({ status: 'ok', runtime: c.get('services').runtime }));
+  app.get('/metrics', metricsScrape);
 
   registerRoutes(app);
 

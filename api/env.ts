@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDbEnv, type DbEnv } from '../db/env.js';
+import { flagSetting, logLevelSetting, parseProcessEnv, type DbEnv } from '../db/env.js';
 
 /**
  * The API's settings, parsed once at the entry point (api/node.ts, api/worker.ts) from
@@ -16,8 +16,6 @@ const DEV_SIGNING_KEY = {
   y: 'k0bfGexrAQ0uWJAa-WcSi19kO_aPqKRcOB0fc0ull5M',
   d: 'POcRZHnAQoz5wahk4-Hr-mkEna3sqv7JTNf2JYP6NvE',
 };
-
-const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const signingKey = z.object({
   kty: z.literal('EC'),
@@ -39,7 +37,7 @@ const schema = z.object({
   /** Slug of the operator tenant whose `platform_admin` users may call /v1/platform. */
   PLATFORM_TENANT: z.string().default('homeroom'),
   /** Honour X-Forwarded-Host / X-Forwarded-For only behind a proxy you run. */
-  TRUST_FORWARDED_HEADERS: flag.default(false),
+  TRUST_FORWARDED_HEADERS: flagSetting.default(false),
   REDIS_URL: z.string().url().optional(),
   /** `host:port` of the WebSocket→TCP proxy when the Neon driver talks to a plain Postgres. */
   DB_WS_PROXY: z.string().optional(),
@@ -75,7 +73,9 @@ const schema = z.object({
   /** Debounce of metric refreshes after a write: ≤ 5 s (docs/architecture.md#background-path). */
   REFRESH_DEBOUNCE_MS: z.coerce.number().int().min(0).max(5000).default(5000),
   METRICS_QUEUE: z.string().default('metrics'),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LOG_LEVEL: logLevelSetting,
+  /** Bearer token of the Prometheus scraper on `GET /metrics`; unset, the path is off. */
+  METRICS_TOKEN: z.string().min(16).optional(),
 });
 
 export type ApiConfig = z.infer<typeof schema> & {
@@ -86,23 +86,12 @@ export type ApiConfig = z.infer<typeof schema> & {
 
 /** Parses the API's configuration from a flat string map. Throws on anything invalid. */
 export function parseApiConfig(source: Record<string, unknown>): ApiConfig {
-  const strings = Object.fromEntries(
-    Object.entries(source).filter(
-      (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
-    ),
-  );
-  const db = parseDbEnv(strings);
-  const result = schema.safeParse(strings);
-  if (!result.success) {
-    const detail = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid environment: ${detail}`);
-  }
-  const production = db.NODE_ENV === 'production';
+  const { settings, db, production } = parseProcessEnv(source, schema);
   let signingKeys: SigningJwk[];
-  if (result.data.JWT_SIGNING_KEYS) {
+  if (settings.JWT_SIGNING_KEYS) {
     let raw: unknown;
     try {
-      raw = JSON.parse(result.data.JWT_SIGNING_KEYS);
+      raw = JSON.parse(settings.JWT_SIGNING_KEYS);
     } catch {
       throw new Error('invalid environment: JWT_SIGNING_KEYS: not JSON');
     }
@@ -117,8 +106,8 @@ export function parseApiConfig(source: Record<string, unknown>): ApiConfig {
   } else {
     signingKeys = [DEV_SIGNING_KEY as SigningJwk];
   }
-  if (production && !result.data.REDIS_URL) {
+  if (production && !settings.REDIS_URL) {
     throw new Error('invalid environment: REDIS_URL: required in production');
   }
-  return { ...result.data, db, signingKeys, production };
+  return { ...settings, db, signingKeys, production };
 }

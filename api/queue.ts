@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { REFRESH_JOB, refreshJobOptions, type RefreshJobData } from '../workers/contract.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../db/log.js';
 import type { RedisProvider } from './redis.js';
 
 /** Asks the workers to refresh a tenant's metrics after a committed write. */

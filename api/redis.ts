@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { Logger } from './log.js';
+import type { Logger } from '../db/log.js';
 
 /**
  * Redis for the API: rate limits and enqueueing. The API never waits for Redis: commands

@@ -1,15 +1,14 @@
 import type { Context } from 'hono';
 import type { Db } from '../db/connection.js';
 import type { PlatformDeps, UsageKind } from '../db/tenants.js';
-import type * as tenantSchema from '../db/schema/tenant.js';
+import type { TenantSchema } from '../db/schema/types.js';
 import type { ApiConfig } from './env.js';
-import type { ControlPlane } from './tenancy/control-plane.js';
+import type { ControlPlane } from '../db/control-plane.js';
 import type { RateLimiter } from './middleware/rate-limit.js';
 import type { RefreshQueue } from './queue.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../db/log.js';
 import type { TokenKeys } from './auth/jwt.js';
 
-export type TenantSchema = typeof tenantSchema;
 export type TenantDb = Db<TenantSchema>;
 
 /**

@@ -2,7 +2,7 @@ import type { ExecutionContext } from 'hono';
 import { createDb } from '../db/connection.js';
 import { newApp } from './app.js';
 import { parseApiConfig } from './env.js';
-import { createLogger } from './log.js';
+import { createLogger } from '../db/log.js';
 import { requestRedis } from './redis.js';
 import { assembleServices, longLived, type LongLived } from './runtime/shared.js';
 import type { Services } from './services.js';

@@ -9,7 +9,7 @@ import { renderDashboardPages } from '../dashboards/render.js';
 import { renderDashboardPagesInThreads } from '../dashboards/render-pool.js';
 import { ControlPlane } from '../workers/control.js';
 import { localLocks } from '../workers/locks.js';
-import { createLogger } from '../workers/log.js';
+import { createLogger } from '../db/log.js';
 import { runRefresh } from '../workers/processors/refresh.js';
 import { asAdmin, benchEnvironment } from './environment.js';
 import { percentile } from './load.js';

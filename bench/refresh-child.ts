@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { ControlPlane } from '../workers/control.js';
 import { parseWorkerConfig } from '../workers/env.js';
 import { localLocks } from '../workers/locks.js';
-import { createLogger } from '../workers/log.js';
+import { createLogger } from '../db/log.js';
 import { runRefresh } from '../workers/processors/refresh.js';
 
 const [controlUrl, tenantId, warehouseDir] = process.argv.slice(2);

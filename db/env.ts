@@ -81,18 +81,50 @@ const schema = z
 
 export type DbEnv = z.infer<typeof schema> & { BRANCH_SECRET_KEY: string };
 
-/** Parses the database-related settings once, at a process entry point; fails closed. */
-export function parseDbEnv(source: Record<string, string | undefined>): DbEnv {
-  const cleaned = Object.fromEntries(
-    Object.entries(source).filter(([, v]) => v !== undefined && v !== ''),
+/** The non-empty string settings of a source (`process.env` or a Worker's bindings). */
+function givenStrings(source: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(source).filter(
+      (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
+    ),
   );
-  const result = schema.safeParse(cleaned);
+}
+
+/** Parses `source` with `schema`, or throws one `invalid environment: …` error listing every issue. */
+function parseOrThrow<S extends z.ZodType>(schema: S, source: Record<string, string>): z.output<S> {
+  const result = schema.safeParse(source);
   if (!result.success) {
     const detail = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid environment: ${detail}`);
   }
-  return {
-    ...result.data,
-    BRANCH_SECRET_KEY: result.data.BRANCH_SECRET_KEY ?? DEV_BRANCH_SECRET_KEY,
-  };
+  return result.data;
+}
+
+/** Parses the database-related settings once, at a process entry point; fails closed. */
+export function parseDbEnv(source: Record<string, unknown>): DbEnv {
+  const data = parseOrThrow(schema, givenStrings(source));
+  return { ...data, BRANCH_SECRET_KEY: data.BRANCH_SECRET_KEY ?? DEV_BRANCH_SECRET_KEY };
+}
+
+/** A boolean setting: `true`/`false`/`1`/`0`. */
+export const flagSetting = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+/** `LOG_LEVEL`, the same for every process. */
+export const logLevelSetting = z.enum(['debug', 'info', 'warn', 'error']).default('info');
+
+/**
+ * The prelude every process's settings share (the API's, the workers'): the database
+ * settings, then the process's own `schema` over the same source, failing closed. `given`
+ * holds what was actually set (non-empty strings), for checks a default would hide.
+ */
+export function parseProcessEnv<S extends z.ZodType>(
+  source: Record<string, unknown>,
+  schema: S,
+): { settings: z.output<S>; db: DbEnv; production: boolean; given: Record<string, string> } {
+  const given = givenStrings(source);
+  const db = parseDbEnv(given);
+  const settings = parseOrThrow(schema, given);
+  return { settings, db, production: db.NODE_ENV === 'production', given };
 }

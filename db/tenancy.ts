@@ -1,8 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Db, type DbSchema, type Tx } from './connection.js';
 import { METRIC_INPUTS_WRITTEN_SQL } from './metric-inputs.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from './ids.js';
 
 /**
  * A driver's own way to open a transaction with the tenant context already set, in one
@@ -65,7 +64,7 @@ async function tenantTransaction<TSchema extends DbSchema, T>(
   fn: (tx: Tx<TSchema>) => Promise<T>,
   options: TenantTransactionOptions,
 ): Promise<Tracked<T>> {
-  if (!UUID.test(tenantId)) throw new Error('tenant id must be a UUID');
+  if (!isUuid(tenantId)) throw new Error('tenant id must be a UUID');
   const own = (db as { [TENANT_TRANSACTION]?: TenantTransaction })[TENANT_TRANSACTION];
   if (own) return own(tenantId, fn, options);
   return db.transaction(async (tx) => {

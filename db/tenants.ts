@@ -13,6 +13,7 @@ import { withTenant } from './tenancy.js';
 import { DEFAULT_GRADING_SCALE, PERMISSIONS, SYSTEM_ROLE_DEFINITIONS } from './tenant-defaults.js';
 import * as control from './schema/control.js';
 import * as tenantSchema from './schema/tenant.js';
+import type { ControlDb, ControlSchema } from './schema/types.js';
 import {
   databaseOf,
   LocalProvisioner,
@@ -23,6 +24,7 @@ import {
 import { neonProvisionerFromEnv } from './branches/neon.js';
 import type { BranchKind, BranchProvisioner, ProvisionedBranch } from './branches/provisioner.js';
 import tenantJournal from './migrations/tenant/meta/_journal.json' with { type: 'json' };
+import { isUuid } from './ids.js';
 
 /**
  * Tenant provisioning on the control plane and the branches — create and place tenants,
@@ -57,8 +59,7 @@ export class PlatformError extends Error {
   }
 }
 
-export type ControlSchema = typeof control;
-export type ControlDb = Db<ControlSchema>;
+export type { ControlDb, ControlSchema };
 
 /** Opens a drizzle handle on a database URL; the caller closes it. */
 export type OpenDb = <S extends DbSchema>(
@@ -106,7 +107,6 @@ const SLUG = /^[a-z][a-z0-9-]{1,38}[a-z0-9]$/;
 const HOSTNAME =
   /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const DEFAULT_PLANS = [
   { key: 'starter', name: 'Starter', maxStudents: 150, maxStaff: 25, priceCents: 0 },
@@ -598,7 +598,7 @@ export async function addDomain(deps: PlatformDeps, input: AddDomainInput): Prom
         'invalid_input',
         `no school ${orgUnitId} in tenant "${input.slug}"`,
       );
-      if (!UUID.test(orgUnitId)) throw noSchool;
+      if (!isUuid(orgUnitId)) throw noSchool;
       const [branch] = await db
         .select()
         .from(control.branches)

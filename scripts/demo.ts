@@ -17,7 +17,7 @@ import { addDomain, createTenant, PlatformError } from '../db/tenants.js';
 import { ControlPlane } from '../workers/control.js';
 import { parseWorkerConfig } from '../workers/env.js';
 import { createInlineRunner, type InlineRunner } from '../workers/inline.js';
-import { createLogger } from '../workers/log.js';
+import { createLogger } from '../db/log.js';
 import { startWorker, type WorkerHandle } from '../workers/main.js';
 import { args, run, UsageError } from './cli.js';
 

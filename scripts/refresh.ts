@@ -4,7 +4,7 @@ import type { RefreshJobResult } from '../workers/contract.js';
 import { ControlPlane } from '../workers/control.js';
 import { parseWorkerConfig } from '../workers/env.js';
 import { localLocks } from '../workers/locks.js';
-import { createLogger } from '../workers/log.js';
+import { createLogger } from '../db/log.js';
 import { runRefresh } from '../workers/processors/refresh.js';
 import { args, run, UsageError } from './cli.js';
 

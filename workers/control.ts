@@ -1,26 +1,23 @@
-import { eq } from 'drizzle-orm';
 import { createDb, type Db, type DbHandle } from '../db/connection-node.js';
+import {
+  ControlPlane as ControlPlaneReader,
+  TtlCache,
+  type TenantRecord,
+} from '../db/control-plane.js';
 import type { DbEnv } from '../db/env.js';
 import * as control from '../db/schema/control.js';
 import * as tenantSchema from '../db/schema/tenant.js';
-import { decryptSecret } from '../db/secrets.js';
+import type { TenantSchema } from '../db/schema/types.js';
 
 /**
  * What the workers need from the control plane — a tenant's status, time zone and branch,
- * the active tenants for the sweep — and the branch connections, cached for the life of the
- * worker process: tenant rows for a short TTL (a suspension takes effect within it), one
- * app-role pool per branch (many tenants share the pool branch).
+ * the active tenants for the sweep — read through the one reader (`db/control-plane.ts`)
+ * with caches for the life of the worker process: tenant rows for a short TTL (a suspension
+ * takes effect within it), branch URIs; and the branch connections, one app-role pool per
+ * branch (many tenants share the pool branch).
  */
 
-export type TenantSchema = typeof tenantSchema;
-
-export interface TenantRecord {
-  id: string;
-  slug: string;
-  status: string;
-  timezone: string;
-  branchId: string;
-}
+export type { TenantRecord };
 
 export interface BranchHandle {
   id: string;
@@ -48,23 +45,33 @@ export interface ControlPlaneOptions {
   onPoolError?: (error: Error) => void;
 }
 
-const columns = {
-  id: control.tenants.id,
-  slug: control.tenants.slug,
-  status: control.tenants.status,
-  timezone: control.tenants.timezone,
-  branchId: control.tenants.branchId,
-};
-
 export class ControlPlane implements TenantDirectory {
   private controlDb: Promise<DbHandle<typeof control>> | null = null;
-  private readonly tenants = new Map<string, { at: number; value: Promise<TenantRecord | null> }>();
+  private readonly reader: ControlPlaneReader;
   private readonly branches = new Map<string, Promise<BranchHandle & { close(): Promise<void> }>>();
 
   constructor(
     private readonly env: DbEnv,
     private readonly options: ControlPlaneOptions = {},
-  ) {}
+  ) {
+    const ttlMs = options.cacheTtlMs ?? 30_000;
+    this.reader = new ControlPlaneReader({
+      open: () => this.db(),
+      // The workers never resolve hosts; these caches stay empty.
+      platformDomain: 'localhost',
+      hostCache: new TtlCache(),
+      statusCache: new TtlCache(),
+      siteHostsCache: new TtlCache(),
+      ttlMs,
+      negativeTtlMs: ttlMs,
+      statusTtlMs: ttlMs,
+      secretKey: env.BRANCH_SECRET_KEY,
+      tenantCache: new TtlCache(),
+      branchCache: new TtlCache(),
+      // A refresh reads a tenant's branch whatever its provisioning state says.
+      readyBranchesOnly: false,
+    });
+  }
 
   private db(): Promise<Db<typeof control>> {
     this.controlDb ??= createDb({
@@ -78,39 +85,15 @@ export class ControlPlane implements TenantDirectory {
   }
 
   tenant(id: string): Promise<TenantRecord | null> {
-    const ttl = this.options.cacheTtlMs ?? 30_000;
-    const key = id.toLowerCase();
-    const hit = this.tenants.get(key);
-    if (hit && Date.now() - hit.at < ttl) return hit.value;
-    const value = this.db().then(async (db) => {
-      const [row] = await db
-        .select(columns)
-        .from(control.tenants)
-        .where(eq(control.tenants.id, key));
-      return row ?? null;
-    });
-    this.tenants.set(key, { at: Date.now(), value });
-    // A failed lookup (control plane down) is not an answer: never cache it.
-    value.catch(() => this.tenants.delete(key));
-    return value;
+    return this.reader.tenant(id);
   }
 
-  async tenantBySlug(slug: string): Promise<TenantRecord | null> {
-    const db = await this.db();
-    const [row] = await db
-      .select(columns)
-      .from(control.tenants)
-      .where(eq(control.tenants.slug, slug));
-    return row ?? null;
+  tenantBySlug(slug: string): Promise<TenantRecord | null> {
+    return this.reader.tenantBySlug(slug);
   }
 
-  async activeTenants(): Promise<TenantRecord[]> {
-    const db = await this.db();
-    return db
-      .select(columns)
-      .from(control.tenants)
-      .where(eq(control.tenants.status, 'active'))
-      .orderBy(control.tenants.id);
+  activeTenants(): Promise<TenantRecord[]> {
+    return this.reader.activeTenants();
   }
 
   branch(branchId: string): Promise<BranchHandle> {
@@ -124,13 +107,7 @@ export class ControlPlane implements TenantDirectory {
   }
 
   private async openBranch(branchId: string): Promise<BranchHandle & { close(): Promise<void> }> {
-    const db = await this.db();
-    const [row] = await db
-      .select({ secret: control.branches.connectionSecret })
-      .from(control.branches)
-      .where(eq(control.branches.id, branchId));
-    if (!row) throw new Error(`branch ${branchId} not found in the control plane`);
-    const url = await decryptSecret(row.secret, this.env.BRANCH_SECRET_KEY);
+    const url = await this.reader.branchUrl(branchId);
     const pool = await createDb({
       driver: 'pg',
       url,
@@ -144,7 +121,7 @@ export class ControlPlane implements TenantDirectory {
   async close(): Promise<void> {
     const branches = [...this.branches.values()];
     this.branches.clear();
-    this.tenants.clear();
+    this.reader.forgetAll();
     await Promise.allSettled(branches.map(async (b) => (await b).close()));
     const controlDb = this.controlDb;
     this.controlDb = null;

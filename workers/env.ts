@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDbEnv, type DbEnv } from '../db/env.js';
+import { flagSetting, logLevelSetting, parseProcessEnv, type DbEnv } from '../db/env.js';
 import { DEFAULT_QUEUE_PREFIX, METRICS_QUEUE } from './contract.js';
 
 /**
@@ -8,7 +8,6 @@ import { DEFAULT_QUEUE_PREFIX, METRICS_QUEUE } from './contract.js';
  */
 
 const ms = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
-const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const schema = z.object({
   REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
@@ -24,7 +23,7 @@ const schema = z.object({
   /** Nightly full rebuild (cron, evaluated in UTC). */
   FULL_REBUILD_CRON: z.string().min(9).default('0 3 * * *'),
   /** Upsert the job schedulers at start (every worker process may; the upserts are idempotent). */
-  WORKER_SCHEDULER: flag.default(true),
+  WORKER_SCHEDULER: flagSetting.default(true),
   /** Per-tenant Redis lock: expiry (renewed while the refresh runs) and the retry delay when taken. */
   TENANT_LOCK_TTL_MS: ms(1_000, 60_000),
   TENANT_LOCK_RETRY_MS: ms(50, 2_000),
@@ -43,7 +42,11 @@ const schema = z.object({
     .default('256MB'),
   /** DuckDB threads per refresh (default: all cores; 1 is slower and no leaner). */
   DUCKDB_THREADS: z.coerce.number().int().min(1).max(256).optional(),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LOG_LEVEL: logLevelSetting,
+  /** Port of the Prometheus scrape listener (`GET /metrics`); unset, there is none. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** Address it listens on: loopback unless the scraper is elsewhere. */
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 export type WorkerConfig = z.infer<typeof schema> & { db: DbEnv; production: boolean };
@@ -56,20 +59,10 @@ export function parseWorkerConfig(
   source: Record<string, string | undefined>,
   options: { requireRedis?: boolean } = {},
 ): WorkerConfig {
-  const strings = Object.fromEntries(
-    Object.entries(source).filter(
-      (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
-    ),
-  );
-  const db = parseDbEnv(strings);
-  const result = schema.safeParse(strings);
-  if (!result.success) {
-    const detail = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid environment: ${detail}`);
-  }
-  const production = db.NODE_ENV === 'production';
-  if (production && options.requireRedis !== false && !strings.REDIS_URL) {
+  const { settings, db, production, given } = parseProcessEnv(source, schema);
+  // REDIS_URL has a local default: what matters in production is whether it was set.
+  if (production && options.requireRedis !== false && !given.REDIS_URL) {
     throw new Error('invalid environment: REDIS_URL: required in production');
   }
-  return { ...result.data, db, production };
+  return { ...settings, db, production };
 }

@@ -2,8 +2,9 @@ import { UnrecoverableError } from 'bullmq';
 import { REFRESH_RETRY, type RefreshJobResult, type RefreshMode } from './contract.js';
 import type { TenantDirectory } from './control.js';
 import { localLocks } from './locks.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../db/log.js';
 import { runRefresh, type RefreshDeps } from './processors/refresh.js';
+import { isUuid } from '../db/ids.js';
 
 /**
  * The queue-less runner for a deployment without Redis (the embedded demo): the same
@@ -54,7 +55,6 @@ interface TenantState {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createInlineRunner(options: InlineRunnerOptions): InlineRunner {
   const deps: RefreshDeps = {
@@ -105,7 +105,7 @@ export function createInlineRunner(options: InlineRunnerOptions): InlineRunner {
           options.log.count(unrecoverable ? 'job_refused' : 'job_failed');
           options.log[unrecoverable ? 'warn' : 'error']('job.failed', {
             job_id: jobId,
-            tenant_id: UUID.test(tenantId) ? tenantId : undefined,
+            tenant_id: isUuid(tenantId) ? tenantId : undefined,
             attempts_made: n,
             unrecoverable,
             error: (err as Error).message,

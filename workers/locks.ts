@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Logger } from './log.js';
+import type { Logger } from '../db/log.js';
 
 /**
  * One refresh per tenant at a time (a DuckDB file has one writer). The queue's deduplication

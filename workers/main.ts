@@ -12,11 +12,13 @@ import {
 import { ControlPlane, type TenantDirectory } from './control.js';
 import type { WorkerConfig } from './env.js';
 import { redisLocks } from './locks.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger } from '../db/log.js';
+import { serveWorkerMetrics } from './metrics-http.js';
 import { createRefreshProcessor } from './processors/refresh.js';
 import { createSweepProcessor } from './processors/sweep.js';
 import { checkEvictionPolicy, waitForRedis, workerRedis } from './redis.js';
 import { upsertSchedulers } from './scheduler.js';
+import { isUuid } from '../db/ids.js';
 
 /**
  * The metrics worker process (`npm run worker`): one BullMQ Worker on the metrics queue.
@@ -32,10 +34,9 @@ import { upsertSchedulers } from './scheduler.js';
 
 export type MetricsJobResult = RefreshJobResult | SweepJobResult;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const tenantIdOf = (data: unknown) => {
   const id = (data as Partial<RefreshJobData> | null | undefined)?.tenantId;
-  return typeof id === 'string' && UUID.test(id) ? id : undefined;
+  return isUuid(id) ? id : undefined;
 };
 
 export interface StartWorkerOptions {
@@ -51,6 +52,8 @@ export interface WorkerHandle {
   /** The worker's own producer handle (sweeps add refresh jobs through it). */
   queue: Queue<MetricsJobData>;
   log: Logger;
+  /** The port of the metrics listener, when `WORKER_METRICS_PORT` is set. */
+  metricsPort?: number;
   /** Stops taking jobs, lets the active ones finish, then closes every connection. */
   close(): Promise<void>;
 }
@@ -64,7 +67,15 @@ export async function startWorker(
     options.log ?? createLogger(config.LOG_LEVEL, { service: 'metrics-worker', pid: process.pid });
   const redis = workerRedis(config.REDIS_URL, log);
   let directory: TenantDirectory | undefined;
+  let scrape: Awaited<ReturnType<typeof serveWorkerMetrics>> | undefined;
   try {
+    if (config.WORKER_METRICS_PORT !== undefined) {
+      scrape = await serveWorkerMetrics(
+        log,
+        config.WORKER_METRICS_PORT,
+        config.WORKER_METRICS_HOST,
+      );
+    }
     await waitForRedis(redis, log);
     await checkEvictionPolicy(redis, { production: config.production, log });
 
@@ -134,7 +145,10 @@ export async function startWorker(
         error: err.message,
       });
     });
-    worker.on('completed', (job) => log.debug('job.completed', { job_id: job.id, job: job.name }));
+    worker.on('completed', (job) => {
+      log.count('job_completed');
+      log.debug('job.completed', { job_id: job.id, job: job.name });
+    });
 
     if (config.WORKER_SCHEDULER) {
       const schedule = {
@@ -154,6 +168,7 @@ export async function startWorker(
       concurrency: config.WORKER_CONCURRENCY,
       warehouse_dir: config.WAREHOUSE_DIR,
       scheduler: config.WORKER_SCHEDULER,
+      ...(scrape ? { metrics_port: scrape.port } : {}),
     });
 
     const dir = directory;
@@ -162,8 +177,10 @@ export async function startWorker(
       worker,
       queue,
       log,
+      ...(scrape ? { metricsPort: scrape.port } : {}),
       close() {
         closing ??= (async () => {
+          await scrape?.close();
           await worker.close();
           await queue.close();
           await dir.close();
@@ -173,6 +190,7 @@ export async function startWorker(
       },
     };
   } catch (err) {
+    await scrape?.close();
     await directory?.close().catch(() => undefined);
     redis.disconnect();
     throw err;

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { Logger } from './log.js';
+import type { Logger } from '../db/log.js';
 
 /**
  * Redis for the workers. Unlike the API's (which must never wait), the workers' connection

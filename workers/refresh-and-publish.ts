@@ -31,7 +31,7 @@ import type { Db, DbSchema } from '../db/connection.js';
 import { withTenant } from '../db/tenancy.js';
 import type { RefreshJobResult, RefreshMode, TableCounts } from './contract.js';
 import type { TenantDirectory, TenantRecord } from './control.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../db/log.js';
 
 export interface RefreshAndPublishDeps {
   /** Where the tenant's branch is (`directory.branch`). */

@@ -7,13 +7,12 @@
  * at a time; attaching still waits out a lock held by a process that is shutting down. An
  * unreadable file is set aside and a fresh one started: the warehouse is derived data.
  */
+import { isUuid } from '../../db/ids.js';
 import { rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { engineRun } from './engine.js';
 import { lit } from './sql.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface AttachOptions {
   /** How long to wait for another process to release the file (default 30 s). */
@@ -24,7 +23,7 @@ export interface AttachOptions {
 
 /** Path of a tenant's warehouse file. */
 export function warehousePath(dir: string, tenantId: string): string {
-  if (!UUID.test(tenantId)) throw new Error('tenant id must be a UUID');
+  if (!isUuid(tenantId)) throw new Error('tenant id must be a UUID');
   return join(resolve(dir), `${tenantId.toLowerCase()}.duckdb`);
 }
 

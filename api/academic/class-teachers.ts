@@ -2,7 +2,7 @@ import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /**
  * Makes a class's teachers the given set: teachers left out are removed (soft delete), new

@@ -5,7 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import { orgReach } from '../auth/scope.js';
 import { ApiError, type InvalidParam } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { findActiveSchool, offeredGrade } from './schools.js';
 import { ENROLLED_STAGE } from './stage-moves.js';
 

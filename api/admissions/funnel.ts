@@ -1,7 +1,7 @@
 import { asc, isNull } from 'drizzle-orm';
 import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /** One stage of a tenant's admissions funnel. */
 export interface FunnelStage {

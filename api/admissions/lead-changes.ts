@@ -4,7 +4,7 @@ import * as t from '../../db/schema/tenant.js';
 import type { Principal } from '../auth/principal.js';
 import { orgReach } from '../auth/scope.js';
 import { ApiError, type InvalidParam } from '../problems.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { mayOwnLead } from './owners.js';
 import { findActiveSchool, offeredGrade } from './schools.js';
 

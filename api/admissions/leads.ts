@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { entryStage, forwardMove, loadFunnelCached } from './funnel.js';
 
 export type TouchpointKind = (typeof t.TOUCHPOINT_KINDS)[number];

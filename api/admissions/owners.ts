@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import { RELATIONSHIP_ROLES } from '../auth/scope.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /**
  * Whether the user may own a lead of this school: a user of this tenant, not disabled,

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import { SCHOOL_KINDS } from '../../db/schema/org.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /** The kinds of org unit a family can apply to, as SQL. */
 const SCHOOL_KIND_LIST = sql.raw(SCHOOL_KINDS.map((k) => `'${k}'`).join(', '));

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
 import { ApiError } from '../problems.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { loadFunnel, type Funnel } from './funnel.js';
 
 /** The stage a converted lead must be at. */

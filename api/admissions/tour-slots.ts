@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import { SCHOOL_KINDS } from '../../db/schema/org.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /**
  * Tour slots as families meet them: the open ones (future, seats left, at an active

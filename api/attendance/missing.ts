@@ -4,7 +4,7 @@ import * as t from '../../db/schema/tenant.js';
 import type { Principal } from '../auth/principal.js';
 import { orgReach, rowScope, withinReach } from '../auth/scope.js';
 import { permissions, staffClassRules } from '../routes/attendance/shared.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /** Someone is enrolled on the day (no roster, nothing to take). */
 const enrolledOn = (date: string, enrollments: 'school' | 'class', owner: unknown) =>

@@ -1,7 +1,7 @@
 import { and, asc, eq, gte, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /**
  * The students enrolled in a class on a day, within `studentScope`, by name, each with

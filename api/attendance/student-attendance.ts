@@ -1,7 +1,7 @@
 import { and, asc, between, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 export interface StudentAttendanceInput {
   studentId: string;

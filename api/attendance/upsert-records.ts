@@ -3,7 +3,7 @@ import { rowsOf, type Tx } from '../../db/connection.js';
 import type { AttendanceStatus } from '../../db/schema/attendance.js';
 import * as t from '../../db/schema/tenant.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /** One student's mark; an omitted reason or note keeps what is stored, null clears it. */
 export interface RecordInput {

@@ -1,5 +1,6 @@
 import { importJWK, jwtVerify, SignJWT, errors, type JWTPayload, type CryptoKey } from 'jose';
 import type { SigningJwk } from '../env.js';
+import { isUuid } from '../../db/ids.js';
 
 /**
  * Access tokens: ES256 JWTs signed with the first configured key and verified against all
@@ -22,9 +23,6 @@ export interface TokenKeys {
 }
 
 export class InvalidTokenError extends Error {}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 
 /** Builds signing and verification keys from the configured private JWKs. */
 export async function createTokenKeys(keys: SigningJwk[], issuer: string): Promise<TokenKeys> {

@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import * as t from '../../db/schema/tenant.js';
 import type { Tx } from '../../db/connection.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /** A role a user holds, scoped to an org unit (null = the whole tenant). */
 export interface RoleGrant {

@@ -5,7 +5,7 @@ import * as t from '../../db/schema/tenant.js';
 import type { AppEnv } from '../app-env.js';
 import { commitDespiteRefusal } from '../tenancy/middleware.js';
 import { clientInet } from '../audit.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /**
  * Sessions. A session is a family of `refresh_tokens` rows sharing `family_id`, which is

@@ -4,7 +4,7 @@ import type { EsaApplicationStatus } from '../../db/schema/esa.js';
 import * as t from '../../db/schema/tenant.js';
 import { ApiError } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { allowedNext, canMove, DECISIONS } from './transitions.js';
 
 type ApplicationRow = typeof t.esaApplications.$inferSelect;

@@ -3,7 +3,7 @@ import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
 import { ApiError } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 export const DISBURSEMENT_STATUSES = ['scheduled', 'disbursed', 'returned', 'cancelled'] as const;
 export type DisbursementStatus = (typeof DISBURSEMENT_STATUSES)[number];

@@ -3,8 +3,8 @@ import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
 import { ApiError } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import { todayIn } from '../routes/public/shared.js';
-import type { TenantSchema } from '../services.js';
+import { todayIn } from '../../db/dates.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { invoiceRefusal, type InvoiceStatus } from './ledger.js';
 
 type InvoiceRow = typeof t.invoices.$inferSelect;

@@ -7,7 +7,7 @@ import { rowScope } from '../auth/scope.js';
 import { ApiError, type InvalidParam } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
 import { esaRules } from '../routes/esa/scope.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { statementPart } from './statement.js';
 import {
   allocateExplicit,

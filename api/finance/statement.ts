@@ -5,8 +5,8 @@ import type { Principal } from '../auth/principal.js';
 import { rowScope } from '../auth/scope.js';
 import { ApiError } from '../problems.js';
 import { accountRules, invoiceRules } from '../routes/finance/scope.js';
-import { todayIn } from '../routes/public/shared.js';
-import type { TenantSchema } from '../services.js';
+import { todayIn } from '../../db/dates.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 export interface StatementEntry {
   date: string;

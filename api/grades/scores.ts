@@ -3,7 +3,7 @@ import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
 import { ApiError, type InvalidParam } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { statusOf, type ScoreStatus } from '../routes/grades/shared.js';
 
 /** Statuses that carry points; every other status has none. */

@@ -4,7 +4,7 @@ import type { ApiConfig } from '../env.js';
 import { ApiError } from '../problems.js';
 import type { RedisProvider } from '../redis.js';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../db/log.js';
 
 export interface RateDecision {
   allowed: boolean;
@@ -154,6 +154,7 @@ export function rateLimits(windowMs = 60_000): MiddlewareHandler<AppEnv> {
     c.header('RateLimit-Remaining', String(decision.remaining));
     c.header('RateLimit-Reset', String(decision.resetSeconds));
     if (!decision.allowed) {
+      services.log.count('rate_limited');
       throw new ApiError('rate_limited', `Try again in ${decision.resetSeconds} seconds.`, {
         headers: { 'Retry-After': String(decision.resetSeconds) },
       });

@@ -3,7 +3,7 @@ import type { Tx } from '../../db/connection.js';
 import type { CALENDAR_DAY_KINDS } from '../../db/schema/org.js';
 import * as t from '../../db/schema/tenant.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /**
  * Creates or replaces the kind and note of each listed day of a school's calendar; days not

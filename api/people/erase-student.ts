@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 
 /**
  * Erases a student's personal data: the student is anonymised, and so are their guardians

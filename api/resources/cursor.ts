@@ -1,14 +1,13 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { ApiError } from '../problems.js';
+import { isUuid } from '../../db/ids.js';
 
 /**
  * Opaque keyset cursors: `(sort value as PostgreSQL text, id)`, base64url. The sort value
  * travels as text and is cast back with the column's own type, so timestamps keep their
  * microseconds and pages neither skip nor repeat rows with equal sort values.
  */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export interface Cursor {
   value: string;
   id: string;
@@ -26,8 +25,7 @@ export function decodeCursor(raw: string): Cursor {
     const bin = atob(raw.replace(/-/g, '+').replace(/_/g, '/'));
     const text = new TextDecoder().decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0)));
     const [value, id] = JSON.parse(text) as unknown[];
-    if (typeof value === 'string' && value.length <= 200 && typeof id === 'string' && UUID.test(id))
-      return { value, id };
+    if (typeof value === 'string' && value.length <= 200 && isUuid(id)) return { value, id };
   } catch {
     // fall through
   }

@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import { createDb } from '../../db/connection-node.js';
 import type { AppEnv } from '../app-env.js';
 import type { ApiConfig } from '../env.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../db/log.js';
 import { problem } from '../problems.js';
 import { MemoryRateLimiter } from '../middleware/rate-limit.js';
 import type { RefreshQueue } from '../queue.js';

@@ -6,7 +6,7 @@ import { addUsage, provisionerFor, type UsageCount, type UsageKind } from '../..
 import type { AppEnv } from '../app-env.js';
 import { createTokenKeys, type TokenKeys } from '../auth/jwt.js';
 import type { ApiConfig } from '../env.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../db/log.js';
 import { MemoryRateLimiter, RedisRateLimiter } from '../middleware/rate-limit.js';
 import { bullRefreshQueue } from '../queue.js';
 import type { RedisProvider } from '../redis.js';
@@ -16,7 +16,7 @@ import {
   TtlCache,
   type ControlDb,
   type TenantContext,
-} from '../tenancy/control-plane.js';
+} from '../../db/control-plane.js';
 import type { TenantStatus } from '../../db/schema/control.js';
 
 /** State that may outlive a request: caches and imported keys (no sockets). */

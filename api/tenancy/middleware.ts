@@ -2,9 +2,9 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Tx } from '../../db/connection.js';
 import { withTenantTracked } from '../../db/tenancy.js';
 import type { AppEnv } from '../app-env.js';
-import type { TenantSchema } from '../services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { ApiError } from '../problems.js';
-import { normaliseHost } from './control-plane.js';
+import { normaliseHost } from '../../db/control-plane.js';
 
 /**
  * Resolves the tenant from the request's host (docs/tenancy-and-security.md#resolving-the-tenant).

@@ -2,7 +2,7 @@ import { createDb, type DbHandle } from '../../db/connection-node.js';
 import type { Tx } from '../../db/connection.js';
 import * as tenantSchema from '../../db/schema/tenant.js';
 import { withTenant } from '../../db/tenancy.js';
-import type { TenantSchema } from '../../api/services.js';
+import type { TenantSchema } from '../../db/schema/types.js';
 import { createApiWorld, type ApiWorld } from '../support/api-world.js';
 import { Staff } from './staff-fixtures.js';
 

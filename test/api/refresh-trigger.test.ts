@@ -14,12 +14,12 @@ import * as tenantSchema from '../../db/schema/tenant.js';
 import { seedTenant } from '../../db/seed/index.js';
 import { withTenantTracked } from '../../db/tenancy.js';
 import type { AppEnv } from '../../api/app-env.js';
-import { createLogger } from '../../api/log.js';
+import { createLogger } from '../../db/log.js';
 import { bullRefreshQueue, type RefreshQueue } from '../../api/queue.js';
 import { sharedRedis } from '../../api/redis.js';
 import type { Services } from '../../api/services.js';
 import { tenantTransaction } from '../../api/tenancy/middleware.js';
-import type { TenantContext } from '../../api/tenancy/control-plane.js';
+import type { TenantContext } from '../../db/control-plane.js';
 import { call, startNodeApi, type ApiTarget } from '../support/api.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/environment.js';
 

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES, type LeadFunnelPayload } from '../../analytics/metrics/types.js';
 import { WAREHOUSE_TABLES } from '../../analytics/tables.js';
-import { createLogger as createApiLogger } from '../../api/log.js';
+import { createLogger as createApiLogger } from '../../db/log.js';
 import { bullRefreshQueue } from '../../api/queue.js';
 import { sharedRedis } from '../../api/redis.js';
 import { setTenantStatus } from '../../db/platform.js';

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeadFunnelPayload } from '../../analytics/metrics/types.js';
-import { createLogger as createApiLogger } from '../../api/log.js';
+import { createLogger as createApiLogger } from '../../db/log.js';
 import { bullRefreshQueue } from '../../api/queue.js';
 import { sharedRedis } from '../../api/redis.js';
 import { parseWorkerConfig } from '../../workers/env.js';

@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { parseWorkerConfig, type WorkerConfig } from '../../workers/env.js';
-import { createLogger, type Logger } from '../../workers/log.js';
+import { createLogger, type Logger } from '../../db/log.js';
 import type { MetricsJobData } from '../../workers/contract.js';
 import type { TestEnvironment } from '../support/environment.js';
 import { freePort } from '../support/net.js';

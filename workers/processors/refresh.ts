@@ -4,6 +4,8 @@ import type { RefreshJobData, RefreshJobResult, RefreshMode } from '../contract.
 import type { TenantDirectory, TenantRecord } from '../control.js';
 import type { TenantLocks } from '../locks.js';
 import { refreshAndPublish, type RefreshAndPublishDeps } from '../refresh-and-publish.js';
+import type { Logger } from '../../db/log.js';
+import { isUuid } from '../../db/ids.js';
 
 /**
  * A tenant's refresh job: the payload checked, the tenant looked up in the control plane and
@@ -11,7 +13,6 @@ import { refreshAndPublish, type RefreshAndPublishDeps } from '../refresh-and-pu
  * processor, the queue-less runner and `npm run refresh` all run `runRefresh`.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MODES: readonly RefreshMode[] = ['incremental', 'full'];
 
 export interface RefreshDeps extends RefreshAndPublishDeps {
@@ -35,7 +36,7 @@ export function parseRefreshJobData(data: unknown): RefreshJobData {
   if (Object.keys(rest).length > 0) {
     throw new UnrecoverableError('refresh payload carries only tenantId and mode');
   }
-  if (typeof tenantId !== 'string' || !UUID.test(tenantId)) {
+  if (!isUuid(tenantId)) {
     throw new UnrecoverableError('refresh payload: tenantId must be a UUID');
   }
   if (!MODES.includes(mode as RefreshMode)) {

@@ -8,7 +8,7 @@ import {
   type SweepJobResult,
 } from '../contract.js';
 import type { TenantDirectory } from '../control.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../db/log.js';
 
 /**
  * The scheduler's sweep: one refresh job per active tenant, added with the same

@@ -3,7 +3,7 @@ import type { AppEnv } from '../../app-env.js';
 import { missingAttendance } from '../../attendance/missing.js';
 import { guarded } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../public/shared.js';
+import { todayIn } from '../../../db/dates.js';
 import { permissions } from './shared.js';
 
 const Query = z.object({

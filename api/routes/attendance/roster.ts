@@ -7,7 +7,7 @@ import { classRoster } from '../../attendance/roster.js';
 import { guarded } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../public/shared.js';
+import { todayIn } from '../../../db/dates.js';
 import {
   AttendanceRecord,
   dayKind,

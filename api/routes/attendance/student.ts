@@ -7,7 +7,7 @@ import { ApiError } from '../../problems.js';
 import { guarded, loadScoped } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../public/shared.js';
+import { todayIn } from '../../../db/dates.js';
 import { AttendanceRecord, permissions, presentRecord, readableStudents } from './shared.js';
 
 const MAX_DAYS = 366;

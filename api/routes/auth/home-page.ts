@@ -11,7 +11,7 @@ import * as t from '../../../db/schema/tenant.js';
 import { PERMISSIONS } from '../../../db/tenant-defaults.js';
 import type { Tx } from '../../../db/connection.js';
 import type { Principal } from '../../auth/principal.js';
-import type { TenantSchema } from '../../services.js';
+import type { TenantSchema } from '../../../db/schema/types.js';
 import { BASE_STYLE, html, join, raw, type Html } from '../../../dashboards/html.js';
 import { pageHeaders, sha256Base64 } from './login-page.js';
 

@@ -5,7 +5,7 @@ import * as t from '../../../db/schema/tenant.js';
 import { classRules, rowScope, studentRules, type ScopeRules } from '../../auth/scope.js';
 import { bandsOf, type GradeBand, type ScoreLine } from '../../grades/compute.js';
 import type { Ctx } from '../../resources/crud.js';
-import { todayIn } from '../public/shared.js';
+import { todayIn } from '../../../db/dates.js';
 import { uuidList } from '../../resources/sql.js';
 
 export const GRADE_PERMISSIONS = { read: 'grades.read', write: 'grades.write' } as const;

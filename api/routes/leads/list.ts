@@ -9,6 +9,7 @@ import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
 import { Lead, leadJson } from './shape.js';
 import { literalPrefix } from '../../resources/sql.js';
+import { isUuid } from '../../../db/ids.js';
 
 const DATE_OR_TIME = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
 const bound = (what: string, edge: 'from' | 'to') =>
@@ -85,7 +86,6 @@ interface Cursor {
 }
 
 const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function encodeCursor(c: Cursor): string {
   return btoa(JSON.stringify([c.at, c.id]))
@@ -97,8 +97,7 @@ function encodeCursor(c: Cursor): string {
 function decodeCursor(raw: string): Cursor {
   try {
     const [at, id] = JSON.parse(atob(raw.replace(/-/g, '+').replace(/_/g, '/'))) as unknown[];
-    if (typeof at === 'string' && CURSOR_AT.test(at) && typeof id === 'string' && UUID.test(id))
-      return { at, id };
+    if (typeof at === 'string' && CURSOR_AT.test(at) && isUuid(id)) return { at, id };
   } catch {
     // fall through
   }

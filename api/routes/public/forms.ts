@@ -5,7 +5,7 @@ import type { AppEnv } from '../../app-env.js';
 import { tenantSiteHosts } from '../../middleware/cors.js';
 import { IDEMPOTENCY_FIELD } from '../../middleware/forms.js';
 import { ApiError } from '../../problems.js';
-import { normaliseHost } from '../../tenancy/control-plane.js';
+import { normaliseHost } from '../../../db/control-plane.js';
 import { problemResponses } from '../openapi.js';
 import { allowedRedirect } from './form-posts.js';
 import { layout, newNonce, pageHeaders } from './pages.js';

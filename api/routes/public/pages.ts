@@ -3,7 +3,7 @@ import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { AppEnv } from '../../app-env.js';
 import type { InvalidParam } from '../../problems.js';
-import type { TenantContext } from '../../tenancy/control-plane.js';
+import type { TenantContext } from '../../../db/control-plane.js';
 
 /**
  * Small server-rendered pages of the public endpoints: the answer to a plain form post

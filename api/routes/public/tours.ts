@@ -18,8 +18,8 @@ import {
   FORM_NOTE,
   LeadReceipt,
   resolveSchool,
-  todayIn,
 } from './shared.js';
+import { todayIn } from '../../../db/dates.js';
 
 /** The stage a tour request moves a lead to (forward only). */
 export const TOUR_STAGE = 'tour_scheduled';

@@ -1,10 +1,33 @@
 import { and, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
-import type { Db } from '../../db/connection.js';
-import * as control from '../../db/schema/control.js';
-import { decryptSecret } from '../../db/secrets.js';
+import * as control from './schema/control.js';
+import type { ControlDb } from './schema/types.js';
+import { decryptSecret } from './secrets.js';
 
-export type ControlSchema = typeof control;
-export type ControlDb = Db<ControlSchema>;
+/**
+ * The one reader of the control plane, for the API and the workers: tenants by host, id and
+ * slug, a tenant's own hostnames, branch connection URIs. The caches are injected: the API
+ * keeps them per process on Node and per isolate on workerd (a reader is built per request
+ * there, and only module state lives as long as the isolate); the workers per process.
+ */
+
+export type { ControlDb };
+
+/** What the workers know about a tenant: its status, zone and branch. */
+export interface TenantRecord {
+  id: string;
+  slug: string;
+  status: string;
+  timezone: string;
+  branchId: string;
+}
+
+const recordColumns = {
+  id: control.tenants.id,
+  slug: control.tenants.slug,
+  status: control.tenants.status,
+  timezone: control.tenants.timezone,
+  branchId: control.tenants.branchId,
+};
 
 /** What the API knows about a tenant while serving one of its requests. */
 export interface TenantContext {
@@ -53,6 +76,10 @@ export class TtlCache<T> {
     this.entries.set(key, { value, expires: now + ttlMs });
   }
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }
@@ -71,6 +98,13 @@ export interface ControlPlaneOptions {
   statusTtlMs: number;
   /** Cache of each tenant's own hostnames (see siteHosts); one per process or isolate by default. */
   siteHostsCache?: TtlCache<readonly string[]>;
+  /**
+   * Tenant id → lookup in flight or done (see tenant), reused for `ttlMs` hit or miss: the
+   * workers' cache, where concurrent jobs of one tenant share one query. Per reader by default.
+   */
+  tenantCache?: TtlCache<Promise<TenantRecord | null>>;
+  /** Whether branchUrl refuses a branch that is not `ready` (the API); default true. */
+  readyBranchesOnly?: boolean;
 }
 
 /**
@@ -90,9 +124,50 @@ export function normaliseHost(host: string | undefined | null): string | null {
     : null;
 }
 
-/** Read-side of the control plane the API needs on every request, cached. */
+/** The control-plane reader (see the top of this file). */
 export class ControlPlane {
-  constructor(private readonly options: ControlPlaneOptions) {}
+  private readonly tenantCache: TtlCache<Promise<TenantRecord | null>>;
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    this.tenantCache = options.tenantCache ?? new TtlCache();
+  }
+
+  /** A tenant by id, cached for `ttlMs` (a failed lookup is not an answer: never cached). */
+  tenant(id: string): Promise<TenantRecord | null> {
+    const key = id.toLowerCase();
+    const hit = this.tenantCache.get(key);
+    if (hit) return hit;
+    const value = this.options.open().then(async (db) => {
+      const [row] = await db
+        .select(recordColumns)
+        .from(control.tenants)
+        .where(eq(control.tenants.id, key));
+      return row ?? null;
+    });
+    this.tenantCache.set(key, value, this.options.ttlMs);
+    value.catch(() => this.tenantCache.delete(key));
+    return value;
+  }
+
+  /** A tenant by slug (uncached: operator commands). */
+  async tenantBySlug(slug: string): Promise<TenantRecord | null> {
+    const db = await this.options.open();
+    const [row] = await db
+      .select(recordColumns)
+      .from(control.tenants)
+      .where(eq(control.tenants.slug, slug));
+    return row ?? null;
+  }
+
+  /** Every tenant whose status is `active`, by id (uncached: the sweep runs rarely). */
+  async activeTenants(): Promise<TenantRecord[]> {
+    const db = await this.options.open();
+    return db
+      .select(recordColumns)
+      .from(control.tenants)
+      .where(eq(control.tenants.status, 'active'))
+      .orderBy(control.tenants.id);
+  }
 
   /**
    * The tenant a hostname belongs to: an exact `tenant_domains` match, else
@@ -195,6 +270,13 @@ export class ControlPlane {
     (this.options.siteHostsCache ?? sharedSiteHosts).clear();
   }
 
+  /** Forgets every cached answer of this reader (the workers' close). */
+  forgetAll(): void {
+    this.forgetHosts();
+    this.tenantCache.clear();
+    this.options.branchCache.clear();
+  }
+
   /**
    * The hostnames of a tenant's own verified `site` and `app` domains (lower-case, no port), e.g. the
    * origins its public endpoints accept (CORS). Cached for the tenant-cache TTL (a domain added
@@ -230,7 +312,12 @@ export class ControlPlane {
       .select({ secret: control.branches.connectionSecret, status: control.branches.status })
       .from(control.branches)
       .where(eq(control.branches.id, branchId));
-    if (!row || row.status !== 'ready') throw new Error(`branch ${branchId} is not ready`);
+    const readyOnly = this.options.readyBranchesOnly !== false;
+    if (!row || (readyOnly && row.status !== 'ready')) {
+      throw new Error(
+        `branch ${branchId} ${readyOnly ? 'is not ready' : 'not found in the control plane'}`,
+      );
+    }
     const url = await decryptSecret(row.secret, this.options.secretKey);
     this.options.branchCache.set(branchId, url, 10 * 60_000);
     return url;
