@@ -204,6 +204,7 @@ await run(async () => {
       banner({
         port: actualPort,
         dataDir: embedded ? dataDir : null,
+        controlUrl: env.DATABASE_URL,
         warehouseDir: workerConfig.WAREHOUSE_DIR,
         jobs: worker
           ? `BullMQ queue "${workerConfig.METRICS_QUEUE}" on ${new URL(workerConfig.REDIS_URL).host}, worker in this process`
@@ -387,6 +388,8 @@ function closeServer(server: ServerType): Promise<void> {
 function banner(o: {
   port: number;
   dataDir: string | null;
+  /** The control plane the operator CLIs must be pointed at while the demo runs. */
+  controlUrl: string;
   warehouseDir: string;
   jobs: string;
   seconds: number;
@@ -411,8 +414,10 @@ function banner(o: {
     `  data        ${o.dataDir ? `embedded PostgreSQL (PGlite) in ${join(o.dataDir, 'pg')}` : 'DATABASE_URL'}`,
     `  warehouse   ${resolve(o.warehouseDir)}`,
     `  jobs        ${o.jobs}`,
-    '  A school site of your own: npm run tenant -- add-domain --slug SLUG --domain www.example.org',
-    '    [--school ORG_UNIT_ID], publish the token it prints, then npm run tenant -- verify-domain',
+    '  A school site of your own, while the demo runs (the CLI reaches its databases with this URL):',
+    `    DATABASE_URL=${o.dataDir ? o.controlUrl : '$DATABASE_URL'} npm run tenant -- add-domain --slug SLUG \\`,
+    '    --domain www.example.org [--school ORG_UNIT_ID], publish the token it prints, then',
+    '    the same with verify-domain',
     '    (docs/websites.md: the embedded form, plain HTML forms and JSON, with snippets)',
     '  These are demo-only credentials. Press Ctrl-C to stop.',
     '',
