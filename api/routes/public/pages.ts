@@ -162,7 +162,7 @@ export function errorPage(
     'Please check the form',
     html`<h1>Please check the form</h1>
       <div class="errors" role="alert">
-        <p>${detail}</p>
+        <p>${items.length ? 'Some answers need another look:' : detail}</p>
         ${
           items.length
             ? html`<ul>
