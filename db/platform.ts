@@ -10,45 +10,33 @@ import {
 } from './migrate.js';
 import * as control from './schema/control.js';
 import type { BranchKind, BranchProvisioner } from './branches/provisioner.js';
-import * as tenants from './tenants.js';
 import {
   branchValues,
-  DEFAULT_PLANS,
+  provisionerFor as provisionerWith,
   toProvisioned,
-  type AddDomainInput,
+} from './tenants/branches.js';
+import {
+  createTenant as create,
   type CreatedTenant,
   type CreateTenantInput,
-  type OpenDb,
-  type PlatformDeps,
-  type SetStatusInput,
-  type TenantSummary,
-} from './tenants.js';
+} from './tenants/create.js';
+import type { OpenDb, PlatformDeps } from './tenants/deps.js';
+import { listTenants as list, type TenantSummary } from './tenants/directory.js';
+import { addDomain as add, type AddDomainInput } from './tenants/domains.js';
+import { DEFAULT_PLANS } from './tenants/plans.js';
+import { setTenantStatus as setStatus, type SetStatusInput } from './tenants/status.js';
 
 /**
  * Platform operations for Node processes (the tenant CLI, migrations, tests): the
- * runtime-neutral operations of db/tenants.ts wired to `pg`, plus `migrateAll`, which
+ * runtime-neutral operations of db/tenants/ wired to `pg`, plus `migrateAll`, which
  * reads the migration files from disk and so exists on Node only.
  */
-
-export {
-  BUNDLED_TENANT_SCHEMA_VERSION,
-  DEFAULT_PLANS,
-  normaliseHostname,
-  OPERATOR_SLUG,
-  PlatformError,
-  validateSlug,
-  type AddDomainInput,
-  type CreatedTenant,
-  type CreateTenantInput,
-  type PlatformErrorCode,
-  type TenantSummary,
-} from './tenants.js';
 
 /** Opens connections over `pg` (TCP): what every Node caller of this module uses. */
 export const openNode: OpenDb = (url, schema, max) => createDb({ driver: 'pg', url, schema, max });
 
 export function provisionerFor(env: DbEnv): BranchProvisioner {
-  return tenants.provisionerFor(env, openNode);
+  return provisionerWith(env, openNode);
 }
 
 const rolesOf = (env: DbEnv) => ({
@@ -155,11 +143,11 @@ export async function migrateAll(
 }
 
 /**
- * Creates a tenant on the pool or a new dedicated branch (see db/tenants.ts): seeds its
+ * Creates a tenant on the pool or a new dedicated branch (see db/tenants/create.ts): seeds its
  * defaults and first admin; nothing is left half-created when any step fails.
  */
 export function createTenant(env: DbEnv, input: CreateTenantInput): Promise<CreatedTenant> {
-  return withDeps(env, (deps) => tenants.createTenant(deps, input));
+  return withDeps(env, (deps) => create(deps, input));
 }
 
 /** Adds a hostname to a tenant, optionally bound to one of its schools (a school's own site). */
@@ -167,18 +155,18 @@ export async function addDomain(
   env: DbEnv,
   input: AddDomainInput,
 ): Promise<{ hostname: string; tenantId: string }> {
-  const added = await withDeps(env, (deps) => tenants.addDomain(deps, input));
+  const added = await withDeps(env, (deps) => add(deps, input));
   return { hostname: added.hostname, tenantId: added.tenantId };
 }
 
 /** Suspends or reactivates a tenant. */
 export async function setTenantStatus(env: DbEnv, input: SetStatusInput): Promise<void> {
-  await withDeps(env, (deps) => tenants.setTenantStatus(deps, input));
+  await withDeps(env, (deps) => setStatus(deps, input));
 }
 
 /** Every tenant with its branch and domains, by slug. */
 export function listTenants(env: DbEnv): Promise<TenantSummary[]> {
-  return withDeps(env, (deps) => tenants.listTenants(deps));
+  return withDeps(env, (deps) => list(deps));
 }
 
 /**

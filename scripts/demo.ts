@@ -11,7 +11,7 @@ import { parseDbEnv, type DbEnv } from '../db/env.js';
 import { migrateAll, openNode, provisionerFor, tenantBranchOwner } from '../db/platform.js';
 import * as controlSchema from '../db/schema/control.js';
 import { PRESETS, SeedRefusedError, seedTenant, type PresetName } from '../db/seed/index.js';
-import { createTenant } from '../db/tenants.js';
+import { createTenant } from '../db/tenants/create.js';
 import { ControlPlane } from '../workers/control.js';
 import { parseWorkerConfig } from '../workers/env.js';
 import { createInlineRunner, type InlineRunner } from '../workers/inline.js';

@@ -1,4 +1,5 @@
-import { createTenant, type CreatedTenant } from '../../db/platform.js';
+import { createTenant } from '../../db/platform.js';
+import type { CreatedTenant } from '../../db/tenants/create.js';
 import {
   call,
   startNodeApi,

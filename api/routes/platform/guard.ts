@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { PlatformError, type PlatformErrorCode } from '../../../db/tenants.js';
+import { PlatformError, type PlatformErrorCode } from '../../../db/tenants/errors.js';
 import type { AppEnv } from '../../app-env.js';
 import { authenticate } from '../../auth/middleware.js';
 import { ApiError, type ErrorCode } from '../../problems.js';

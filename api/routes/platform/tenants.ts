@@ -1,13 +1,9 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import {
-  addDomain,
-  createTenant,
-  getTenant,
-  listTenants,
-  setTenantStatus,
-  type TenantSummary,
-} from '../../../db/tenants.js';
+import { createTenant } from '../../../db/tenants/create.js';
+import { getTenant, listTenants, type TenantSummary } from '../../../db/tenants/directory.js';
+import { addDomain } from '../../../db/tenants/domains.js';
+import { setTenantStatus } from '../../../db/tenants/status.js';
 import type { AppEnv } from '../../app-env.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
