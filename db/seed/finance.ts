@@ -11,7 +11,7 @@
  */
 import { DAY_MS, HOUR_MS, dayOf, endOfMonth, localMs, ymdOf } from './dates.js';
 import { Stream, hashFloat, rngFor, type Rng } from './random.js';
-import { atMost, DayKind, type Family, type School, type World } from './world.js';
+import { atMost, DayKind, type Family, type School, type World } from './world/model.js';
 
 export type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
 export type PaymentMethod = 'card' | 'ach' | 'esa' | 'check' | 'cash';

@@ -1,7 +1,7 @@
 import { DAY_MS, HOUR_MS, localMs } from './dates.js';
 import { SCORE_COMMENTS } from './names.js';
 import { Stream, hashFloat, rngFor } from './random.js';
-import { Table, atMost, type ClassSection, type World } from './world.js';
+import { Table, atMost, type ClassSection, type World } from './world/model.js';
 
 /**
  * A class's gradebook for its term: the assignments planned at its start and every score

@@ -11,7 +11,7 @@ import {
   GRADE_LABELS,
   Table,
   type World,
-} from '../world.js';
+} from '../world/model.js';
 import type { TableContext } from './context.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { TableSource } from '../copy.js';
 import { gradeLabel, leadContext, linkConversions, simulateLead } from '../leads.js';
 import { IdSequence } from '../random.js';
-import { GRADE_LABELS, Table } from '../world.js';
+import { GRADE_LABELS, Table } from '../world/model.js';
 import type { TableContext } from './context.js';
 
 /**

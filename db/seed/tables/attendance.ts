@@ -2,7 +2,7 @@ import type { TableSource } from '../copy.js';
 import { localMs, MINUTE_MS, weekday } from '../dates.js';
 import { EXCUSED_REASONS, TARDY_REASONS } from '../names.js';
 import { IdSequence, rngFor, Stream } from '../random.js';
-import { Table } from '../world.js';
+import { Table } from '../world/model.js';
 import type { TableContext } from './context.js';
 
 /**

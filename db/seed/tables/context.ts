@@ -1,5 +1,5 @@
 import { DateFormat } from '../dates.js';
-import type { World } from '../world.js';
+import type { World } from '../world/model.js';
 
 /** Ids that exist in the tenant before seeding and that seeded rows point at. */
 export interface TenantRefs {

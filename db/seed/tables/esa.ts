@@ -1,6 +1,6 @@
 import type { TableSource } from '../copy.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../dates.js';
-import { atMost, Table, type World } from '../world.js';
+import { atMost, Table, type World } from '../world/model.js';
 import type { TableContext } from './context.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { TableSource } from '../copy.js';
 import { type AccountBook, FinanceOrdinals, simulateAccount } from '../finance.js';
 import { IdSequence } from '../random.js';
-import { Table, type World } from '../world.js';
+import { Table, type World } from '../world/model.js';
 import type { TableContext } from './context.js';
 import { esaIds } from './esa.js';
 

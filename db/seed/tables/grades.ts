@@ -1,7 +1,7 @@
 import type { TableSource } from '../copy.js';
 import { planAssignments, scoreOutcomes } from '../gradebook.js';
 import { IdSequence } from '../random.js';
-import { Table } from '../world.js';
+import { Table } from '../world/model.js';
 import type { TableContext } from './context.js';
 
 /**

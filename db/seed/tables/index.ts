@@ -1,5 +1,5 @@
 import type { TableSource } from '../copy.js';
-import type { World } from '../world.js';
+import type { World } from '../world/model.js';
 import { academicTables } from './academic.js';
 import { admissionsTables } from './admissions.js';
 import { attendanceTables } from './attendance.js';

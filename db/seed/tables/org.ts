@@ -1,7 +1,7 @@
 import type { TableSource } from '../copy.js';
 import { HOUR_MS, MINUTE_MS } from '../dates.js';
 import { IdSequence } from '../random.js';
-import { atMost, DAY_KIND_NAMES, GRADE_LABELS, Table } from '../world.js';
+import { atMost, DAY_KIND_NAMES, GRADE_LABELS, Table } from '../world/model.js';
 import type { TableContext } from './context.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { TableSource } from '../copy.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../dates.js';
 import { hashFloat, IdSequence, Stream } from '../random.js';
-import { atMost, GRADE_LABELS, Table, type World } from '../world.js';
+import { atMost, GRADE_LABELS, Table, type World } from '../world/model.js';
 import type { TableContext } from './context.js';
 
 /**
