@@ -1,12 +1,14 @@
 import { DAY_MS, dayOf, isWeekend, localMs } from '../dates.js';
 import { DENIAL_NOTES } from '../names.js';
-import { rngFor, Stream } from '../random.js';
+import { rngFor, Stream, type Rng } from '../random.js';
 import {
+  type Enrollment,
   type EsaApplication,
   type EsaDisbursement,
   type EsaProgram,
   type EsaStatus,
   INSTRUCTIONAL_DAYS,
+  type SchoolYear,
   Table,
   type World,
 } from './model.js';
@@ -35,7 +37,7 @@ export function buildEsa(world: World): void {
   const { seed, students, schools, years } = world;
   const ids = world.ids(Table.esaProgram, 16);
   world.esaPrograms = ESA_PROGRAMS.map((p, idx) => ({ ...p, idx, id: ids.at(idx) }));
-  let disbursementOrdinal = 0;
+  const ordinals = { disbursement: 0 };
   for (const s of students) {
     for (let yearIdx = 0; yearIdx < 2; yearIdx++) {
       const e = s.enroll[yearIdx];
@@ -117,41 +119,58 @@ export function buildEsa(world: World): void {
         disbursements: [],
       };
       if (status === 'approved' && awarded !== null && awarded > 0) {
-        const decidedDay = Math.floor(decidedMs / DAY_MS);
-        const quarters = [
-          dayOf(year.startYear, 7, 15),
-          dayOf(year.startYear, 10, 15),
-          dayOf(year.startYear + 1, 1, 15),
-          dayOf(year.startYear + 1, 4, 15),
-        ];
-        const share = Math.floor(awarded / 4 / 100) * 100;
-        quarters.forEach((q, i) => {
-          const amount = i === 3 ? awarded - share * 3 : share;
-          if (amount <= 0) return;
-          let scheduled = Math.max(q, decidedDay + 10);
-          while (isWeekend(scheduled)) scheduled++;
-          const paidOn = scheduled + rng.between(0, 3);
-          const left =
-            e.exitDay >= 0 &&
-            e.exitDay < scheduled &&
-            e.status !== 'completed' &&
-            e.status !== 'graduated';
-          const status: EsaDisbursement['status'] = left
-            ? 'cancelled'
-            : paidOn <= world.asOf
-              ? 'disbursed'
-              : 'scheduled';
-          app.disbursements.push({
-            ordinal: disbursementOrdinal++,
-            amount,
-            scheduledDay: scheduled,
-            disbursedDay: status === 'disbursed' ? paidOn : -1,
-            status,
-          });
-        });
+        scheduleDisbursements(world, app, e, year, { awarded, decidedMs }, rng, ordinals);
       }
       world.esa.push(app);
       world.esaByStudentYear.set(s.idx * 2 + yearIdx, app);
     }
   }
+}
+
+/**
+ * An approved award paid in four quarterly disbursements, none before ten days after the
+ * decision; those after the student left are cancelled, those after as-of still scheduled.
+ */
+function scheduleDisbursements(
+  world: World,
+  app: EsaApplication,
+  e: Enrollment,
+  year: SchoolYear,
+  decision: { awarded: number; decidedMs: number },
+  rng: Rng,
+  ordinals: { disbursement: number },
+): void {
+  const { awarded, decidedMs } = decision;
+  const decidedDay = Math.floor(decidedMs / DAY_MS);
+  const quarters = [
+    dayOf(year.startYear, 7, 15),
+    dayOf(year.startYear, 10, 15),
+    dayOf(year.startYear + 1, 1, 15),
+    dayOf(year.startYear + 1, 4, 15),
+  ];
+  const share = Math.floor(awarded / 4 / 100) * 100;
+  quarters.forEach((q, i) => {
+    const amount = i === 3 ? awarded - share * 3 : share;
+    if (amount <= 0) return;
+    let scheduled = Math.max(q, decidedDay + 10);
+    while (isWeekend(scheduled)) scheduled++;
+    const paidOn = scheduled + rng.between(0, 3);
+    const left =
+      e.exitDay >= 0 &&
+      e.exitDay < scheduled &&
+      e.status !== 'completed' &&
+      e.status !== 'graduated';
+    const status: EsaDisbursement['status'] = left
+      ? 'cancelled'
+      : paidOn <= world.asOf
+        ? 'disbursed'
+        : 'scheduled';
+    app.disbursements.push({
+      ordinal: ordinals.disbursement++,
+      amount,
+      scheduledDay: scheduled,
+      disbursedDay: status === 'disbursed' ? paidOn : -1,
+      status,
+    });
+  });
 }

@@ -5,6 +5,7 @@ import {
   atMost,
   type Enrollment,
   INSTRUCTIONAL_DAYS,
+  type School,
   type SchoolCalendar,
   type Student,
   Table,
@@ -41,128 +42,158 @@ function instructionalBetween(cal: SchoolCalendar, rng: Rng, from: number, to: n
 }
 
 export function buildStudents(world: World): void {
-  const { seed, schools, years } = world;
-  const students = world.students;
-  const create = (schoolIdx: number): Student => {
-    const idx = students.length;
-    const rng = rngFor(seed, Stream.student, idx);
-    const iep = rng.chance(0.12);
-    const s: Student = {
-      idx,
-      id: '',
-      number: String(1_000_000 + idx * 7 + (hash32(seed, idx) % 7)),
-      firstName: '',
-      middleName: null,
-      lastName: '',
-      preferredName: null,
-      gender: rng.chance(0.01) ? 'nonbinary' : rng.chance(0.5) ? 'female' : 'male',
-      dob: 0,
-      schoolIdx,
-      grade: 0,
-      status: 'active',
-      iep,
-      section504: !iep && rng.chance(0.06),
-      enroll: [null, null],
-      familyIdx: -1,
-      siblingOrder: 0,
-      absence: absencePropensity(rng),
-      tardy: rng.uniform(0.01, 0.08),
-      ability: Math.max(45, Math.min(99, rng.normal(84.5, 7.5))),
-      missing: missingPropensity(rng),
-      late: rng.uniform(0, 0.12),
-      lunch: rng.chance(0.35),
-      care: rng.chance(0.15),
-      createdMs: 0,
-      updatedMs: 0,
-    };
-    students.push(s);
-    return s;
-  };
-
-  for (const school of schools) {
-    const cals = school.calendars;
-    const lowest = school.grades[0]!;
-    const rng = rngFor(seed, Stream.student, 1_000_000 + school.idx);
+  for (const school of world.schools) {
+    const rng = rngFor(world.seed, Stream.student, 1_000_000 + school.idx);
     const size = (g: number) =>
       Math.max(1, Math.round(school.perGrade * rng.uniform(0.9, 1.1) * (g === 12 ? 0.92 : 1)));
+    const prevByGrade = enrolPreviousYear(world, school, size);
+    enrolCurrentYear(world, school, size, prevByGrade);
+  }
+  finishStudents(world);
+}
 
-    // Previous year: everyone who was enrolled at some point.
-    const prevByGrade = new Map<number, Student[]>();
-    for (const g of school.grades) {
-      const list: Student[] = [];
-      const n = size(g);
-      for (let i = 0; i < n; i++) {
-        const s = create(school.idx);
-        const srng = rngFor(seed, Stream.student, s.idx, 1);
-        const cal = cals[0]!;
-        const mid = srng.chance(0.05);
-        const entry = mid ? instructionalBetween(cal, srng, 10, 150) : cal.instructional[0]!;
-        const e: Enrollment = {
-          schoolIdx: school.idx,
-          grade: g,
-          entryDay: entry,
-          exitDay: -1,
-          status: g === 12 ? 'graduated' : 'completed',
-          exitReason: null,
-          midYearEntry: mid,
-          isNew: mid || g === lowest || srng.chance(0.08),
-        };
-        if (srng.chance(0.035)) {
-          const entryIdx = cal.instructional.indexOf(entry);
-          e.exitDay = instructionalBetween(cal, srng, entryIdx + 5, 175);
-          e.status = srng.chance(0.6) ? 'transferred' : 'withdrawn';
-          e.exitReason = srng.pick(EXIT_REASONS);
-        } else {
-          e.exitDay = cal.instructional[INSTRUCTIONAL_DAYS - 1]!;
-        }
-        s.enroll[0] = e;
-        list.push(s);
-      }
-      prevByGrade.set(g, list);
-    }
+/** A new student of a school, appended to the world, its enrollments still to be made. */
+function newStudent(world: World, schoolIdx: number): Student {
+  const { seed, students } = world;
+  const idx = students.length;
+  const rng = rngFor(seed, Stream.student, idx);
+  const iep = rng.chance(0.12);
+  const s: Student = {
+    idx,
+    id: '',
+    number: String(1_000_000 + idx * 7 + (hash32(seed, idx) % 7)),
+    firstName: '',
+    middleName: null,
+    lastName: '',
+    preferredName: null,
+    gender: rng.chance(0.01) ? 'nonbinary' : rng.chance(0.5) ? 'female' : 'male',
+    dob: 0,
+    schoolIdx,
+    grade: 0,
+    status: 'active',
+    iep,
+    section504: !iep && rng.chance(0.06),
+    enroll: [null, null],
+    familyIdx: -1,
+    siblingOrder: 0,
+    absence: absencePropensity(rng),
+    tardy: rng.uniform(0.01, 0.08),
+    ability: Math.max(45, Math.min(99, rng.normal(84.5, 7.5))),
+    missing: missingPropensity(rng),
+    late: rng.uniform(0, 0.12),
+    lunch: rng.chance(0.35),
+    care: rng.chance(0.15),
+    createdMs: 0,
+    updatedMs: 0,
+  };
+  students.push(s);
+  return s;
+}
 
-    // Current year: returning students move up a grade; new students fill each grade.
-    const cal = cals[1]!;
-    for (const g of school.grades) {
-      const returning =
-        g === lowest
-          ? []
-          : (prevByGrade.get(g - 1) ?? []).filter((s) => {
-              const e = s.enroll[0]!;
-              return e.status === 'completed' && hashFloat(seed, Stream.student, s.idx, 2) < 0.9;
-            });
-      const target = size(g);
-      const fresh = Math.max(Math.round(target * 0.04), target - returning.length);
-      const cohort = [...returning];
-      for (let i = 0; i < fresh; i++) cohort.push(create(school.idx));
-      for (const s of cohort) {
-        const srng = rngFor(seed, Stream.student, s.idx, 3);
-        const isNew = s.enroll[0] === null;
-        const mid = isNew && srng.chance(0.2);
-        const entry = mid ? instructionalBetween(cal, srng, 10, 150) : cal.instructional[0]!;
-        // A mid-year start after as-of has not happened yet: that family is still a lead.
-        if (entry > world.asOf && mid) continue;
-        const e: Enrollment = {
-          schoolIdx: school.idx,
-          grade: g,
-          entryDay: entry,
-          exitDay: -1,
-          status: 'active',
-          exitReason: null,
-          midYearEntry: mid,
-          isNew,
-        };
-        const exitDay = instructionalBetween(cal, srng, cal.instructional.indexOf(entry) + 5, 175);
-        if (srng.chance(0.035) && exitDay <= world.asOf) {
-          e.exitDay = exitDay;
-          e.status = srng.chance(0.6) ? 'transferred' : 'withdrawn';
-          e.exitReason = srng.pick(EXIT_REASONS);
-        }
-        s.enroll[1] = e;
+/** Previous year: everyone who was enrolled at some point, by grade. */
+function enrolPreviousYear(
+  world: World,
+  school: School,
+  size: (grade: number) => number,
+): Map<number, Student[]> {
+  const { seed } = world;
+  const cals = school.calendars;
+  const lowest = school.grades[0]!;
+  const prevByGrade = new Map<number, Student[]>();
+  for (const g of school.grades) {
+    const list: Student[] = [];
+    const n = size(g);
+    for (let i = 0; i < n; i++) {
+      const s = newStudent(world, school.idx);
+      const srng = rngFor(seed, Stream.student, s.idx, 1);
+      const cal = cals[0]!;
+      const mid = srng.chance(0.05);
+      const entry = mid ? instructionalBetween(cal, srng, 10, 150) : cal.instructional[0]!;
+      const e: Enrollment = {
+        schoolIdx: school.idx,
+        grade: g,
+        entryDay: entry,
+        exitDay: -1,
+        status: g === 12 ? 'graduated' : 'completed',
+        exitReason: null,
+        midYearEntry: mid,
+        isNew: mid || g === lowest || srng.chance(0.08),
+      };
+      if (srng.chance(0.035)) {
+        const entryIdx = cal.instructional.indexOf(entry);
+        e.exitDay = instructionalBetween(cal, srng, entryIdx + 5, 175);
+        e.status = srng.chance(0.6) ? 'transferred' : 'withdrawn';
+        e.exitReason = srng.pick(EXIT_REASONS);
+      } else {
+        e.exitDay = cal.instructional[INSTRUCTIONAL_DAYS - 1]!;
       }
+      s.enroll[0] = e;
+      list.push(s);
     }
+    prevByGrade.set(g, list);
   }
 
+  return prevByGrade;
+}
+
+/** Current year: returning students move up a grade; new students fill each grade. */
+function enrolCurrentYear(
+  world: World,
+  school: School,
+  size: (grade: number) => number,
+  prevByGrade: Map<number, Student[]>,
+): void {
+  const { seed } = world;
+  const cals = school.calendars;
+  const lowest = school.grades[0]!;
+  const cal = cals[1]!;
+  for (const g of school.grades) {
+    const returning =
+      g === lowest
+        ? []
+        : (prevByGrade.get(g - 1) ?? []).filter((s) => {
+            const e = s.enroll[0]!;
+            return e.status === 'completed' && hashFloat(seed, Stream.student, s.idx, 2) < 0.9;
+          });
+    const target = size(g);
+    const fresh = Math.max(Math.round(target * 0.04), target - returning.length);
+    const cohort = [...returning];
+    for (let i = 0; i < fresh; i++) cohort.push(newStudent(world, school.idx));
+    for (const s of cohort) {
+      const srng = rngFor(seed, Stream.student, s.idx, 3);
+      const isNew = s.enroll[0] === null;
+      const mid = isNew && srng.chance(0.2);
+      const entry = mid ? instructionalBetween(cal, srng, 10, 150) : cal.instructional[0]!;
+      // A mid-year start after as-of has not happened yet: that family is still a lead.
+      if (entry > world.asOf && mid) continue;
+      const e: Enrollment = {
+        schoolIdx: school.idx,
+        grade: g,
+        entryDay: entry,
+        exitDay: -1,
+        status: 'active',
+        exitReason: null,
+        midYearEntry: mid,
+        isNew,
+      };
+      const exitDay = instructionalBetween(cal, srng, cal.instructional.indexOf(entry) + 5, 175);
+      if (srng.chance(0.035) && exitDay <= world.asOf) {
+        e.exitDay = exitDay;
+        e.status = srng.chance(0.6) ? 'transferred' : 'withdrawn';
+        e.exitReason = srng.pick(EXIT_REASONS);
+      }
+      s.enroll[1] = e;
+    }
+  }
+}
+
+/**
+ * Drops students never admitted, renumbers the rest, and derives each one's id, school,
+ * grade, status, date of birth and record times from its enrollments.
+ */
+function finishStudents(world: World): void {
+  const { seed, years } = world;
+  const students = world.students;
   // Students whose only enrollment would start after as-of were never admitted: drop them
   // and renumber, since indices must be dense and ordered like the ids.
   world.students = students.filter((s) => s.enroll[0] !== null || s.enroll[1] !== null);
