@@ -1,5 +1,6 @@
 import type { TableSource } from '../copy.js';
-import { type AccountBook, FinanceOrdinals, simulateAccount } from '../finance.js';
+import { simulateAccount } from '../finance/account.js';
+import { FinanceOrdinals, type AccountBook } from '../finance/records.js';
 import { IdSequence } from '../random.js';
 import { Table, type World } from '../world/model.js';
 import type { TableContext } from './context.js';
@@ -7,7 +8,7 @@ import { esaIds } from './esa.js';
 
 /**
  * Finance: one billing account per family, its invoices, lines, payments and allocations.
- * The last four replay the same per-account simulation (db/seed/finance.ts), in the same
+ * The last four replay the same per-account simulation (db/seed/finance/account.ts), in the same
  * order, so each table streams without holding the others.
  */
 
