@@ -64,7 +64,7 @@ const {
   const root = await staff.root(a);
   const north = await staff.school(a, 'North');
   const south = await staff.school(a, 'South');
-  const admin = await staff.token(a, h.tenants.alpha.adminUserId);
+  const admin = await h.admin('alpha');
   const principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
   const office = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
   const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);

@@ -125,8 +125,8 @@ async function build(runtime: string): Promise<Fixture> {
 }
 
 const { redis, queue, admin, betaAdmin, betaClass, betaStudent } = await h.setup(async () => {
-  const admin = await staff.token(h.tenants.alpha.id, h.tenants.alpha.adminUserId);
-  const betaAdmin = await staff.token(h.tenants.beta.id, h.tenants.beta.adminUserId);
+  const admin = await h.admin('alpha');
+  const betaAdmin = await h.admin('beta');
   await emptyRole(staff, h.tenants.alpha.id, NO_ACCESS);
   const betaSchool = await staff.school(h.tenants.beta.id, 'Beta School');
   const betaTeacher = await staff.user(h.tenants.beta.id, [{ role: 'teacher' }]);

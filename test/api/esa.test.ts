@@ -43,7 +43,7 @@ const {
   const north = await staff.school(a, 'North');
   const south = await staff.school(a, 'South');
   const year = await schoolYear(staff, a, await staff.root(a));
-  const admin = await staff.token(a, h.tenants.alpha.adminUserId);
+  const admin = await h.admin('alpha');
   const principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
   const office = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
   const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
@@ -359,7 +359,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         );
         const list = await req('GET', '/v1/esa/applications?limit=100', admin);
         expect(ids(list)).not.toContain(betaApplication);
-        const betaAdmin = await staff.token(h.tenants.beta.id, h.tenants.beta.adminUserId);
+        const betaAdmin = await h.admin('beta');
         expectProblem(await req('GET', '/v1/esa/applications', betaAdmin), 401, 'unauthenticated');
         expectProblem(
           await call(target(), 'GET', '/v1/esa/applications', { host: ALPHA }),

@@ -49,7 +49,7 @@ const {
   const a = h.tenants.alpha.id;
   const north = await staff.school(a, 'North');
   const south = await staff.school(a, 'South');
-  const admin = await staff.token(a, h.tenants.alpha.adminUserId);
+  const admin = await h.admin('alpha');
   const principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
   const office = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
   const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
@@ -348,7 +348,7 @@ for (const runtime of ['node', 'workerd'] as const) {
           404,
           'not_found',
         );
-        const betaAdmin = await staff.token(h.tenants.beta.id, h.tenants.beta.adminUserId);
+        const betaAdmin = await h.admin('beta');
         expectProblem(await req('GET', '/v1/accounts', betaAdmin), 401, 'unauthenticated');
         expectProblem(
           await call(target(), 'GET', '/v1/accounts', { host: ALPHA }),

@@ -45,8 +45,8 @@ const {
   const grades = new Grades(staff, a);
   const north = await staff.school(a, 'North');
   const south = await staff.school(a, 'South');
-  const admin = await staff.token(a, h.tenants.alpha.adminUserId);
-  const betaAdmin = await staff.token(h.tenants.beta.id, h.tenants.beta.adminUserId);
+  const admin = await h.admin('alpha');
+  const betaAdmin = await h.admin('beta');
   const principalSouth = await staff.person(a, [{ role: 'principal', orgUnitId: south }]);
   const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
   const teacher2 = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);

@@ -56,8 +56,8 @@ const {
   const year = await session(await staff.root(a), 'school_year', '2026-08-15', '2027-06-15');
   const term = await session(north, 'term', '2026-08-15', '2026-12-20');
   const southYear = await session(south, 'school_year', '2026-08-15', '2027-06-15');
-  const admin = await staff.token(a, h.tenants.alpha.adminUserId);
-  const betaAdmin = await staff.token(h.tenants.beta.id, h.tenants.beta.adminUserId);
+  const admin = await h.admin('alpha');
+  const betaAdmin = await h.admin('beta');
   const principalNorth = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
   const principalSouth = await staff.person(a, [{ role: 'principal', orgUnitId: south }]);
   const officeNorth = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);

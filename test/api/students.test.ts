@@ -19,7 +19,7 @@ const { north, south, admin, principal, teacher, parent, pupil, s1, s2, s3, beta
     const a = h.tenants.alpha.id;
     const north = await staff.school(a, 'North');
     const south = await staff.school(a, 'South');
-    const admin = await staff.token(a, h.tenants.alpha.adminUserId);
+    const admin = await h.admin('alpha');
     const principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
     const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
     const parent = await staff.person(a, [{ role: 'parent' }]);
@@ -380,7 +380,7 @@ for (const runtime of ['node', 'workerd'] as const) {
     it('refuses anonymous callers and other tenants’ tokens', async () => {
       const anon = await call(target(), 'GET', '/v1/students', { host: ALPHA });
       expectProblem(anon, 401, 'unauthenticated');
-      const betaAdmin = await staff.token(h.tenants.beta.id, h.tenants.beta.adminUserId);
+      const betaAdmin = await h.admin('beta');
       expectProblem(await req('GET', `/v1/students/${s1}`, betaAdmin), 401, 'unauthenticated');
     });
   });

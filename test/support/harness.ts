@@ -6,7 +6,6 @@ import { ADMIN_PASSWORD, createApiWorld, login, type ApiWorld } from './api-worl
 
 export type TenantKey = 'alpha' | 'beta';
 export type Runtime = ApiTarget['runtime'];
-export type Person = { userId: string; token: string };
 
 /** Requests to one runtime on one tenant's host; `token` null sends no Authorization. */
 export interface Api {
@@ -109,16 +108,6 @@ export class Harness {
   admin(tenant: TenantKey): Promise<string> {
     const t = this.tenants[tenant];
     return this.staff.token(t.id, t.adminUserId);
-  }
-
-  /** A new school under the tenant's root. */
-  school(tenant: TenantKey, name: string): Promise<string> {
-    return this.staff.school(this.tenants[tenant].id, name);
-  }
-
-  /** A new user with one role (tenant-wide, or scoped to an org unit) and a token. */
-  person(tenant: TenantKey, role: string, orgUnitId?: string): Promise<Person> {
-    return this.staff.person(this.tenants[tenant].id, [{ role, orgUnitId: orgUnitId ?? null }]);
   }
 
   /** Signs in through the API (the first runtime) and returns the access token. */
