@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { Db } from '../db/connection.js';
-import type { PlatformDeps, UsageKind } from '../db/tenants.js';
+import type { PlatformDeps } from '../db/tenants/deps.js';
+import type { UsageKind } from '../db/tenants/usage.js';
 import type { TenantSchema } from '../db/schema/types.js';
 import type { ApiConfig } from './env.js';
 import type { ControlPlane } from '../db/control-plane.js';

@@ -11,50 +11,40 @@ import {
 import type { VerificationSettings } from './domain-verification.js';
 import * as control from './schema/control.js';
 import type { BranchKind, BranchProvisioner } from './branches/provisioner.js';
-import * as tenants from './tenants.js';
 import {
   branchValues,
-  DEFAULT_PLANS,
+  provisionerFor as provisionerWith,
   toProvisioned,
-  type AddDomainInput,
-  type AddedDomain,
+} from './tenants/branches.js';
+import {
+  createTenant as create,
   type CreatedTenant,
   type CreateTenantInput,
-  type OpenDb,
+} from './tenants/create.js';
+import type { OpenDb, PlatformDeps } from './tenants/deps.js';
+import { listTenants as list, type TenantSummary } from './tenants/directory.js';
+import {
+  addDomain as add,
+  verifyDomain as verify,
+  type AddDomainInput,
+  type AddedDomain,
   type VerifiedDomain,
   type VerifyDomainInput,
-  type PlatformDeps,
-  type SetStatusInput,
-  type TenantSummary,
-} from './tenants.js';
+} from './tenants/domains.js';
+import { DEFAULT_PLANS } from './tenants/plans.js';
+import { setTenantStatus as setStatus, type SetStatusInput } from './tenants/status.js';
 
 /**
  * Platform operations for Node processes (the tenant CLI, migrations, tests): the
- * runtime-neutral operations of db/tenants.ts wired to `pg`, plus `migrateAll`, which
+ * runtime-neutral operations of db/tenants/ wired to `pg`, plus `migrateAll`, which
  * reads the migration files from disk and so exists on Node only.
  */
-
-export {
-  BUNDLED_TENANT_SCHEMA_VERSION,
-  DEFAULT_PLANS,
-  normaliseHostname,
-  OPERATOR_SLUG,
-  PlatformError,
-  validateSlug,
-  type AddDomainInput,
-  type AddedDomain,
-  type CreatedTenant,
-  type CreateTenantInput,
-  type DomainDetail,
-  type PlatformErrorCode,
-  type TenantSummary,
-} from './tenants.js';
 
 /** Opens connections over `pg` (TCP): what every Node caller of this module uses. */
 export const openNode: OpenDb = (url, schema, max) => createDb({ driver: 'pg', url, schema, max });
 
 export function provisionerFor(env: DbEnv): BranchProvisioner {
-  return tenants.provisionerFor(env, openNode);
+  return provisionerWith(env, openNode);
 }
 
 const rolesOf = (env: DbEnv) => ({
@@ -161,11 +151,11 @@ export async function migrateAll(
 }
 
 /**
- * Creates a tenant on the pool or a new dedicated branch (see db/tenants.ts): seeds its
+ * Creates a tenant on the pool or a new dedicated branch (see db/tenants/create.ts): seeds its
  * defaults and first admin; nothing is left half-created when any step fails.
  */
 export function createTenant(env: DbEnv, input: CreateTenantInput): Promise<CreatedTenant> {
-  return withDeps(env, (deps) => tenants.createTenant(deps, input));
+  return withDeps(env, (deps) => create(deps, input));
 }
 
 /**
@@ -173,7 +163,7 @@ export function createTenant(env: DbEnv, input: CreateTenantInput): Promise<Crea
  * unverified, with the token to publish, unless the operator vouches for it (`verified`).
  */
 export function addDomain(env: DbEnv, input: AddDomainInput): Promise<AddedDomain> {
-  return withDeps(env, (deps) => tenants.addDomain(deps, input));
+  return withDeps(env, (deps) => add(deps, input));
 }
 
 /** The proof checks as this environment configures them. */
@@ -184,17 +174,17 @@ export const verificationSettings = (env: DbEnv): VerificationSettings => ({
 
 /** Looks for the domain's published token (DNS TXT, else the proof file); marks it verified. */
 export function verifyDomain(env: DbEnv, input: VerifyDomainInput): Promise<VerifiedDomain> {
-  return withDeps(env, (deps) => tenants.verifyDomain(deps, verificationSettings(env), input));
+  return withDeps(env, (deps) => verify(deps, verificationSettings(env), input));
 }
 
 /** Suspends or reactivates a tenant. */
 export async function setTenantStatus(env: DbEnv, input: SetStatusInput): Promise<void> {
-  await withDeps(env, (deps) => tenants.setTenantStatus(deps, input));
+  await withDeps(env, (deps) => setStatus(deps, input));
 }
 
 /** Every tenant with its branch and domains, by slug. */
 export function listTenants(env: DbEnv): Promise<TenantSummary[]> {
-  return withDeps(env, (deps) => tenants.listTenants(deps));
+  return withDeps(env, (deps) => list(deps));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDbEnv, type DbEnv } from '../db/env.js';
-import { PlatformError } from '../db/platform.js';
+import { PlatformError } from '../db/tenants/errors.js';
 
 /** Shared plumbing for the operator CLIs: parsed environment, arguments, one-line errors. */
 

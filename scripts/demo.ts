@@ -13,7 +13,9 @@ import { migrateAll, openNode, provisionerFor, tenantBranchOwner } from '../db/p
 import * as controlSchema from '../db/schema/control.js';
 import { PRESETS, SeedRefusedError, seedTenant, type PresetName } from '../db/seed/index.js';
 import * as tenantSchema from '../db/schema/tenant.js';
-import { addDomain, createTenant, PlatformError } from '../db/tenants.js';
+import { createTenant } from '../db/tenants/create.js';
+import { addDomain } from '../db/tenants/domains.js';
+import { PlatformError } from '../db/tenants/errors.js';
 import { ControlPlane } from '../workers/control.js';
 import { parseWorkerConfig } from '../workers/env.js';
 import { createInlineRunner, type InlineRunner } from '../workers/inline.js';

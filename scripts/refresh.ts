@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import { PlatformError } from '../db/platform.js';
+import { PlatformError } from '../db/tenants/errors.js';
 import type { RefreshJobResult } from '../workers/contract.js';
 import { ControlPlane } from '../workers/control.js';
 import { parseWorkerConfig } from '../workers/env.js';

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { createTenant, PlatformError, tenantBranchOwner } from '../db/platform.js';
+import { createTenant, tenantBranchOwner } from '../db/platform.js';
+import { PlatformError } from '../db/tenants/errors.js';
 import {
   DEFAULT_SEED,
   PRESETS,

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { UsageKind } from '../../db/tenants.js';
+import type { UsageKind } from '../../db/tenants/usage.js';
 import type { AppEnv } from '../app-env.js';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);

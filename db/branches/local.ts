@@ -5,7 +5,7 @@ import { ident } from '../sql-text.js';
 /**
  * Runs one statement on the cluster's maintenance database (`postgres`) outside any
  * transaction — CREATE and DROP DATABASE refuse to run inside one — and returns its rows.
- * Built on whatever driver the runtime has (see `clusterSql` in db/tenants.ts), so this
+ * Built on whatever driver the runtime has (see `clusterSql` in db/tenants/branches.ts), so this
  * module stays free of `pg` and can run on workerd.
  */
 export type ClusterSql = (statement: SQL) => Promise<Record<string, unknown>[]>;

@@ -8,10 +8,10 @@ import pg from 'pg';
 import { hashPassword } from '../passwords.js';
 import { copyTable } from './copy.js';
 import { DateFormat, dayOf, parseIsoDay, todayUtc } from './dates.js';
-import { seedTables, type TenantRefs } from './generate.js';
+import { seedTables, type TenantRefs } from './tables/index.js';
 import { PRESETS, type PresetName } from './presets.js';
 import { silentProgress, type Progress, type TableResult } from './progress.js';
-import { buildWorld } from './world.js';
+import { buildWorld } from './world/index.js';
 import { ident } from '../sql-text.js';
 
 export { PRESETS, PRESET_NAMES, isPresetName, type PresetName } from './presets.js';

@@ -7,7 +7,8 @@
 import { DAY_MS, localMs, weekday, ymdOf } from './dates.js';
 import { FIRST_NAMES_F, FIRST_NAMES_M, LAST_NAMES, LEAD_MESSAGES, LOST_REASONS } from './names.js';
 import { Stream, rngFor, type Rng } from './random.js';
-import { GRADE_LABELS, atMost, emailPart, type World } from './world.js';
+import { emailPart } from './world/families.js';
+import { GRADE_LABELS, atMost, type World } from './world/model.js';
 
 export const FUNNEL = [
   'inquiry',

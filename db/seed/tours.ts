@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TableSource } from './copy.js';
 import { DAY_MS, DateFormat, HOUR_MS } from './dates.js';
-import type { World } from './world.js';
+import type { World } from './world/model.js';
 
 /**
  * Published tour slots for the synthetic schools: every school open for enrollment offers

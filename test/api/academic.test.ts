@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { Harness } from '../support/harness.js';
+import { bearer, expectProblem } from './staff-fixtures.js';
 
 /**
  * Rosters on Node and in workerd: /v1/courses, /v1/classes (with their teachers),
@@ -13,45 +13,8 @@ import { bearer, expectProblem, Staff } from './staff-fixtures.js';
 const ALPHA = 'alpha.test';
 const BETA = 'beta.test';
 
-type Person = { userId: string; token: string };
-
-let world: ApiWorld;
-let staff: Staff;
-let a: string;
-let root: string;
-let north: string;
-let south: string;
-let admin: string;
-let principal: Person;
-let office: Person;
-let teacher: Person;
-let parent: Person;
-/** s1: north, in the teacher's class, the parent's child; s2: north; s3: south. */
-let s1: string;
-let s2: string;
-let s3: string;
-/** The teacher's class at North (s1 enrolled) and another teacher's at South (s3 enrolled). */
-let north1: { classId: string; staffId: string; sessionId: string; courseId: string };
-let south1: { classId: string; staffId: string; sessionId: string; courseId: string };
-let enrolS1: string;
-let enrolS3: string;
-/** A North class with no teacher where s1 and s2 are classmates. */
-let shared: string;
-let sharedS1: string;
-let sharedS2: string;
-let schoolEnrolS1: string;
-let schoolEnrolS2: string;
-let schoolEnrolS3: string;
-let southCourse: string;
-let beta: {
-  classId: string;
-  staffId: string;
-  sessionId: string;
-  courseId: string;
-  studentId: string;
-  enrollmentId: string;
-  schoolEnrollmentId: string;
-};
+const h = await Harness.init('academic_api');
+const { staff } = h;
 
 async function one(text: string, values: unknown[]): Promise<string> {
   const db = await staff.db();
@@ -71,28 +34,58 @@ const schoolEnrollment = (tenantId: string, studentId: string, schoolId: string,
     [tenantId, studentId, schoolId, session],
   );
 
-beforeAll(async () => {
-  world = await createApiWorld('academic_api');
-  staff = await Staff.open(world);
-  a = world.alpha.id;
-  root = await staff.root(a);
-  north = await staff.school(a, 'North');
-  south = await staff.school(a, 'South');
-  admin = await staff.token(a, world.alpha.adminUserId);
-  principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
-  office = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
-  teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
-  parent = await staff.person(a, [{ role: 'parent' }]);
+const {
+  a,
+  root,
+  north,
+  south,
+  admin,
+  principal,
+  office,
+  teacher,
+  parent,
+  s1,
+  s2,
+  s3,
+  north1,
+  south1,
+  enrolS1,
+  enrolS3,
+  shared,
+  sharedS1,
+  sharedS2,
+  schoolEnrolS1,
+  schoolEnrolS2,
+  schoolEnrolS3,
+  southCourse,
+  beta,
+} = await h.setup(async () => {
+  const a = h.tenants.alpha.id;
+  const root = await staff.root(a);
+  const north = await staff.school(a, 'North');
+  const south = await staff.school(a, 'South');
+  const admin = await h.admin('alpha');
+  const principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
+  const office = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
+  const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
+  const parent = await staff.person(a, [{ role: 'parent' }]);
   const southTeacher = await staff.user(a, [{ role: 'teacher', orgUnitId: south }]);
-  s1 = await staff.student(a, north, { firstName: 'Ada' });
-  s2 = await staff.student(a, north, { firstName: 'Bo' });
-  s3 = await staff.student(a, south, { firstName: 'Cy' });
+  /** s1: north, in the teacher's class, the parent's child; s2: north; s3: south. */
+  const s1 = await staff.student(a, north, { firstName: 'Ada' });
+  const s2 = await staff.student(a, north, { firstName: 'Bo' });
+  const s3 = await staff.student(a, south, { firstName: 'Cy' });
   await staff.guardian(a, [s1], { userId: parent.userId });
-  north1 = await classAt(a, north, teacher.userId, [s1]);
-  south1 = await classAt(a, south, southTeacher, [s3]);
-  enrolS1 = await one(`select id from class_enrollments where class_id = $1`, [north1.classId]);
-  enrolS3 = await one(`select id from class_enrollments where class_id = $1`, [south1.classId]);
-  shared = await one(
+  /** The teacher's class at North (s1 enrolled) and another teacher's at South (s3 enrolled). */
+  const north1 = await classAt(a, north, teacher.userId, [s1]);
+  const south1 = await classAt(a, south, southTeacher, [s3]);
+  const enrolS1 = await one(`select id from class_enrollments where class_id = $1`, [
+    north1.classId,
+  ]);
+  const enrolS3 = await one(`select id from class_enrollments where class_id = $1`, [
+    south1.classId,
+  ]);
+  /** A North class with no teacher where s1 and s2 are classmates. */
+  const shared = await one(
     `insert into classes (tenant_id, course_id, session_id, school_id, section, name)
      values ($1, $2, $3, $4, 'shared', 'Shared') returning id`,
     [a, north1.courseId, north1.sessionId, north],
@@ -103,22 +96,22 @@ beforeAll(async () => {
        values ($1, $2, $3, '2025-08-15') returning id`,
       [a, shared, studentId],
     );
-  sharedS1 = await enrol(s1);
-  sharedS2 = await enrol(s2);
-  schoolEnrolS1 = await schoolEnrollment(a, s1, north, north1.sessionId);
-  schoolEnrolS2 = await schoolEnrollment(a, s2, north, north1.sessionId);
-  schoolEnrolS3 = await schoolEnrollment(a, s3, south, south1.sessionId);
-  southCourse = await one(
+  const sharedS1 = await enrol(s1);
+  const sharedS2 = await enrol(s2);
+  const schoolEnrolS1 = await schoolEnrollment(a, s1, north, north1.sessionId);
+  const schoolEnrolS2 = await schoolEnrollment(a, s2, north, north1.sessionId);
+  const schoolEnrolS3 = await schoolEnrollment(a, s3, south, south1.sessionId);
+  const southCourse = await one(
     `insert into courses (tenant_id, org_unit_id, code, name, subject)
      values ($1, $2, 'SOUTH-ART', 'Art', 'art') returning id`,
     [a, south],
   );
-  const b = world.beta.id;
+  const b = h.tenants.beta.id;
   const betaSchool = await staff.school(b, 'Beta School');
   const betaTeacher = await staff.user(b, [{ role: 'teacher', orgUnitId: betaSchool }]);
   const studentId = await staff.student(b, betaSchool, { firstName: 'Zed' });
   const betaClass = await classAt(b, betaSchool, betaTeacher, [studentId]);
-  beta = {
+  const beta = {
     ...betaClass,
     studentId,
     enrollmentId: await one(`select id from class_enrollments where class_id = $1`, [
@@ -126,28 +119,38 @@ beforeAll(async () => {
     ]),
     schoolEnrollmentId: await schoolEnrollment(b, studentId, betaSchool, betaClass.sessionId),
   };
-}, 180_000);
-
-afterAll(async () => {
-  await staff?.close();
-  await world?.close();
+  return {
+    a,
+    root,
+    north,
+    south,
+    admin,
+    principal,
+    office,
+    teacher,
+    parent,
+    s1,
+    s2,
+    s3,
+    north1,
+    south1,
+    enrolS1,
+    enrolS3,
+    shared,
+    sharedS1,
+    sharedS2,
+    schoolEnrolS1,
+    schoolEnrolS2,
+    schoolEnrolS3,
+    southCourse,
+    beta,
+  };
 });
 
 for (const runtime of ['node', 'workerd'] as const) {
   describe(`rosters on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
-    const req = (
-      method: string,
-      path: string,
-      token: string,
-      body?: unknown,
-      headers: Record<string, string> = {},
-    ): Promise<ApiResponse> =>
-      call(target(), method, path, {
-        host: ALPHA,
-        headers: { ...bearer(token), ...headers },
-        body,
-      });
+    const target = (): ApiTarget => h.target(runtime);
+    const req = h.api(runtime).request;
     const ids = (r: ApiResponse): string[] => {
       expect(r.status, r.text).toBe(200);
       return r.json.data.map((x: { id: string }) => x.id);
@@ -274,7 +277,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         expect(trail[1]).toMatchObject({
           before: { name: 'Algebra I' },
           after: { name: 'Algebra One' },
-          actor_user_id: world.alpha.adminUserId,
+          actor_user_id: h.tenants.alpha.adminUserId,
         });
       });
 

@@ -3,7 +3,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, REDIS_URL, type ApiWorld } from '../support/api-world.js';
+import { REDIS_URL } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
 import {
   calendar,
   classEnrollmentDates,
@@ -11,7 +12,7 @@ import {
   enrollAtSchool,
   recordsOn,
 } from './attendance-fixtures.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { bearer, expectProblem } from './staff-fixtures.js';
 
 /**
  * Attendance on Node and in workerd: bulk upsert for a class or a school day (all or
@@ -23,14 +24,8 @@ const ALPHA = 'alpha.test';
 const QUEUE = `test-${randomUUID()}`;
 const NO_ACCESS = 'no_attendance';
 
-let world: ApiWorld;
-let staff: Staff;
-let redis: Redis;
-let queue: Queue;
-let admin: string;
-let betaAdmin: string;
-let betaClass: string;
-let betaStudent: string;
+const h = await Harness.init('attendance_api', { vars: { METRICS_QUEUE: QUEUE } });
+const { staff } = h;
 
 type Person = { userId: string; token: string };
 
@@ -66,7 +61,7 @@ interface Fixture {
 }
 
 async function build(runtime: string): Promise<Fixture> {
-  const a = world.alpha.id;
+  const a = h.tenants.alpha.id;
   const north = await staff.school(a, `North ${runtime}`);
   const south = await staff.school(a, `South ${runtime}`);
   const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
@@ -129,27 +124,25 @@ async function build(runtime: string): Promise<Fixture> {
   };
 }
 
-beforeAll(async () => {
-  world = await createApiWorld('attendance_api', { vars: { METRICS_QUEUE: QUEUE } });
-  staff = await Staff.open(world);
-  admin = await staff.token(world.alpha.id, world.alpha.adminUserId);
-  betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
-  await emptyRole(staff, world.alpha.id, NO_ACCESS);
-  const betaSchool = await staff.school(world.beta.id, 'Beta School');
-  const betaTeacher = await staff.user(world.beta.id, [{ role: 'teacher' }]);
-  betaStudent = await staff.student(world.beta.id, betaSchool, { firstName: 'Zed' });
-  betaClass = (await staff.classTaughtBy(world.beta.id, betaSchool, betaTeacher, [betaStudent]))
-    .classId;
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  queue = new Queue(QUEUE, { connection: redis });
-}, 180_000);
+const { redis, queue, admin, betaAdmin, betaClass, betaStudent } = await h.setup(async () => {
+  const admin = await h.admin('alpha');
+  const betaAdmin = await h.admin('beta');
+  await emptyRole(staff, h.tenants.alpha.id, NO_ACCESS);
+  const betaSchool = await staff.school(h.tenants.beta.id, 'Beta School');
+  const betaTeacher = await staff.user(h.tenants.beta.id, [{ role: 'teacher' }]);
+  const betaStudent = await staff.student(h.tenants.beta.id, betaSchool, { firstName: 'Zed' });
+  const betaClass = (
+    await staff.classTaughtBy(h.tenants.beta.id, betaSchool, betaTeacher, [betaStudent])
+  ).classId;
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(QUEUE, { connection: redis });
+  return { redis, queue, admin, betaAdmin, betaClass, betaStudent };
+});
 
 afterAll(async () => {
   await queue?.obliterate({ force: true }).catch(() => undefined);
   await queue?.close();
   redis?.disconnect();
-  await staff?.close();
-  await world?.close();
 });
 
 for (const runtime of ['node', 'workerd'] as const) {
@@ -159,7 +152,7 @@ for (const runtime of ['node', 'workerd'] as const) {
       f = await build(runtime);
     }, 120_000);
 
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
+    const target = (): ApiTarget => h.target(runtime);
     const req = (
       method: string,
       path: string,
@@ -286,7 +279,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         expect((await post(f.teacher.token, body)).status).toBe(200);
         const jobs = [...(await queue.getDelayed()), ...(await queue.getWaiting())];
         expect(jobs.map((j) => j.data)).toEqual([
-          { tenantId: world.alpha.id, mode: 'incremental' },
+          { tenantId: h.tenants.alpha.id, mode: 'incremental' },
         ]);
         await queue.obliterate({ force: true });
         expect((await post(f.teacher.token, body)).json).toMatchObject({ unchanged: 1 });
@@ -305,7 +298,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         await db.query(
           `insert into calendar_days (tenant_id, school_id, session_id, date, kind)
            values ($1, $2, $3, $4, 'instructional')`,
-          [world.alpha.id, f.north, f.sessionId, ahead],
+          [h.tenants.alpha.id, f.north, f.sessionId, ahead],
         );
         for (const body of [
           { date: ahead, class_id: f.classA, records: [{ student_id: f.s1, status: 'present' }] },
@@ -389,7 +382,7 @@ for (const runtime of ['node', 'workerd'] as const) {
       });
 
       it('moves a record filed at the school a student left to the school that takes the day', async () => {
-        const a = world.alpha.id;
+        const a = h.tenants.alpha.id;
         const mover = await staff.student(a, f.south, { firstName: 'Mo', lastName: 'Move' });
         await enrollAtSchool(staff, a, mover, f.south, f.sessionId, '2025-08-15');
         const south = await post(f.southPrincipal.token, {
@@ -625,7 +618,7 @@ for (const runtime of ['node', 'workerd'] as const) {
 
     describe('DELETE /v1/students/{id}', () => {
       it('ends the deleted student’s open school enrolments in the same request, audited', async () => {
-        const a = world.alpha.id;
+        const a = h.tenants.alpha.id;
         const gone = await staff.student(a, f.north, { firstName: 'Gil', lastName: 'Gone' });
         await enrollAtSchool(staff, a, gone, f.north, f.sessionId, '2025-08-15', '2025-09-02');
         await enrollAtSchool(staff, a, gone, f.south, f.sessionId, '2025-09-03');
@@ -739,7 +732,7 @@ for (const runtime of ['node', 'workerd'] as const) {
       });
 
       it('defaults to today in the school’s time zone', async () => {
-        const a = world.alpha.id;
+        const a = h.tenants.alpha.id;
         const east = await staff.school(a, `East ${runtime}`);
         const db = await staff.db();
         await db.query(`update org_units set timezone = 'Pacific/Kiritimati' where id = $1`, [
@@ -758,7 +751,7 @@ for (const runtime of ['node', 'workerd'] as const) {
       });
 
       it('ends a student’s attendance summary by default today in the school’s time zone, not the tenant’s', async () => {
-        const a = world.alpha.id;
+        const a = h.tenants.alpha.id;
         // The tenant keeps the control plane's default zone.
         const tenantZone = 'America/New_York';
         const dayIn = (zone: string) =>

@@ -1,9 +1,9 @@
 import { JSDOM } from 'jsdom';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
+import { bearer, expectProblem, sessionCookie } from './staff-fixtures.js';
 import { renderIndex } from '../../api/routes/dashboards/index-page.js';
-import { bearer, expectProblem, sessionCookie, Staff } from './staff-fixtures.js';
 
 /** GET /dashboards and /dashboards/{page} on Node and in workerd: leadership HTML. */
 
@@ -11,11 +11,8 @@ const RUNTIMES = ['node', 'workerd'] as const;
 const ALPHA = 'alpha.test';
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
-let world: ApiWorld;
-let staff: Staff;
-let north: string;
-let south: string;
-let adminToken: string;
+const h = await Harness.init('dashboards_api');
+const { staff } = h;
 
 const page = (title: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head>` +
@@ -32,28 +29,22 @@ async function publish(tenantId: string, name: string, scopeId: string | null, h
   );
 }
 
-beforeAll(async () => {
-  world = await createApiWorld('dashboards_api');
-  staff = await Staff.open(world);
-  const a = world.alpha.id;
-  north = await staff.school(a, 'North Campus');
-  south = await staff.school(a, 'South Campus');
+const { north, south, adminToken } = await h.setup(async () => {
+  const a = h.tenants.alpha.id;
+  const north = await staff.school(a, 'North Campus');
+  const south = await staff.school(a, 'South Campus');
   await publish(a, 'overview', null, page('Alpha network overview'));
   await publish(a, 'admissions', null, page('Alpha network admissions'));
   await publish(a, 'admissions', north, page('North admissions'));
   await publish(a, 'attendance', south, page('South attendance'));
-  await publish(world.beta.id, 'overview', null, page('Beta overview'));
-  adminToken = await staff.token(a, world.alpha.adminUserId);
-}, 120_000);
-
-afterAll(async () => {
-  await staff?.close();
-  await world?.close();
+  await publish(h.tenants.beta.id, 'overview', null, page('Beta overview'));
+  const adminToken = await h.admin('alpha');
+  return { north, south, adminToken };
 });
 
 for (const runtime of RUNTIMES) {
   describe(`dashboards on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
+    const target = (): ApiTarget => h.target(runtime);
     const get = (
       path: string,
       headers: Record<string, string> = bearer(adminToken),
@@ -76,7 +67,7 @@ for (const runtime of RUNTIMES) {
     });
 
     it('accepts the browser session cookie, never a bearer token in its place', async () => {
-      const cookieToken = await staff.token(world.alpha.id, world.alpha.adminUserId, {
+      const cookieToken = await staff.token(h.tenants.alpha.id, h.tenants.alpha.adminUserId, {
         browser: true,
       });
       const r = await get('/dashboards/overview', {
@@ -119,9 +110,9 @@ for (const runtime of RUNTIMES) {
 
     it('refuses staff outside leadership (403), by bearer and by cookie', async () => {
       for (const role of ['teacher', 'office_admin', 'parent']) {
-        const p = await staff.person(world.alpha.id, [{ role }]);
+        const p = await staff.person(h.tenants.alpha.id, [{ role }]);
         expectProblem(await get('/dashboards/overview', bearer(p.token)), 403, 'forbidden');
-        const cookie = await staff.token(world.alpha.id, p.userId, { browser: true });
+        const cookie = await staff.token(h.tenants.alpha.id, p.userId, { browser: true });
         // A browser gets a page saying so; a client asking for JSON, the problem.
         const r = await get('/dashboards', { ...sessionCookie(cookie), accept: 'text/html' });
         expect(r.status).toBe(403);
@@ -133,14 +124,14 @@ for (const runtime of RUNTIMES) {
         });
         expectProblem(json, 403, 'forbidden');
       }
-      const betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
+      const betaAdmin = await h.admin('beta');
       expectProblem(await get('/dashboards/overview', bearer(betaAdmin)), 401, 'unauthenticated');
       const beta = await get('/dashboards/overview', bearer(betaAdmin), 'beta.test');
       expect(beta.text).toBe(page('Beta overview'));
     });
 
     it('keeps a school principal to their school', async () => {
-      const principal = await staff.person(world.alpha.id, [
+      const principal = await staff.person(h.tenants.alpha.id, [
         { role: 'principal', orgUnitId: north },
       ]);
       const own = await get(`/dashboards/admissions?school=${north}`, bearer(principal.token));
@@ -154,7 +145,7 @@ for (const runtime of RUNTIMES) {
       const implicit = await get('/dashboards/admissions', bearer(principal.token));
       expect(implicit.status, implicit.text).toBe(200);
       expect(implicit.text).toBe(own.text);
-      const twoSchools = await staff.person(world.alpha.id, [
+      const twoSchools = await staff.person(h.tenants.alpha.id, [
         { role: 'principal', orgUnitId: north },
         { role: 'principal', orgUnitId: south },
       ]);

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, REDIS_URL, type ApiWorld } from '../support/api-world.js';
+import { REDIS_URL } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
 import { esaProgram, rawAccount, rawInvoice, schoolYear } from './finance-fixtures.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { bearer, expectProblem } from './staff-fixtures.js';
 
 /**
  * /v1/esa/applications on Node and in workerd: drafts, validated status transitions with
@@ -17,45 +18,44 @@ const ALPHA = 'alpha.test';
 const QUEUE = `test-${randomUUID()}`;
 const AWARD = 700_000;
 
-let world: ApiWorld;
-let staff: Staff;
-let redis: Redis;
-let queue: Queue;
-let north: string;
-let south: string;
-let year: string;
-let admin: string;
-let principal: { userId: string; token: string };
-let office: { userId: string; token: string };
-let teacher: { userId: string; token: string };
-let parent: { userId: string; token: string };
-let otherParent: { userId: string; token: string };
-/** mine: the parent's child (north); theirs: another family's (north); far: at south. */
-let mine: string;
-let theirs: string;
-let far: string;
-let gMine: string;
-let betaApplication: string;
+const h = await Harness.init('esa_api', { vars: { METRICS_QUEUE: QUEUE } });
+const { staff } = h;
 
-beforeAll(async () => {
-  world = await createApiWorld('esa_api', { vars: { METRICS_QUEUE: QUEUE } });
-  staff = await Staff.open(world);
-  const a = world.alpha.id;
-  north = await staff.school(a, 'North');
-  south = await staff.school(a, 'South');
-  year = await schoolYear(staff, a, await staff.root(a));
-  admin = await staff.token(a, world.alpha.adminUserId);
-  principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
-  office = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
-  teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
-  parent = await staff.person(a, [{ role: 'parent' }]);
-  otherParent = await staff.person(a, [{ role: 'parent' }]);
-  mine = await staff.student(a, north, { firstName: 'Ada' });
-  theirs = await staff.student(a, north, { firstName: 'Bo' });
-  far = await staff.student(a, south, { firstName: 'Cy' });
-  gMine = await staff.guardian(a, [mine], { userId: parent.userId });
+const {
+  redis,
+  queue,
+  north,
+  south,
+  year,
+  admin,
+  principal,
+  office,
+  teacher,
+  parent,
+  otherParent,
+  mine,
+  theirs,
+  far,
+  gMine,
+  betaApplication,
+} = await h.setup(async () => {
+  const a = h.tenants.alpha.id;
+  const north = await staff.school(a, 'North');
+  const south = await staff.school(a, 'South');
+  const year = await schoolYear(staff, a, await staff.root(a));
+  const admin = await h.admin('alpha');
+  const principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
+  const office = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
+  const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
+  const parent = await staff.person(a, [{ role: 'parent' }]);
+  const otherParent = await staff.person(a, [{ role: 'parent' }]);
+  /** mine: the parent's child (north); theirs: another family's (north); far: at south. */
+  const mine = await staff.student(a, north, { firstName: 'Ada' });
+  const theirs = await staff.student(a, north, { firstName: 'Bo' });
+  const far = await staff.student(a, south, { firstName: 'Cy' });
+  const gMine = await staff.guardian(a, [mine], { userId: parent.userId });
   await staff.guardian(a, [theirs], { userId: otherParent.userId });
-  const b = world.beta.id;
+  const b = h.tenants.beta.id;
   const betaSchool = await staff.school(b, 'Beta School');
   const betaKid = await staff.student(b, betaSchool);
   const db = await staff.db();
@@ -70,40 +70,45 @@ beforeAll(async () => {
       betaSchool,
     ],
   );
-  betaApplication = r.rows[0]!.id;
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  queue = new Queue(QUEUE, { connection: redis });
-}, 180_000);
+  const betaApplication = r.rows[0]!.id;
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(QUEUE, { connection: redis });
+  return {
+    redis,
+    queue,
+    north,
+    south,
+    year,
+    admin,
+    principal,
+    office,
+    teacher,
+    parent,
+    otherParent,
+    mine,
+    theirs,
+    far,
+    gMine,
+    betaApplication,
+  };
+});
 
 afterAll(async () => {
   await queue?.obliterate({ force: true }).catch(() => undefined);
   await queue?.close();
   redis?.disconnect();
-  await staff?.close();
-  await world?.close();
 });
 
 for (const runtime of ['node', 'workerd'] as const) {
   describe(`/v1/esa on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
-    const req = (
-      method: string,
-      path: string,
-      token: string,
-      body?: unknown,
-      headers: Record<string, string> = {},
-    ): Promise<ApiResponse> =>
-      call(target(), method, path, {
-        host: ALPHA,
-        headers: { ...bearer(token), ...headers },
-        body,
-      });
+    const target = (): ApiTarget => h.target(runtime);
+    const req = h.api(runtime).request;
     const ok = (r: ApiResponse, status = 200) => {
       expect(r.status, r.text).toBe(status);
       return r.json;
     };
     const ids = (r: ApiResponse): string[] => r.json.data.map((x: { id: string }) => x.id);
-    const program = () => esaProgram(staff, world.alpha.id, AWARD);
+    const program = () => esaProgram(staff, h.tenants.alpha.id, AWARD);
     const apply = async (
       token: string,
       student: string,
@@ -354,7 +359,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         );
         const list = await req('GET', '/v1/esa/applications?limit=100', admin);
         expect(ids(list)).not.toContain(betaApplication);
-        const betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
+        const betaAdmin = await h.admin('beta');
         expectProblem(await req('GET', '/v1/esa/applications', betaAdmin), 401, 'unauthenticated');
         expectProblem(
           await call(target(), 'GET', '/v1/esa/applications', { host: ALPHA }),
@@ -486,8 +491,8 @@ for (const runtime of ['node', 'workerd'] as const) {
           }),
           201,
         );
-        const account = await rawAccount(staff, world.alpha.id, north, [gMine]);
-        const invoice = await rawInvoice(staff, world.alpha.id, account, 150_000);
+        const account = await rawAccount(staff, h.tenants.alpha.id, north, [gMine]);
+        const invoice = await rawInvoice(staff, h.tenants.alpha.id, account, 150_000);
         const pay = (body: Record<string, unknown>) =>
           req('POST', '/v1/payments', admin, body, { 'idempotency-key': randomUUID() });
         const notYet = await pay({
@@ -522,7 +527,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         expectProblem(beyond, 422, 'unprocessable');
         expect(beyond.json.invalid_params[0].name).toBe('json.amount_cents');
         // Another family's account cannot take this child's disbursement.
-        const strangers = await rawAccount(staff, world.alpha.id, north, []);
+        const strangers = await rawAccount(staff, h.tenants.alpha.id, north, []);
         expectProblem(
           await pay({
             account_id: strangers,
@@ -572,7 +577,7 @@ for (const runtime of ['node', 'workerd'] as const) {
           await status(d1.id, office.token, { to: 'disbursed', disbursed_on: '2026-09-02' }),
         );
         expect(done).toMatchObject({ status: 'disbursed', disbursed_on: '2026-09-02' });
-        const account = await rawAccount(staff, world.alpha.id, north, [gMine]);
+        const account = await rawAccount(staff, h.tenants.alpha.id, north, [gMine]);
         ok(
           await req(
             'POST',
@@ -608,7 +613,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         ok(await move(app.id, parent.token, 'submitted'));
         const delayed = await queue.getDelayed();
         expect(delayed).toHaveLength(1);
-        expect(delayed[0]!.data).toEqual({ tenantId: world.alpha.id, mode: 'incremental' });
+        expect(delayed[0]!.data).toEqual({ tenantId: h.tenants.alpha.id, mode: 'incremental' });
         await queue.obliterate({ force: true });
         expectProblem(await move(app.id, parent.token, 'submitted'), 409, 'conflict');
         expect(await queue.getJobCounts('delayed', 'waiting')).toEqual({ delayed: 0, waiting: 0 });

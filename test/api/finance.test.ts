@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   allocateExplicit,
   allocateOldestFirst,
@@ -10,9 +10,10 @@ import {
   priceLines,
 } from '../../api/finance/ledger.js';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, REDIS_URL, type ApiWorld } from '../support/api-world.js';
+import { REDIS_URL } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
 import { rawAccount, rawInvoice, twoSchoolFamily } from './finance-fixtures.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { bearer, expectProblem } from './staff-fixtures.js';
 
 /**
  * /v1/accounts, /v1/invoices and /v1/payments on Node and in workerd: drafts, issuing and
@@ -23,64 +24,80 @@ import { bearer, expectProblem, Staff } from './staff-fixtures.js';
 const ALPHA = 'alpha.test';
 const QUEUE = `test-${randomUUID()}`;
 
-let world: ApiWorld;
-let staff: Staff;
-let redis: Redis;
-let queue: Queue;
-let north: string;
-let south: string;
-let admin: string;
-let principal: { userId: string; token: string };
-let office: { userId: string; token: string };
-let teacher: { userId: string; token: string };
-let parent: { userId: string; token: string };
-let otherParent: { userId: string; token: string };
-/** The parent's guardian record (child s1 at north); another family's (s2, north). */
-let gMine: string;
-let gOther: string;
-let gSouth: string;
-let betaAccount: string;
-let betaInvoice: string;
-/** A family with a child at north and one at south; its parent user. */
-let family: Awaited<ReturnType<typeof twoSchoolFamily>>;
-let familyParent: { userId: string; token: string };
+const h = await Harness.init('finance_api', { vars: { METRICS_QUEUE: QUEUE } });
+const { staff } = h;
 
-beforeAll(async () => {
-  world = await createApiWorld('finance_api', { vars: { METRICS_QUEUE: QUEUE } });
-  staff = await Staff.open(world);
-  const a = world.alpha.id;
-  north = await staff.school(a, 'North');
-  south = await staff.school(a, 'South');
-  admin = await staff.token(a, world.alpha.adminUserId);
-  principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
-  office = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
-  teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
-  parent = await staff.person(a, [{ role: 'parent' }]);
-  otherParent = await staff.person(a, [{ role: 'parent' }]);
+const {
+  redis,
+  queue,
+  north,
+  south,
+  admin,
+  principal,
+  office,
+  teacher,
+  parent,
+  otherParent,
+  gMine,
+  gOther,
+  gSouth,
+  betaAccount,
+  betaInvoice,
+  family,
+  familyParent,
+} = await h.setup(async () => {
+  const a = h.tenants.alpha.id;
+  const north = await staff.school(a, 'North');
+  const south = await staff.school(a, 'South');
+  const admin = await h.admin('alpha');
+  const principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
+  const office = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
+  const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
+  const parent = await staff.person(a, [{ role: 'parent' }]);
+  const otherParent = await staff.person(a, [{ role: 'parent' }]);
   const s1 = await staff.student(a, north, { firstName: 'Ada' });
   const s2 = await staff.student(a, north, { firstName: 'Bo' });
   const s3 = await staff.student(a, south, { firstName: 'Cy' });
-  gMine = await staff.guardian(a, [s1], { userId: parent.userId });
-  gOther = await staff.guardian(a, [s2], { userId: otherParent.userId });
-  gSouth = await staff.guardian(a, [s3]);
-  familyParent = await staff.person(a, [{ role: 'parent' }]);
-  family = await twoSchoolFamily(staff, a, [north, south], familyParent.userId);
-  const b = world.beta.id;
+  /** The parent's guardian record (child s1 at north); another family's (s2, north). */
+  const gMine = await staff.guardian(a, [s1], { userId: parent.userId });
+  const gOther = await staff.guardian(a, [s2], { userId: otherParent.userId });
+  const gSouth = await staff.guardian(a, [s3]);
+  const familyParent = await staff.person(a, [{ role: 'parent' }]);
+  /** A family with a child at north and one at south; its parent user. */
+  const family = await twoSchoolFamily(staff, a, [north, south], familyParent.userId);
+  const b = h.tenants.beta.id;
   const betaSchool = await staff.school(b, 'Beta School');
   const betaKid = await staff.student(b, betaSchool);
   const betaGuardian = await staff.guardian(b, [betaKid]);
-  betaAccount = await rawAccount(staff, b, betaSchool, [betaGuardian]);
-  betaInvoice = await rawInvoice(staff, b, betaAccount, 5000);
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  queue = new Queue(QUEUE, { connection: redis });
-}, 180_000);
+  const betaAccount = await rawAccount(staff, b, betaSchool, [betaGuardian]);
+  const betaInvoice = await rawInvoice(staff, b, betaAccount, 5000);
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(QUEUE, { connection: redis });
+  return {
+    redis,
+    queue,
+    north,
+    south,
+    admin,
+    principal,
+    office,
+    teacher,
+    parent,
+    otherParent,
+    gMine,
+    gOther,
+    gSouth,
+    betaAccount,
+    betaInvoice,
+    family,
+    familyParent,
+  };
+});
 
 afterAll(async () => {
   await queue?.obliterate({ force: true }).catch(() => undefined);
   await queue?.close();
   redis?.disconnect();
-  await staff?.close();
-  await world?.close();
 });
 
 describe('ledger arithmetic', () => {
@@ -144,19 +161,8 @@ describe('ledger arithmetic', () => {
 
 for (const runtime of ['node', 'workerd'] as const) {
   describe(`finance on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
-    const req = (
-      method: string,
-      path: string,
-      token: string,
-      body?: unknown,
-      headers: Record<string, string> = {},
-    ): Promise<ApiResponse> =>
-      call(target(), method, path, {
-        host: ALPHA,
-        headers: { ...bearer(token), ...headers },
-        body,
-      });
+    const target = (): ApiTarget => h.target(runtime);
+    const req = h.api(runtime).request;
     const ok = (r: ApiResponse, status = 200) => {
       expect(r.status, r.text).toBe(status);
       return r.json;
@@ -342,7 +348,7 @@ for (const runtime of ['node', 'workerd'] as const) {
           404,
           'not_found',
         );
-        const betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
+        const betaAdmin = await h.admin('beta');
         expectProblem(await req('GET', '/v1/accounts', betaAdmin), 401, 'unauthenticated');
         expectProblem(
           await call(target(), 'GET', '/v1/accounts', { host: ALPHA }),
@@ -1038,7 +1044,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         ok(await pay({ account_id: acc, method: 'cash', amount_cents: 100 }), 201);
         const delayed = await queue.getDelayed();
         expect(delayed).toHaveLength(1);
-        expect(delayed[0]!.data).toEqual({ tenantId: world.alpha.id, mode: 'incremental' });
+        expect(delayed[0]!.data).toEqual({ tenantId: h.tenants.alpha.id, mode: 'incremental' });
         await queue.obliterate({ force: true });
         expectProblem(
           await pay({

@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import type { GradesPayload } from '../../analytics/metrics/types.js';
 import { refreshTenant } from '../../analytics/refresh.js';
 import { call, type ApiResponse } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
 import { Grades } from './grades-fixtures.js';
-import { bearer, Staff } from './staff-fixtures.js';
+import { bearer } from './staff-fixtures.js';
 
 /**
  * One definition of a class percentage, letter and GPA: the API's gradebook and student
@@ -25,34 +25,27 @@ const SCALE = [
   { letter: 'F', min_percent: 0, points: 0 },
 ];
 
-let world: ApiWorld;
-let staff: Staff;
-let dir: string;
-let admin: string;
-let k1: string;
-let k2: string;
-let p: string;
+const h = await Harness.init('grades_wh', { runtimes: ['node'] });
+const { staff } = h;
 
-beforeAll(async () => {
-  world = await createApiWorld('grades_wh', { runtimes: ['node'] });
-  staff = await Staff.open(world);
-  dir = await mkdtemp(join(tmpdir(), 'hr-grades-wh-'));
-  const a = world.alpha.id;
+const { dir, admin, k1, k2, p } = await h.setup(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hr-grades-wh-'));
+  const a = h.tenants.alpha.id;
   const g = new Grades(staff, a);
   const db = await staff.db();
   await db.query(
     `update grading_scales set bands = $2 where tenant_id = $1 and is_default and deleted_at is null`,
     [a, JSON.stringify(SCALE)],
   );
-  admin = await staff.token(a, world.alpha.adminUserId);
+  const admin = await h.admin('alpha');
   const school = await staff.school(a, 'North');
   const teacher = await staff.user(a, [{ role: 'teacher' }]);
   const kids: string[] = [];
   for (let i = 0; i < 5; i++) kids.push(await staff.student(a, school, { lastName: `K${i}` }));
   const [pp, q, r, s, u] = kids as [string, string, string, string, string];
-  p = pp;
-  k1 = (await staff.classTaughtBy(a, school, teacher, [p, q, r, s, u])).classId;
-  k2 = (await staff.classTaughtBy(a, school, teacher, [p, q])).classId;
+  const p = pp;
+  const k1 = (await staff.classTaughtBy(a, school, teacher, [p, q, r, s, u])).classId;
+  const k2 = (await staff.classTaughtBy(a, school, teacher, [p, q])).classId;
   await g.credits(k2, 0.5);
 
   const h1 = await g.assignment(k1, { due: '2025-09-10', points: 100 });
@@ -83,28 +76,27 @@ beforeAll(async () => {
   // Final grades through the API: p completes both classes.
   for (const classId of [k1, k2]) {
     const r2 = await call(
-      world.targets[0]!,
+      h.targets[0]!,
       'POST',
       `/v1/enrollments/${await g.enrollment(classId, p)}/complete`,
       { host: ALPHA, headers: bearer(admin), body: { exit_date: AS_OF } },
     );
     if (r2.status !== 200) throw new Error(r2.text);
   }
-}, 180_000);
+  return { dir, admin, k1, k2, p };
+});
 
 afterAll(async () => {
-  await staff?.close();
-  await world?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 const get = (path: string): Promise<ApiResponse> =>
-  call(world.targets[0]!, 'GET', path, { host: ALPHA, headers: bearer(admin) });
+  call(h.targets[0]!, 'GET', path, { host: ALPHA, headers: bearer(admin) });
 
 it('gives the same class percentages, letters and GPA as the warehouse', async () => {
   const { snapshots } = await refreshTenant({
-    tenantId: world.alpha.id,
-    branchUrl: world.t.appUrl('pool'),
+    tenantId: h.tenants.alpha.id,
+    branchUrl: h.world.t.appUrl('pool'),
     warehouseDir: dir,
     mode: 'full',
     asOf: AS_OF,
@@ -160,7 +152,7 @@ it('gives the same class percentages, letters and GPA as the warehouse', async (
 
 it('leaves a class dropped by the as-of date out of current grades, like the warehouse', async () => {
   const db = await staff.db();
-  const a = world.alpha.id;
+  const a = h.tenants.alpha.id;
   // q fails K2 (6.5 and a missing ×3 of 40 → 16.25 %), then drops it before the as-of date.
   const [q] = (
     await db.query<{ student_id: string }>(
@@ -196,7 +188,7 @@ it('leaves a class dropped by the as-of date out of current grades, like the war
 
   const { snapshots } = await refreshTenant({
     tenantId: a,
-    branchUrl: world.t.appUrl('pool'),
+    branchUrl: h.world.t.appUrl('pool'),
     warehouseDir: dir,
     mode: 'full',
     asOf: AS_OF,

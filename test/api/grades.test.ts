@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
 import { Grades } from './grades-fixtures.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { expectProblem } from './staff-fixtures.js';
 
 /**
  * Grades on Node and in workerd: assignments, bulk score entry, the class gradebook, a
@@ -15,59 +15,67 @@ const ALPHA = 'alpha.test';
 
 type Person = { userId: string; token: string };
 
-let world: ApiWorld;
-let staff: Staff;
-let grades: Grades;
-let north: string;
-let south: string;
-let admin: string;
-let betaAdmin: string;
-let principalSouth: Person;
-let teacher: Person;
-let teacher2: Person;
-let teacher3: Person;
-let parent: Person;
-let parent2: Person;
-let pupil: Person;
-/** s1, s2: north, in class A (teacher); s1 is the parent's child and the pupil; s3: class B (teacher2), parent2's child. */
-let s1: string;
-let s2: string;
-let s3: string;
-let classA: string;
-let classB: string;
-let a1: string;
-let a2: string;
-let a3: string;
-let beta: { student: string; classId: string; assignment: string; enrollment: string };
+const h = await Harness.init('grades_api');
+const { staff } = h;
 
-beforeAll(async () => {
-  world = await createApiWorld('grades_api');
-  staff = await Staff.open(world);
-  const a = world.alpha.id;
-  grades = new Grades(staff, a);
-  north = await staff.school(a, 'North');
-  south = await staff.school(a, 'South');
-  admin = await staff.token(a, world.alpha.adminUserId);
-  betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
-  principalSouth = await staff.person(a, [{ role: 'principal', orgUnitId: south }]);
-  teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
-  teacher2 = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
-  teacher3 = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
-  parent = await staff.person(a, [{ role: 'parent' }]);
-  parent2 = await staff.person(a, [{ role: 'parent' }]);
-  pupil = await staff.person(a, [{ role: 'student' }]);
-  s1 = await staff.student(a, north, { firstName: 'Ada', lastName: 'Alpha', userId: pupil.userId });
-  s2 = await staff.student(a, north, { firstName: 'Bo', lastName: 'Beta' });
-  s3 = await staff.student(a, north, { firstName: 'Cy', lastName: 'Gamma' });
+const {
+  grades,
+  north,
+  south,
+  admin,
+  betaAdmin,
+  principalSouth,
+  teacher,
+  teacher2,
+  teacher3,
+  parent,
+  parent2,
+  pupil,
+  s1,
+  s2,
+  s3,
+  classA,
+  classB,
+  a1,
+  a2,
+  a3,
+  beta,
+} = await h.setup(async () => {
+  const a = h.tenants.alpha.id;
+  const grades = new Grades(staff, a);
+  const north = await staff.school(a, 'North');
+  const south = await staff.school(a, 'South');
+  const admin = await h.admin('alpha');
+  const betaAdmin = await h.admin('beta');
+  const principalSouth = await staff.person(a, [{ role: 'principal', orgUnitId: south }]);
+  const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
+  const teacher2 = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
+  const teacher3 = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
+  const parent = await staff.person(a, [{ role: 'parent' }]);
+  const parent2 = await staff.person(a, [{ role: 'parent' }]);
+  const pupil = await staff.person(a, [{ role: 'student' }]);
+  /** s1, s2: north, in class A (teacher); s1 is the parent's child and the pupil; s3: class B (teacher2), parent2's child. */
+  const s1 = await staff.student(a, north, {
+    firstName: 'Ada',
+    lastName: 'Alpha',
+    userId: pupil.userId,
+  });
+  const s2 = await staff.student(a, north, { firstName: 'Bo', lastName: 'Beta' });
+  const s3 = await staff.student(a, north, { firstName: 'Cy', lastName: 'Gamma' });
   await staff.guardian(a, [s1], { userId: parent.userId });
   await staff.guardian(a, [s3], { userId: parent2.userId });
-  classA = (await staff.classTaughtBy(a, north, teacher.userId, [s1, s2])).classId;
-  classB = (await staff.classTaughtBy(a, north, teacher2.userId, [s3])).classId;
+  const classA = (await staff.classTaughtBy(a, north, teacher.userId, [s1, s2])).classId;
+  const classB = (await staff.classTaughtBy(a, north, teacher2.userId, [s3])).classId;
 
   // Class A: a1 10 pts due 2025-09-01, a2 20 pts weight 2 due 2025-09-05, a3 due far ahead.
-  a1 = await grades.assignment(classA, { due: '2025-09-01', points: 10, title: 'One' });
-  a2 = await grades.assignment(classA, { due: '2025-09-05', points: 20, weight: 2, title: 'Two' });
-  a3 = await grades.assignment(classA, { due: '2099-01-01', points: 10, title: 'Three' });
+  const a1 = await grades.assignment(classA, { due: '2025-09-01', points: 10, title: 'One' });
+  const a2 = await grades.assignment(classA, {
+    due: '2025-09-05',
+    points: 20,
+    weight: 2,
+    title: 'Two',
+  });
+  const a3 = await grades.assignment(classA, { due: '2099-01-01', points: 10, title: 'Three' });
   await grades.score(a1, s1, { points: 9 });
   await grades.score(a2, s1, { points: 18 });
   await grades.score(a3, s1, { points: 0 });
@@ -92,42 +100,61 @@ beforeAll(async () => {
     finalPercent: 95,
   });
 
-  const b = world.beta.id;
+  const b = h.tenants.beta.id;
   const betaGrades = new Grades(staff, b);
   const betaSchool = await staff.school(b, 'Beta School');
   const betaTeacher = await staff.user(b, [{ role: 'teacher' }]);
   const betaStudent = await staff.student(b, betaSchool, { firstName: 'Zed' });
   const betaClass = (await staff.classTaughtBy(b, betaSchool, betaTeacher, [betaStudent])).classId;
-  beta = {
+  const beta = {
     student: betaStudent,
     classId: betaClass,
     assignment: await betaGrades.assignment(betaClass, { due: '2025-09-01' }),
     enrollment: await betaGrades.enrollment(betaClass, betaStudent),
   };
-}, 180_000);
-
-afterAll(async () => {
-  await staff?.close();
-  await world?.close();
+  return {
+    grades,
+    north,
+    south,
+    admin,
+    betaAdmin,
+    principalSouth,
+    teacher,
+    teacher2,
+    teacher3,
+    parent,
+    parent2,
+    pupil,
+    s1,
+    s2,
+    s3,
+    classA,
+    classB,
+    a1,
+    a2,
+    a3,
+    beta,
+  };
 });
 
 for (const runtime of ['node', 'workerd'] as const) {
   describe(`grades on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
-    const req = (
-      method: string,
-      path: string,
-      token: string,
-      body?: unknown,
-    ): Promise<ApiResponse> =>
-      call(target(), method, path, { host: ALPHA, headers: bearer(token), body });
+    const target = (): ApiTarget => h.target(runtime);
+    const req = h.api(runtime).request;
     const ids = (r: ApiResponse): string[] => r.json.data.map((x: { id: string }) => x.id);
     /** A class of the teacher's at North with new students enrolled. */
     const freshClass = async (students = 2) => {
       const kids: string[] = [];
       for (let i = 0; i < students; i++)
-        kids.push(await staff.student(world.alpha.id, north, { lastName: `Kid${i}-${runtime}` }));
-      const { classId } = await staff.classTaughtBy(world.alpha.id, north, teacher.userId, kids);
+        kids.push(
+          await staff.student(h.tenants.alpha.id, north, { lastName: `Kid${i}-${runtime}` }),
+        );
+      const { classId } = await staff.classTaughtBy(
+        h.tenants.alpha.id,
+        north,
+        teacher.userId,
+        kids,
+      );
       return { classId, kids };
     };
     const newAssignment = (classId: string, over: Record<string, unknown> = {}) => ({

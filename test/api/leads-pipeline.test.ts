@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, REDIS_URL, type ApiWorld } from '../support/api-world.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { REDIS_URL } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
+import { bearer, expectProblem } from './staff-fixtures.js';
 
 /**
  * The admissions pipeline for staff on Node and in workerd: one lead with its touchpoints
@@ -16,33 +17,31 @@ import { bearer, expectProblem, Staff } from './staff-fixtures.js';
 const ALPHA = 'alpha.test';
 const QUEUE = `test-${randomUUID()}`;
 
-let world: ApiWorld;
-let staff: Staff;
-let redis: Redis;
-let queue: Queue;
-let a: string;
-let north: string;
-let south: string;
-let betaSchool: string;
-/** A school year of the network (shared by its schools), a term, and a year of south only. */
-let year: string;
-let term: string;
-let southYear: string;
-let admin: string;
-let betaAdmin: string;
-let principalNorth: { userId: string; token: string };
-let principalSouth: { userId: string; token: string };
-let officeNorth: { userId: string; token: string };
-let teacher: { userId: string; token: string };
-let coach: { userId: string; token: string };
+const h = await Harness.init('leads_pipeline', { vars: { METRICS_QUEUE: QUEUE } });
+const { staff } = h;
 
-beforeAll(async () => {
-  world = await createApiWorld('leads_pipeline', { vars: { METRICS_QUEUE: QUEUE } });
-  staff = await Staff.open(world);
-  a = world.alpha.id;
-  north = await staff.school(a, 'North');
-  south = await staff.school(a, 'South');
-  betaSchool = await staff.school(world.beta.id, 'Beta School');
+const {
+  redis,
+  queue,
+  a,
+  north,
+  south,
+  betaSchool,
+  year,
+  term,
+  southYear,
+  admin,
+  betaAdmin,
+  principalNorth,
+  principalSouth,
+  officeNorth,
+  teacher,
+  coach,
+} = await h.setup(async () => {
+  const a = h.tenants.alpha.id;
+  const north = await staff.school(a, 'North');
+  const south = await staff.school(a, 'South');
+  const betaSchool = await staff.school(h.tenants.beta.id, 'Beta School');
   const db = await staff.db();
   await db.query(`update org_units set grade_levels = '{K,1,2}' where id = $1`, [north]);
   const session = async (orgUnit: string, kind: string, start: string, end: string) =>
@@ -53,26 +52,43 @@ beforeAll(async () => {
         [a, orgUnit, kind, `${kind} ${randomUUID().slice(0, 6)}`, start, end],
       )
     ).rows[0]!.id;
-  year = await session(await staff.root(a), 'school_year', '2026-08-15', '2027-06-15');
-  term = await session(north, 'term', '2026-08-15', '2026-12-20');
-  southYear = await session(south, 'school_year', '2026-08-15', '2027-06-15');
-  admin = await staff.token(a, world.alpha.adminUserId);
-  betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
-  principalNorth = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
-  principalSouth = await staff.person(a, [{ role: 'principal', orgUnitId: south }]);
-  officeNorth = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
-  teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
-  coach = await staff.person(a, [{ role: 'coach', orgUnitId: north }]);
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  queue = new Queue(QUEUE, { connection: redis });
-}, 180_000);
+  /** A school year of the network (shared by its schools), a term, and a year of south only. */
+  const year = await session(await staff.root(a), 'school_year', '2026-08-15', '2027-06-15');
+  const term = await session(north, 'term', '2026-08-15', '2026-12-20');
+  const southYear = await session(south, 'school_year', '2026-08-15', '2027-06-15');
+  const admin = await h.admin('alpha');
+  const betaAdmin = await h.admin('beta');
+  const principalNorth = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
+  const principalSouth = await staff.person(a, [{ role: 'principal', orgUnitId: south }]);
+  const officeNorth = await staff.person(a, [{ role: 'office_admin', orgUnitId: north }]);
+  const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
+  const coach = await staff.person(a, [{ role: 'coach', orgUnitId: north }]);
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(QUEUE, { connection: redis });
+  return {
+    redis,
+    queue,
+    a,
+    north,
+    south,
+    betaSchool,
+    year,
+    term,
+    southYear,
+    admin,
+    betaAdmin,
+    principalNorth,
+    principalSouth,
+    officeNorth,
+    teacher,
+    coach,
+  };
+});
 
 afterAll(async () => {
   await queue?.obliterate({ force: true }).catch(() => undefined);
   await queue?.close();
   redis?.disconnect();
-  await staff?.close();
-  await world?.close();
 });
 
 interface LeadSeed {
@@ -139,7 +155,7 @@ async function count(sql: string, params: unknown[]): Promise<number> {
 
 for (const runtime of ['node', 'workerd'] as const) {
   describe(`lead pipeline on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
+    const target = (): ApiTarget => h.target(runtime);
     const req = (
       method: string,
       path: string,
@@ -164,7 +180,7 @@ for (const runtime of ['node', 'workerd'] as const) {
       body: unknown,
       leadStage = 'inquiry',
     ) {
-      const betaLead = await seedLead({ tenant: world.beta.id, school: betaSchool });
+      const betaLead = await seedLead({ tenant: h.tenants.beta.id, school: betaSchool });
       const northLead = await seedLead({ stage: leadStage });
       const noSchool = await seedLead({ stage: leadStage, school: null });
       // Another tenant's lead on this tenant's host: not found, whoever asks.
@@ -244,7 +260,7 @@ for (const runtime of ['node', 'workerd'] as const) {
           ['inquiry', 'tour_completed'],
         ]);
         expect(r.json.stage_history[1]).toMatchObject({
-          changed_by: world.alpha.adminUserId,
+          changed_by: h.tenants.alpha.adminUserId,
           note: 'Came on Friday',
         });
         expect(r.json).not.toHaveProperty('tenant_id');
@@ -393,7 +409,7 @@ for (const runtime of ['node', 'workerd'] as const) {
             {
               from_stage: c.from,
               to_stage: to,
-              changed_by: world.alpha.adminUserId,
+              changed_by: h.tenants.alpha.adminUserId,
               note: (c.body.reason as string | undefined) ?? null,
             },
           ]);
@@ -403,7 +419,7 @@ for (const runtime of ['node', 'workerd'] as const) {
               action: 'lead.stage',
               before: { stage: c.from },
               after: { stage: to, stage_history_id: expect.any(String) },
-              actor_user_id: world.alpha.adminUserId,
+              actor_user_id: h.tenants.alpha.adminUserId,
             },
           ]);
           if (to === 'lost') {
@@ -507,7 +523,7 @@ for (const runtime of ['node', 'workerd'] as const) {
 
       it('refuses owners who may not work the lead, grades the school does not offer and unknown fields', async () => {
         const lead = await seedLead();
-        const betaUser = await staff.user(world.beta.id, [{ role: 'network_admin' }]);
+        const betaUser = await staff.user(h.tenants.beta.id, [{ role: 'network_admin' }]);
         for (const owner of [
           teacher.userId,
           coach.userId,

@@ -1,18 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { Harness } from '../support/harness.js';
+import { bearer, expectProblem } from './staff-fixtures.js';
 
 /** GET /v1/leads for staff on Node and in workerd: filters, keyset pages, org-reach scoping. */
 
 const RUNTIMES = ['node', 'workerd'] as const;
 const ALPHA = 'alpha.test';
 
-let world: ApiWorld;
-let staff: Staff;
-let north: string;
-let south: string;
-let adminToken: string;
+const h = await Harness.init('leads_api');
+const { staff } = h;
 
 interface Seeded {
   id: string;
@@ -43,12 +40,10 @@ async function lead(
   return { ...row, created, id: r.rows[0]!.id };
 }
 
-beforeAll(async () => {
-  world = await createApiWorld('leads_api');
-  staff = await Staff.open(world);
-  const a = world.alpha.id;
-  north = await staff.school(a, 'North Campus');
-  south = await staff.school(a, 'South Campus');
+const { north, south, adminToken } = await h.setup(async () => {
+  const a = h.tenants.alpha.id;
+  const north = await staff.school(a, 'North Campus');
+  const south = await staff.school(a, 'South Campus');
   const rows: Omit<Seeded, 'id' | 'created'>[] = [
     {
       guardian: 'Maria Lopez',
@@ -121,7 +116,7 @@ beforeAll(async () => {
     );
   }
   // Another tenant's leads: never listed, whoever asks on alpha's host.
-  await lead(world.beta.id, {
+  await lead(h.tenants.beta.id, {
     guardian: 'Maria Beta',
     email: 'maria@beta.test',
     school: null,
@@ -129,12 +124,8 @@ beforeAll(async () => {
     source: 'google',
     firstTouch: '2026-01-15T00:00:00Z',
   });
-  adminToken = await staff.token(world.alpha.id, world.alpha.adminUserId);
-}, 120_000);
-
-afterAll(async () => {
-  await staff?.close();
-  await world?.close();
+  const adminToken = await h.admin('alpha');
+  return { north, south, adminToken };
 });
 
 /** Seeded alpha leads in the API's order: newest first touch first, then id descending. */
@@ -147,7 +138,7 @@ const expectedOrder = (rows: Seeded[]) =>
 
 for (const runtime of RUNTIMES) {
   describe(`GET /v1/leads on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
+    const target = (): ApiTarget => h.target(runtime);
     const list = (
       query = '',
       token: string | null = adminToken,
@@ -253,7 +244,7 @@ for (const runtime of RUNTIMES) {
         if (pages === 0) {
           expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
           // A lead arriving meanwhile (newest of all) must not shift the pages after this one.
-          const fresh = await lead(world.alpha.id, {
+          const fresh = await lead(h.tenants.alpha.id, {
             guardian: 'Late Arrival',
             email: `late-${runtime}@fam.test`,
             school: north,
@@ -279,7 +270,7 @@ for (const runtime of RUNTIMES) {
     });
 
     it('shows a school-scoped principal only that school’s leads', async () => {
-      const principal = await staff.person(world.alpha.id, [
+      const principal = await staff.person(h.tenants.alpha.id, [
         { role: 'principal', orgUnitId: north },
       ]);
       const r = await list('', principal.token);
@@ -290,8 +281,8 @@ for (const runtime of RUNTIMES) {
       expect(other.status).toBe(200);
       expect(other.json.data).toEqual([]);
       // An office admin scoped to the network root reaches every school, but leads without a school need tenant-wide reach.
-      const root = await staff.root(world.alpha.id);
-      const office = await staff.person(world.alpha.id, [
+      const root = await staff.root(h.tenants.alpha.id);
+      const office = await staff.person(h.tenants.alpha.id, [
         { role: 'office_admin', orgUnitId: root },
       ]);
       const all = await list('', office.token);
@@ -300,11 +291,11 @@ for (const runtime of RUNTIMES) {
 
     it('refuses parents and teachers (403), anonymous callers and other tenants’ tokens (401)', async () => {
       for (const role of ['parent', 'teacher']) {
-        const p = await staff.person(world.alpha.id, [{ role }]);
+        const p = await staff.person(h.tenants.alpha.id, [{ role }]);
         expectProblem(await list('', p.token), 403, 'forbidden');
       }
       expectProblem(await list('', null), 401, 'unauthenticated');
-      const betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
+      const betaAdmin = await h.admin('beta');
       expectProblem(await list('', betaAdmin), 401, 'unauthenticated');
       // On its own host, beta's admin sees only beta's lead.
       const own = await list('', betaAdmin, 'beta.test');

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { Harness } from '../support/harness.js';
+import { bearer, expectProblem } from './staff-fixtures.js';
 
 /** GET /v1/metrics/{metric} on Node and in workerd: published snapshots, scope, refusals. */
 
@@ -10,11 +10,8 @@ const ALPHA = 'alpha.test';
 const AS_OF = '2026-02-01T06:00:00.000Z';
 const EARLIER = '2026-01-31T06:00:00.000Z';
 
-let world: ApiWorld;
-let staff: Staff;
-let north: string;
-let south: string;
-let adminToken: string;
+const h = await Harness.init('metrics_api');
+const { staff } = h;
 
 async function snapshot(
   tenantId: string,
@@ -41,12 +38,10 @@ async function snapshot(
   );
 }
 
-beforeAll(async () => {
-  world = await createApiWorld('metrics_api');
-  staff = await Staff.open(world);
-  const a = world.alpha.id;
-  north = await staff.school(a, 'North Campus');
-  south = await staff.school(a, 'South Campus');
+const { north, south, adminToken } = await h.setup(async () => {
+  const a = h.tenants.alpha.id;
+  const north = await staff.school(a, 'North Campus');
+  const south = await staff.school(a, 'South Campus');
   await snapshot(a, 'lead_funnel', null, '2025-26', { reached: { inquiry: 120, enrolled: 18 } });
   await snapshot(
     a,
@@ -58,18 +53,14 @@ beforeAll(async () => {
   );
   await snapshot(a, 'attendance', north, '2025-26', { ada: 0.934, chronic: 0.18 });
   await snapshot(a, 'attendance', south, '2025-26', { ada: 0.911, chronic: 0.24 });
-  await snapshot(world.beta.id, 'lead_funnel', null, '2025-26', { reached: { inquiry: 999 } });
-  adminToken = await staff.token(a, world.alpha.adminUserId);
-}, 120_000);
-
-afterAll(async () => {
-  await staff?.close();
-  await world?.close();
+  await snapshot(h.tenants.beta.id, 'lead_funnel', null, '2025-26', { reached: { inquiry: 999 } });
+  const adminToken = await h.admin('alpha');
+  return { north, south, adminToken };
 });
 
 for (const runtime of RUNTIMES) {
   describe(`GET /v1/metrics on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
+    const target = (): ApiTarget => h.target(runtime);
     const get = (
       path: string,
       token: string | null = adminToken,
@@ -110,7 +101,7 @@ for (const runtime of RUNTIMES) {
       expect(r.json.scope).toEqual({ kind: 'school', school_id: north });
       expect(r.json.snapshots[0].payload).toEqual({ ada: 0.934, chronic: 0.18 });
 
-      const principal = await staff.person(world.alpha.id, [
+      const principal = await staff.person(h.tenants.alpha.id, [
         { role: 'principal', orgUnitId: north },
       ]);
       const own = await get(`/v1/metrics/attendance?school=${north}`, principal.token);
@@ -126,7 +117,7 @@ for (const runtime of RUNTIMES) {
       expect(implicit.status, implicit.text).toBe(200);
       expect(implicit.json.scope).toEqual({ kind: 'school', school_id: north });
       // The network-wide view needs network-wide reach.
-      const twoSchools = await staff.person(world.alpha.id, [
+      const twoSchools = await staff.person(h.tenants.alpha.id, [
         { role: 'principal', orgUnitId: north },
         { role: 'principal', orgUnitId: south },
       ]);
@@ -144,11 +135,11 @@ for (const runtime of RUNTIMES) {
 
     it('refuses teachers and parents (403), anonymous callers and other tenants’ tokens (401)', async () => {
       for (const role of ['teacher', 'parent', 'office_admin']) {
-        const p = await staff.person(world.alpha.id, [{ role }]);
+        const p = await staff.person(h.tenants.alpha.id, [{ role }]);
         expectProblem(await get('/v1/metrics/lead_funnel', p.token), 403, 'forbidden');
       }
       expectProblem(await get('/v1/metrics/lead_funnel', null), 401, 'unauthenticated');
-      const betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
+      const betaAdmin = await h.admin('beta');
       expectProblem(await get('/v1/metrics/lead_funnel', betaAdmin), 401, 'unauthenticated');
       // Each tenant sees its own figures only.
       const beta = await get('/v1/metrics/lead_funnel', betaAdmin, 'beta.test');

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BUNDLED_TENANT_SCHEMA_VERSION,
-  createTenant,
-  type CreatedTenant,
-} from '../../db/platform.js';
+import { createTenant } from '../../db/platform.js';
+import type { CreatedTenant } from '../../db/tenants/create.js';
+import { BUNDLED_TENANT_SCHEMA_VERSION } from '../../db/tenants/schema-version.js';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { ADMIN_PASSWORD, createApiWorld, type ApiWorld } from '../support/api-world.js';
 import { startProofServer, type ProofServer } from '../support/domain-proofs.js';

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { Harness } from '../support/harness.js';
+import { expectProblem } from './staff-fixtures.js';
 
 /**
  * Guardians (and student links), staff, org units, sessions, calendars, users and roles on
@@ -10,60 +10,63 @@ import { bearer, expectProblem, Staff } from './staff-fixtures.js';
 
 const ALPHA = 'alpha.test';
 
-let world: ApiWorld;
-let staff: Staff;
-let root: string;
-let north: string;
-let south: string;
-let admin: string;
-let principal: { userId: string; token: string };
-let teacher: { userId: string; token: string };
-let parent: { userId: string; token: string };
-let kid: string;
-let otherKid: string;
-let ownGuardian: string;
-let otherGuardian: string;
-let betaSchool: string;
-let betaGuardian: string;
+const h = await Harness.init('staff_family_api');
+const { staff } = h;
 
-beforeAll(async () => {
-  world = await createApiWorld('staff_family_api');
-  staff = await Staff.open(world);
-  const a = world.alpha.id;
-  root = await staff.root(a);
-  north = await staff.school(a, 'North');
-  south = await staff.school(a, 'South');
-  admin = await staff.token(a, world.alpha.adminUserId);
-  principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
-  teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
-  parent = await staff.person(a, [{ role: 'parent' }]);
-  kid = await staff.student(a, north);
-  otherKid = await staff.student(a, south);
-  ownGuardian = await staff.guardian(a, [kid], { userId: parent.userId });
-  otherGuardian = await staff.guardian(a, [otherKid]);
+const {
+  root,
+  north,
+  south,
+  admin,
+  principal,
+  teacher,
+  parent,
+  kid,
+  otherKid,
+  ownGuardian,
+  otherGuardian,
+  betaSchool,
+  betaGuardian,
+} = await h.setup(async () => {
+  const a = h.tenants.alpha.id;
+  const root = await staff.root(a);
+  const north = await staff.school(a, 'North');
+  const south = await staff.school(a, 'South');
+  const admin = await h.admin('alpha');
+  const principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
+  const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
+  const parent = await staff.person(a, [{ role: 'parent' }]);
+  const kid = await staff.student(a, north);
+  const otherKid = await staff.student(a, south);
+  const ownGuardian = await staff.guardian(a, [kid], { userId: parent.userId });
+  const otherGuardian = await staff.guardian(a, [otherKid]);
   await staff.classTaughtBy(a, north, teacher.userId, [kid]);
-  betaSchool = await staff.school(world.beta.id, 'Beta');
-  const betaKid = await staff.student(world.beta.id, betaSchool);
-  betaGuardian = await staff.guardian(world.beta.id, [betaKid]);
-}, 120_000);
-
-afterAll(async () => {
-  await staff?.close();
-  await world?.close();
+  const betaSchool = await staff.school(h.tenants.beta.id, 'Beta');
+  const betaKid = await staff.student(h.tenants.beta.id, betaSchool);
+  const betaGuardian = await staff.guardian(h.tenants.beta.id, [betaKid]);
+  return {
+    root,
+    north,
+    south,
+    admin,
+    principal,
+    teacher,
+    parent,
+    kid,
+    otherKid,
+    ownGuardian,
+    otherGuardian,
+    betaSchool,
+    betaGuardian,
+  };
 });
 
 const tag = () => Math.random().toString(36).slice(2, 10);
 
 for (const runtime of ['node', 'workerd'] as const) {
   describe(`staff and family resources on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
-    const req = (
-      method: string,
-      path: string,
-      token: string,
-      body?: unknown,
-    ): Promise<ApiResponse> =>
-      call(target(), method, path, { host: ALPHA, headers: bearer(token), body });
+    const target = (): ApiTarget => h.target(runtime);
+    const req = h.api(runtime).request;
     const ids = (r: ApiResponse): string[] => r.json.data.map((s: { id: string }) => s.id);
 
     it('guardians: CRUD and links; teachers see their students’ guardians; cross-tenant and out-of-scope ids are 404', async () => {
@@ -406,10 +409,10 @@ for (const runtime of ['node', 'workerd'] as const) {
         ).status,
       ).toBe(204);
       // A user holding a role only at another school is invisible to the principal.
-      const southie = await staff.user(world.alpha.id, [{ role: 'teacher', orgUnitId: south }]);
+      const southie = await staff.user(h.tenants.alpha.id, [{ role: 'teacher', orgUnitId: south }]);
       expectProblem(await req('GET', `/v1/users/${southie}`, principal.token), 404, 'not_found');
       expectProblem(
-        await req('GET', `/v1/users/${world.beta.adminUserId}`, admin),
+        await req('GET', `/v1/users/${h.tenants.beta.adminUserId}`, admin),
         404,
         'not_found',
       );
@@ -462,7 +465,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         403,
         'forbidden',
       );
-      const holder = await staff.user(world.alpha.id, [{ role: key }]);
+      const holder = await staff.user(h.tenants.alpha.id, [{ role: key }]);
       expectProblem(await req('DELETE', `/v1/roles/${role.json.id}`, admin), 409, 'conflict');
       await (
         await staff.db()

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { Harness } from '../support/harness.js';
+import { expectProblem } from './staff-fixtures.js';
 
 /**
  * /v1/students on Node and in workerd: CRUD through the resource framework, relationship
@@ -11,62 +11,39 @@ import { bearer, expectProblem, Staff } from './staff-fixtures.js';
 
 const ALPHA = 'alpha.test';
 
-let world: ApiWorld;
-let staff: Staff;
-let north: string;
-let south: string;
-let admin: string;
-let principal: { userId: string; token: string };
-let teacher: { userId: string; token: string };
-let parent: { userId: string; token: string };
-let pupil: { userId: string; token: string };
-/** s1: north, in the teacher's class, the parent's child; s2: north, another family; s3: south. */
-let s1: string;
-let s2: string;
-let s3: string;
-let betaStudent: string;
+const h = await Harness.init('students_api');
+const { staff } = h;
 
-beforeAll(async () => {
-  world = await createApiWorld('students_api');
-  staff = await Staff.open(world);
-  const a = world.alpha.id;
-  north = await staff.school(a, 'North');
-  south = await staff.school(a, 'South');
-  admin = await staff.token(a, world.alpha.adminUserId);
-  principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
-  teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
-  parent = await staff.person(a, [{ role: 'parent' }]);
-  pupil = await staff.person(a, [{ role: 'student' }]);
-  s1 = await staff.student(a, north, { firstName: 'Ada', lastName: 'Alpha', userId: pupil.userId });
-  s2 = await staff.student(a, north, { firstName: 'Bo', lastName: 'Beta' });
-  s3 = await staff.student(a, south, { firstName: 'Cy', lastName: 'Gamma' });
-  await staff.classTaughtBy(a, north, teacher.userId, [s1]);
-  await staff.guardian(a, [s1], { userId: parent.userId });
-  await staff.guardian(a, [s2]);
-  const betaSchool = await staff.school(world.beta.id, 'Beta School');
-  betaStudent = await staff.student(world.beta.id, betaSchool, { firstName: 'Zed' });
-}, 120_000);
-
-afterAll(async () => {
-  await staff?.close();
-  await world?.close();
-});
+const { north, south, admin, principal, teacher, parent, pupil, s1, s2, s3, betaStudent } =
+  await h.setup(async () => {
+    const a = h.tenants.alpha.id;
+    const north = await staff.school(a, 'North');
+    const south = await staff.school(a, 'South');
+    const admin = await h.admin('alpha');
+    const principal = await staff.person(a, [{ role: 'principal', orgUnitId: north }]);
+    const teacher = await staff.person(a, [{ role: 'teacher', orgUnitId: north }]);
+    const parent = await staff.person(a, [{ role: 'parent' }]);
+    const pupil = await staff.person(a, [{ role: 'student' }]);
+    /** s1: north, in the teacher's class, the parent's child; s2: north, another family; s3: south. */
+    const s1 = await staff.student(a, north, {
+      firstName: 'Ada',
+      lastName: 'Alpha',
+      userId: pupil.userId,
+    });
+    const s2 = await staff.student(a, north, { firstName: 'Bo', lastName: 'Beta' });
+    const s3 = await staff.student(a, south, { firstName: 'Cy', lastName: 'Gamma' });
+    await staff.classTaughtBy(a, north, teacher.userId, [s1]);
+    await staff.guardian(a, [s1], { userId: parent.userId });
+    await staff.guardian(a, [s2]);
+    const betaSchool = await staff.school(h.tenants.beta.id, 'Beta School');
+    const betaStudent = await staff.student(h.tenants.beta.id, betaSchool, { firstName: 'Zed' });
+    return { north, south, admin, principal, teacher, parent, pupil, s1, s2, s3, betaStudent };
+  });
 
 for (const runtime of ['node', 'workerd'] as const) {
   describe(`/v1/students on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
-    const req = (
-      method: string,
-      path: string,
-      token: string,
-      body?: unknown,
-      headers: Record<string, string> = {},
-    ): Promise<ApiResponse> =>
-      call(target(), method, path, {
-        host: ALPHA,
-        headers: { ...bearer(token), ...headers },
-        body,
-      });
+    const target = (): ApiTarget => h.target(runtime);
+    const req = h.api(runtime).request;
     const ids = (r: ApiResponse): string[] => r.json.data.map((s: { id: string }) => s.id);
     const newStudent = (over: Record<string, unknown> = {}) => ({
       student_number: `${runtime}-${Math.random().toString(36).slice(2, 10)}`,
@@ -91,7 +68,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         const log = (await staff.accessLog(id)).filter((l) => l.request_id === requestId);
         expect(log, id).toEqual([
           {
-            user_id: world.alpha.adminUserId,
+            user_id: h.tenants.alpha.adminUserId,
             access: 'list',
             route: 'GET /v1/students',
             request_id: requestId,
@@ -132,7 +109,7 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(r.headers.etag).toMatch(/^"\d+"$/);
       const log = await staff.accessLog(s1);
       expect(log.at(-1)).toEqual({
-        user_id: world.alpha.adminUserId,
+        user_id: h.tenants.alpha.adminUserId,
         access: 'read',
         route: 'GET /v1/students/:id',
         request_id: r.headers['x-request-id'],
@@ -183,7 +160,7 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(trail[1]).toMatchObject({
         before: { grade_level: '3' },
         after: { grade_level: '4' },
-        actor_user_id: world.alpha.adminUserId,
+        actor_user_id: h.tenants.alpha.adminUserId,
       });
     });
 
@@ -294,7 +271,7 @@ for (const runtime of ['node', 'workerd'] as const) {
     });
 
     it('exports everything held about a student and logs the export', async () => {
-      const a = world.alpha.id;
+      const a = h.tenants.alpha.id;
       const db = await staff.db();
       const kid = await staff.student(a, north, { firstName: 'Exp', lastName: `Ort-${runtime}` });
       const g = await staff.guardian(a, [kid], { firstName: 'Gwen' });
@@ -337,7 +314,7 @@ for (const runtime of ['node', 'workerd'] as const) {
     });
 
     it('erases a student: personal data anonymised, lone guardians too, facts kept, audited without the values', async () => {
-      const a = world.alpha.id;
+      const a = h.tenants.alpha.id;
       const db = await staff.db();
       const kid = await staff.student(a, north, {
         firstName: 'Eraseme',
@@ -403,7 +380,7 @@ for (const runtime of ['node', 'workerd'] as const) {
     it('refuses anonymous callers and other tenants’ tokens', async () => {
       const anon = await call(target(), 'GET', '/v1/students', { host: ALPHA });
       expectProblem(anon, 401, 'unauthenticated');
-      const betaAdmin = await staff.token(world.beta.id, world.beta.adminUserId);
+      const betaAdmin = await h.admin('beta');
       expectProblem(await req('GET', `/v1/students/${s1}`, betaAdmin), 401, 'unauthenticated');
     });
   });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type DbHandle } from '../../db/connection-node.js';
 import { ControlPlane, TtlCache, type ControlPlaneOptions } from '../../db/control-plane.js';
-import { createTenant, type CreatedTenant } from '../../db/platform.js';
+import { createTenant } from '../../db/platform.js';
+import type { CreatedTenant } from '../../db/tenants/create.js';
 import * as control from '../../db/schema/control.js';
 import type { ControlDb } from '../../db/schema/types.js';
 import { createTestEnvironment, withAdmin, type TestEnvironment } from '../support/environment.js';

@@ -9,10 +9,10 @@ import {
   createTenant,
   listTenants,
   migrateAll,
-  PlatformError,
   setTenantStatus,
-  type CreateTenantInput,
 } from '../../db/platform.js';
+import type { CreateTenantInput } from '../../db/tenants/create.js';
+import { PlatformError } from '../../db/tenants/errors.js';
 import tenantJournal from '../../db/migrations/tenant/meta/_journal.json' with { type: 'json' };
 import * as schema from '../../db/schema/tenant.js';
 import { withTenant } from '../../db/tenancy.js';

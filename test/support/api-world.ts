@@ -1,4 +1,5 @@
-import { createTenant, type CreatedTenant } from '../../db/platform.js';
+import { createTenant } from '../../db/platform.js';
+import type { CreatedTenant } from '../../db/tenants/create.js';
 import {
   call,
   startNodeApi,
@@ -15,7 +16,8 @@ export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /**
  * A deployment for black-box API tests: a fresh environment with two tenants on the pool
  * (`alpha.test`, `beta.test`; each also answers at `<slug>.localhost`) and the app running
- * on Node and in workerd against it.
+ * on Node and in workerd against it. API test files reach it through `Harness`
+ * (test/support/harness.ts), which adds the staff writer, requests per runtime and cleanup.
  */
 export interface ApiWorld {
   t: TestEnvironment;

@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { fileUrlsOf, txtName, type VerificationSettings } from '../../../db/domain-verification.js';
-import { addDomain, getTenant, verifyDomain, type DomainDetail } from '../../../db/tenants.js';
+import { getTenant, type DomainDetail } from '../../../db/tenants/directory.js';
+import { addDomain, verifyDomain } from '../../../db/tenants/domains.js';
 import type { AppEnv } from '../../app-env.js';
 import type { ApiConfig } from '../../env.js';
 import { problemResponses } from '../openapi.js';

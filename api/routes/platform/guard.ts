@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { PlatformError, type PlatformErrorCode } from '../../../db/tenants.js';
+import { PlatformError, type PlatformErrorCode } from '../../../db/tenants/errors.js';
 import type { AppEnv } from '../../app-env.js';
 import { authenticate } from '../../auth/middleware.js';
 import { ApiError, type ErrorCode } from '../../problems.js';

@@ -1,11 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import {
-  createTenant,
-  getTenant,
-  listTenants,
-  setTenantStatus,
-  type TenantSummary,
-} from '../../../db/tenants.js';
+import { createTenant } from '../../../db/tenants/create.js';
+import { getTenant, listTenants, type TenantSummary } from '../../../db/tenants/directory.js';
+import { setTenantStatus } from '../../../db/tenants/status.js';
 import type { AppEnv } from '../../app-env.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';

@@ -1,5 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { tenantUsage } from '../../../db/tenants.js';
+import { tenantUsage } from '../../../db/tenants/usage.js';
 import type { AppEnv } from '../../app-env.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
