@@ -127,15 +127,18 @@ describe('accountStatement', () => {
 });
 
 describe('recordPayment', () => {
-  // Only an ESA payment consults the principal (which disbursements it may read).
+  // A tenant-wide finance writer: the payment may pay any of the account's invoices (staff of
+  // one school pay only their school's, as finance.test.ts shows over HTTP).
   const clerk = (): Principal => ({
     userId: d.world.alpha.adminUserId,
     tenantId: d.tenantId,
     sessionId: 'domain-test',
     via: 'bearer',
-    grants: [],
-    permissions: new Set(),
-    roles: new Set(),
+    grants: [
+      { role: 'network_admin', orgUnitId: null, permissions: ['finance.read', 'finance.write'] },
+    ],
+    permissions: new Set(['finance.read', 'finance.write']),
+    roles: new Set(['network_admin']),
   });
   const record = (accountId: string, payment: PaymentInput, status = 'active') =>
     d.inTenant((tx) =>
