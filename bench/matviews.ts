@@ -1542,6 +1542,15 @@ const scopeLabel = (kind: string, id: string | null, period: string) =>
  * buckets, windows). Returns human-readable mismatches (empty = equal). Run as a superuser
  * on the branch database, after the views were created or refreshed.
  */
+/**
+ * Figures are published unrounded, so a ratio or a median that PostgreSQL and JavaScript
+ * reach by different sums of doubles may differ in its last bits: equal within 1e-12
+ * relative.
+ */
+function sameFloat(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a), Math.abs(b));
+}
+
 export async function compareWithSnapshots(admin: pg.Client, tenantId: string): Promise<string[]> {
   const mismatches: string[] = [];
   const published = await admin.query<{
@@ -1582,7 +1591,7 @@ export async function compareWithSnapshots(admin: pg.Client, tenantId: string): 
       for (const key of new Set([...want.keys(), ...got.keys()])) {
         const a = got.has(key) ? got.get(key) : '(missing)';
         const b = want.has(key) ? want.get(key) : '(missing)';
-        if (a !== b && !(typeof a === 'number' && typeof b === 'number' && a === b)) {
+        if (a !== b && !(typeof a === 'number' && typeof b === 'number' && sameFloat(a, b))) {
           mismatches.push(`${metric} ${label} ${key}: view ${String(a)}, published ${String(b)}`);
         }
       }
