@@ -155,23 +155,7 @@ export async function accountStatement(tx: Tx<TenantSchema>, input: StatementInp
   const paymentRows = paymentIds.length
     ? await tx.select().from(t.payments).where(inArray(t.payments.id, paymentIds))
     : [];
-  const allocations = paymentIds.length
-    ? await tx
-        .select()
-        .from(t.paymentAllocations)
-        .where(
-          and(
-            inArray(t.paymentAllocations.paymentId, paymentIds),
-            isNull(t.paymentAllocations.deletedAt),
-            part &&
-              inArray(
-                t.paymentAllocations.invoiceId,
-                tx.select({ id: t.invoices.id }).from(t.invoices).where(part),
-              ),
-          ),
-        )
-        .orderBy(t.paymentAllocations.createdAt, t.paymentAllocations.id)
-    : [];
+  const allocations = await allocationsTo(tx, paymentIds, part);
   const paymentDay = new Map(entries.map((e) => [e.payment_id, e.date]));
   const shownAmount = new Map(entries.map((e) => [e.payment_id, -e.amount_cents]));
   const byPayment = new Map(paymentRows.map((p) => [p.id, p]));
@@ -220,6 +204,33 @@ export async function accountStatement(tx: Tx<TenantSchema>, input: StatementInp
     closing_balance_cents: balance,
     whole_account: part === undefined,
   };
+}
+
+/**
+ * The live allocations of these payments, oldest first; only those to the invoices that
+ * `invoices` (a condition on `invoices`) admits, when given.
+ */
+export async function allocationsTo(
+  tx: Tx<TenantSchema>,
+  paymentIds: string[],
+  invoices: SQL | undefined,
+) {
+  if (paymentIds.length === 0) return [];
+  return tx
+    .select()
+    .from(t.paymentAllocations)
+    .where(
+      and(
+        inArray(t.paymentAllocations.paymentId, paymentIds),
+        isNull(t.paymentAllocations.deletedAt),
+        invoices &&
+          inArray(
+            t.paymentAllocations.invoiceId,
+            tx.select({ id: t.invoices.id }).from(t.invoices).where(invoices),
+          ),
+      ),
+    )
+    .orderBy(t.paymentAllocations.createdAt, t.paymentAllocations.id);
 }
 
 /**

@@ -1,11 +1,12 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { PAYMENT_METHODS } from '../../../db/schema/finance.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { MAX_CENTS } from '../../finance/ledger.js';
 import { recordPayment } from '../../finance/payments.js';
+import { allocationsTo } from '../../finance/statement.js';
 import { IDEMPOTENCY_KEY, idempotency } from '../../middleware/idempotency.js';
 import { ApiError } from '../../problems.js';
 import {
@@ -90,23 +91,7 @@ const visibleInvoices = scoped(financePermissions, invoiceRules);
 /** A payment's allocations to the invoices the caller may read (not another school's). */
 async function allocationsOf(c: Ctx, paymentIds: string[]) {
   if (paymentIds.length === 0) return [];
-  const tx = c.get('tx');
-  const visible = await visibleInvoices(c, 'read');
-  return tx
-    .select()
-    .from(t.paymentAllocations)
-    .where(
-      and(
-        inArray(t.paymentAllocations.paymentId, paymentIds),
-        isNull(t.paymentAllocations.deletedAt),
-        visible &&
-          inArray(
-            t.paymentAllocations.invoiceId,
-            tx.select({ id: t.invoices.id }).from(t.invoices).where(visible),
-          ),
-      ),
-    )
-    .orderBy(asc(t.paymentAllocations.createdAt), asc(t.paymentAllocations.id));
+  return allocationsTo(c.get('tx'), paymentIds, await visibleInvoices(c, 'read'));
 }
 
 export const paymentResource: ResourceDef<
