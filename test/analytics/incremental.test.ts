@@ -136,12 +136,15 @@ describe('incremental refresh', () => {
   it('carries a student’s deletion to the attendance figures', async () => {
     const dir = join(w.dir, 'student-deleted');
     const first = await t.refresh({ warehouseDir: dir, asOf: AS_OF });
-    // Deleted with enrolments and records left as they were.
+    // Deleted with enrolments and records left as they were. The student is a member on
+    // the school days before the as-of date (a student whose only enrolment starts later, or
+    // ended in an earlier year, is in no figure of this window to begin with).
     await t.exec(
       `update students set deleted_at = now() where tenant_id = $1 and id = (
          select student_id from school_enrollments where tenant_id = $1 and deleted_at is null
+            and entry_date <= $2::date - 30 and (exit_date is null or exit_date > $2::date)
           order by id limit 1)`,
-      [t.id],
+      [t.id, AS_OF],
     );
     const inc = await t.refresh({ warehouseDir: dir, mode: 'incremental', asOf: AS_OF });
     expect(inc.recomputed).toEqual(expect.arrayContaining(['attendance']));
