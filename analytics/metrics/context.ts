@@ -21,7 +21,8 @@
  * Dates and zones. Timestamps are instants (UTC in the warehouse). A fact's date (inquiry
  * day, stage move day, received day, application day) is its local date in its school's
  * zone: the unit's own `timezone`, else its nearest ancestor's, else the tenant's (so the
- * tenant's zone only for rows with no school, or no zone anywhere above them). Durations are
+ * tenant's zone only for rows with no school, or no zone anywhere above them). A fact is cut
+ * at the as-of date by its local date too (`byAsOf`: voids, grading, conversions). Durations are
  * differences between instants, so a daylight-saving change shifts nothing.
  */
 import { SCHOOL_KINDS as KINDS } from '../../db/schema/org.js';
@@ -159,10 +160,14 @@ export class MetricContext {
          SELECT a.unit_id, arg_min(o.timezone, a.depth) AS zone
            FROM _m_ancestors a JOIN org_units o ON o.id = a.ancestor_id
           WHERE o.timezone IN (SELECT name FROM known)
-          GROUP BY a.unit_id)
-       SELECT u.unit_id, coalesce(any_value(z.zone), ${lit(this.timezone)}) AS zone
-         FROM _m_unit_scopes u LEFT JOIN zoned z USING (unit_id)
-        GROUP BY u.unit_id`,
+          GROUP BY a.unit_id),
+       unit_zone AS (
+         SELECT u.unit_id, coalesce(any_value(z.zone), ${lit(this.timezone)}) AS zone
+           FROM _m_unit_scopes u LEFT JOIN zoned z USING (unit_id)
+          GROUP BY u.unit_id)
+       SELECT unit_id, zone,
+              timezone('UTC', timezone(zone, (${asOf} + INTERVAL 1 DAY)::TIMESTAMP)) AS cutoff
+         FROM unit_zone`,
     );
     await this.temp(
       '_m_windows',
@@ -272,6 +277,14 @@ export class MetricContext {
  */
 export const localDate = (ts: string, unit: string) =>
   `timezone((SELECT zone FROM _m_unit_zone WHERE unit_id = ${unit}), ${ts} AT TIME ZONE 'UTC')::DATE`;
+
+/**
+ * Whether instant `ts` (a UTC `TIMESTAMP`) is on or before the as-of date in the zone of unit
+ * `unit`: before the unit's `cutoff`, the first instant of the next local day. The same as
+ * `localDate(ts, unit) <= asOf`, with no zone arithmetic per row.
+ */
+export const byAsOf = (ts: string, unit: string) =>
+  `${ts} < (SELECT cutoff FROM _m_unit_zone WHERE unit_id = ${unit})`;
 
 /** `scope_id` of a result row as published (null for the tenant). */
 export const publishedScopeId = (kind: string, id: string) => (kind === 'tenant' ? null : id);

@@ -3,7 +3,11 @@
  *
  * - School of an invoice: its school, else its billing account's school; of a payment: its
  *   account's school. Facts with neither count for the tenant only.
- * - Invoiced: totals of invoices that are not draft and not void, by issue date.
+ * - Invoiced: totals of invoices that are not draft and not void, by issue date. An
+ *   invoice's status is taken at the as-of date: one voided after it (the local date of
+ *   `voided_at` in its school's zone) was live then and counts as open in every figure.
+ *   (Allocations a void released are gone with it: such an invoice counts its whole total
+ *   as owed then.)
  * - Dates are local to the school (its zone; the tenant's with no school): a payment's
  *   received day in its account's school's zone, an allocation's in its invoice's school's.
  * - Collected: payment allocations of succeeded payments, by the payment's received date,
@@ -32,6 +36,7 @@ import {
   MetricContext,
   NO_UNIT,
   type BaseMode,
+  byAsOf,
   byScope,
   groupBy,
   localDate,
@@ -85,8 +90,17 @@ function invoiceFacts(asOf: string, ids?: string): string {
        SELECT invoice_id,
               coalesce(sum(amount_cents) FILTER (received_on <= ${asOf}), 0) AS by_as_of,
               coalesce(sum(amount_cents) FILTER (received_on > ${asOf}), 0) AS after_as_of
-         FROM received GROUP BY invoice_id)
-     SELECT i.id, i.account_id, ${unitOf('coalesce(i.school_id, ba.school_id)')} AS unit,
+         FROM received GROUP BY invoice_id),
+     placed AS (
+       SELECT i.*, ${unitOf('coalesce(i.school_id, ba.school_id)')} AS unit
+         FROM ${invoices} i LEFT JOIN billing_accounts ba ON ba.id = i.account_id),
+     -- Its status at the as-of date: one voided after it was still live (open) then.
+     i AS (
+       SELECT p.* REPLACE (CASE WHEN p.status = 'void' AND p.voided_at IS NOT NULL
+                                 AND NOT ${byAsOf('p.voided_at', 'p.unit')}
+                                THEN 'open' ELSE p.status END AS status)
+         FROM placed p)
+     SELECT i.id, i.account_id, i.unit,
             i.issue_date, i.total_cents, i.status NOT IN ('draft', 'void') AS invoiced,
             coalesce(paid.by_as_of, 0)::BIGINT AS collected,
             CASE WHEN i.status IN ('open', 'paid') AND i.issue_date <= ${asOf}
@@ -97,9 +111,7 @@ function invoiceFacts(asOf: string, ids?: string): string {
                  WHEN ${asOf} - i.due_date <= 60 THEN '31_60'
                  WHEN ${asOf} - i.due_date <= 90 THEN '61_90'
                  ELSE '90_plus' END AS bucket
-       FROM ${invoices} i
-       LEFT JOIN billing_accounts ba ON ba.id = i.account_id
-       LEFT JOIN paid ON paid.invoice_id = i.id`;
+       FROM i LEFT JOIN paid ON paid.invoice_id = i.id`;
 }
 
 /**

@@ -20,6 +20,8 @@
  *   window, whose exit date (the date of the final grade) is not after the as-of date (an
  *   undated final grade counts). Grade points are capped at 4.0 (the 4.0 scale: honours
  *   weighting is not applied).
+ * - A score graded after the as-of date (the local date of `graded_at` in the class's
+ *   school's zone) is not yet there: it is in no figure (percentage, letter, missing, due).
  * - Dropped or withdrawn class enrolments (status `dropped`/`withdrawn`, exit date by the
  *   as-of date or none) are in no figure: their scores are left out of every percentage,
  *   letter, failing and missing count.
@@ -28,6 +30,7 @@ import {
   MIN_START,
   MetricContext,
   type BaseMode,
+  byAsOf,
   byScope,
   groupBy,
   ratio,
@@ -207,7 +210,9 @@ const scoreFacts = (scores: string, sign: string, asOf: string) => `
          JOIN assignments a ON a.id = s.assignment_id
          JOIN classes c ON c.id = a.class_id
          LEFT JOIN courses co ON co.id = c.course_id
-         ANTI JOIN (${droppedSql(asOf)}) dr ON dr.student_id = s.student_id AND dr.class_id = a.class_id`;
+         ANTI JOIN (${droppedSql(asOf)}) dr ON dr.student_id = s.student_id AND dr.class_id = a.class_id
+        WHERE a.due_date BETWEEN ${MIN_START} AND ${asOf}
+          AND (s.graded_at IS NULL OR ${byAsOf('s.graded_at', 'c.school_id')})`;
 
 /**
  * Scores summed per (student, class) and date segment. `only` restricts the rows to the
@@ -215,7 +220,6 @@ const scoreFacts = (scores: string, sign: string, asOf: string) => `
  */
 function scoreSegmentsSql(asOf: string, only = false): string {
   return `WITH x AS (${scoreFacts('scores', '1', asOf)}
-        WHERE a.due_date BETWEEN ${MIN_START} AND ${asOf}
         ${
           only
             ? `AND (s.student_id IN (SELECT student_id FROM _m_gr_pairs)
@@ -398,8 +402,7 @@ export async function patchGradesBase(
     // it was added, so the replaced version's is subtracted and the new one's added.
     await ctx.temp(
       '_m_gr_seg_delta',
-      `WITH x AS (${scoreFacts('temp._delta_scores', 'CASE WHEN s._old THEN -1 ELSE 1 END', ctx.asOfSql)}
-          WHERE a.due_date BETWEEN ${MIN_START} AND ${ctx.asOfSql})
+      `WITH x AS (${scoreFacts('temp._delta_scores', 'CASE WHEN s._old THEN -1 ELSE 1 END', ctx.asOfSql)})
        SELECT x.student_id, x.class_id, x.school_id, x.course_id, x.subject, b.b AS seg,
               ${SEGMENT_SUMS}
          FROM x ASOF JOIN _m_bounds b ON x.due_date >= b.b
