@@ -244,14 +244,33 @@ export async function statementPart(
   /** `finance.read` for what they see; `finance.write` for what their payment may pay. */
   permission: 'finance.read' | 'finance.write' = 'finance.read',
 ): Promise<SQL | undefined> {
+  const { whole, part } = await statementParts(tx, principal, [accountId], permission);
+  return whole.has(accountId) ? undefined : part;
+}
+
+/**
+ * Of each of these accounts, the part of the family's ledger the caller reaches: `whole`,
+ * the accounts they see whole (every account for a tenant-wide role; a guardian's own);
+ * `part`, the condition on `invoices` of what they see of the others (their schools'
+ * invoices, `false` when none).
+ */
+export async function statementParts(
+  tx: Tx<TenantSchema>,
+  principal: Principal,
+  accountIds: readonly string[],
+  permission: 'finance.read' | 'finance.write' = 'finance.read',
+): Promise<{ whole: Set<string>; part: SQL }> {
   const guardian = await rowScope(tx, principal, permission, {
     parent: accountRules(t.billingAccounts.id).parent,
   });
-  if (guardian === undefined) return undefined;
-  const [whole] = await tx
+  if (guardian === undefined || accountIds.length === 0)
+    return { whole: new Set(accountIds), part: sql`true` };
+  const whole = await tx
     .select({ id: t.billingAccounts.id })
     .from(t.billingAccounts)
-    .where(and(eq(t.billingAccounts.id, accountId), guardian));
-  if (whole) return undefined;
-  return (await rowScope(tx, principal, permission, invoiceRules)) ?? sql`false`;
+    .where(and(inArray(t.billingAccounts.id, [...accountIds]), guardian));
+  return {
+    whole: new Set(whole.map((w) => w.id)),
+    part: (await rowScope(tx, principal, permission, invoiceRules)) ?? sql`false`,
+  };
 }
