@@ -36,6 +36,7 @@ import {
   MetricContext,
   NO_UNIT,
   type BaseMode,
+  type ScopeWindow,
   byAsOf,
   byScope,
   groupBy,
@@ -348,11 +349,8 @@ export async function patchFinanceBase(
   }
 }
 
-export async function financeSnapshots(
-  ctx: MetricContext,
-  mode: BaseMode = 'temp',
-): Promise<MetricSnapshot<'finance'>[]> {
-  if (mode === 'temp') await financeBase(ctx, 'temp');
+/** The kept sums of every scope and period, read for the payloads. */
+async function financeRows(ctx: MetricContext, mode: BaseMode) {
   const table = (t: SumTable) => ctx.base(t, mode);
 
   // Months overlapping each window, so empty months still appear.
@@ -410,63 +408,77 @@ export async function financeSnapshots(
     agingRows,
     (r) => `${r.scope_kind}|${r.scope_kind === 'tenant' ? '' : r.scope_id}`,
   );
+  return { months, byMonth, bySchool, cohort, agingByScope };
+}
 
-  return ctx.scopes.map((s) => {
-    const key = scopeKey(s.scopeKind, s.scopeId, s.period);
-    const figures = new Map((byMonth.get(key) ?? []).map((r) => [r.month, r]));
-    const monthList = (months.get(key) ?? []).map((m) => ({
-      month: m.month,
-      invoiced_cents: figures.get(m.month)?.invoiced ?? 0,
-      collected_cents: figures.get(m.month)?.collected ?? 0,
-      payments_cents: figures.get(m.month)?.payments ?? 0,
-    }));
-    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    const esa = sum([...figures.values()].map((p) => p.esa));
-    const paid = sum([...figures.values()].map((p) => p.payments));
-    const c = cohort.get(key)?.[0];
-    const aging = agingByScope.get(`${s.scopeKind}|${s.scopeId ?? ''}`) ?? [];
-    const buckets = AGING_BUCKETS.map((bucket) => {
-      const rows = aging.filter((a) => a.bucket === bucket);
-      return {
-        bucket,
-        invoices: sum(rows.map((r) => r.invoices)),
-        balance_cents: sum(rows.map((r) => r.cents)),
-      };
-    });
-    const schools = new Map((bySchool.get(key) ?? []).map((r) => [r.school_id, r]));
-    const agingSchool = groupBy(aging, (r) => r.school_id);
-    const schoolIds = [...new Set([...schools.keys(), ...agingSchool.keys()])].sort();
-    const payload: FinancePayload = {
-      window: s.window,
-      months: monthList,
-      invoiced_cents: sum(monthList.map((m) => m.invoiced_cents)),
-      collected_cents: sum(monthList.map((m) => m.collected_cents)),
-      collection_rate: {
-        invoiced_cents: c?.invoiced ?? 0,
-        collected_cents: c?.collected ?? 0,
-        rate: ratio(c?.collected ?? 0, c?.invoiced ?? 0),
-      },
-      outstanding: {
-        open_invoices: sum(buckets.map((b) => b.invoices)),
-        balance_cents: sum(buckets.map((b) => b.balance_cents)),
-      },
-      ar_aging: buckets,
-      esa_share: { esa_cents: esa, total_cents: paid, rate: ratio(esa, paid) },
-      by_school: schoolIds.map((id) => ({
-        school_id: id === NO_UNIT ? null : id,
-        invoiced_cents: schools.get(id)?.invoiced ?? 0,
-        collected_cents: schools.get(id)?.collected ?? 0,
-        open_invoices: sum((agingSchool.get(id) ?? []).map((r) => r.invoices)),
-        outstanding_cents: sum((agingSchool.get(id) ?? []).map((r) => r.cents)),
-      })),
-    };
+/** One scope and period's payload from the kept sums. */
+function financePayload(
+  s: ScopeWindow,
+  rows: Awaited<ReturnType<typeof financeRows>>,
+): FinancePayload {
+  const key = scopeKey(s.scopeKind, s.scopeId, s.period);
+  const figures = new Map((rows.byMonth.get(key) ?? []).map((r) => [r.month, r]));
+  const monthList = (rows.months.get(key) ?? []).map((m) => ({
+    month: m.month,
+    invoiced_cents: figures.get(m.month)?.invoiced ?? 0,
+    collected_cents: figures.get(m.month)?.collected ?? 0,
+    payments_cents: figures.get(m.month)?.payments ?? 0,
+  }));
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const esa = sum([...figures.values()].map((p) => p.esa));
+  const paid = sum([...figures.values()].map((p) => p.payments));
+  const c = rows.cohort.get(key)?.[0];
+  const aging = rows.agingByScope.get(`${s.scopeKind}|${s.scopeId ?? ''}`) ?? [];
+  const buckets = AGING_BUCKETS.map((bucket) => {
+    const inBucket = aging.filter((a) => a.bucket === bucket);
     return {
-      metric: 'finance' as const,
-      scopeKind: s.scopeKind,
-      scopeId: s.scopeId,
-      period: s.period,
-      asOf: ctx.asOf,
-      payload,
+      bucket,
+      invoices: sum(inBucket.map((r) => r.invoices)),
+      balance_cents: sum(inBucket.map((r) => r.cents)),
     };
   });
+  const schools = new Map((rows.bySchool.get(key) ?? []).map((r) => [r.school_id, r]));
+  const agingSchool = groupBy(aging, (r) => r.school_id);
+  const schoolIds = [...new Set([...schools.keys(), ...agingSchool.keys()])].sort();
+  const payload: FinancePayload = {
+    window: s.window,
+    months: monthList,
+    invoiced_cents: sum(monthList.map((m) => m.invoiced_cents)),
+    collected_cents: sum(monthList.map((m) => m.collected_cents)),
+    collection_rate: {
+      invoiced_cents: c?.invoiced ?? 0,
+      collected_cents: c?.collected ?? 0,
+      rate: ratio(c?.collected ?? 0, c?.invoiced ?? 0),
+    },
+    outstanding: {
+      open_invoices: sum(buckets.map((b) => b.invoices)),
+      balance_cents: sum(buckets.map((b) => b.balance_cents)),
+    },
+    ar_aging: buckets,
+    esa_share: { esa_cents: esa, total_cents: paid, rate: ratio(esa, paid) },
+    by_school: schoolIds.map((id) => ({
+      school_id: id === NO_UNIT ? null : id,
+      invoiced_cents: schools.get(id)?.invoiced ?? 0,
+      collected_cents: schools.get(id)?.collected ?? 0,
+      open_invoices: sum((agingSchool.get(id) ?? []).map((r) => r.invoices)),
+      outstanding_cents: sum((agingSchool.get(id) ?? []).map((r) => r.cents)),
+    })),
+  };
+  return payload;
+}
+
+export async function financeSnapshots(
+  ctx: MetricContext,
+  mode: BaseMode = 'temp',
+): Promise<MetricSnapshot<'finance'>[]> {
+  if (mode === 'temp') await financeBase(ctx, 'temp');
+  const rows = await financeRows(ctx, mode);
+  return ctx.scopes.map((s) => ({
+    metric: 'finance' as const,
+    scopeKind: s.scopeKind,
+    scopeId: s.scopeId,
+    period: s.period,
+    asOf: ctx.asOf,
+    payload: financePayload(s, rows),
+  }));
 }

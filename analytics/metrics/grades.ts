@@ -147,81 +147,114 @@ export async function patchGradesBase(
     await ctx.createBase('gr_gpa', 'patch', gpaSql(ctx.asOfSql));
   if (!GRADES_PATCHABLE.some((t) => changed.has(t))) return;
   const bands = await gradeBands(ctx);
-  const L = bands.map((b) => b.letter);
   const segments = ctx.base('score_segments', 'patch');
   const letters = letterCase(bands);
   // The pairs reached: those of the changed scores (old and new versions) and every pair
   // of a class whose assignments changed. Their (student, class) rows are computed from
   // the segments before and after the update: the figures lose the first, gain the second.
-  // A changed class enrolment (a drop, a re-enrolment) reaches its (student, class) pair:
-  // its segments are recomputed from the scores like those of a changed assignment's class.
-  if (changed.has('assignments') || changed.has('class_enrollments')) {
-    await ctx.temp(
-      '_m_gr_classes',
-      changed.has('assignments')
-        ? `SELECT DISTINCT class_id FROM temp._delta_assignments`
-        : `SELECT NULL::UUID AS class_id WHERE false`,
-    );
-    const assignmentClasses = changed.has('assignments')
-      ? `(SELECT id, class_id FROM assignments UNION SELECT id, class_id FROM temp._delta_assignments)`
-      : 'assignments';
-    const pairs = [
-      ...(changed.has('scores')
-        ? [
-            `SELECT d.student_id, a.class_id FROM temp._delta_scores d
-               JOIN ${assignmentClasses} a ON a.id = d.assignment_id`,
-          ]
-        : []),
-      ...(changed.has('class_enrollments')
-        ? [`SELECT student_id, class_id FROM temp._delta_class_enrollments`]
-        : []),
-    ];
-    await ctx.temp(
-      '_m_gr_pairs',
-      pairs.length
-        ? `SELECT DISTINCT * FROM (${pairs.join(' UNION ALL ')})`
-        : `SELECT NULL::UUID AS student_id, NULL::UUID AS class_id WHERE false`,
-    );
-    const classPairs = `SELECT student_id, class_id FROM ${segments}
-                         WHERE class_id IN (SELECT class_id FROM _m_gr_classes)`;
-    await ctx.temp('_m_gr_reach', `SELECT * FROM _m_gr_pairs UNION ${classPairs}`);
-    await ctx.temp('_m_gr_sc_old', studentClassSql(segments, letters, true));
-    await ctx.runner.run(
-      `DELETE FROM ${segments} x
-        WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
-           OR EXISTS (SELECT 1 FROM _m_gr_pairs p WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`,
-    );
-    await ctx.runner.run(`INSERT INTO ${segments} ${scoreSegmentsSql(ctx.asOfSql, true)}`);
-    // Pairs that only now have scores in those classes.
-    await ctx.temp('_m_gr_reach', `SELECT * FROM _m_gr_reach UNION ${classPairs}`);
-  } else {
-    // Assignments unchanged: a score's contribution to its segment is the same now as when
-    // it was added, so the replaced version's is subtracted and the new one's added.
-    await ctx.temp(
-      '_m_gr_seg_delta',
-      `WITH x AS (${scoreFacts('temp._delta_scores', 'CASE WHEN s._old THEN -1 ELSE 1 END', ctx.asOfSql)})
-       SELECT x.student_id, x.class_id, x.school_id, x.course_id, x.subject, b.b AS seg,
-              ${SEGMENT_SUMS}
-         FROM x ASOF JOIN _m_bounds b ON x.due_date >= b.b
-        GROUP BY ALL`,
-    );
-    await ctx.temp('_m_gr_reach', `SELECT DISTINCT student_id, class_id FROM _m_gr_seg_delta`);
-    await ctx.temp('_m_gr_sc_old', studentClassSql(segments, letters, true));
-    await mergeSums(
-      ctx,
-      segments,
-      ['student_id', 'class_id', 'seg'],
-      ['school_id', 'course_id', 'subject'],
-      `sum(rows)::INTEGER AS rows, sum(graded)::INTEGER AS graded,
-       CASE WHEN sum(graded) > 0 THEN sum(earned) END AS earned,
-       CASE WHEN sum(graded) > 0 THEN sum(possible) END AS possible,
-       sum(due)::INTEGER AS due, sum(missing)::INTEGER AS missing`,
-      '_m_gr_seg_delta',
-      'rows',
-    );
-  }
+  if (changed.has('assignments') || changed.has('class_enrollments'))
+    await recomputeSegments(ctx, changed, segments, letters);
+  else await addScoreChanges(ctx, segments, letters);
   await ctx.temp('_m_gr_sc_new', studentClassSql(segments, letters, true));
+  await patchFigureSums(
+    ctx,
+    bands.map((b) => b.letter),
+  );
+}
 
+/**
+ * Changed assignments or class enrolments: the segments of the classes and (student, class)
+ * pairs they reach are recomputed from the scores (a changed class enrolment — a drop, a
+ * re-enrolment — reaches its pair). Leaves the reached pairs in `_m_gr_reach` and their
+ * rows before the update in `_m_gr_sc_old`.
+ */
+async function recomputeSegments(
+  ctx: MetricContext,
+  changed: ReadonlySet<string>,
+  segments: string,
+  letters: string,
+): Promise<void> {
+  await ctx.temp(
+    '_m_gr_classes',
+    changed.has('assignments')
+      ? `SELECT DISTINCT class_id FROM temp._delta_assignments`
+      : `SELECT NULL::UUID AS class_id WHERE false`,
+  );
+  const assignmentClasses = changed.has('assignments')
+    ? `(SELECT id, class_id FROM assignments UNION SELECT id, class_id FROM temp._delta_assignments)`
+    : 'assignments';
+  const pairs = [
+    ...(changed.has('scores')
+      ? [
+          `SELECT d.student_id, a.class_id FROM temp._delta_scores d
+             JOIN ${assignmentClasses} a ON a.id = d.assignment_id`,
+        ]
+      : []),
+    ...(changed.has('class_enrollments')
+      ? [`SELECT student_id, class_id FROM temp._delta_class_enrollments`]
+      : []),
+  ];
+  await ctx.temp(
+    '_m_gr_pairs',
+    pairs.length
+      ? `SELECT DISTINCT * FROM (${pairs.join(' UNION ALL ')})`
+      : `SELECT NULL::UUID AS student_id, NULL::UUID AS class_id WHERE false`,
+  );
+  const classPairs = `SELECT student_id, class_id FROM ${segments}
+                       WHERE class_id IN (SELECT class_id FROM _m_gr_classes)`;
+  await ctx.temp('_m_gr_reach', `SELECT * FROM _m_gr_pairs UNION ${classPairs}`);
+  await ctx.temp('_m_gr_sc_old', studentClassSql(segments, letters, true));
+  await ctx.runner.run(
+    `DELETE FROM ${segments} x
+      WHERE x.class_id IN (SELECT class_id FROM _m_gr_classes)
+         OR EXISTS (SELECT 1 FROM _m_gr_pairs p WHERE p.student_id = x.student_id AND p.class_id = x.class_id)`,
+  );
+  await ctx.runner.run(`INSERT INTO ${segments} ${scoreSegmentsSql(ctx.asOfSql, true)}`);
+  // Pairs that only now have scores in those classes.
+  await ctx.temp('_m_gr_reach', `SELECT * FROM _m_gr_reach UNION ${classPairs}`);
+}
+
+/**
+ * Only scores changed (assignments unchanged): a score's contribution to its segment is the
+ * same now as when it was added, so each segment loses the replaced version's and gains the
+ * new one's. Leaves the reached pairs in `_m_gr_reach` and their rows before the update in
+ * `_m_gr_sc_old`.
+ */
+async function addScoreChanges(
+  ctx: MetricContext,
+  segments: string,
+  letters: string,
+): Promise<void> {
+  await ctx.temp(
+    '_m_gr_seg_delta',
+    `WITH x AS (${scoreFacts('temp._delta_scores', 'CASE WHEN s._old THEN -1 ELSE 1 END', ctx.asOfSql)})
+     SELECT x.student_id, x.class_id, x.school_id, x.course_id, x.subject, b.b AS seg,
+            ${SEGMENT_SUMS}
+       FROM x ASOF JOIN _m_bounds b ON x.due_date >= b.b
+      GROUP BY ALL`,
+  );
+  await ctx.temp('_m_gr_reach', `SELECT DISTINCT student_id, class_id FROM _m_gr_seg_delta`);
+  await ctx.temp('_m_gr_sc_old', studentClassSql(segments, letters, true));
+  await mergeSums(
+    ctx,
+    segments,
+    ['student_id', 'class_id', 'seg'],
+    ['school_id', 'course_id', 'subject'],
+    `sum(rows)::INTEGER AS rows, sum(graded)::INTEGER AS graded,
+     CASE WHEN sum(graded) > 0 THEN sum(earned) END AS earned,
+     CASE WHEN sum(graded) > 0 THEN sum(possible) END AS possible,
+     sum(due)::INTEGER AS due, sum(missing)::INTEGER AS missing`,
+    '_m_gr_seg_delta',
+    'rows',
+  );
+}
+
+/**
+ * The kept figure sums (per class, per student, per group) gain the contributions of the
+ * reached pairs' new rows (`_m_gr_sc_new`) and lose those of their replaced ones
+ * (`_m_gr_sc_old`); `L` the letters in band order.
+ */
+async function patchFigureSums(ctx: MetricContext, L: string[]): Promise<void> {
   // Their contributions: + the new rows, − the replaced ones.
   const contributions = (source: string) => `
     SELECT * EXCLUDE (missing, due), ${contributionCols(L, '1')} FROM (SELECT * FROM _m_gr_sc_new) ${source}
