@@ -175,6 +175,12 @@ export const WAREHOUSE_TABLES: readonly WarehouseTable[] = [
     ['is_late', 'BOOLEAN', 'flag'],
     ['is_missing', 'BOOLEAN', 'missing counts as 0 and in the missing rate'],
     ['is_excused', 'BOOLEAN', 'excused scores are left out'],
+    [
+      'graded_at',
+      'TIMESTAMP',
+      'a score graded after the as-of date is not yet in it',
+      instant('graded_at'),
+    ],
   ]),
   table('attendance_records', true, [
     ['student_id', 'UUID', 'pseudonymous key'],
@@ -198,10 +204,10 @@ export const WAREHOUSE_TABLES: readonly WarehouseTable[] = [
     ['lost_at', 'TIMESTAMP', 'when lost (UTC)', instant('lost_at')],
     ['lost_reason', 'VARCHAR', 'allow-listed code or "other" (never free text)', lostReason()],
     [
-      'is_converted',
-      'BOOLEAN',
-      'converted to a student (the student id is not needed)',
-      'converted_student_id is not null',
+      'converted_at',
+      'TIMESTAMP',
+      'when converted to a student record, UTC (the student id is not needed)',
+      instant('converted_at'),
     ],
   ]),
   table('lead_stage_history', false, [
@@ -253,6 +259,12 @@ export const WAREHOUSE_TABLES: readonly WarehouseTable[] = [
     ['total_cents', 'BIGINT', 'amount'],
     ['amount_paid_cents', 'BIGINT', 'amount'],
     ['balance_cents', 'BIGINT', 'amount'],
+    [
+      'voided_at',
+      'TIMESTAMP',
+      'a void after the as-of date leaves it live then',
+      instant('voided_at'),
+    ],
   ]),
   table('payments', true, [
     ['account_id', 'UUID', 'school via account'],

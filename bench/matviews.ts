@@ -576,7 +576,8 @@ const gradesSql = `
      where c.deleted_at is null),
   -- Scores on assignments due up to today, summed per student, class and due-date segment:
   -- excused scores left out, missing ones count 0 points, ungraded ones only count as due;
-  -- class enrolments dropped or withdrawn by today left out entirely.
+  -- scores graded after today and class enrolments dropped or withdrawn by today left out
+  -- entirely.
   score_sums as (
     select a.tenant_id, s.student_id, a.class_id, c.school_id, c.course_id, c.subject,
            ${segOf('a.due_date')} as seg,
@@ -591,6 +592,12 @@ const gradesSql = `
        and a.deleted_at is null and a.due_date between ${FIRST_DAY} and current_date
       join class_info c on c.tenant_id = a.tenant_id and c.class_id = a.class_id
      where s.deleted_at is null
+       -- Graded by today in the class's school's zone (only recent gradings need the zone).
+       and (s.graded_at is null or s.graded_at < current_date - interval '2 days'
+            or (s.graded_at at time zone coalesce(
+                  (select uz.zone from unit_zone uz
+                    where uz.tenant_id = s.tenant_id and uz.unit_id = c.school_id),
+                  current_setting('TimeZone')))::date <= current_date)
        and not exists (select 1 from class_enrollments ce
                         where ce.tenant_id = s.tenant_id and ce.student_id = s.student_id
                           and ce.class_id = a.class_id and ce.deleted_at is null
@@ -759,7 +766,8 @@ const leadFunnelSql = `
            coalesce(nullif(${code('l.source')}, ''), 'unknown') as source,
            l.first_touch_at as first_touch,
            (l.first_touch_at at time zone ${zoneOf('z')})::date as inquiry_date,
-           l.converted_student_id is not null as is_converted,
+           coalesce((l.converted_at at time zone ${zoneOf('z')})::date <= current_date, false)
+             as is_converted,
            case when exists (select 1 from lead_stage_history h
                               where h.tenant_id = l.tenant_id and h.lead_id = l.id
                                 and (h.changed_at at time zone ${zoneOf('z')})::date > current_date)
@@ -1035,14 +1043,19 @@ const AGING_COLUMNS: Column[] = AGING_BUCKETS.flatMap((b): Column[] => [
  */
 const financeSql = `
   with recursive ${SCOPES},
-  -- An invoice's school: its own, else its billing account's.
+  -- An invoice's school: its own, else its billing account's; its status today (one voided
+  -- on a later local date in its school's zone was live today).
   invoice_units as (
-    select i.tenant_id, i.id, coalesce(i.school_id, ba.school_id, ${ZERO}) as unit, i.issue_date,
-           i.due_date, i.status, i.total_cents, i.balance_cents
-      from invoices i
-      left join billing_accounts ba on ba.tenant_id = i.tenant_id and ba.id = i.account_id
-       and ba.deleted_at is null
-     where i.deleted_at is null),
+    select i.tenant_id, i.id, i.unit, i.issue_date, i.due_date,
+           case when i.status = 'void' and (i.voided_at at time zone ${zoneOf('z')})::date > current_date
+                then 'open' else i.status end as status,
+           i.total_cents, i.balance_cents
+      from (select i.*, coalesce(i.school_id, ba.school_id, ${ZERO}) as unit
+              from invoices i
+              left join billing_accounts ba on ba.tenant_id = i.tenant_id and ba.id = i.account_id
+               and ba.deleted_at is null
+             where i.deleted_at is null) i
+      ${joinZone('z', 'i.tenant_id', 'i.unit')}),
   allocations as (
     select pa.tenant_id, pa.invoice_id, pa.amount_cents,
            (p.received_at at time zone ${zoneOf('z')})::date as received_on, iu.unit

@@ -21,7 +21,8 @@
  * Dates and zones. Timestamps are instants (UTC in the warehouse). A fact's date (inquiry
  * day, stage move day, received day, application day) is its local date in its school's
  * zone: the unit's own `timezone`, else its nearest ancestor's, else the tenant's (so the
- * tenant's zone only for rows with no school, or no zone anywhere above them). Durations are
+ * tenant's zone only for rows with no school, or no zone anywhere above them). A fact is cut
+ * at the as-of date by its local date too (`byAsOf`: voids, grading, conversions). Durations are
  * differences between instants, so a daylight-saving change shifts nothing.
  */
 import { SCHOOL_KINDS as KINDS } from '../../db/schema/org.js';
@@ -65,6 +66,72 @@ export const scopeKey = (kind: string, id: string | null, period: string) =>
  *   (`temp._delta_<table>`), recomputing only the keys those rows touch.
  */
 export type BaseMode = 'temp' | 'rebuild' | 'patch';
+
+/**
+ * The period windows of every scope (`_m_windows`: scope, period, start and end date,
+ * source, session), by the rules at the top of this file.
+ */
+function windowsSql(asOf: string): string {
+  return `WITH sess AS (
+      SELECT id, org_unit_id, kind, start_date, end_date FROM academic_sessions
+       WHERE kind IN ('school_year', 'term') AND start_date <= ${asOf}),
+    school_pick AS (
+      SELECT s.school_id, se.kind, se.id, se.start_date, se.end_date,
+             row_number() OVER (PARTITION BY s.school_id, se.kind
+               ORDER BY (se.end_date >= ${asOf}) DESC, a.depth, se.start_date DESC, se.id) AS rn
+        FROM _m_schools s
+        JOIN _m_ancestors a ON a.unit_id = s.school_id
+        JOIN sess se ON se.org_unit_id = a.ancestor_id),
+    tenant_containing AS (
+      SELECT kind, min(start_date) AS start_date, max(end_date) AS end_date,
+             CASE WHEN count(*) = 1 THEN any_value(id) END AS id
+        FROM sess WHERE end_date >= ${asOf} GROUP BY kind),
+    tenant_latest AS (
+      SELECT kind, arg_max(id, start_date) AS id, max(start_date) AS start_date,
+             arg_max(end_date, start_date) AS end_date
+        FROM sess GROUP BY kind),
+    tenant_pick AS (
+      SELECT k.kind, coalesce(c.start_date, l.start_date) AS start_date,
+             coalesce(c.end_date, l.end_date) AS end_date,
+             CASE WHEN c.kind IS NOT NULL THEN c.id ELSE l.id END AS id
+        FROM (SELECT DISTINCT kind FROM sess) k
+        LEFT JOIN tenant_containing c ON c.kind = k.kind
+        LEFT JOIN tenant_latest l ON l.kind = k.kind),
+    scopes AS (
+      SELECT 'tenant' AS scope_kind, '${NO_UNIT}'::UUID AS scope_id
+      UNION ALL SELECT 'school', school_id FROM _m_schools),
+    years AS (
+      SELECT sc.scope_kind, sc.scope_id,
+             coalesce(sp.start_date, tp.start_date, ${asOf} - INTERVAL 364 DAY)::DATE AS start_date,
+             least(coalesce(sp.end_date, tp.end_date, ${asOf}), ${asOf}) AS end_date,
+             CASE WHEN coalesce(sp.start_date, tp.start_date) IS NOT NULL
+                  THEN 'session' ELSE 'fallback' END AS source,
+             coalesce(sp.id, tp.id) AS session_id
+        FROM scopes sc
+        LEFT JOIN school_pick sp ON sc.scope_kind = 'school' AND sp.school_id = sc.scope_id
+              AND sp.kind = 'school_year' AND sp.rn = 1
+        LEFT JOIN tenant_pick tp ON tp.kind = 'school_year'),
+    terms AS (
+      SELECT sc.scope_kind, sc.scope_id,
+             coalesce(sp.start_date, tp.start_date) AS start_date,
+             least(coalesce(sp.end_date, tp.end_date), ${asOf}) AS end_date,
+             coalesce(sp.id, tp.id) AS session_id
+        FROM scopes sc
+        LEFT JOIN school_pick sp ON sc.scope_kind = 'school' AND sp.school_id = sc.scope_id
+              AND sp.kind = 'term' AND sp.rn = 1
+        LEFT JOIN tenant_pick tp ON tp.kind = 'term')
+    SELECT scope_kind, scope_id, 'school_year' AS period, start_date, end_date, source, session_id FROM years
+    UNION ALL
+    SELECT t.scope_kind, t.scope_id, 'term',
+           coalesce(t.start_date, y.start_date), coalesce(t.end_date, y.end_date),
+           CASE WHEN t.start_date IS NULL THEN 'fallback' ELSE 'session' END,
+           CASE WHEN t.start_date IS NULL THEN y.session_id ELSE t.session_id END
+      FROM terms t JOIN years y USING (scope_kind, scope_id)
+    UNION ALL
+    SELECT scope_kind, scope_id, 'last_30_days', (${asOf} - INTERVAL 29 DAY)::DATE, ${asOf},
+           'trailing', NULL
+      FROM scopes`;
+}
 
 /** A metric computation over one runner: temporary tables, the as-of literal. */
 export class MetricContext {
@@ -116,6 +183,29 @@ export class MetricContext {
 
   /** Builds the scope and window tables; call once before any metric. */
   async prepare(): Promise<void> {
+    await this.prepareUnits();
+    await this.temp('_m_windows', windowsSql(this.asOfSql));
+    // Window boundaries cut the calendar into segments that lie wholly inside or outside
+    // every window: facts are summed per segment first, then segments joined to windows,
+    // instead of joining every fact row to every window.
+    await this.temp(
+      '_m_bounds',
+      `SELECT DISTINCT start_date AS b FROM _m_windows
+       UNION SELECT DISTINCT (end_date + INTERVAL 1 DAY)::DATE FROM _m_windows`,
+    );
+    await this.temp(
+      '_m_scope_windows',
+      `SELECT us.unit_id, w.scope_kind, w.scope_id, w.period, w.start_date, w.end_date
+         FROM _m_unit_scopes us JOIN _m_windows w USING (scope_kind, scope_id)`,
+    );
+    await this.readScopes();
+  }
+
+  /**
+   * Units (`_m_ancestors`, `_m_schools`), the scopes each unit a fact can point at belongs
+   * to (`_m_unit_scopes`) and each unit's zone and as-of cutoff (`_m_unit_zone`).
+   */
+  private async prepareUnits(): Promise<void> {
     const asOf = this.asOfSql;
     await this.temp(
       '_m_ancestors',
@@ -159,86 +249,19 @@ export class MetricContext {
          SELECT a.unit_id, arg_min(o.timezone, a.depth) AS zone
            FROM _m_ancestors a JOIN org_units o ON o.id = a.ancestor_id
           WHERE o.timezone IN (SELECT name FROM known)
-          GROUP BY a.unit_id)
-       SELECT u.unit_id, coalesce(any_value(z.zone), ${lit(this.timezone)}) AS zone
-         FROM _m_unit_scopes u LEFT JOIN zoned z USING (unit_id)
-        GROUP BY u.unit_id`,
+          GROUP BY a.unit_id),
+       unit_zone AS (
+         SELECT u.unit_id, coalesce(any_value(z.zone), ${lit(this.timezone)}) AS zone
+           FROM _m_unit_scopes u LEFT JOIN zoned z USING (unit_id)
+          GROUP BY u.unit_id)
+       SELECT unit_id, zone,
+              timezone('UTC', timezone(zone, (${asOf} + INTERVAL 1 DAY)::TIMESTAMP)) AS cutoff
+         FROM unit_zone`,
     );
-    await this.temp(
-      '_m_windows',
-      `WITH sess AS (
-         SELECT id, org_unit_id, kind, start_date, end_date FROM academic_sessions
-          WHERE kind IN ('school_year', 'term') AND start_date <= ${asOf}),
-       school_pick AS (
-         SELECT s.school_id, se.kind, se.id, se.start_date, se.end_date,
-                row_number() OVER (PARTITION BY s.school_id, se.kind
-                  ORDER BY (se.end_date >= ${asOf}) DESC, a.depth, se.start_date DESC, se.id) AS rn
-           FROM _m_schools s
-           JOIN _m_ancestors a ON a.unit_id = s.school_id
-           JOIN sess se ON se.org_unit_id = a.ancestor_id),
-       tenant_containing AS (
-         SELECT kind, min(start_date) AS start_date, max(end_date) AS end_date,
-                CASE WHEN count(*) = 1 THEN any_value(id) END AS id
-           FROM sess WHERE end_date >= ${asOf} GROUP BY kind),
-       tenant_latest AS (
-         SELECT kind, arg_max(id, start_date) AS id, max(start_date) AS start_date,
-                arg_max(end_date, start_date) AS end_date
-           FROM sess GROUP BY kind),
-       tenant_pick AS (
-         SELECT k.kind, coalesce(c.start_date, l.start_date) AS start_date,
-                coalesce(c.end_date, l.end_date) AS end_date,
-                CASE WHEN c.kind IS NOT NULL THEN c.id ELSE l.id END AS id
-           FROM (SELECT DISTINCT kind FROM sess) k
-           LEFT JOIN tenant_containing c ON c.kind = k.kind
-           LEFT JOIN tenant_latest l ON l.kind = k.kind),
-       scopes AS (
-         SELECT 'tenant' AS scope_kind, '${NO_UNIT}'::UUID AS scope_id
-         UNION ALL SELECT 'school', school_id FROM _m_schools),
-       years AS (
-         SELECT sc.scope_kind, sc.scope_id,
-                coalesce(sp.start_date, tp.start_date, ${asOf} - INTERVAL 364 DAY)::DATE AS start_date,
-                least(coalesce(sp.end_date, tp.end_date, ${asOf}), ${asOf}) AS end_date,
-                CASE WHEN coalesce(sp.start_date, tp.start_date) IS NOT NULL
-                     THEN 'session' ELSE 'fallback' END AS source,
-                coalesce(sp.id, tp.id) AS session_id
-           FROM scopes sc
-           LEFT JOIN school_pick sp ON sc.scope_kind = 'school' AND sp.school_id = sc.scope_id
-                 AND sp.kind = 'school_year' AND sp.rn = 1
-           LEFT JOIN tenant_pick tp ON tp.kind = 'school_year'),
-       terms AS (
-         SELECT sc.scope_kind, sc.scope_id,
-                coalesce(sp.start_date, tp.start_date) AS start_date,
-                least(coalesce(sp.end_date, tp.end_date), ${asOf}) AS end_date,
-                coalesce(sp.id, tp.id) AS session_id
-           FROM scopes sc
-           LEFT JOIN school_pick sp ON sc.scope_kind = 'school' AND sp.school_id = sc.scope_id
-                 AND sp.kind = 'term' AND sp.rn = 1
-           LEFT JOIN tenant_pick tp ON tp.kind = 'term')
-       SELECT scope_kind, scope_id, 'school_year' AS period, start_date, end_date, source, session_id FROM years
-       UNION ALL
-       SELECT t.scope_kind, t.scope_id, 'term',
-              coalesce(t.start_date, y.start_date), coalesce(t.end_date, y.end_date),
-              CASE WHEN t.start_date IS NULL THEN 'fallback' ELSE 'session' END,
-              CASE WHEN t.start_date IS NULL THEN y.session_id ELSE t.session_id END
-         FROM terms t JOIN years y USING (scope_kind, scope_id)
-       UNION ALL
-       SELECT scope_kind, scope_id, 'last_30_days', (${asOf} - INTERVAL 29 DAY)::DATE, ${asOf},
-              'trailing', NULL
-         FROM scopes`,
-    );
-    // Window boundaries cut the calendar into segments that lie wholly inside or outside
-    // every window: facts are summed per segment first, then segments joined to windows,
-    // instead of joining every fact row to every window.
-    await this.temp(
-      '_m_bounds',
-      `SELECT DISTINCT start_date AS b FROM _m_windows
-       UNION SELECT DISTINCT (end_date + INTERVAL 1 DAY)::DATE FROM _m_windows`,
-    );
-    await this.temp(
-      '_m_scope_windows',
-      `SELECT us.unit_id, w.scope_kind, w.scope_id, w.period, w.start_date, w.end_date
-         FROM _m_unit_scopes us JOIN _m_windows w USING (scope_kind, scope_id)`,
-    );
+  }
+
+  /** `scopes` from `_m_windows`. */
+  private async readScopes(): Promise<void> {
     const rows = await this.rows<{
       scope_kind: ScopeKind;
       scope_id: string;
@@ -272,6 +295,14 @@ export class MetricContext {
  */
 export const localDate = (ts: string, unit: string) =>
   `timezone((SELECT zone FROM _m_unit_zone WHERE unit_id = ${unit}), ${ts} AT TIME ZONE 'UTC')::DATE`;
+
+/**
+ * Whether instant `ts` (a UTC `TIMESTAMP`) is on or before the as-of date in the zone of unit
+ * `unit`: before the unit's `cutoff`, the first instant of the next local day. The same as
+ * `localDate(ts, unit) <= asOf`, with no zone arithmetic per row.
+ */
+export const byAsOf = (ts: string, unit: string) =>
+  `${ts} < (SELECT cutoff FROM _m_unit_zone WHERE unit_id = ${unit})`;
 
 /** `scope_id` of a result row as published (null for the tenant). */
 export const publishedScopeId = (kind: string, id: string) => (kind === 'tenant' ? null : id);

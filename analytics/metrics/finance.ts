@@ -3,7 +3,11 @@
  *
  * - School of an invoice: its school, else its billing account's school; of a payment: its
  *   account's school. Facts with neither count for the tenant only.
- * - Invoiced: totals of invoices that are not draft and not void, by issue date.
+ * - Invoiced: totals of invoices that are not draft and not void, by issue date. An
+ *   invoice's status is taken at the as-of date: one voided after it (the local date of
+ *   `voided_at` in its school's zone) was live then and counts as open in every figure.
+ *   (Allocations a void released are gone with it: such an invoice counts its whole total
+ *   as owed then.)
  * - Dates are local to the school (its zone; the tenant's with no school): a payment's
  *   received day in its account's school's zone, an allocation's in its invoice's school's.
  * - Collected: payment allocations of succeeded payments, by the payment's received date,
@@ -32,6 +36,8 @@ import {
   MetricContext,
   NO_UNIT,
   type BaseMode,
+  type ScopeWindow,
+  byAsOf,
   byScope,
   groupBy,
   localDate,
@@ -85,8 +91,17 @@ function invoiceFacts(asOf: string, ids?: string): string {
        SELECT invoice_id,
               coalesce(sum(amount_cents) FILTER (received_on <= ${asOf}), 0) AS by_as_of,
               coalesce(sum(amount_cents) FILTER (received_on > ${asOf}), 0) AS after_as_of
-         FROM received GROUP BY invoice_id)
-     SELECT i.id, i.account_id, ${unitOf('coalesce(i.school_id, ba.school_id)')} AS unit,
+         FROM received GROUP BY invoice_id),
+     placed AS (
+       SELECT i.*, ${unitOf('coalesce(i.school_id, ba.school_id)')} AS unit
+         FROM ${invoices} i LEFT JOIN billing_accounts ba ON ba.id = i.account_id),
+     -- Its status at the as-of date: one voided after it was still live (open) then.
+     i AS (
+       SELECT p.* REPLACE (CASE WHEN p.status = 'void' AND p.voided_at IS NOT NULL
+                                 AND NOT ${byAsOf('p.voided_at', 'p.unit')}
+                                THEN 'open' ELSE p.status END AS status)
+         FROM placed p)
+     SELECT i.id, i.account_id, i.unit,
             i.issue_date, i.total_cents, i.status NOT IN ('draft', 'void') AS invoiced,
             coalesce(paid.by_as_of, 0)::BIGINT AS collected,
             CASE WHEN i.status IN ('open', 'paid') AND i.issue_date <= ${asOf}
@@ -97,9 +112,7 @@ function invoiceFacts(asOf: string, ids?: string): string {
                  WHEN ${asOf} - i.due_date <= 60 THEN '31_60'
                  WHEN ${asOf} - i.due_date <= 90 THEN '61_90'
                  ELSE '90_plus' END AS bucket
-       FROM ${invoices} i
-       LEFT JOIN billing_accounts ba ON ba.id = i.account_id
-       LEFT JOIN paid ON paid.invoice_id = i.id`;
+       FROM i LEFT JOIN paid ON paid.invoice_id = i.id`;
 }
 
 /**
@@ -336,11 +349,8 @@ export async function patchFinanceBase(
   }
 }
 
-export async function financeSnapshots(
-  ctx: MetricContext,
-  mode: BaseMode = 'temp',
-): Promise<MetricSnapshot<'finance'>[]> {
-  if (mode === 'temp') await financeBase(ctx, 'temp');
+/** The kept sums of every scope and period, read for the payloads. */
+async function financeRows(ctx: MetricContext, mode: BaseMode) {
   const table = (t: SumTable) => ctx.base(t, mode);
 
   // Months overlapping each window, so empty months still appear.
@@ -398,63 +408,77 @@ export async function financeSnapshots(
     agingRows,
     (r) => `${r.scope_kind}|${r.scope_kind === 'tenant' ? '' : r.scope_id}`,
   );
+  return { months, byMonth, bySchool, cohort, agingByScope };
+}
 
-  return ctx.scopes.map((s) => {
-    const key = scopeKey(s.scopeKind, s.scopeId, s.period);
-    const figures = new Map((byMonth.get(key) ?? []).map((r) => [r.month, r]));
-    const monthList = (months.get(key) ?? []).map((m) => ({
-      month: m.month,
-      invoiced_cents: figures.get(m.month)?.invoiced ?? 0,
-      collected_cents: figures.get(m.month)?.collected ?? 0,
-      payments_cents: figures.get(m.month)?.payments ?? 0,
-    }));
-    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    const esa = sum([...figures.values()].map((p) => p.esa));
-    const paid = sum([...figures.values()].map((p) => p.payments));
-    const c = cohort.get(key)?.[0];
-    const aging = agingByScope.get(`${s.scopeKind}|${s.scopeId ?? ''}`) ?? [];
-    const buckets = AGING_BUCKETS.map((bucket) => {
-      const rows = aging.filter((a) => a.bucket === bucket);
-      return {
-        bucket,
-        invoices: sum(rows.map((r) => r.invoices)),
-        balance_cents: sum(rows.map((r) => r.cents)),
-      };
-    });
-    const schools = new Map((bySchool.get(key) ?? []).map((r) => [r.school_id, r]));
-    const agingSchool = groupBy(aging, (r) => r.school_id);
-    const schoolIds = [...new Set([...schools.keys(), ...agingSchool.keys()])].sort();
-    const payload: FinancePayload = {
-      window: s.window,
-      months: monthList,
-      invoiced_cents: sum(monthList.map((m) => m.invoiced_cents)),
-      collected_cents: sum(monthList.map((m) => m.collected_cents)),
-      collection_rate: {
-        invoiced_cents: c?.invoiced ?? 0,
-        collected_cents: c?.collected ?? 0,
-        rate: ratio(c?.collected ?? 0, c?.invoiced ?? 0),
-      },
-      outstanding: {
-        open_invoices: sum(buckets.map((b) => b.invoices)),
-        balance_cents: sum(buckets.map((b) => b.balance_cents)),
-      },
-      ar_aging: buckets,
-      esa_share: { esa_cents: esa, total_cents: paid, rate: ratio(esa, paid) },
-      by_school: schoolIds.map((id) => ({
-        school_id: id === NO_UNIT ? null : id,
-        invoiced_cents: schools.get(id)?.invoiced ?? 0,
-        collected_cents: schools.get(id)?.collected ?? 0,
-        open_invoices: sum((agingSchool.get(id) ?? []).map((r) => r.invoices)),
-        outstanding_cents: sum((agingSchool.get(id) ?? []).map((r) => r.cents)),
-      })),
-    };
+/** One scope and period's payload from the kept sums. */
+function financePayload(
+  s: ScopeWindow,
+  rows: Awaited<ReturnType<typeof financeRows>>,
+): FinancePayload {
+  const key = scopeKey(s.scopeKind, s.scopeId, s.period);
+  const figures = new Map((rows.byMonth.get(key) ?? []).map((r) => [r.month, r]));
+  const monthList = (rows.months.get(key) ?? []).map((m) => ({
+    month: m.month,
+    invoiced_cents: figures.get(m.month)?.invoiced ?? 0,
+    collected_cents: figures.get(m.month)?.collected ?? 0,
+    payments_cents: figures.get(m.month)?.payments ?? 0,
+  }));
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const esa = sum([...figures.values()].map((p) => p.esa));
+  const paid = sum([...figures.values()].map((p) => p.payments));
+  const c = rows.cohort.get(key)?.[0];
+  const aging = rows.agingByScope.get(`${s.scopeKind}|${s.scopeId ?? ''}`) ?? [];
+  const buckets = AGING_BUCKETS.map((bucket) => {
+    const inBucket = aging.filter((a) => a.bucket === bucket);
     return {
-      metric: 'finance' as const,
-      scopeKind: s.scopeKind,
-      scopeId: s.scopeId,
-      period: s.period,
-      asOf: ctx.asOf,
-      payload,
+      bucket,
+      invoices: sum(inBucket.map((r) => r.invoices)),
+      balance_cents: sum(inBucket.map((r) => r.cents)),
     };
   });
+  const schools = new Map((rows.bySchool.get(key) ?? []).map((r) => [r.school_id, r]));
+  const agingSchool = groupBy(aging, (r) => r.school_id);
+  const schoolIds = [...new Set([...schools.keys(), ...agingSchool.keys()])].sort();
+  const payload: FinancePayload = {
+    window: s.window,
+    months: monthList,
+    invoiced_cents: sum(monthList.map((m) => m.invoiced_cents)),
+    collected_cents: sum(monthList.map((m) => m.collected_cents)),
+    collection_rate: {
+      invoiced_cents: c?.invoiced ?? 0,
+      collected_cents: c?.collected ?? 0,
+      rate: ratio(c?.collected ?? 0, c?.invoiced ?? 0),
+    },
+    outstanding: {
+      open_invoices: sum(buckets.map((b) => b.invoices)),
+      balance_cents: sum(buckets.map((b) => b.balance_cents)),
+    },
+    ar_aging: buckets,
+    esa_share: { esa_cents: esa, total_cents: paid, rate: ratio(esa, paid) },
+    by_school: schoolIds.map((id) => ({
+      school_id: id === NO_UNIT ? null : id,
+      invoiced_cents: schools.get(id)?.invoiced ?? 0,
+      collected_cents: schools.get(id)?.collected ?? 0,
+      open_invoices: sum((agingSchool.get(id) ?? []).map((r) => r.invoices)),
+      outstanding_cents: sum((agingSchool.get(id) ?? []).map((r) => r.cents)),
+    })),
+  };
+  return payload;
+}
+
+export async function financeSnapshots(
+  ctx: MetricContext,
+  mode: BaseMode = 'temp',
+): Promise<MetricSnapshot<'finance'>[]> {
+  if (mode === 'temp') await financeBase(ctx, 'temp');
+  const rows = await financeRows(ctx, mode);
+  return ctx.scopes.map((s) => ({
+    metric: 'finance' as const,
+    scopeKind: s.scopeKind,
+    scopeId: s.scopeId,
+    period: s.period,
+    asOf: ctx.asOf,
+    payload: financePayload(s, rows),
+  }));
 }

@@ -19,6 +19,8 @@
  *   first touch for the first stage. A lead that skipped k+1 has no entry time for it. Days
  *   are elapsed time between the two instants ÷ 24 h: a daylight-saving change in between
  *   shifts nothing.
+ * - Converted to students: leads of the cohort converted into a student record by the as-of
+ *   date (the local date of `converted_at` in the school's zone).
  * - Lost by stage: leads whose state is terminal, by the stage they were lost from (no
  *   history: the highest stage they reached).
  *
@@ -32,6 +34,7 @@
 import {
   MetricContext,
   type BaseMode,
+  byAsOf,
   byScope,
   groupBy,
   localDate,
@@ -95,7 +98,8 @@ function leadFacts(asOf: string, ids?: string): string {
      l AS (
        SELECT l.id, l.unit,
               coalesce(nullif(l.source, ''), 'unknown') AS source, l.first_touch_at,
-              l.inquiry_date, l.is_converted,
+              l.inquiry_date,
+              coalesce(${byAsOf('l.converted_at', 'l.unit')}, false) AS is_converted,
               CASE WHEN f.lead_id IS NULL THEN l.stage
                    ELSE coalesce(h.to_stage, (SELECT key FROM _m_stages WHERE idx = 0)) END AS state
          FROM dated l

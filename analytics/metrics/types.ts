@@ -63,9 +63,9 @@ export interface LeadFunnelPayload {
   inquiry_to_enrolled: { from: string; to: string; rate: number | null };
   lost: { total: number; by_stage: { stage: string; count: number }[] };
   /**
-   * Leads of the cohort linked to a student record (converted). Not the last stage's
-   * `reached`: a lead can reach `enrolled` before its record is created, and the link is
-   * the lead's current state (the warehouse holds no date for it).
+   * Leads of the cohort converted into a student record by the as-of date (`converted_at`,
+   * local date in the school's zone). Not the last stage's `reached`: a lead can reach
+   * `enrolled` before its record is created.
    */
   converted_to_student: number;
   /** By first-touch source (`unknown` when none). */

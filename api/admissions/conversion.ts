@@ -227,7 +227,10 @@ export async function convertLead(
       })
       .returning(),
   );
-  await tx.update(t.leads).set({ convertedStudentId: student!.id }).where(eq(t.leads.id, lead.id));
+  await tx
+    .update(t.leads)
+    .set({ convertedStudentId: student!.id, convertedAt: new Date() })
+    .where(eq(t.leads.id, lead.id));
   return {
     student: student!,
     guardian,

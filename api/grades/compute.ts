@@ -5,7 +5,7 @@ import { DEFAULT_GRADING_SCALE, type GradeBand } from '../../db/tenant-defaults.
  * (analytics/metrics/grades.ts), as pure functions the API computes with:
  *
  * - percentage = Σ(weight × points) ÷ Σ(weight × points possible) × 100 over the scores on
- *   assignments due by the as-of date. Excused scores are left out; a missing score counts
+ *   assignments due by the as-of date (in the reports, graded by it too: api/grades/reports.ts). Excused scores are left out; a missing score counts
  *   0 of its points possible; a score with no points, neither missing nor excused, is
  *   ungraded and left out. Weighted points possible of 0 → no percentage (null).
  * - letter: the band with the highest minimum not above the unrounded percentage; below

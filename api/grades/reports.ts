@@ -3,6 +3,12 @@ import { bandJson, lineOf, statusOf, type ScoreRow } from '../routes/grades/shar
 import { finalBy, gpaOf, leftBy, letterFor, percentOf, round2, type GradeBand } from './compute.js';
 
 type Enrollment = typeof t.classEnrollments.$inferSelect;
+
+/**
+ * Whether a score was graded by `asOf` (its local grading day; undated: it was): a score
+ * graded later is not yet in a percentage as of that day (docs/metrics.md#grades).
+ */
+const gradedBy = (asOf: string) => (s: ScoreRow) => !s.graded_on || s.graded_on <= asOf;
 type Assignment = typeof t.assignments.$inferSelect;
 
 /** A student on a class's roster, as the gradebook lists them. */
@@ -58,7 +64,7 @@ export function gradebookOf(input: GradebookInput) {
       const cells = new Map(mine.map((s) => [s.assignment_id, s]));
       const percent = leftBy(st.status, st.exitDate, asOf)
         ? null
-        : percentOf(mine.map(lineOf), asOf);
+        : percentOf(mine.filter(gradedBy(asOf)).map(lineOf), asOf);
       return {
         student_id: st.studentId,
         first_name: st.firstName,
@@ -130,7 +136,10 @@ export function studentGradesOf(input: StudentGradesInput) {
     classes: enrollments.map((e) => {
       const percent = leftBy(e.status, e.exitDate, asOf)
         ? null
-        : percentOf(scores.filter((s) => s.class_id === e.classId).map(lineOf), asOf);
+        : percentOf(
+            scores.filter((s) => s.class_id === e.classId && gradedBy(asOf)(s)).map(lineOf),
+            asOf,
+          );
       return {
         enrollment_id: e.id,
         class_id: e.classId,

@@ -88,6 +88,8 @@ export const leads = pgTable(
     lostReason: text('lost_reason'),
     lostAt: timestamp('lost_at', { withTimezone: true }),
     convertedStudentId: uuid('converted_student_id'),
+    /** When the lead was converted into a student record (set with `converted_student_id`). */
+    convertedAt: timestamp('converted_at', { withTimezone: true }),
     consent: boolean('consent').notNull().default(false),
     message: text('message'),
     /** First-touch attribution, copied from the first touchpoint for filtering. */

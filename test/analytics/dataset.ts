@@ -221,6 +221,8 @@ export async function buildWorld(t: TenantFixture, r: Rng): Promise<World> {
           points: missing || excused || r.chance(0.05) ? null : r.int(0, 10),
           is_missing: missing,
           is_excused: excused,
+          // Some graded after the as-of date (2025-01-15): not yet in the figures.
+          graded_at: r.pick([null, '2024-12-01T10:00:00Z', '2025-01-20T10:00:00Z']),
         });
       });
   });
@@ -269,6 +271,9 @@ export async function addLead(
       first_touch_at: first,
       lost_at: lost ? '2025-01-10T12:00:00Z' : null,
       lost_reason: lost ? r.pick(['Tuition cost', 'free text reason']) : null,
+      // Converted before or after the as-of date (2025-01-15).
+      converted_at:
+        stage === 'enrolled' ? r.pick(['2024-12-02T10:00:00Z', '2025-01-20T10:00:00Z']) : null,
     },
   ]);
   const history: Record<string, unknown>[] = [];
@@ -429,6 +434,31 @@ export async function mutate(t: TenantFixture, r: Rng, world: World, round: numb
   }
   for (const id of await some('invoices', 3, `deleted_at is null and status = 'open'`)) {
     await q(`update invoices set status = 'uncollectible' where tenant_id = $1 and id = $2`, [id]);
+  }
+  // Voids before and after the as-of date (2025-01-15).
+  for (const [i, id] of (
+    await some('invoices', 2, `deleted_at is null and status = 'open'`)
+  ).entries()) {
+    await q(
+      `update invoices set status = 'void', voided_at = $2 where tenant_id = $1 and id = $3`,
+      [i ? '2025-01-10T10:00:00Z' : '2025-01-20T10:00:00Z', id],
+    );
+  }
+  // Scores graded again, some after the as-of date.
+  for (const [i, id] of (await some('scores', 6, 'deleted_at is null')).entries()) {
+    await q(`update scores set graded_at = $2 where tenant_id = $1 and id = $3`, [
+      i % 2 ? '2025-01-14T10:00:00Z' : '2025-01-21T10:00:00Z',
+      id,
+    ]);
+  }
+  // Conversions, some after the as-of date.
+  for (const [i, id] of (
+    await some('leads', 3, `deleted_at is null and converted_at is null`)
+  ).entries()) {
+    await q(
+      `update leads set converted_at = $2, converted_student_id = $3 where tenant_id = $1 and id = $4`,
+      [i % 2 ? '2025-01-13T10:00:00Z' : '2025-01-22T10:00:00Z', world.students[i], id],
+    );
   }
   for (const id of await some(
     'esa_applications',

@@ -503,6 +503,7 @@ describe('lead funnel', () => {
     const converted = await student(t, s1, 'K');
     const l1 = await lead(s1, '2024-09-02', 'enrolled', 'google', {
       converted_student_id: converted,
+      converted_at: '2024-10-06T10:00:00Z',
     });
     await move(l1, 'inquiry', 'tour_scheduled', '2024-09-04');
     await move(l1, 'tour_scheduled', 'tour_completed', '2024-09-10');
@@ -990,6 +991,134 @@ describe('grades: dropped classes and the as-of cut', () => {
   it('counts only final grades dated by the as-of date in GPA', () => {
     const p = payloadOf(snaps, 'grades', null, 'school_year');
     expect(p).toMatchObject({ gpa: 4, credits_attempted: 1, completed_enrollments: 1 });
+  });
+});
+
+describe('the as-of cut: voids, grading and conversions', () => {
+  // S1 is in Pacific/Auckland (UTC+13 in January): 2025-01-15T12:00Z is already 01-16
+  // there, so that instant is after the as-of date at S1 although it is 01-15 in UTC.
+  const LATE_UTC_SAME_DAY = '2025-01-15T12:00:00Z';
+  let snaps: AnySnapshot[];
+  let s1: string;
+
+  beforeAll(async () => {
+    const t = await w.tenant('as-of-cut');
+    const cal = await calendar(t);
+    s1 = await t.school('S1');
+    await t.exec(`update org_units set timezone = 'Pacific/Auckland' where id = $1`, [s1]);
+    const account = await t.insert('billing_accounts', {
+      account_number: 'A1',
+      name: 'Family One',
+      school_id: s1,
+    });
+    let n = 0;
+    const invoice = (total: number, voidedAt: string | null) =>
+      t.insert('invoices', {
+        number: `INV-${++n}`,
+        account_id: account,
+        school_id: s1,
+        status: voidedAt ? 'void' : 'open',
+        issue_date: '2024-12-02',
+        due_date: '2024-12-20',
+        subtotal_cents: total,
+        total_cents: total,
+        amount_paid_cents: 0,
+        balance_cents: total,
+        voided_at: voidedAt,
+      });
+    // Live: 1000; voided after the as-of date: 2000 (after it) and 4000 (01-16 at S1);
+    // voided by it: 8000 (01-10) and 16000 (void, no date).
+    await invoice(1000, null);
+    await invoice(2000, '2025-01-20T10:00:00Z');
+    await invoice(4000, LATE_UTC_SAME_DAY);
+    await invoice(8000, '2025-01-10T10:00:00Z');
+    await invoice(16000, null).then((id) =>
+      t.exec(`update invoices set status = 'void' where id = $1`, [id]),
+    );
+
+    // Grades: one class, four assignments of 10 points due before the as-of date. The
+    // student's scores: 10 graded by then, 0 graded after it, missing marked 01-16 at S1,
+    // 5 never dated. As of the date: (10 + 5) / 20 = 75 %, nothing missing, 2 due.
+    const course = await t.insert('courses', { code: 'M', name: 'Math', subject: 'math' });
+    const klass = await t.insert('classes', {
+      course_id: course,
+      session_id: cal.term1,
+      school_id: s1,
+      section: 'A',
+      name: 'Math A',
+    });
+    const kid = await student(t, s1, '9');
+    await t.insert('class_enrollments', {
+      class_id: klass,
+      student_id: kid,
+      status: 'active',
+      entry_date: '2024-08-01',
+    });
+    const score = async (points: number | null, gradedAt: string | null, missing = false) => {
+      const a = await t.insert('assignments', {
+        class_id: klass,
+        title: 'Quiz',
+        category: 'quiz',
+        points_possible: 10,
+        weight: 1,
+        due_date: '2024-12-10',
+      });
+      await t.insert('scores', {
+        assignment_id: a,
+        student_id: kid,
+        points,
+        is_missing: missing,
+        graded_at: gradedAt,
+      });
+    };
+    await score(10, '2024-12-11T10:00:00Z');
+    await score(0, '2025-01-20T10:00:00Z');
+    await score(null, LATE_UTC_SAME_DAY, true);
+    await score(5, null);
+
+    // Leads enrolled in the autumn: converted 2024-11-01, 2025-01-20, 01-16 at S1, and a
+    // lead linked to a student with no conversion date. By the as-of date: 1.
+    let l = 0;
+    const lead = async (convertedAt: string | null) =>
+      t.insert('leads', {
+        guardian_name: `Guardian ${++l}`,
+        email: `family${l}@example.com`,
+        school_id: s1,
+        stage: 'enrolled',
+        first_touch_at: '2024-09-02T10:00:00Z',
+        converted_student_id: await student(t, s1, 'K'),
+        converted_at: convertedAt,
+      });
+    await lead('2024-11-01T10:00:00Z');
+    await lead('2025-01-20T10:00:00Z');
+    await lead(LATE_UTC_SAME_DAY);
+    await lead(null);
+
+    snaps = (await t.refresh({ asOf: AS_OF })).snapshots;
+  });
+
+  it('counts an invoice voided after the as-of date as live then', () => {
+    const p = payloadOf(snaps, 'finance', null, 'school_year');
+    expect(p.invoiced_cents).toBe(7000);
+    expect(p.outstanding).toEqual({ open_invoices: 3, balance_cents: 7000 });
+    // 26 days past due on the as-of date.
+    expect(p.ar_aging.find((b) => b.bucket === '1_30')).toEqual({
+      bucket: '1_30',
+      invoices: 3,
+      balance_cents: 7000,
+    });
+    expect(payloadOf(snaps, 'finance', s1, 'school_year').invoiced_cents).toBe(7000);
+  });
+
+  it('leaves scores graded after the as-of date out of every grades figure', () => {
+    const p = payloadOf(snaps, 'grades', s1, 'school_year');
+    expect(p).toMatchObject({ students: 1, missing_scores: 0, scores_due: 2 });
+    expect(p.average_percent).toBeCloseTo(75, 8);
+  });
+
+  it('counts conversions into student records made by the as-of date only', () => {
+    expect(payloadOf(snaps, 'lead_funnel', null, 'school_year').converted_to_student).toBe(1);
+    expect(payloadOf(snaps, 'lead_funnel', s1, 'school_year').converted_to_student).toBe(1);
   });
 });
 

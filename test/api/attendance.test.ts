@@ -14,6 +14,10 @@ import {
 } from './attendance-fixtures.js';
 import { bearer, expectProblem } from './staff-fixtures.js';
 
+/** `date` (YYYY-MM-DD) moved by `days`. */
+const addDaysTo = (date: string, days: number) =>
+  new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+
 /**
  * Attendance on Node and in workerd: bulk upsert for a class or a school day (all or
  * nothing, idempotent, audited, refreshing metrics), the class roster, a student's records
@@ -940,7 +944,13 @@ for (const runtime of ['node', 'workerd'] as const) {
           date: '2025-09-11',
           schools: [],
           classes: [
-            { class_id: f.classA, name: expect.any(String), section: '1', school_id: f.north },
+            {
+              class_id: f.classA,
+              name: expect.any(String),
+              section: '1',
+              school_id: f.north,
+              date: '2025-09-11',
+            },
           ],
         });
         const southView = await req(
@@ -948,7 +958,9 @@ for (const runtime of ['node', 'workerd'] as const) {
           '/v1/attendance/missing?date=2025-09-11',
           f.southPrincipal.token,
         );
-        expect(southView.json.schools).toEqual([{ school_id: f.south, name: `South ${runtime}` }]);
+        expect(southView.json.schools).toEqual([
+          { school_id: f.south, name: `South ${runtime}`, date: '2025-09-11' },
+        ]);
         expect(southView.json.classes).toEqual([]);
 
         await post(f.teacher.token, {
@@ -970,13 +982,55 @@ for (const runtime of ['node', 'workerd'] as const) {
         expect(classIds(weekend)).not.toContain(f.classA);
       });
 
-      it('defaults to today in the organisation’s time zone and answers 400 for a bad date', async () => {
-        const r = await req('GET', '/v1/attendance/missing', admin);
-        expect(r.status, r.text).toBe(200);
-        // A tenant's time zone unless set otherwise (db/schema/control.ts).
-        const zone = 'America/New_York';
-        const today = new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date());
-        expect(r.json.date).toBe(today);
+      it('defaults to each school’s today in its own time zone and answers 400 for a bad date', async () => {
+        // UTC+14 and UTC−11: at any instant their dates differ by one day, so at least one
+        // of them differs from the organisation's (America/New_York). Each school's only
+        // instructional day is its own today: asked on any other date, it is not listed.
+        const a = h.tenants.alpha.id;
+        const db = await staff.db();
+        const zones = ['Pacific/Kiritimati', 'Pacific/Pago_Pago'];
+        const today = (zone: string) =>
+          new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date());
+        const schools: string[] = [];
+        for (const zone of zones) {
+          const school = await staff.school(a, `${zone} ${runtime}`);
+          await db.query(`update org_units set timezone = $2 where id = $1`, [school, zone]);
+          const kid = await staff.student(a, school, { firstName: 'Zo', lastName: 'Zone' });
+          await enrollAtSchool(staff, a, kid, school, f.sessionId, '2025-08-15');
+          // Yesterday, today and tomorrow there; only today's is instructional.
+          const there = today(zone);
+          for (const [date, kind] of [
+            [addDaysTo(there, -1), 'break'],
+            [there, 'instructional'],
+            [addDaysTo(there, 1), 'break'],
+          ])
+            await db.query(
+              `insert into calendar_days (tenant_id, school_id, session_id, date, kind)
+               values ($1, $2, $3, $4, $5)`,
+              [a, school, f.sessionId, date, kind],
+            );
+          schools.push(school);
+        }
+        // The expectation is taken before and after the request; a date that turned over
+        // in between asks again.
+        let r: ApiResponse;
+        let expected: string[];
+        do {
+          expected = zones.map(today);
+          r = await req('GET', '/v1/attendance/missing', admin);
+          expect(r.status, r.text).toBe(200);
+        } while (expected.join() !== zones.map(today).join());
+        expect(r.json.date).toBeNull();
+        const listed = r.json.schools.filter((s: { school_id: string }) =>
+          schools.includes(s.school_id),
+        );
+        expect(listed).toEqual(
+          schools.map((id, i) => ({
+            school_id: id,
+            name: `${zones[i]} ${runtime}`,
+            date: expected[i],
+          })),
+        );
         expectProblem(
           await req('GET', '/v1/attendance/missing?date=today', admin),
           400,

@@ -1037,6 +1037,36 @@ for (const runtime of ['node', 'workerd'] as const) {
         );
       });
 
+      it('shows a principal only their school’s part of a shared family’s balance in the account list and read', async () => {
+        const [dee, eli] = family.children;
+        const acc = (await newAccount({ primary_guardian_id: family.guardianId })).id as string;
+        const here = await draft(acc, [line(5000, 'Tuition north')], { student_id: dee });
+        await issue(here.id, '2026-01-05', '2026-01-31');
+        const there = await draft(acc, [line(7000, 'Tuition south')], { student_id: eli });
+        await issue(there.id, '2026-01-06', '2026-02-28');
+        // Oldest due first: 3000 to north's invoice. Owed: north 2000, south 7000.
+        ok(await pay({ account_id: acc, method: 'check', amount_cents: 3000 }), 201);
+
+        const listed = async (token: string) =>
+          (ok(await req('GET', '/v1/accounts?limit=100', token)).data as { id: string }[]).find(
+            (a) => a.id === acc,
+          );
+        const figures = { balance_cents: 2000, credit_cents: 0, whole_account: false };
+        expect(await listed(principal.token)).toMatchObject(figures);
+        expect(ok(await req('GET', `/v1/accounts/${acc}`, principal.token))).toMatchObject(figures);
+        // The same as their statement's closing balance.
+        const part = ok(
+          await req('GET', `/v1/accounts/${acc}/statement?to=2026-12-31`, principal.token),
+        );
+        expect(part.closing_balance_cents).toBe(2000);
+
+        // Tenant-wide finance roles and the family see the whole account.
+        const whole = { balance_cents: 9000, credit_cents: 0, whole_account: true };
+        expect(await listed(admin)).toMatchObject(whole);
+        for (const token of [admin, familyParent.token])
+          expect(ok(await req('GET', `/v1/accounts/${acc}`, token))).toMatchObject(whole);
+      });
+
       it('enqueues one metrics refresh after committed finance writes, none after a refused one', async () => {
         const { account: acc } = await billed([1000]);
         await queue.obliterate({ force: true });

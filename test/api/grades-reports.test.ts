@@ -84,6 +84,24 @@ describe('gradebookOf', () => {
     ]);
     expect(book.students[1]!.scores).toEqual([{ points: 5, status: 'graded', comment: null }]);
   });
+
+  it('leaves a score graded after the date out of the current grade as of that date', () => {
+    const quiz2 = { ...assignment, id: 'a2' };
+    const book = (asOf: string) =>
+      gradebookOf({
+        classId: CLASS,
+        asOf,
+        bands: SCALE,
+        assignments: [assignment, quiz2],
+        students: [student({})],
+        scores: [
+          score({ graded_on: '2026-09-11' }),
+          score({ assignment_id: 'a2', points: 0, graded_on: '2026-10-02' }),
+        ],
+      }).students[0]!.current_percent;
+    expect(book('2026-10-01')).toBe(90);
+    expect(book('2026-10-02')).toBe(45);
+  });
 });
 
 describe('studentGradesOf', () => {
@@ -103,5 +121,21 @@ describe('studentGradesOf', () => {
     expect([before.gpa, before.credits_earned]).toEqual([null, 0]);
     expect([after.gpa, after.credits_earned]).toEqual([3, 1]);
     expect(after.classes[0]!.final?.grade).toBe('B');
+  });
+
+  it('leaves a score graded after the date out of the current percentage as of that date', () => {
+    const input = {
+      studentId: 's1',
+      scales: new Map([[CLASS, SCALE]]),
+      enrollments: [enrollment({})],
+      scores: [
+        score({ graded_on: null }),
+        score({ assignment_id: 'a2', points: 0, graded_on: '2026-10-02' }),
+      ],
+    };
+    const percent = (asOf: string) =>
+      studentGradesOf({ ...input, asOf }).classes[0]!.current_percent;
+    expect(percent('2026-10-01')).toBe(90);
+    expect(percent('2026-10-02')).toBe(45);
   });
 });

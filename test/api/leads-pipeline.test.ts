@@ -661,7 +661,10 @@ for (const runtime of ['node', 'workerd'] as const) {
           status: 'active',
           entry_date: '2026-08-20',
         });
-        expect((await leadRow(lead.id)).converted_student_id).toBe(r.json.student_id);
+        const converted = await leadRow(lead.id);
+        expect(converted.converted_student_id).toBe(r.json.student_id);
+        // Dated, so that figures as of an earlier day leave the conversion out.
+        expect(converted.converted_at).toBeInstanceOf(Date);
         expect((await staff.auditOf(lead.id)).map((x) => x.action)).toEqual(['lead.convert']);
         for (const [entity, action] of [
           [r.json.student_id, 'student.create'],
@@ -677,6 +680,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         // The lead shows its student.
         const detail = await req('GET', `/v1/leads/${lead.id}`, admin);
         expect(detail.json.converted_student_id).toBe(r.json.student_id);
+        expect(detail.json.converted_at).toBe(converted.converted_at.toISOString());
       });
 
       it('reuses the tenant’s guardian with the lead’s email, whatever its case', async () => {

@@ -168,6 +168,7 @@ for (const runtime of RUNTIMES) {
         lost_reason: null,
         lost_at: null,
         converted_student_id: null,
+        converted_at: null,
         consent: false,
         first_touch_at: '2026-01-05T09:00:00.000Z',
         created_at: '2025-12-30T09:00:00.000Z',

@@ -432,6 +432,16 @@ describe('seedTenant (small)', () => {
       [t],
     );
     expect(touch.n).toBe(0);
+    // A converted lead is dated: converted when it reached enrolled, never before its inquiry.
+    const converted = await one<{ n: number; undated: number }>(
+      `select count(*)::int as n,
+              count(*) filter (where converted_at is null or converted_at < first_touch_at
+                                  or stage <> 'enrolled')::int as undated
+         from leads where tenant_id = $1 and converted_student_id is not null`,
+      [t],
+    );
+    expect(converted.n).toBeGreaterThan(0);
+    expect(converted.undated).toBe(0);
   });
 
   it('creates demo logins linked to staff, classes and children', async () => {

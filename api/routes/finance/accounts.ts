@@ -1,9 +1,10 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
-import { accountStatement, statementPart } from '../../finance/statement.js';
+import type { Principal } from '../../auth/principal.js';
+import { accountStatement, statementPart, statementParts } from '../../finance/statement.js';
 import { ApiError } from '../../problems.js';
 import {
   guarded,
@@ -33,8 +34,18 @@ const Account = z
     balance_cents: z
       .number()
       .int()
-      .describe('Owed on issued invoices (void ones excluded) minus unapplied credit.'),
-    credit_cents: z.number().int().describe('Unapplied payments: the account’s credit.'),
+      .describe(
+        'Owed on issued invoices (void ones excluded) minus unapplied credit; of the caller’s schools’ invoices only when `whole_account` is false.',
+      ),
+    credit_cents: z
+      .number()
+      .int()
+      .describe('Unapplied payments: the account’s credit (0 when `whole_account` is false).'),
+    whole_account: z
+      .boolean()
+      .describe(
+        'False when the caller reaches only some of the family’s schools: the balance is then their schools’ part, as on the statement.',
+      ),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -102,12 +113,30 @@ async function linkGuardians(c: Ctx, accountId: string, guardianIds: string[]): 
   );
 }
 
-/** Balances, credit and guardians of accounts, by account id. */
-async function accountFigures(c: Ctx, ids: string[]) {
+interface AccountFigures {
+  guardianIds: string[];
+  owed: number;
+  credit: number;
+  /** False when the figures are the caller's schools' part of the family's ledger. */
+  whole: boolean;
+}
+
+/**
+ * Balances, credit and guardians of accounts, by account id. `seenBy`: the figures of the
+ * part of each ledger the caller sees, as their statement shows it (a school's staff on a
+ * family with children at other schools: their schools' invoices, no credit); without it,
+ * the whole account's.
+ */
+async function accountFigures(c: Ctx, ids: string[], seenBy?: Principal) {
   const tx = c.get('tx');
-  const out = new Map<string, { guardianIds: string[]; owed: number; credit: number }>();
-  for (const id of ids) out.set(id, { guardianIds: [], owed: 0, credit: 0 });
+  const out = new Map<string, AccountFigures>();
+  for (const id of ids) out.set(id, { guardianIds: [], owed: 0, credit: 0, whole: true });
   if (ids.length === 0) return out;
+  const { whole, part } = seenBy
+    ? await statementParts(tx, seenBy, ids)
+    : { whole: new Set(ids), part: sql`true` };
+  for (const [id, f] of out) f.whole = whole.has(id);
+  const wholeIds = ids.filter((id) => whole.has(id));
   const links = await tx
     .select({
       accountId: t.billingAccountGuardians.accountId,
@@ -133,10 +162,15 @@ async function accountFigures(c: Ctx, ids: string[]) {
         inArray(t.invoices.accountId, ids),
         isNull(t.invoices.deletedAt),
         inArray(t.invoices.status, ['open', 'paid', 'uncollectible']),
+        wholeIds.length === ids.length
+          ? undefined
+          : or(wholeIds.length ? inArray(t.invoices.accountId, wholeIds) : undefined, part),
       ),
     )
     .groupBy(t.invoices.accountId);
   for (const o of owed) out.get(o.accountId)!.owed = Number(o.cents);
+  // A part shows no credit: the family's unapplied payments are not any one school's.
+  if (wholeIds.length === 0) return out;
   const credit = await tx
     .select({
       accountId: t.payments.accountId,
@@ -145,7 +179,7 @@ async function accountFigures(c: Ctx, ids: string[]) {
     .from(t.payments)
     .where(
       and(
-        inArray(t.payments.accountId, ids),
+        inArray(t.payments.accountId, wholeIds),
         isNull(t.payments.deletedAt),
         eq(t.payments.status, 'succeeded'),
       ),
@@ -251,6 +285,7 @@ export const accountResource: ResourceDef<
     const figures = await accountFigures(
       c,
       rows.map((r) => String(r.id)),
+      c.get('principal'),
     );
     return rows.map((r) => {
       const f = figures.get(String(r.id))!;
@@ -259,11 +294,12 @@ export const accountResource: ResourceDef<
         guardianIds: f.guardianIds,
         balanceCents: f.owed - f.credit,
         creditCents: f.credit,
+        wholeAccount: f.whole,
       };
     });
   },
   descriptions: {
-    list: 'Accounts within the caller’s scope: a parent’s own family account(s); for school staff the accounts of their school(s) or with a child at one; every account for tenant-wide roles. `balance_cents` is what is owed on issued invoices (void ones excluded) minus unapplied credit.',
+    list: 'Accounts within the caller’s scope: a parent’s own family account(s); for school staff the accounts of their school(s) or with a child at one; every account for tenant-wide roles. `balance_cents` is what is owed on issued invoices (void ones excluded) minus unapplied credit. Staff who reach only some of a family’s schools see their schools’ part (`whole_account: false`): what is owed on their schools’ invoices, no credit — as on the statement.',
     create:
       'The account number is unique in the tenant (409); unknown guardians or schools answer 422. Staff scoped to a school may create accounts of their school only.',
     update:

@@ -68,7 +68,7 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
       tags: ['Grades'],
       summary: 'A class’s gradebook',
       description:
-        'Students × assignments, with each student’s current percentage (weighted points over assignments due by `as_of`; excused and ungraded scores left out, missing ones count 0) and its letter on the class’s grading scale (else the tenant default). Teachers see their own classes, staff their schools’, a parent or student only their own row. Each student shown is recorded in the record-access log.',
+        'Students × assignments, with each student’s current percentage (weighted points over assignments due by `as_of`; excused and ungraded scores, and scores graded after `as_of` in the school’s time zone, left out; missing ones count 0) and its letter on the class’s grading scale (else the tenant default). Teachers see their own classes, staff their schools’, a parent or student only their own row. Each student shown is recorded in the record-access log.',
       middleware: guarded('grades.read'),
       request: { params: idParam('Class'), query: AsOfQuery },
       responses: {

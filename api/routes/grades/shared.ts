@@ -87,6 +87,8 @@ export type ScoreRow = {
   is_missing: boolean;
   is_excused: boolean;
   comment: string | null;
+  /** The day it was graded in the class's school's time zone (the tenant's without one). */
+  graded_on?: string | null;
 };
 
 /** Live scores on live assignments, filtered by `where` (on `s` scores, `a` assignments). */
@@ -96,7 +98,11 @@ export async function scoreRows(c: Ctx, where: SQL): Promise<ScoreRow[]> {
       select s.student_id::text as student_id, a.class_id::text as class_id,
              s.assignment_id::text as assignment_id, s.points::float8 as points,
              a.points_possible::float8 as points_possible, a.weight::float8 as weight,
-             a.due_date::text as due_date, s.is_late, s.is_missing, s.is_excused, s.comment
+             a.due_date::text as due_date, s.is_late, s.is_missing, s.is_excused, s.comment,
+             (s.graded_at at time zone coalesce(
+               (select o.timezone from classes k join org_units o on o.id = k.school_id
+                 where k.id = a.class_id), ${c.get('tenant').timezone}::text))::date::text
+               as graded_on
       from scores s
       join assignments a on a.id = s.assignment_id and a.deleted_at is null
       where s.deleted_at is null and ${where}`),

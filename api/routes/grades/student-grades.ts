@@ -70,7 +70,7 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
       tags: ['Grades'],
       summary: 'A student’s grades',
       description:
-        'Per class: the current percentage (as in the gradebook) and letter — none for a class dropped or withdrawn by as_of — and the final grade once the enrollment is completed; plus the GPA over the completed classes listed whose final grade is dated by as_of. Teachers see their own classes of the student, staff their schools’ classes, parents and the student every class. Recorded in the record-access log.',
+        'Per class: the current percentage as of `as_of` (as in the gradebook: scores graded after it left out) and letter — none for a class dropped or withdrawn by as_of — and the final grade once the enrollment is completed; plus the GPA over the completed classes listed whose final grade is dated by as_of. Teachers see their own classes of the student, staff their schools’ classes, parents and the student every class. Recorded in the record-access log.',
       middleware: guarded('grades.read'),
       request: { params: idParam('Student'), query: AsOfQuery },
       responses: {

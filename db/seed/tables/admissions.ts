@@ -9,6 +9,10 @@ import type { TableContext } from './context.js';
  * per-lead simulation (db/seed/leads.ts), so no table holds another's rows in memory.
  */
 
+/** When a converted lead became a student record: when it reached enrolled (its last move). */
+const convertedMs = (l: { enrolledMs: number | null; updatedMs: number }) =>
+  l.enrolledMs ?? l.updatedMs;
+
 function leads(t: TableContext): TableSource {
   const { world, ts } = t;
   const { schools, students } = world;
@@ -31,6 +35,7 @@ function leads(t: TableContext): TableSource {
       'lost_reason',
       'lost_at',
       'converted_student_id',
+      'converted_at',
       'consent',
       'message',
       'source',
@@ -65,6 +70,7 @@ function leads(t: TableContext): TableSource {
           l.lostReason,
           l.lostMs === null ? null : ts(l.lostMs),
           student ? student.id : null,
+          student ? ts(convertedMs(l)) : null,
           l.consent,
           l.message,
           l.source,

@@ -1,0 +1,3 @@
+ALTER TABLE "leads" ADD COLUMN "converted_at" timestamp with time zone;--> statement-breakpoint
+-- Backfill: a converted lead was converted when its student record was created (the conversion creates it), never before its first touch; without the student row, its last update.
+UPDATE "leads" l SET "converted_at" = greatest(l."first_touch_at", coalesce(s."created_at", l."updated_at")) FROM (SELECT l2."tenant_id", l2."id", s2."created_at" FROM "leads" l2 LEFT JOIN "students" s2 ON s2."tenant_id" = l2."tenant_id" AND s2."id" = l2."converted_student_id" WHERE l2."converted_student_id" IS NOT NULL) s WHERE s."tenant_id" = l."tenant_id" AND s."id" = l."id" AND l."converted_at" IS NULL;
