@@ -18,5 +18,7 @@ export const DASHBOARD_HEADERS = {
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
   'x-frame-options': 'DENY',
   'cache-control': 'private, no-store',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: the latter makes browsers send `Origin: null` on the
+  // sign-out form's POST, which /logout refuses as cross-site.
+  'referrer-policy': 'same-origin',
 } as const;

@@ -57,29 +57,47 @@ const WINDOW_METRIC: Partial<Record<ListKey, 'attendance' | 'grades'>> = {
   'missing-work': 'grades',
 };
 
-const date = z.iso.date();
+/** A filter left empty in the form (`?grade=`) is no filter. */
+const blank = z.literal('');
 const Query = z.object({
-  school: z.uuid().optional().openapi({ description: 'A school’s org unit id.' }),
-  grade: z.string().trim().min(1).max(16).optional().openapi({ description: 'Grade level.' }),
+  school: z.union([blank, z.uuid()]).optional().openapi({ description: 'A school’s org unit id.' }),
+  grade: z
+    .union([blank, z.string().trim().max(16)])
+    .optional()
+    .openapi({ description: 'Grade level.' }),
   term: z
-    .uuid()
+    .union([blank, z.uuid()])
     .optional()
     .openapi({ description: 'An academic session: the window is its dates.' }),
-  from: date.optional().openapi({ description: 'First day of the window (YYYY-MM-DD).' }),
-  to: date.optional().openapi({ description: 'Last day of the window (YYYY-MM-DD).' }),
-  days: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(3650)
+  from: z
+    .union([blank, z.iso.date()])
+    .optional()
+    .openapi({ description: 'First day of the window (YYYY-MM-DD).' }),
+  to: z
+    .union([blank, z.iso.date()])
+    .optional()
+    .openapi({ description: 'Last day of the window (YYYY-MM-DD).' }),
+  days: z
+    .union([blank, z.coerce.number().int().min(1).max(3650)])
     .optional()
     .openapi({ description: 'Leads and ESA lists: more than this many days.' }),
   bucket: z
-    .enum(OVERDUE_BUCKETS)
+    .union([blank, z.enum(OVERDUE_BUCKETS)])
     .optional()
     .openapi({ description: 'Overdue list: days past due.' }),
 });
-type ListQuery = z.infer<typeof Query>;
+type RawQuery = z.infer<typeof Query>;
+/** The filters set, empty ones dropped. */
+const filtersOf = (q: RawQuery) => ({
+  school: q.school || undefined,
+  grade: q.grade || undefined,
+  term: q.term || undefined,
+  from: q.from || undefined,
+  to: q.to || undefined,
+  days: q.days === '' ? undefined : q.days,
+  bucket: q.bucket || undefined,
+});
+type ListQuery = ReturnType<typeof filtersOf>;
 
 const listParam = z.object({
   list: z.enum(LIST_KEYS).openapi({ param: { name: 'list', in: 'path' } }),
@@ -248,7 +266,7 @@ async function prepare(c: Context<AppEnv>, key: ListKey, q: ListQuery): Promise<
       days: q.days ?? DEFAULT_DAYS[key] ?? 30,
       bucket: q.bucket ?? '90+',
     },
-    filters: { ...q },
+    filters: q,
     windowSource: window.source,
   };
 }
@@ -258,8 +276,7 @@ export function registerDashboardLists(app: OpenAPIHono<AppEnv>): void {
     listRoute,
     async (c) => {
       const { list } = c.req.valid('param');
-      const q = c.req.valid('query');
-      const p = await prepare(c, list, q);
+      const p = await prepare(c, list, filtersOf(c.req.valid('query')));
       const rows = await LISTS[list].run(c.get('tx'), { ...p.input, limit: PAGE_ROWS + 1 });
       const shown = rows.slice(0, PAGE_ROWS);
       await logRecordAccess(
@@ -287,7 +304,7 @@ export function registerDashboardLists(app: OpenAPIHono<AppEnv>): void {
     csvRoute,
     async (c) => {
       const { list } = c.req.valid('param');
-      const p = await prepare(c, list, c.req.valid('query'));
+      const p = await prepare(c, list, filtersOf(c.req.valid('query')));
       const rows = await LISTS[list].run(c.get('tx'), p.input);
       await logRecordAccess(
         c,
@@ -360,7 +377,7 @@ export function registerDashboardRecords(app: OpenAPIHono<AppEnv>): void {
       const principal = c.get('principal');
       if (!principal.permissions.has('students.read')) throw new ApiError('forbidden');
       const today = todayIn(c.get('tenant').timezone);
-      const window = await windowOf(c, 'chronic-absence', {}, today);
+      const window = await windowOf(c, 'chronic-absence', filtersOf({}), today);
       const record = await studentRecord(tx, {
         id,
         scope: await rowScope(
