@@ -1,5 +1,5 @@
 /**
- * The people behind the dashboards' figures (docs/dashboards.md#lists): who is chronically
+ * The people behind the dashboards' figures (dashboards/README.md, "Lists behind the figures"): who is chronically
  * absent, failing a class, missing work, overdue on a balance, waiting on an ESA decision,
  * or a lead nobody has touched. Read from the tenant's branch — names never reach the
  * warehouse — with the definitions of the metrics (docs/metrics.md, analytics/metrics/*),
