@@ -261,6 +261,70 @@ for (const runtime of RUNTIMES) {
       expectProblem(await alpha.get('/dashboards/students/nope', w.admin), 404, 'not_found');
     });
 
+    it('lands each role on its own day: a teacher’s classes, the office’s school, a family’s children, a student’s record', async () => {
+      const home = async (token: string) => {
+        const userId = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub;
+        const cookie = await staff.token(h.tenants.alpha.id, userId, { browser: true });
+        const r = await alpha.get('/home', null, { ...sessionCookie(cookie), accept: 'text/html' });
+        expect(r.status, r.text).toBe(200);
+        expect(r.headers['content-security-policy']).toBe(CSP);
+        const doc = new JSDOM(r.text).window.document;
+        expect(doc.querySelector('.session form')?.getAttribute('action')).toBe('/logout');
+        return { text: r.text, doc };
+      };
+      const rowsOf = (doc: Document) =>
+        [...doc.querySelectorAll('table.list tbody tr')].map((tr) =>
+          [...tr.querySelectorAll('th,td')].map((c) => c.textContent ?? ''),
+        );
+
+      const teacher = await home(w.teacherNorth.token);
+      expect(rowsOf(teacher.doc)).toEqual([
+        [expect.stringMatching(/^Math /), 'North Campus', 'not taken yet', '1', '2'],
+      ]);
+      const south = await home(w.teacherSouth.token);
+      expect(rowsOf(south.doc)).toEqual([
+        [expect.stringMatching(/^Math /), 'South Campus', 'no school today', '0', '1'],
+      ]);
+
+      const office = await home(w.officeNorth.token);
+      expect(office.text).toContain('Your school today');
+      expect(
+        [...office.doc.querySelectorAll('a[href^="/dashboards/students/"]')].map(
+          (a) => a.textContent,
+        ),
+      ).toEqual(['Present, Pat']);
+      expect(office.text).toContain('1 past due ($100.00)');
+      expect(office.text).not.toContain('Sam');
+
+      const parent = await home(w.parentAda.token);
+      expect(parent.text).toContain('Your children');
+      expect(parent.text).toContain('Ada Absent');
+      expect(parent.text).not.toContain('Sam South');
+      expect(parent.text).not.toContain('Rita');
+      expect(rowsOf(parent.doc)).toEqual([[expect.stringMatching(/^Math /), '40.0%', '0']]);
+      expect(parent.text).toContain('Absent family</a>: $100.00');
+      expect((await staff.accessLog(w.ada)).at(-1)).toMatchObject({
+        access: 'read',
+        route: 'GET /home',
+      });
+
+      const student = await home(w.studentSam.token);
+      expect(student.text).toContain('Your record');
+      expect(student.text).toContain('Sam South');
+      expect(student.text).not.toContain('Ada');
+      expect(rowsOf(student.doc)).toEqual([[expect.stringMatching(/^Math /), '30.0%', '0']]);
+
+      // Leadership keeps its own landing (the dashboards), a plain /home.
+      const cookie = await staff.token(h.tenants.alpha.id, h.tenants.alpha.adminUserId, {
+        browser: true,
+      });
+      const admin = await alpha.get('/home', null, {
+        ...sessionCookie(cookie),
+        accept: 'text/html',
+      });
+      expect(admin.text).toContain('Leadership dashboards');
+    });
+
     it('shows who is signed in with a sign-out form on every page; a one-school tenant is sent to its school', async () => {
       const cookie = await staff.token(h.tenants.alpha.id, h.tenants.alpha.adminUserId, {
         browser: true,

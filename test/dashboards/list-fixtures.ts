@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { todayIn } from '../../db/dates.js';
 import type { Staff } from '../api/staff-fixtures.js';
 
 /**
@@ -21,6 +22,8 @@ export interface ListWorld {
   principalNorth: { userId: string; token: string };
   principalSouth: { userId: string; token: string };
   parentAda: { userId: string; token: string };
+  officeNorth: { userId: string; token: string };
+  studentSam: { userId: string; token: string };
   term: string;
 }
 
@@ -30,13 +33,15 @@ export async function buildListWorld(
   schools?: { north: string; south: string },
 ): Promise<ListWorld> {
   const db: pg.Client = await staff.db();
+  // Dates are the tenant's (the default zone's) days, as the app reads "today".
+  const D = `'${todayIn('America/New_York')}'::date`;
   const one = async (text: string, values: unknown[]) =>
     (await db.query<{ id: string }>(text, [tenantId, ...values])).rows[0]!.id;
   const north = schools?.north ?? (await staff.school(tenantId, 'North Campus'));
   const south = schools?.south ?? (await staff.school(tenantId, 'South Campus'));
   const term = await one(
     `insert into academic_sessions (tenant_id, org_unit_id, kind, name, start_date, end_date)
-     values ($1, $2, 'school_year', 'This year', current_date - 60, current_date + 120) returning id`,
+     values ($1, $2, 'school_year', 'This year', ${D} - 60, ${D} + 120) returning id`,
     [await staff.root(tenantId)],
   );
   const student = (school: string, first: string, last: string, grade: string) =>
@@ -54,7 +59,7 @@ export async function buildListWorld(
     await db.query(
       `insert into calendar_days (tenant_id, school_id, session_id, date, kind)
        select $1, $2, $3, d::date, 'instructional'
-         from generate_series(current_date - 20, current_date - 1, interval '1 day') d`,
+         from generate_series(${D} - 20, ${D} - 1, interval '1 day') d`,
       [tenantId, school, term],
     );
   }
@@ -67,13 +72,13 @@ export async function buildListWorld(
   for (const [id, school, absent] of absences) {
     await db.query(
       `insert into school_enrollments (tenant_id, student_id, school_id, session_id, grade_level, entry_date)
-       values ($1, $2, $3, $4, '5', current_date - 60)`,
+       values ($1, $2, $3, $4, '5', ${D} - 60)`,
       [tenantId, id, school, term],
     );
     await db.query(
       `insert into attendance_records (tenant_id, student_id, school_id, date, status)
        select $1, $2, $3, d::date, case when n <= $4 then 'absent' else 'present' end
-         from generate_series(current_date - 20, current_date - 1, interval '1 day')
+         from generate_series(${D} - 20, ${D} - 1, interval '1 day')
               with ordinality g(d, n)`,
       [tenantId, id, school, absent],
     );
@@ -83,13 +88,37 @@ export async function buildListWorld(
   const principalNorth = await staff.person(tenantId, [{ role: 'principal', orgUnitId: north }]);
   const principalSouth = await staff.person(tenantId, [{ role: 'principal', orgUnitId: south }]);
   const parentAda = await staff.person(tenantId, [{ role: 'parent' }]);
-  await staff.guardian(tenantId, [ada], { userId: parentAda.userId });
+  const guardianAda = await staff.guardian(tenantId, [ada], { userId: parentAda.userId });
   const kn = await staff.classTaughtBy(tenantId, north, teacherNorth.userId, [ada, rita]);
   const ks = await staff.classTaughtBy(tenantId, south, teacherSouth.userId, [sam]);
+  // Both classes are of the current term; today is a school day at North only, where the
+  // office has recorded one absence and the class has no attendance yet.
+  await db.query(
+    `update academic_sessions set start_date = ${D} - 60, end_date = ${D} + 120
+      where id = any($1::uuid[])`,
+    [[kn.sessionId, ks.sessionId]],
+  );
+  await db.query(
+    `insert into calendar_days (tenant_id, school_id, session_id, date, kind)
+     values ($1, $2, $3, ${D}, 'instructional')`,
+    [tenantId, north, term],
+  );
+  await db.query(
+    `insert into attendance_records (tenant_id, student_id, school_id, date, status)
+     values ($1, $2, $3, ${D}, 'absent')`,
+    [tenantId, pat, north],
+  );
+  const officeNorth = await staff.person(tenantId, [{ role: 'office_admin', orgUnitId: north }]);
+  const studentSam = await staff.person(tenantId, [{ role: 'student' }]);
+  await db.query(`update students set user_id = $2 where tenant_id = $1 and id = $3`, [
+    tenantId,
+    studentSam.userId,
+    sam,
+  ]);
   const assignment = (classId: string) =>
     one(
       `insert into assignments (tenant_id, class_id, title, category, points_possible, weight, due_date)
-       values ($1, $2, 'Essay', 'homework', 100, 1, current_date - 3) returning id`,
+       values ($1, $2, 'Essay', 'homework', 100, 1, ${D} - 3) returning id`,
       [classId],
     );
   const an = await assignment(kn.classId);
@@ -110,12 +139,16 @@ export async function buildListWorld(
       [number, name, school],
     );
   const accountNorth = await account('Absent family', north, 'AC-N');
+  await db.query(
+    `insert into billing_account_guardians (tenant_id, account_id, guardian_id) values ($1, $2, $3)`,
+    [tenantId, accountNorth, guardianAda],
+  );
   const accountSouth = await account('South family', south, 'AC-S');
   const invoice = (acct: string, school: string, number: string, late: number) =>
     db.query(
       `insert into invoices (tenant_id, number, account_id, school_id, status, issue_date, due_date,
                              subtotal_cents, total_cents, amount_paid_cents, balance_cents)
-       values ($1, $2, $3, $4, 'open', current_date - $5::int - 30, current_date - $5::int,
+       values ($1, $2, $3, $4, 'open', ${D} - $5::int - 30, ${D} - $5::int,
                12000, 12000, 2000, 10000)`,
       [tenantId, number, acct, school, late],
     );
@@ -159,6 +192,8 @@ export async function buildListWorld(
     principalNorth,
     principalSouth,
     parentAda,
+    officeNorth,
+    studentSam,
     term,
   };
 }

@@ -231,7 +231,7 @@ describe('from a figure to the people behind it, in a browser', () => {
     }
   });
 
-  it('a teacher opens the lists of their classes; a parent sees none; both have the signed-in bar', async () => {
+  it('a teacher lands on their classes and opens their lists; a parent lands on their child and sees no list', async () => {
     const teacher = await open(w.teacherNorth);
     try {
       const { page } = teacher;
@@ -242,6 +242,13 @@ describe('from a figure to the people behind it, in a browser', () => {
       expect(await page.locator('h1').textContent()).toBe('Rita Risk');
       const other = await page.goto(`${base}/dashboards/students/${w.sam}`);
       expect(other?.status()).toBe(404);
+      // Their own day: classes, attendance not taken yet, links to their lists.
+      await page.goto(`${base}/home`);
+      expect(await page.locator('h2').first().textContent()).toBe('Your classes today');
+      expect(await axe(page)).toEqual([]);
+      await shots(page, 'teacher-home');
+      await page.getByRole('link', { name: 'Students below 60%' }).click();
+      expect((await tableRows(page)).map((r) => r[0])).toEqual(['Risk, Rita', 'Absent, Ada']);
     } finally {
       await teacher.context.close();
     }
@@ -252,7 +259,11 @@ describe('from a figure to the people behind it, in a browser', () => {
       expect(await tableRows(page)).toEqual([]);
       expect(await page.locator('.session').textContent()).toContain('Signed in as');
       await page.goto(`${base}/home`);
+      expect(await page.locator('h2').first().textContent()).toBe('Your children');
       expect(await axe(page)).toEqual([]);
+      await shots(page, 'parent-home');
+      await page.getByRole('link', { name: 'Ada Absent' }).click();
+      expect(await page.locator('h1').textContent()).toBe('Ada Absent');
     } finally {
       await parent.context.close();
     }

@@ -8,6 +8,8 @@ import { browserAudience, SESSION_COOKIE } from '../../auth/middleware.js';
 import { loadPrincipal } from '../../auth/principal.js';
 import { recordAuthEvent, revokeSession, startBrowserSession } from '../../auth/sessions.js';
 import { browserAuthenticate } from '../dashboards/pages.js';
+import { DASHBOARD_HEADERS } from '../dashboards/html.js';
+import { roleHome } from '../dashboards/role-page.js';
 import { renderHomePage, signedIn } from './home-page.js';
 import { renderErrorPage, renderLoginPage } from './login-page.js';
 
@@ -174,6 +176,9 @@ export function registerBrowserSession(app: OpenAPIHono<AppEnv>): void {
 
   app.get(HOME, browserAuthenticate(), (c) =>
     htmlErrors(c, async () => {
+      // Teachers, office staff, families and students land on their own day.
+      const today = await roleHome(c);
+      if (today) return c.body(today, 200, DASHBOARD_HEADERS);
       const who = await signedIn(c.get('tx'), c.get('principal'), c.get('tenant').name);
       const { html, headers } = await renderHomePage(who);
       return c.html(html, 200, headers);

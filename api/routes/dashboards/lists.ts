@@ -436,3 +436,7 @@ export function registerDashboardRecords(app: OpenAPIHono<AppEnv>): void {
     recordHook,
   );
 }
+
+/** The dashboards' school-year window for the tenant (attendance), else the last 365 days. */
+export const publishedWindow = (c: Context<AppEnv>, today: string) =>
+  windowOf(c, 'chronic-absence', filtersOf({}), today);
