@@ -10,7 +10,8 @@ import { html } from '../../dashboards/html.js';
 
 const RUNTIMES = ['node', 'workerd'] as const;
 const ALPHA = 'alpha.test';
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const h = await Harness.init('dashboards_api');
 const { staff } = h;

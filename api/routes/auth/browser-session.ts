@@ -8,8 +8,7 @@ import { browserAudience, SESSION_COOKIE } from '../../auth/middleware.js';
 import { loadPrincipal } from '../../auth/principal.js';
 import { recordAuthEvent, revokeSession, startBrowserSession } from '../../auth/sessions.js';
 import { browserAuthenticate } from '../dashboards/pages.js';
-import { DASHBOARD_HEADERS } from '../dashboards/html.js';
-import { roleHome } from '../dashboards/role-page.js';
+import { roleHome, roleHomeHeaders } from '../dashboards/role-page.js';
 import { renderHomePage, signedIn } from './home-page.js';
 import { renderErrorPage, renderLoginPage } from './login-page.js';
 
@@ -178,7 +177,7 @@ export function registerBrowserSession(app: OpenAPIHono<AppEnv>): void {
     htmlErrors(c, async () => {
       // Teachers, office staff, families and students land on their own day.
       const today = await roleHome(c);
-      if (today) return c.body(today, 200, DASHBOARD_HEADERS);
+      if (today) return c.body(today, 200, await roleHomeHeaders());
       const who = await signedIn(c.get('tx'), c.get('principal'), c.get('tenant').name);
       const { html, headers } = await renderHomePage(who);
       return c.html(html, 200, headers);

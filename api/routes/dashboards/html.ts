@@ -15,7 +15,8 @@ export {
  */
 export const DASHBOARD_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'cache-control': 'private, no-store',
   // same-origin, not no-referrer: the latter makes browsers send `Origin: null` on the

@@ -24,6 +24,7 @@ form.filters button{font:inherit;padding:.3rem .9rem;border:1px solid #0b5cad;bo
 .actions{display:flex;flex-wrap:wrap;gap:.5rem 1.25rem;margin:.5rem 0}
 table.list td,table.list th{text-align:left;white-space:normal}
 table.list caption{text-align:left;caption-side:top;padding:.25rem 0}
+.access th,.access td{white-space:normal;text-align:left;vertical-align:top}.access code{overflow-wrap:anywhere}
 dl.record{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dl.record dt{color:#57606a}dl.record dd{margin:0}
 @media print{form.filters,.actions{display:none}}`;
 

@@ -15,7 +15,9 @@ import {
 } from '../../dashboards/role-pages.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { html, join, type Html } from './html.js';
-import { shell } from './list-page.js';
+import { LIST_STYLE, shell } from './list-page.js';
+import { pageHeaders, sha256Base64 } from '../auth/login-page.js';
+import { accessOf } from '../auth/home-page.js';
 import { whoIsSignedIn } from './session-bar.js';
 import { publishedWindow } from './lists.js';
 
@@ -25,6 +27,13 @@ const dollars = (cents: number) =>
 
 const holds = (c: Context<AppEnv>, ...roles: string[]) =>
   c.get('principal').grants.some((g) => roles.includes(g.role));
+
+/**
+ * The headers of a role's /home: as the sign-in pages', its one stylesheet allowed by its
+ * hash (no chart on it, so no inline style of Plot's).
+ */
+export const roleHomeHeaders = async () =>
+  pageHeaders(`'sha256-${await sha256Base64(LIST_STYLE)}'`);
 
 /** The role page for the caller, or null when none of their roles has one. */
 export async function roleHome(c: Context<AppEnv>): Promise<string | null> {
@@ -141,7 +150,7 @@ export async function roleHome(c: Context<AppEnv>): Promise<string | null> {
   const who = await whoIsSignedIn(c);
   const body = html`<header class="page"><p class="muted">${who.tenantName}</p><h1>Today <span class="muted">· ${today}</span></h1></header>
 ${join(parts, '\n')}
-<p class="muted"><a href="/docs">API reference</a></p>`;
+<section class="access"><h2>Your access</h2><div class="scroll">${accessOf(who)}</div></section>`;
   return shell({ title: 'Today', tenantName: who.tenantName, who, body });
 }
 
