@@ -68,6 +68,12 @@ ${o.body}
 `.value;
 }
 
+/** Back to the dashboards for leadership, to their own page for everyone else. */
+const backLink = (who: SignedIn, dashboards: string): Html =>
+  who.permissions.has('dashboards.read')
+    ? html`<a href="${dashboards}">Dashboards</a>`
+    : html`<a href="/home">Your page</a>`;
+
 const option = (value: string, label: string, selected: boolean) =>
   html`<option value="${value}"${selected ? raw(' selected') : ''}>${label}</option>`;
 
@@ -138,10 +144,10 @@ export function renderList(p: ListPageInput): string {
           : html`<td>${cell}</td>`,
       )}</tr>`,
   );
-  const back = school ? `?school=${school.id}` : '';
-  const body = html`<header class="page"><p class="muted"><a href="/dashboards${
-    p.filters.school ? `/overview${back}` : ''
-  }">Dashboards</a> · ${p.tenantName}</p>
+  const body = html`<header class="page"><p class="muted">${backLink(
+    p.who,
+    school ? `/dashboards/overview?school=${school.id}` : '/dashboards',
+  )} · ${p.tenantName}</p>
 <h1>${def.title}${school ? html` <span class="muted">· ${school.name}</span>` : ''}</h1>
 <p class="stamp">${def.definition(p.input)}${
     dated
@@ -195,7 +201,7 @@ export function renderStudent(
   const name = `${s.preferred_name ?? s.first_name} ${s.last_name}`;
   const a = o.attendance;
   const absentShare = a.marked_days ? (a.absent_days * 100) / a.marked_days : null;
-  const body = html`<header class="page"><p class="muted"><a href="/dashboards">Dashboards</a> · ${o.tenantName}</p>
+  const body = html`<header class="page"><p class="muted">${backLink(o.who, '/dashboards')} · ${o.tenantName}</p>
 <h1>${name}</h1><p class="stamp">Student record · ${o.from} to ${o.to}</p></header>
 <dl class="record"><dt>Student number</dt><dd>${s.student_number}</dd><dt>Grade level</dt><dd>${s.grade_level}</dd>
 <dt>School</dt><dd>${s.school ?? '—'}</dd><dt>Status</dt><dd>${s.status}</dd></dl>
@@ -232,7 +238,7 @@ export function renderAccount(
 ): string {
   const a = o.account;
   const due = o.invoices.reduce((n, i) => n + Number(i.balance), 0);
-  const body = html`<header class="page"><p class="muted"><a href="/dashboards">Dashboards</a> · ${o.tenantName}</p>
+  const body = html`<header class="page"><p class="muted">${backLink(o.who, '/dashboards')} · ${o.tenantName}</p>
 <h1>${a.name}</h1><p class="stamp">Family account · today ${o.today}</p></header>
 <dl class="record"><dt>Account</dt><dd>${a.account_number}</dd><dt>School</dt><dd>${a.school ?? '—'}</dd>
 <dt>Status</dt><dd>${a.status}</dd><dt>Balance due</dt><dd>${dollars(due)}</dd></dl>
