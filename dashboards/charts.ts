@@ -294,6 +294,12 @@ export class ChartRenderer {
   private render(id: string, title: string, options: Plot.PlotOptions): string {
     const svg = Plot.plot({ ...options, document: this.document }) as unknown as SVGSVGElement;
     if (svg.tagName.toLowerCase() !== 'svg') throw new Error(`chart ${id} is not a bare SVG`);
+    // The chart is one image named by its title (its numbers are in the data table beside
+    // it): the labels Plot puts on its mark groups would be ARIA on elements without a role.
+    for (const el of svg.querySelectorAll('[aria-label], [aria-description]')) {
+      el.removeAttribute('aria-label');
+      el.removeAttribute('aria-description');
+    }
     svg.setAttribute('role', 'img');
     svg.setAttribute('aria-label', title);
     svg.setAttribute('font-size', String(FONT_SIZE));

@@ -16,15 +16,29 @@ export interface FigureContext {
   charts: ChartRenderer;
 }
 
+/** A link from a figure to the list of the people behind it. */
+export interface TileLink {
+  href: string;
+  text: string;
+}
+
 export interface TileOptions {
   label: string;
   value: string;
   note?: string | undefined;
+  links?: readonly TileLink[];
 }
 
-/** A KPI: a label, a formatted value and what it is made of. */
-export const tile = ({ label, value, note }: TileOptions): Html =>
-  html`<div class="tile"><dt>${label}</dt><dd>${value}${note ? html`<small>${note}</small>` : ''}</dd></div>`;
+/** A KPI: a label, a formatted value, what it is made of, and who is behind it. */
+export const tile = ({ label, value, note, links }: TileOptions): Html =>
+  html`<div class="tile"><dt>${label}</dt><dd>${value}${note ? html`<small>${note}</small>` : ''}${
+    links?.length
+      ? html`<small class="links">${join(
+          links.map((l) => html`<a href="${l.href}">${l.text}</a>`),
+          ' · ',
+        )}</small>`
+      : ''
+  }</dd></div>`;
 
 /** A table's cells are already formatted text; the first column labels the row. */
 export interface TableOptions {

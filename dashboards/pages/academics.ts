@@ -4,7 +4,7 @@ import type { Bar } from '../charts.js';
 import { chart, plot, row, section, tile, unpublished } from '../figures.js';
 import { fmt, words } from '../format.js';
 import type { Html } from '../html.js';
-import { ordered, scopeOf, type PageContext } from './context.js';
+import { listHref, ordered, scopeOf, type PageContext } from './context.js';
 
 type Grades = MetricPayloads['grades'];
 type GroupFigures = Grades['by_subject'][number] | Grades['by_school'][number];
@@ -24,7 +24,7 @@ export function academics(ctx: PageContext): Html[] {
   return [
     section({
       heading: 'Academics',
-      tiles: keyFigures(g),
+      tiles: keyFigures(ctx, g),
       figures: [
         chart(ctx, {
           name: 'letters',
@@ -110,7 +110,7 @@ export function academics(ctx: PageContext): Html[] {
   ];
 }
 
-const keyFigures = (g: Grades): Html[] => [
+const keyFigures = (ctx: PageContext, g: Grades): Html[] => [
   tile({
     label: 'Average grade',
     value: fmt.percent(g.average_percent),
@@ -120,11 +120,13 @@ const keyFigures = (g: Grades): Html[] => [
     label: 'Students failing a class',
     value: fmt.rate(g.failing_rate),
     note: `${fmt.count(g.failing_students)} of ${fmt.count(g.students)} students with grades are below 60% in at least one class`,
+    links: [{ href: listHref(ctx, 'failing'), text: 'Who' }],
   }),
   tile({
     label: 'Missing assignments',
     value: fmt.rate(g.missing_rate),
     note: `${fmt.count(g.missing_scores)} of ${fmt.count(g.scores_due)} due`,
+    links: [{ href: listHref(ctx, 'missing-work'), text: 'Who' }],
   }),
   tile({
     label: 'GPA',

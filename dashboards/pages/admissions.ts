@@ -3,7 +3,7 @@ import type { MetricPayloads } from '../../analytics/metrics/types.js';
 import { chart, plot, row, section, tile, unpublished } from '../figures.js';
 import { dayLabel, fmt, words } from '../format.js';
 import type { Html } from '../html.js';
-import { scopeOf, type PageContext } from './context.js';
+import { listHref, scopeOf, type PageContext } from './context.js';
 
 export function admissions(ctx: PageContext): Html[] {
   const f = ctx.figures.get('lead_funnel', scopeOf(ctx));
@@ -12,7 +12,13 @@ export function admissions(ctx: PageContext): Html[] {
     section({
       heading: 'Lead funnel',
       tiles: [
-        tile({ label: 'Inquiries', value: fmt.count(f.leads) }),
+        tile({
+          label: 'Inquiries',
+          value: fmt.count(f.leads),
+          links: [
+            { href: listHref(ctx, 'stale-leads'), text: 'Open leads untouched over 14 days' },
+          ],
+        }),
         tile({
           label: 'Inquiry → enrolled',
           value: fmt.rate(f.inquiry_to_enrolled.rate),

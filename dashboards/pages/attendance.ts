@@ -3,7 +3,7 @@ import type { MetricPayloads } from '../../analytics/metrics/types.js';
 import { chart, plot, row, section, tile, unpublished } from '../figures.js';
 import { fmt } from '../format.js';
 import type { Html } from '../html.js';
-import { ordered, scopeOf, type Named, type PageContext } from './context.js';
+import { listHref, ordered, scopeOf, type Named, type PageContext } from './context.js';
 
 type Attendance = MetricPayloads['attendance'];
 
@@ -29,6 +29,10 @@ export function attendance(ctx: PageContext): Html[] {
           label: 'Chronic absence',
           value: fmt.rate(a.chronic_absence_rate),
           note: `${fmt.count(a.chronically_absent)} of ${fmt.count(a.chronic_eligible)} students`,
+          links: [
+            { href: listHref(ctx, 'chronic-absence'), text: 'Who' },
+            { href: listHref(ctx, 'at-risk'), text: 'At risk (5–10%)' },
+          ],
         }),
         tile({ label: 'Students', value: fmt.count(a.students) }),
       ],

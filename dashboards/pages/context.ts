@@ -42,6 +42,23 @@ export interface PageContext extends FigureContext {
   schoolName(id: string | null): string;
 }
 
+/**
+ * The list behind a figure (`/dashboards/lists/…`, served by the API from the tenant's
+ * records), for the page's school when it shows one.
+ */
+export function listHref(
+  ctx: Pick<PageContext, 'school'>,
+  list: string,
+  extra: Record<string, string> = {},
+): string {
+  const params = new URLSearchParams({
+    ...(ctx.school ? { school: ctx.school.id } : {}),
+    ...extra,
+  });
+  const q = params.toString();
+  return `/dashboards/lists/${list}${q ? `?${q}` : ''}`;
+}
+
 /** The scope the page shows: a school's id, null for the tenant-wide view. */
 export const scopeOf = (ctx: Pick<PageContext, 'school'>) => ctx.school?.id ?? null;
 

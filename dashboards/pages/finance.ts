@@ -3,7 +3,7 @@ import { ESA_STATUSES, type MetricPayloads } from '../../analytics/metrics/types
 import { chart, plot, row, section, tile, unpublished } from '../figures.js';
 import { fmt, monthLabel, words } from '../format.js';
 import type { Html } from '../html.js';
-import { ordered, scopeOf, type PageContext } from './context.js';
+import { listHref, ordered, scopeOf, type PageContext } from './context.js';
 
 export function finance(ctx: PageContext): Html[] {
   const f = ctx.figures.get('finance', scopeOf(ctx));
@@ -15,6 +15,13 @@ export function finance(ctx: PageContext): Html[] {
 }
 
 const COLLECTED = 'Collected (applied to invoices)';
+
+/** The families behind the AR aging buckets past 30 days. */
+export const overdueLinks = (ctx: Pick<PageContext, 'school'>) => [
+  { href: listHref(ctx, 'overdue', { bucket: '31-60' }), text: '31–60 days' },
+  { href: listHref(ctx, 'overdue', { bucket: '61-90' }), text: '61–90' },
+  { href: listHref(ctx, 'overdue', { bucket: '90+' }), text: 'over 90' },
+];
 
 function tuition(ctx: PageContext, f: MetricPayloads['finance']): Html {
   const series = ['Invoiced', COLLECTED];
@@ -40,6 +47,7 @@ function tuition(ctx: PageContext, f: MetricPayloads['finance']): Html {
         label: 'Outstanding balance',
         value: fmt.dollars(f.outstanding.balance_cents),
         note: `${fmt.count(f.outstanding.open_invoices)} open invoices`,
+        links: overdueLinks(ctx),
       }),
       tile({
         label: 'ESA share of payments',
@@ -131,7 +139,11 @@ function esa(ctx: PageContext, e: MetricPayloads['esa']): Html {
         note: 'for a school year that overlaps this one (term and 30-day figures count applications by their date)',
       }),
       tile({ label: 'Approval rate', value: fmt.rate(e.approval_rate) }),
-      tile({ label: 'Median days to decision', value: fmt.days(e.median_days_to_decision) }),
+      tile({
+        label: 'Median days to decision',
+        value: fmt.days(e.median_days_to_decision),
+        links: [{ href: listHref(ctx, 'esa-pending'), text: 'Waiting over 30 days' }],
+      }),
     ],
     figures: [
       chart(ctx, {

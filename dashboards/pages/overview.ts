@@ -3,7 +3,8 @@ import { chart, plot, row, section, tile, unpublished } from '../figures.js';
 import { fmt } from '../format.js';
 import type { Html } from '../html.js';
 import { dailyTrend } from './attendance.js';
-import { scopeOf, type PageContext } from './context.js';
+import { listHref, scopeOf, type PageContext } from './context.js';
+import { overdueLinks } from './finance.js';
 
 export function overview(ctx: PageContext): Html[] {
   const sections = [keyFigures(ctx)];
@@ -43,6 +44,10 @@ function keyFigures(ctx: PageContext): Html {
         label: 'Chronic absence',
         value: fmt.rate(att?.chronic_absence_rate),
         note: `${fmt.count(att?.chronically_absent)} of ${fmt.count(att?.chronic_eligible)} students`,
+        links: [
+          { href: listHref(ctx, 'chronic-absence'), text: 'Who' },
+          { href: listHref(ctx, 'at-risk'), text: 'At risk (5–10%)' },
+        ],
       }),
       tile({
         label: 'Inquiry → enrolled',
@@ -53,6 +58,7 @@ function keyFigures(ctx: PageContext): Html {
         label: 'Students failing a class',
         value: fmt.rate(grades?.failing_rate),
         note: `${fmt.count(grades?.failing_students)} of ${fmt.count(grades?.students)} students with grades are below 60% in at least one class`,
+        links: [{ href: listHref(ctx, 'failing'), text: 'Who' }],
       }),
       tile({
         label: 'GPA',
@@ -68,6 +74,7 @@ function keyFigures(ctx: PageContext): Html {
         label: 'Outstanding balance',
         value: fmt.dollars(finance?.outstanding.balance_cents),
         note: `${fmt.count(finance?.outstanding.open_invoices)} open invoices`,
+        links: overdueLinks(ctx),
       }),
       tile({
         label: 'ESA approval rate',

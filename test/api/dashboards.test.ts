@@ -4,12 +4,14 @@ import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { Harness } from '../support/harness.js';
 import { bearer, expectProblem, sessionCookie } from './staff-fixtures.js';
 import { renderIndex } from '../../api/routes/dashboards/index-page.js';
+import { html } from '../../dashboards/html.js';
 
 /** GET /dashboards and /dashboards/{page} on Node and in workerd: leadership HTML. */
 
 const RUNTIMES = ['node', 'workerd'] as const;
 const ALPHA = 'alpha.test';
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const h = await Harness.init('dashboards_api');
 const { staff } = h;
@@ -173,9 +175,9 @@ for (const runtime of RUNTIMES) {
       const html = await get('/dashboards', { ...bearer(adminToken), accept: 'text/html' });
       expect(html.status, html.text).toBe(200);
       expectStrict(html);
-      const hrefs = [...html.text.matchAll(/href="([^"]+)"/g)].map((m) =>
-        m[1]!.replace(/&amp;/g, '&'),
-      );
+      // The links of the page itself (the signed-in bar above it links to /home).
+      const main = html.text.slice(html.text.indexOf('<main>'));
+      const hrefs = [...main.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
       expect(hrefs).toEqual([
         '/dashboards/overview',
         '/dashboards/admissions',
@@ -200,15 +202,19 @@ describe('the dashboards index page', () => {
   it('escapes a tenant and a school name with a script tag and quotes', () => {
     const hostile = `<script>alert("x")</script> & 'y'`;
     const school = '11111111-1111-4111-8111-111111111111';
-    const page = renderIndex(`Tenant ${hostile}`, [
-      {
-        page: 'finance',
-        title: 'Finance & ESA',
-        scope: { kind: 'school', school_id: school, school_name: `North ${hostile}` },
-        as_of: '2026-02-01T06:00:00.000Z',
-        href: `/dashboards/finance?school=${school}`,
-      },
-    ]);
+    const page = renderIndex(
+      `Tenant ${hostile}`,
+      [
+        {
+          page: 'finance',
+          title: 'Finance & ESA',
+          scope: { kind: 'school', school_id: school, school_name: `North ${hostile}` },
+          as_of: '2026-02-01T06:00:00.000Z',
+          href: `/dashboards/finance?school=${school}`,
+        },
+      ],
+      html``,
+    );
     expect(page).not.toMatch(/<script/);
     expect(page).toContain(
       'North &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;',

@@ -163,7 +163,7 @@ describe('dashboards in the refresh pipeline', () => {
     });
     expect(r.status, r.text).toBe(200);
     expect(r.headers['content-security-policy']).toBe(
-      "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+      "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
     const stored = (await livePages()).find((p) => p.page === 'overview' && p.scope_id === null)!;
     expect(r.text).toBe(stored.html);

@@ -157,6 +157,33 @@ describe('npm run demo (embedded PGlite, in-process runner)', () => {
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.text).toContain('<main');
 
+    // Every list behind a figure is linked from the pages and has people on it.
+    const lists = new Set<string>();
+    for (const name of ['overview', 'admissions', 'attendance', 'academics', 'finance']) {
+      const r = await call({ port }, 'GET', `/dashboards/${name}`, { host, headers: auth });
+      for (const m of r.text.matchAll(/href="(\/dashboards\/lists\/[^"]+)"/g)) {
+        lists.add(m[1]!.replace(/&amp;/g, '&'));
+      }
+    }
+    const rows: Record<string, number> = {};
+    for (const href of lists) {
+      const r = await call({ port }, 'GET', href, { host, headers: auth });
+      expect(r.status, href).toBe(200);
+      const key = href.split('?')[0]!.split('/').at(-1)!;
+      rows[key] = (rows[key] ?? 0) + (r.text.match(/<tr><th scope="row">/g) ?? []).length;
+    }
+    for (const key of [
+      'chronic-absence',
+      'at-risk',
+      'failing',
+      'missing-work',
+      'overdue',
+      'stale-leads',
+      'esa-pending',
+    ]) {
+      expect(rows[key], `${key}: ${JSON.stringify(rows)}`).toBeGreaterThan(0);
+    }
+
     // Seeded staff sign in too; the other tenant's host refuses this tenant's token.
     await login(port, host, 'principal@demo.example.org', 'Homeroom-Demo-2026!');
     const foreign = await call({ port }, 'GET', '/v1/metrics/attendance', {

@@ -8,6 +8,7 @@ import { browserAudience, SESSION_COOKIE } from '../../auth/middleware.js';
 import { loadPrincipal } from '../../auth/principal.js';
 import { recordAuthEvent, revokeSession, startBrowserSession } from '../../auth/sessions.js';
 import { browserAuthenticate } from '../dashboards/pages.js';
+import { roleHome, roleHomeHeaders } from '../dashboards/role-page.js';
 import { renderHomePage, signedIn } from './home-page.js';
 import { renderErrorPage, renderLoginPage } from './login-page.js';
 
@@ -174,6 +175,9 @@ export function registerBrowserSession(app: OpenAPIHono<AppEnv>): void {
 
   app.get(HOME, browserAuthenticate(), (c) =>
     htmlErrors(c, async () => {
+      // Teachers, office staff, families and students land on their own day.
+      const today = await roleHome(c);
+      if (today) return c.body(today, 200, await roleHomeHeaders());
       const who = await signedIn(c.get('tx'), c.get('principal'), c.get('tenant').name);
       const { html, headers } = await renderHomePage(who);
       return c.html(html, 200, headers);

@@ -120,6 +120,17 @@ function whoLine(who: SignedIn): Html {
 
 /** The landing page. */
 export function renderHomePage(who: SignedIn) {
+  const body = html`<h1>Homeroom <span class="muted">· ${who.tenantName}</span></h1>
+${accessOf(who)}
+${SIGN_OUT}`;
+  return page('Your Homeroom', who.tenantName, body);
+}
+
+/**
+ * Who is signed in, their roles and what they open (the dashboards, the API reference, the
+ * API endpoints): the plain landing's body, and the last part of a role's own page.
+ */
+export function accessOf(who: SignedIn): Html {
   const can = (p: string) => who.permissions.has(p);
   const rows = Object.entries(ENDPOINTS)
     .filter(([area]) => can(`${area}.read`))
@@ -135,8 +146,7 @@ export function renderHomePage(who: SignedIn) {
   const roles = who.roles
     .filter((r) => r.description)
     .map((r) => html`<li><strong>${r.name}</strong>: ${r.description ?? ''}</li>`);
-  const body = html`<h1>Homeroom <span class="muted">· ${who.tenantName}</span></h1>
-${whoLine(who)}
+  return html`${whoLine(who)}
 ${roles.length ? html`<ul>${roles}</ul>` : ''}
 <h2>What you can do</h2>
 <ul>
@@ -150,9 +160,7 @@ ${
 ${join(rows, '\n')}
 </tbody></table>`
     : html`<p>Your roles open no API endpoints yet.</p>`
-}
-${SIGN_OUT}`;
-  return page('Your Homeroom', who.tenantName, body);
+}`;
 }
 
 /** A 403 page for a signed-in browser refused a page (e.g. the dashboards). */

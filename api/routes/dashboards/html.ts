@@ -15,8 +15,11 @@ export {
  */
 export const DASHBOARD_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'cache-control': 'private, no-store',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: the latter makes browsers send `Origin: null` on the
+  // sign-out form's POST, which /logout refuses as cross-site.
+  'referrer-policy': 'same-origin',
 } as const;

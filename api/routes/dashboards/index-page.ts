@@ -3,7 +3,8 @@
  * first, then each school's, with when their data was read.
  */
 import type * as t from '../../../db/schema/tenant.js';
-import { BASE_STYLE, html, join, raw } from './html.js';
+import { BASE_STYLE, html, join, raw, type Html } from './html.js';
+import { SESSION_STYLE } from './session-bar.js';
 
 export type Page = (typeof t.DASHBOARD_PAGES)[number];
 
@@ -15,9 +16,10 @@ export interface Entry {
   href: string;
 }
 
-const STYLE = raw(BASE_STYLE);
+const STYLE = raw(`${BASE_STYLE}\n${SESSION_STYLE}`);
 
-export function renderIndex(tenantName: string, entries: readonly Entry[]): string {
+/** The index; `bar` is who is signed in (session-bar.ts). */
+export function renderIndex(tenantName: string, entries: readonly Entry[], bar: Html): string {
   const groups = new Map<string, { heading: string; items: Entry[] }>();
   for (const e of entries) {
     const key = e.scope.school_id ?? 'tenant';
@@ -36,7 +38,7 @@ export function renderIndex(tenantName: string, entries: readonly Entry[]): stri
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Dashboards — ${tenantName}</title><style>${STYLE}</style></head>
-<body><main><h1>Dashboards <span class="muted">· ${tenantName}</span></h1>
+<body>${bar}<main><h1>Dashboards <span class="muted">· ${tenantName}</span></h1>
 ${sections.length ? join(sections, '\n') : html`<p>No dashboards have been published yet. They appear after the first metrics refresh.</p>`}
 </main></body></html>`.value;
 }

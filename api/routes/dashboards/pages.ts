@@ -11,6 +11,7 @@ import { bearerOrBrowserSession, problemResponses } from '../openapi.js';
 import { renderForbiddenPage, signedIn } from '../auth/home-page.js';
 import { DASHBOARD_HEADERS } from './html.js';
 import { renderIndex, type Page } from './index-page.js';
+import { onlySchool, sessionBar, whoIsSignedIn, withSessionBar } from './session-bar.js';
 
 const TITLES: Record<Page, string> = {
   overview: 'Overview',
@@ -113,7 +114,7 @@ const pageRoute = createRoute({
   tags: ['Dashboards'],
   summary: 'A leadership dashboard',
   description:
-    'The page as rendered by the last metrics refresh: self-contained HTML with inline SVG (strict CSP, no scripts). Leadership only; unauthenticated browsers are redirected (303) to /login.',
+    'The page as rendered by the last metrics refresh: self-contained HTML with inline SVG (strict CSP, no scripts); a browser’s copy shows who is signed in, with a sign-out button. Leadership only; unauthenticated browsers are redirected (303) to /login.',
   security: bearerOrBrowserSession,
   middleware: guards(),
   request: {
@@ -129,7 +130,10 @@ const pageRoute = createRoute({
   },
   responses: {
     200: html('The dashboard'),
-    303: { description: 'Not signed in (browsers): to /login?next=…' },
+    303: {
+      description:
+        'Not signed in (browsers): to /login?next=…; a one-school tenant without `?school=`: to its school’s page.',
+    },
     ...problemResponses(400, 401, 403, 404),
   },
 });
@@ -140,6 +144,7 @@ export function registerDashboardPages(app: OpenAPIHono<AppEnv>): void {
   app.openapi(indexRoute, async (c) => {
     const tx = c.get('tx');
     const reach = await orgReach(tx, c.get('principal'), 'dashboards.read');
+    const one = await onlySchool(c);
     const d = t.dashboardPages;
     const o = t.orgUnits;
     const rows = await tx
@@ -152,7 +157,14 @@ export function registerDashboardPages(app: OpenAPIHono<AppEnv>): void {
       })
       .from(d)
       .leftJoin(o, and(eq(o.tenantId, d.tenantId), eq(o.id, d.scopeId)))
-      .where(and(isNull(d.deletedAt), withinReach(reach, d.scopeId)))
+      .where(
+        and(
+          isNull(d.deletedAt),
+          withinReach(reach, d.scopeId),
+          // A one-school tenant's network view is its school's: only the school's pages.
+          one ? eq(d.scopeKind, 'school') : undefined,
+        ),
+      )
       .orderBy(asc(d.scopeKind), asc(o.name), asc(d.scopeId));
     const order = (p: string) => t.DASHBOARD_PAGES.indexOf(p as Page);
     // Tenant-wide pages first, then schools by name; pages in the product's order.
@@ -180,7 +192,8 @@ export function registerDashboardPages(app: OpenAPIHono<AppEnv>): void {
       c.header('cache-control', 'private, no-store');
       return c.json({ data: entries }, 200);
     }
-    return c.body(renderIndex(c.get('tenant').name, entries), 200, DASHBOARD_HEADERS);
+    const bar = sessionBar(await whoIsSignedIn(c));
+    return c.body(renderIndex(c.get('tenant').name, entries, bar), 200, DASHBOARD_HEADERS);
   });
 
   app.openapi(
@@ -188,6 +201,11 @@ export function registerDashboardPages(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { page } = c.req.valid('param');
       const { school } = c.req.valid('query');
+      if (!school) {
+        // One school: its pages are the tenant's, without network wording.
+        const one = await onlySchool(c);
+        if (one) return c.redirect(`/dashboards/${page}?school=${one.id}`, 303);
+      }
       const scope = await publicationScope(c, 'dashboards.read', school, NOTHING);
       const d = t.dashboardPages;
       const [row] = await c
@@ -197,7 +215,8 @@ export function registerDashboardPages(app: OpenAPIHono<AppEnv>): void {
         .where(and(eq(d.page, page), ...scopeConditions(scope, d), isNull(d.deletedAt)))
         .limit(1);
       if (!row) throw new ApiError('not_found', NOTHING);
-      return c.body(row.html, 200, DASHBOARD_HEADERS);
+      const page_ = wantsHtml(c) ? withSessionBar(row.html, await whoIsSignedIn(c)) : row.html;
+      return c.body(page_, 200, DASHBOARD_HEADERS);
     },
     (result) => {
       if (result.success) return undefined;
