@@ -81,8 +81,14 @@ export async function teacherToday(
 }
 
 /** The office's day: classes and schools without attendance, unexcused absences, invoices due. */
-export async function officeToday(tx: Tx<TenantSchema>, principal: Principal, today: string) {
-  const missing = await missingAttendance(tx, { principal, date: today });
+export async function officeToday(
+  tx: Tx<TenantSchema>,
+  principal: Principal,
+  today: string,
+  tenantZone: string,
+) {
+  // Each school's own today for the attendance still to take.
+  const missing = await missingAttendance(tx, { principal, date: null, tenantZone });
   const students = await rowScope(
     tx,
     principal,

@@ -71,7 +71,7 @@ export async function roleHome(c: Context<AppEnv>): Promise<string | null> {
   }
 
   if (office) {
-    const day = await officeToday(tx, principal, today);
+    const day = await officeToday(tx, principal, today, zone);
     await logRecordAccess(
       c,
       day.absences.map((a) => a.id),
