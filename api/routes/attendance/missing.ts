@@ -4,7 +4,7 @@ import { missingAttendance } from '../../attendance/missing.js';
 import { guarded } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../../../db/dates.js';
-import { permissions } from './shared.js';
+import { permissions } from '../../attendance/scope.js';
 
 const Query = z.object({
   date: z.iso

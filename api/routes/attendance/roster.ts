@@ -13,10 +13,10 @@ import {
   dayKind,
   loadClass,
   period,
-  permissions,
   presentRecord,
   readableStudents,
 } from './shared.js';
+import { permissions } from '../../attendance/scope.js';
 
 const Query = z.object({
   class_id: z.uuid().openapi({ description: 'The class.' }),

@@ -2,11 +2,10 @@ import { z } from '@hono/zod-openapi';
 import { and, eq, isNull, type SQL } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { ATTENDANCE_STATUSES } from '../../../db/schema/attendance.js';
-import { classRules, rowScope, studentRules, type ScopeRules } from '../../auth/scope.js';
+import { classRules, rowScope, studentRules } from '../../auth/scope.js';
+import { permissions, staffClassRules } from '../../attendance/scope.js';
 import { ApiError } from '../../problems.js';
 import { presentAs, type Ctx, type Row } from '../../resources/crud.js';
-
-export const permissions = { read: 'attendance.read', write: 'attendance.write' };
 
 export const period = z
   .string()
@@ -36,12 +35,6 @@ export const AttendanceRecord = z
 /** An attendance row as the API shows it. */
 export const presentRecord = (row: Row) =>
   presentAs(AttendanceRecord, { table: t.attendanceRecords }, row);
-
-/** Classes by who takes their attendance: the school's staff and the class's teachers. */
-export function staffClassRules(): ScopeRules {
-  const { org, teacher } = classRules(t.classes.id, t.classes.schoolId);
-  return { org, teacher };
-}
 
 /**
  * The class with this id within the caller's reach for `permission`, or a 404. Reading,

@@ -8,7 +8,8 @@ import { guarded, loadScoped } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../../../db/dates.js';
-import { AttendanceRecord, permissions, presentRecord, readableStudents } from './shared.js';
+import { permissions } from '../../attendance/scope.js';
+import { AttendanceRecord, presentRecord, readableStudents } from './shared.js';
 
 const MAX_DAYS = 366;
 

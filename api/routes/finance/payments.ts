@@ -21,7 +21,7 @@ import {
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses, replayedHeader } from '../openapi.js';
 import { accountScope, financePermissions } from './accounts.js';
-import { accountRules, invoiceRules } from './scope.js';
+import { accountRules, invoiceRules } from '../../finance/scope.js';
 
 const AllocationOut = z.object({ invoice_id: z.uuid(), amount_cents: z.number().int() });
 

@@ -10,7 +10,8 @@ import { guarded, idParam, loadScoped, present, presentAs } from '../../resource
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { changedFields } from '../../resources/json.js';
 import { problemResponses } from '../openapi.js';
-import { enrollmentScope, lineOf, scalesOf, schoolToday, scoreRows } from './shared.js';
+import { enrollmentScope, scalesOf, schoolToday, scoreRows } from './shared.js';
+import { lineOf } from '../../grades/score-lines.js';
 
 const CompleteBody = z
   .object({

@@ -13,11 +13,11 @@ import {
   Band,
   classScope,
   enrollmentScope,
-  SCORE_STATUSES,
   scalesOf,
   schoolToday,
   scoreRows,
 } from './shared.js';
+import { SCORE_STATUSES } from '../../grades/score-lines.js';
 
 const Cell = z
   .object({

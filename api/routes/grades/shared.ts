@@ -3,7 +3,8 @@ import { sql, type SQL } from 'drizzle-orm';
 import { rowsOf } from '../../../db/connection.js';
 import * as t from '../../../db/schema/tenant.js';
 import { classRules, rowScope, studentRules, type ScopeRules } from '../../auth/scope.js';
-import { bandsOf, type GradeBand, type ScoreLine } from '../../grades/compute.js';
+import { bandsOf, type GradeBand } from '../../grades/compute.js';
+import type { ScoreRow } from '../../grades/score-lines.js';
 import type { Ctx } from '../../resources/crud.js';
 import { todayIn } from '../../../db/dates.js';
 import { uuidList } from '../../resources/sql.js';
@@ -75,20 +76,6 @@ export async function scalesOf(
   return out;
 }
 
-export type ScoreRow = {
-  student_id: string;
-  class_id: string;
-  assignment_id: string;
-  points: number | null;
-  points_possible: number;
-  weight: number;
-  due_date: string;
-  is_late: boolean;
-  is_missing: boolean;
-  is_excused: boolean;
-  comment: string | null;
-};
-
 /** Live scores on live assignments, filtered by `where` (on `s` scores, `a` assignments). */
 export async function scoreRows(c: Ctx, where: SQL): Promise<ScoreRow[]> {
   return rowsOf<ScoreRow>(
@@ -101,31 +88,6 @@ export async function scoreRows(c: Ctx, where: SQL): Promise<ScoreRow[]> {
       join assignments a on a.id = s.assignment_id and a.deleted_at is null
       where s.deleted_at is null and ${where}`),
   );
-}
-
-export const lineOf = (r: ScoreRow): ScoreLine => ({
-  points: r.points,
-  pointsPossible: r.points_possible,
-  weight: r.weight,
-  isMissing: r.is_missing,
-  isExcused: r.is_excused,
-  dueDate: r.due_date,
-});
-
-export const SCORE_STATUSES = ['graded', 'late', 'missing', 'excused', 'ungraded'] as const;
-export type ScoreStatus = (typeof SCORE_STATUSES)[number];
-
-/** A score's status as the API names it, from its flags. */
-export function statusOf(s: {
-  points: number | null;
-  is_late: boolean;
-  is_missing: boolean;
-  is_excused: boolean;
-}): ScoreStatus {
-  if (s.is_excused) return 'excused';
-  if (s.is_missing) return 'missing';
-  if (s.points === null) return 'ungraded';
-  return s.is_late ? 'late' : 'graded';
 }
 
 /** Today in the school's time zone, else the tenant's. */
@@ -146,9 +108,3 @@ export const AsOfQuery = z.object({
 export const Band = z
   .object({ letter: z.string(), min_percent: z.number(), points: z.number().nullable() })
   .openapi('GradeBand');
-
-export const bandJson = (b: GradeBand) => ({
-  letter: b.letter,
-  min_percent: b.min_percent,
-  points: Number.isFinite(b.points) ? b.points : null,
-});
