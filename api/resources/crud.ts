@@ -141,19 +141,6 @@ export function present(def: Pick<ResourceDef, 'hidden' | 'table'>, row: Row): R
   return rowToJson(row, def.hidden, def.table);
 }
 
-/**
- * The row as the API shows it, typed as the response schema that documents it: present()
- * builds the JSON from the table's columns at run time, where the compiler cannot follow,
- * and the schema describes that same JSON (the route tests read its fields).
- */
-export function presentAs<S extends z.ZodType>(
-  schema: S,
-  def: Pick<ResourceDef, 'hidden' | 'table'>,
-  row: Row,
-): z.output<S> {
-  return present(def, row) as z.output<S>;
-}
-
 /** Registers the routes of a resource: list, read, create, update and delete, in that order. */
 export function registerResource<C extends ZObject, U extends ZObject, F extends ZObject>(
   app: OpenAPIHono<AppEnv>,

@@ -5,7 +5,7 @@ import { ATTENDANCE_STATUSES } from '../../../db/schema/attendance.js';
 import { classRules, rowScope, studentRules } from '../../auth/scope.js';
 import { permissions, staffClassRules } from '../../attendance/scope.js';
 import { ApiError } from '../../problems.js';
-import { presentAs, type Ctx, type Row } from '../../resources/crud.js';
+import type { Ctx } from '../../resources/crud.js';
 
 export const period = z
   .string()
@@ -33,8 +33,25 @@ export const AttendanceRecord = z
   .openapi('AttendanceRecord');
 
 /** An attendance row as the API shows it. */
-export const presentRecord = (row: Row) =>
-  presentAs(AttendanceRecord, { table: t.attendanceRecords }, row);
+export function presentRecord(
+  r: typeof t.attendanceRecords.$inferSelect,
+): z.infer<typeof AttendanceRecord> {
+  return {
+    id: r.id,
+    student_id: r.studentId,
+    school_id: r.schoolId,
+    class_id: r.classId,
+    date: r.date,
+    period: r.period,
+    status: r.status,
+    reason: r.reason,
+    note: r.note,
+    marked_by: r.markedBy,
+    marked_at: r.markedAt.toISOString(),
+    created_at: r.createdAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+  };
+}
 
 /**
  * The class with this id within the caller's reach for `permission`, or a 404. Reading,
