@@ -12,7 +12,7 @@ import {
   enrollAtSchool,
   recordsOn,
 } from './attendance-fixtures.js';
-import { bearer, expectProblem } from './staff-fixtures.js';
+import { bearer, expectProblem } from '../support/staff.js';
 
 /**
  * Attendance on Node and in workerd: bulk upsert for a class or a school day (all or
