@@ -16,3 +16,13 @@ export function todayIn(timeZone: string | null | undefined, now = new Date()): 
     return now.toISOString().slice(0, 10);
   }
 }
+
+/** Whether the runtime knows this IANA time zone (`Europe/Paris`, `UTC`). */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}

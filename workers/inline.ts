@@ -57,136 +57,174 @@ interface TenantState {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createInlineRunner(options: InlineRunnerOptions): InlineRunner {
-  const deps: RefreshDeps = {
-    directory: options.directory,
-    locks: localLocks(),
-    warehouseDir: options.warehouseDir,
-    log: options.log,
-    ...(options.duckdb ? { duckdb: options.duckdb } : {}),
-    ...(options.afterTable ? { afterTable: options.afterTable } : {}),
-  };
-  const debounceMs = options.debounceMs ?? 1_000;
-  const tenants = new Map<string, TenantState>();
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  const inflight = new Set<Promise<unknown>>();
-  let closed = false;
-  let runs = 0;
-  let close!: () => void;
-  // Resolves on close(): a retry waiting out its backoff gives up at once.
-  const closing = new Promise<void>((resolve) => (close = resolve));
+  const runner = new InlineRefreshRunner(options);
+  if (options.sweepIntervalMs && options.sweepIntervalMs > 0)
+    runner.sweepEvery(options.sweepIntervalMs);
+  return runner;
+}
 
-  const stateOf = (tenantId: string) => {
-    let s = tenants.get(tenantId);
-    if (!s) {
-      s = { tail: Promise.resolve(), queued: null };
-      tenants.set(tenantId, s);
-    }
-    return s;
-  };
+/**
+ * BullMQ's exponential backoff with jitter before attempt `n + 1`: delay × 2^(n−1),
+ * shortened by up to `jitter`.
+ */
+function retryDelayMs(n: number): number {
+  const { delay, jitter } = REFRESH_RETRY.backoff;
+  const base = delay * 2 ** (n - 1);
+  return Math.round(base * (1 - jitter * Math.random()));
+}
 
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    inflight.add(p);
-    const done = () => inflight.delete(p);
-    p.then(done, done);
-    return p;
-  };
+class InlineRefreshRunner implements InlineRunner {
+  private readonly deps: RefreshDeps;
+  private readonly debounceMs: number;
+  private readonly tenants = new Map<string, TenantState>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closed = false;
+  private runs = 0;
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private markClosed!: () => void;
+  /** Resolves on close(): a retry waiting out its backoff gives up at once. */
+  private readonly closing = new Promise<void>((resolve) => (this.markClosed = resolve));
 
-  /** One request with retries; never rejects (failures are logged). */
-  async function attempt(tenantId: string, mode: RefreshMode): Promise<void> {
-    const jobId = `inline-${++runs}`;
-    for (let n = 1; ; n++) {
-      try {
-        const result = await runRefresh(deps, { tenantId, mode }, { jobId, attempt: n });
-        options.onRefreshed?.(result);
-        return;
-      } catch (err) {
-        const unrecoverable = err instanceof UnrecoverableError;
-        if (unrecoverable || n >= REFRESH_RETRY.attempts || closed) {
-          options.log.count(unrecoverable ? 'job_refused' : 'job_failed');
-          options.log[unrecoverable ? 'warn' : 'error']('job.failed', {
-            job_id: jobId,
-            tenant_id: isUuid(tenantId) ? tenantId : undefined,
-            attempts_made: n,
-            unrecoverable,
-            error: (err as Error).message,
-          });
-          return;
-        }
-        // BullMQ's exponential backoff with jitter: delay × 2^(n−1), shortened by up to `jitter`.
-        const { delay, jitter } = REFRESH_RETRY.backoff;
-        const base = delay * 2 ** (n - 1);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.round(base * (1 - jitter * Math.random())));
-          void closing.then(() => {
-            clearTimeout(t);
-            resolve();
-          });
-        });
-      }
+  constructor(private readonly options: InlineRunnerOptions) {
+    this.deps = {
+      directory: options.directory,
+      locks: localLocks(),
+      warehouseDir: options.warehouseDir,
+      log: options.log,
+      ...(options.duckdb ? { duckdb: options.duckdb } : {}),
+      ...(options.afterTable ? { afterTable: options.afterTable } : {}),
+    };
+    this.debounceMs = options.debounceMs ?? 1_000;
+  }
+
+  async enqueueRefresh(tenantId: string, mode: RefreshMode = 'incremental'): Promise<boolean> {
+    if (this.closed) return false;
+    this.enqueue(tenantId.toLowerCase(), mode);
+    return true;
+  }
+
+  refreshNow(tenantId: string, mode: RefreshMode = 'incremental'): Promise<RefreshJobResult> {
+    const s = this.stateOf(tenantId.toLowerCase());
+    const run = s.tail.then(() =>
+      runRefresh(this.deps, { tenantId, mode }, { jobId: `inline-${++this.runs}`, attempt: 1 }),
+    );
+    s.tail = this.track(run.catch(() => undefined));
+    return run;
+  }
+
+  async sweep(mode: RefreshMode = 'incremental'): Promise<number> {
+    const active = await this.options.directory.activeTenants();
+    for (const t of active) this.enqueue(t.id, mode);
+    return active.length;
+  }
+
+  async idle(): Promise<void> {
+    while (this.timers.size > 0 || this.inflight.size > 0) {
+      await Promise.race([...this.inflight, sleep(50)]);
     }
   }
 
-  function enqueue(tenantId: string, mode: RefreshMode): void {
-    const s = stateOf(tenantId);
+  async close(): Promise<void> {
+    this.closed = true;
+    this.markClosed();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Starts the periodic incremental sweep. */
+  sweepEvery(intervalMs: number): void {
+    this.sweepTimer = setInterval(() => {
+      this.sweep().catch((err: Error) =>
+        this.options.log.warn('sweep failed', { error: err.message }),
+      );
+    }, intervalMs);
+    this.sweepTimer.unref();
+  }
+
+  private stateOf(tenantId: string): TenantState {
+    let s = this.tenants.get(tenantId);
+    if (!s) {
+      s = { tail: Promise.resolve(), queued: null };
+      this.tenants.set(tenantId, s);
+    }
+    return s;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Debounces a request, coalescing it with one queued already (`full` wins). */
+  private enqueue(tenantId: string, mode: RefreshMode): void {
+    const s = this.stateOf(tenantId);
     if (s.queued) {
       if (mode === 'full') s.queued = 'full';
       return;
     }
     s.queued = mode;
     const timer = setTimeout(() => {
-      timers.delete(timer);
-      s.tail = track(
+      this.timers.delete(timer);
+      s.tail = this.track(
         s.tail.then(() => {
           const m = s.queued ?? mode;
           s.queued = null;
-          return closed ? undefined : attempt(tenantId, m);
+          return this.closed ? undefined : this.attempt(tenantId, m);
         }),
       );
-    }, debounceMs);
-    timers.add(timer);
+    }, this.debounceMs);
+    this.timers.add(timer);
   }
 
-  let sweepTimer: ReturnType<typeof setInterval> | undefined;
-  const runner: InlineRunner = {
-    async enqueueRefresh(tenantId, mode = 'incremental') {
-      if (closed) return false;
-      enqueue(tenantId.toLowerCase(), mode);
-      return true;
-    },
-    refreshNow(tenantId, mode = 'incremental') {
-      const s = stateOf(tenantId.toLowerCase());
-      const run = s.tail.then(() =>
-        runRefresh(deps, { tenantId, mode }, { jobId: `inline-${++runs}`, attempt: 1 }),
-      );
-      s.tail = track(run.catch(() => undefined));
-      return run;
-    },
-    async sweep(mode = 'incremental') {
-      const active = await options.directory.activeTenants();
-      for (const t of active) enqueue(t.id, mode);
-      return active.length;
-    },
-    async idle() {
-      while (timers.size > 0 || inflight.size > 0) {
-        await Promise.race([...inflight, sleep(50)]);
+  /** One request with retries; never rejects (failures are logged). */
+  private async attempt(tenantId: string, mode: RefreshMode): Promise<void> {
+    const jobId = `inline-${++this.runs}`;
+    for (let n = 1; ; n++) {
+      try {
+        const result = await runRefresh(this.deps, { tenantId, mode }, { jobId, attempt: n });
+        this.options.onRefreshed?.(result);
+        return;
+      } catch (err) {
+        const unrecoverable = err instanceof UnrecoverableError;
+        if (unrecoverable || n >= REFRESH_RETRY.attempts || this.closed) {
+          this.logFailure(jobId, tenantId, n, unrecoverable, err as Error);
+          return;
+        }
+        await this.waitUnlessClosed(retryDelayMs(n));
       }
-    },
-    async close() {
-      closed = true;
-      close();
-      if (sweepTimer) clearInterval(sweepTimer);
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      await Promise.allSettled([...inflight]);
-    },
-  };
-  if (options.sweepIntervalMs && options.sweepIntervalMs > 0) {
-    sweepTimer = setInterval(() => {
-      runner
-        .sweep()
-        .catch((err: Error) => options.log.warn('sweep failed', { error: err.message }));
-    }, options.sweepIntervalMs);
-    sweepTimer.unref();
+    }
   }
-  return runner;
+
+  private logFailure(
+    jobId: string,
+    tenantId: string,
+    attempts: number,
+    unrecoverable: boolean,
+    err: Error,
+  ): void {
+    const { log } = this.options;
+    log.count(unrecoverable ? 'job_refused' : 'job_failed');
+    log[unrecoverable ? 'warn' : 'error']('job.failed', {
+      job_id: jobId,
+      tenant_id: isUuid(tenantId) ? tenantId : undefined,
+      attempts_made: attempts,
+      unrecoverable,
+      error: err.message,
+    });
+  }
+
+  private waitUnlessClosed(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      void this.closing.then(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
 }

@@ -48,7 +48,8 @@ export interface StartWorkerOptions {
 }
 
 export interface WorkerHandle {
-  worker: Worker<MetricsJobData, MetricsJobResult>;
+  /** One BullMQ Worker per queue this process works (the metrics queue first). */
+  workers: Worker[];
   /** The worker's own producer handle (sweeps add refresh jobs through it). */
   queue: Queue<MetricsJobData>;
   log: Logger;
@@ -58,7 +59,10 @@ export interface WorkerHandle {
   close(): Promise<void>;
 }
 
-/** Starts the worker: waits for Redis, checks its eviction policy, upserts the schedulers. */
+/**
+ * Starts the worker: waits for Redis, checks its eviction policy, starts one BullMQ Worker
+ * per queue of `queueWork` (today the metrics queue), then upserts the schedulers.
+ */
 export async function startWorker(
   config: WorkerConfig,
   options: StartWorkerOptions = {},
@@ -79,90 +83,16 @@ export async function startWorker(
     await waitForRedis(redis, log);
     await checkEvictionPolicy(redis, { production: config.production, log });
 
-    directory =
-      options.directory ??
-      new ControlPlane(config.db, {
-        cacheTtlMs: config.CONTROL_CACHE_TTL_MS,
-        branchPoolMax: Math.min(config.WORKER_CONCURRENCY + 1, 10),
-        onPoolError: (err) => log.warn('idle database connection failed', { error: err.message }),
-      });
+    directory = options.directory ?? controlPlane(config, log);
     const queue = new Queue<MetricsJobData>(config.METRICS_QUEUE, {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
     });
     queue.on('error', (err) => log.warn('queue error', { error: err.message }));
 
-    const refresh = createRefreshProcessor({
-      directory,
-      locks: redisLocks(redis, {
-        keyPrefix: `${config.QUEUE_PREFIX}:${config.METRICS_QUEUE}`,
-        ttlMs: config.TENANT_LOCK_TTL_MS,
-        log,
-      }),
-      warehouseDir: config.WAREHOUSE_DIR,
-      log,
-      lockRetryMs: config.TENANT_LOCK_RETRY_MS,
-      duckdb: {
-        ...(config.DUCKDB_MEMORY_LIMIT ? { memoryLimit: config.DUCKDB_MEMORY_LIMIT } : {}),
-        ...(config.DUCKDB_THREADS ? { threads: config.DUCKDB_THREADS } : {}),
-      },
-      ...(options.afterTable ? { afterTable: options.afterTable } : {}),
-    });
-    const sweep = createSweepProcessor({ directory, queue, log });
-    const metrics: Processor<MetricsJobData, MetricsJobResult> = async function metrics(
-      job,
-      token,
-      signal,
-    ) {
-      switch (job.name) {
-        case REFRESH_JOB:
-          return refresh(job as unknown as Job<RefreshJobData, RefreshJobResult>, token, signal);
-        case SWEEP_JOB:
-          return sweep(job as unknown as Job<SweepJobData, SweepJobResult>, token, signal);
-        default:
-          throw new UnrecoverableError('unknown job name');
-      }
-    };
-
-    const worker = new Worker<MetricsJobData, MetricsJobResult>(config.METRICS_QUEUE, metrics, {
-      connection: redis,
-      prefix: config.QUEUE_PREFIX,
-      concurrency: config.WORKER_CONCURRENCY,
-      lockDuration: config.WORKER_LOCK_DURATION_MS,
-      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-    });
-    worker.on('error', (err) => log.warn('worker error', { error: err.message }));
-    worker.on('failed', (job, err) => {
-      const unrecoverable = err.name === 'UnrecoverableError';
-      log.count(unrecoverable ? 'job_refused' : 'job_failed');
-      log[unrecoverable ? 'warn' : 'error']('job.failed', {
-        job_id: job?.id,
-        job: job?.name,
-        // Only a well-formed id: a malformed payload is never echoed into the logs.
-        tenant_id: tenantIdOf(job?.data),
-        attempts_made: job?.attemptsMade,
-        unrecoverable,
-        error: err.message,
-      });
-    });
-    worker.on('completed', (job) => {
-      log.count('job_completed');
-      log.debug('job.completed', { job_id: job.id, job: job.name });
-    });
-
-    if (config.WORKER_SCHEDULER) {
-      const schedule = {
-        intervalMs: config.REFRESH_INTERVAL_MS,
-        fullRebuildCron: config.FULL_REBUILD_CRON,
-      };
-      await upsertSchedulers(queue, schedule);
-      // A Redis that comes back empty (no persistence, failover) has lost the schedulers.
-      redis.on('ready', () => {
-        upsertSchedulers(queue, schedule).catch((err: Error) =>
-          log.warn('job schedulers not re-upserted', { error: err.message }),
-        );
-      });
-    }
+    const work = queueWork(config, { directory, queue, redis, log, options });
+    const workers = work.map((w) => startQueueWorker(config, redis, log, w));
+    if (config.WORKER_SCHEDULER) await keepSchedulers(config, queue, redis, log);
     log.info('worker started', {
       queue: config.METRICS_QUEUE,
       concurrency: config.WORKER_CONCURRENCY,
@@ -174,14 +104,14 @@ export async function startWorker(
     const dir = directory;
     let closing: Promise<void> | null = null;
     return {
-      worker,
+      workers,
       queue,
       log,
       ...(scrape ? { metricsPort: scrape.port } : {}),
       close() {
         closing ??= (async () => {
           await scrape?.close();
-          await worker.close();
+          for (const worker of workers) await worker.close();
           await queue.close();
           await dir.close();
           await redis.quit().catch(() => redis.disconnect());
@@ -195,6 +125,129 @@ export async function startWorker(
     redis.disconnect();
     throw err;
   }
+}
+
+/** A queue this process works, and the processor of its jobs. */
+interface QueueWork {
+  queue: string;
+  processor: Processor;
+}
+
+/** What the processors are built from. */
+interface WorkDeps {
+  directory: TenantDirectory;
+  /** The metrics queue's producer (sweeps add refresh jobs through it). */
+  queue: Queue<MetricsJobData>;
+  redis: ReturnType<typeof workerRedis>;
+  log: Logger;
+  options: StartWorkerOptions;
+}
+
+/**
+ * The queues this process works. The metrics queue carries refreshes and sweeps; a queue
+ * of another kind of job is one more entry here.
+ */
+function queueWork(config: WorkerConfig, deps: WorkDeps): QueueWork[] {
+  return [{ queue: config.METRICS_QUEUE, processor: metricsProcessor(config, deps) }];
+}
+
+/** The metrics queue's processor: a refresh or a sweep, by the job's name. */
+function metricsProcessor(
+  config: WorkerConfig,
+  deps: WorkDeps,
+): Processor<MetricsJobData, MetricsJobResult> {
+  const { directory, queue, redis, log, options } = deps;
+  const refresh = createRefreshProcessor({
+    directory,
+    locks: redisLocks(redis, {
+      keyPrefix: `${config.QUEUE_PREFIX}:${config.METRICS_QUEUE}`,
+      ttlMs: config.TENANT_LOCK_TTL_MS,
+      log,
+    }),
+    warehouseDir: config.WAREHOUSE_DIR,
+    log,
+    lockRetryMs: config.TENANT_LOCK_RETRY_MS,
+    duckdb: {
+      ...(config.DUCKDB_MEMORY_LIMIT ? { memoryLimit: config.DUCKDB_MEMORY_LIMIT } : {}),
+      ...(config.DUCKDB_THREADS ? { threads: config.DUCKDB_THREADS } : {}),
+    },
+    ...(options.afterTable ? { afterTable: options.afterTable } : {}),
+  });
+  const sweep = createSweepProcessor({ directory, queue, log });
+  return async function metrics(job, token, signal) {
+    switch (job.name) {
+      case REFRESH_JOB:
+        return refresh(job as unknown as Job<RefreshJobData, RefreshJobResult>, token, signal);
+      case SWEEP_JOB:
+        return sweep(job as unknown as Job<SweepJobData, SweepJobResult>, token, signal);
+      default:
+        throw new UnrecoverableError('unknown job name');
+    }
+  };
+}
+
+/** The control plane of `DATABASE_URL`, cached, with a branch pool sized to the concurrency. */
+function controlPlane(config: WorkerConfig, log: Logger): TenantDirectory {
+  return new ControlPlane(config.db, {
+    cacheTtlMs: config.CONTROL_CACHE_TTL_MS,
+    branchPoolMax: Math.min(config.WORKER_CONCURRENCY + 1, 10),
+    onPoolError: (err) => log.warn('idle database connection failed', { error: err.message }),
+  });
+}
+
+/** A BullMQ Worker on one queue, its outcomes counted and logged. */
+function startQueueWorker(
+  config: WorkerConfig,
+  redis: ReturnType<typeof workerRedis>,
+  log: Logger,
+  work: QueueWork,
+): Worker {
+  const worker = new Worker(work.queue, work.processor, {
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+  });
+  worker.on('error', (err) => log.warn('worker error', { error: err.message }));
+  worker.on('failed', (job, err) => {
+    const unrecoverable = err.name === 'UnrecoverableError';
+    log.count(unrecoverable ? 'job_refused' : 'job_failed');
+    log[unrecoverable ? 'warn' : 'error']('job.failed', {
+      job_id: job?.id,
+      job: job?.name,
+      // Only a well-formed id: a malformed payload is never echoed into the logs.
+      tenant_id: tenantIdOf(job?.data),
+      attempts_made: job?.attemptsMade,
+      unrecoverable,
+      error: err.message,
+    });
+  });
+  worker.on('completed', (job) => {
+    log.count('job_completed');
+    log.debug('job.completed', { job_id: job.id, job: job.name });
+  });
+  return worker;
+}
+
+/** Upserts the job schedulers, and again whenever Redis comes back (it may come back empty). */
+async function keepSchedulers(
+  config: WorkerConfig,
+  queue: Queue<MetricsJobData>,
+  redis: ReturnType<typeof workerRedis>,
+  log: Logger,
+): Promise<void> {
+  const schedule = {
+    intervalMs: config.REFRESH_INTERVAL_MS,
+    fullRebuildCron: config.FULL_REBUILD_CRON,
+  };
+  await upsertSchedulers(queue, schedule);
+  // A Redis that comes back empty (no persistence, failover) has lost the schedulers.
+  redis.on('ready', () => {
+    upsertSchedulers(queue, schedule).catch((err: Error) =>
+      log.warn('job schedulers not re-upserted', { error: err.message }),
+    );
+  });
 }
 
 /**

@@ -109,7 +109,24 @@ export async function convertLead(
     input: ConversionInput;
   },
 ): Promise<Conversion> {
-  const { tenantId, lead, input } = args;
+  refuseUnconvertible(args.lead);
+  const plan = await planConversion(tx, args);
+  return writeConversion(tx, args.tenantId, args.lead, args.input, plan);
+}
+
+type Lead = typeof t.leads.$inferSelect;
+
+/** What a conversion writes, every field checked. */
+interface ConversionPlan {
+  schoolId: string;
+  grade: string;
+  sessionId: string;
+  firstName: string;
+  /** The organisation's guardian with the lead's email, else the new guardian's name. */
+  guardian: { existingId: string } | { firstName: string; lastName: string };
+}
+
+function refuseUnconvertible(lead: Lead): void {
   if (lead.convertedStudentId)
     throw new ApiError('conflict', 'The lead has been converted already.');
   if (lead.stage !== ENROLLED_STAGE)
@@ -117,8 +134,54 @@ export async function convertLead(
       'conflict',
       `Only an enrolled lead is converted; this one is ${lead.stage}.`,
     );
+}
 
+/**
+ * The input completed from the lead and checked: every missing or wrong field is named in
+ * one 422; a school outside the principal's reach is refused at once (403).
+ */
+async function planConversion(
+  tx: Tx<TenantSchema>,
+  args: { principal: Principal; lead: Lead; input: ConversionInput },
+): Promise<ConversionPlan> {
+  const { lead, input } = args;
   const problems: InvalidParam[] = [];
+  const placement = await placementOf(tx, args, problems);
+
+  const firstName = input.student.firstName ?? lead.studentFirstName;
+  if (!firstName)
+    problems.push({ name: 'json.student.first_name', reason: 'required: the lead has none' });
+
+  const existing = await guardianByEmail(tx, lead.email);
+  const guardianName = existing ? null : newGuardianName(lead, input);
+  if (guardianName && !(guardianName.firstName && guardianName.lastName))
+    problems.push({
+      name: 'json.guardian.last_name',
+      reason: 'required: the lead’s guardian name is a single word',
+    });
+
+  if (problems.length)
+    throw new ApiError('unprocessable', 'See invalid_params for what to fix.', {
+      invalidParams: problems,
+    });
+  return {
+    schoolId: placement.school!.id,
+    grade: placement.grade!,
+    sessionId: placement.session!.id,
+    firstName: firstName!,
+    guardian: existing
+      ? { existingId: existing.id }
+      : { firstName: guardianName!.firstName!, lastName: guardianName!.lastName! },
+  };
+}
+
+/** The school, grade and school year the student enters; what is wrong goes to `problems`. */
+async function placementOf(
+  tx: Tx<TenantSchema>,
+  args: { principal: Principal; lead: Lead; input: ConversionInput },
+  problems: InvalidParam[],
+) {
+  const { lead, input } = args;
   const schoolId = input.schoolId ?? lead.schoolId;
   const school = schoolId ? await findActiveSchool(tx, schoolId) : null;
   if (!schoolId) problems.push({ name: 'json.school_id', reason: 'required: the lead has none' });
@@ -143,65 +206,47 @@ export async function convertLead(
       name: 'json.entry_date',
       reason: `must be within the school year (${session.startDate} – ${session.endDate})`,
     });
+  return { school, grade, session };
+}
 
-  const firstName = input.student.firstName ?? lead.studentFirstName;
-  if (!firstName)
-    problems.push({ name: 'json.student.first_name', reason: 'required: the lead has none' });
+/** The new guardian's name: the lead's guardian name, each part overridden by the input. */
+function newGuardianName(lead: Lead, input: ConversionInput) {
+  return {
+    ...splitName(lead.guardianName),
+    ...(input.guardian?.firstName ? { firstName: input.guardian.firstName } : {}),
+    ...(input.guardian?.lastName ? { lastName: input.guardian.lastName } : {}),
+  };
+}
 
-  const existing = await guardianByEmail(tx, lead.email);
-  const guardianName = existing
-    ? null
-    : {
-        ...splitName(lead.guardianName),
-        ...(input.guardian?.firstName ? { firstName: input.guardian.firstName } : {}),
-        ...(input.guardian?.lastName ? { lastName: input.guardian.lastName } : {}),
-      };
-  if (guardianName && !(guardianName.firstName && guardianName.lastName))
-    problems.push({
-      name: 'json.guardian.last_name',
-      reason: 'required: the lead’s guardian name is a single word',
-    });
-
-  if (problems.length)
-    throw new ApiError('unprocessable', 'See invalid_params for what to fix.', {
-      invalidParams: problems,
-    });
-
+/** Writes the student, the guardian (unless linked), the link and the enrollment. */
+async function writeConversion(
+  tx: Tx<TenantSchema>,
+  tenantId: string,
+  lead: Lead,
+  input: ConversionInput,
+  plan: ConversionPlan,
+): Promise<Conversion> {
   const [student] = await mapDbErrors(() =>
     tx
       .insert(t.students)
       .values({
         tenantId,
         studentNumber: input.student.studentNumber,
-        firstName: firstName!,
+        firstName: plan.firstName,
         middleName: input.student.middleName ?? null,
         lastName: input.student.lastName,
         preferredName: input.student.preferredName ?? null,
         dateOfBirth: input.student.dateOfBirth ?? null,
         gender: input.student.gender ?? null,
-        gradeLevel: grade!,
-        schoolId: school!.id,
+        gradeLevel: plan.grade,
+        schoolId: plan.schoolId,
         status: 'active',
       })
       .returning(),
   );
-  const guardian = existing
-    ? null
-    : (
-        await mapDbErrors(() =>
-          tx
-            .insert(t.guardians)
-            .values({
-              tenantId,
-              firstName: guardianName!.firstName!,
-              lastName: guardianName!.lastName!,
-              email: lead.email,
-              phone: lead.phone,
-            })
-            .returning(),
-        )
-      )[0]!;
-  const guardianId = existing?.id ?? guardian!.id;
+  const guardian =
+    'existingId' in plan.guardian ? null : await insertGuardian(tx, tenantId, lead, plan.guardian);
+  const guardianId = 'existingId' in plan.guardian ? plan.guardian.existingId : guardian!.id;
   const [link] = await mapDbErrors(() =>
     tx
       .insert(t.studentGuardians)
@@ -220,9 +265,9 @@ export async function convertLead(
       .values({
         tenantId,
         studentId: student!.id,
-        schoolId: school!.id,
-        sessionId: session!.id,
-        gradeLevel: grade!,
+        schoolId: plan.schoolId,
+        sessionId: plan.sessionId,
+        gradeLevel: plan.grade,
         entryDate: input.entryDate,
       })
       .returning(),
@@ -237,9 +282,30 @@ export async function convertLead(
     guardianId,
     link: link!,
     enrollment: enrollment!,
-    schoolId: school!.id,
-    sessionId: session!.id,
+    schoolId: plan.schoolId,
+    sessionId: plan.sessionId,
   };
+}
+
+async function insertGuardian(
+  tx: Tx<TenantSchema>,
+  tenantId: string,
+  lead: Lead,
+  name: { firstName: string; lastName: string },
+): Promise<typeof t.guardians.$inferSelect> {
+  const [guardian] = await mapDbErrors(() =>
+    tx
+      .insert(t.guardians)
+      .values({
+        tenantId,
+        firstName: name.firstName,
+        lastName: name.lastName,
+        email: lead.email,
+        phone: lead.phone,
+      })
+      .returning(),
+  );
+  return guardian!;
 }
 
 /** The school must be within the principal's reach for every record the conversion writes. */

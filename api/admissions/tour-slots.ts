@@ -1,3 +1,4 @@
+import { isTimeZone } from '../../db/dates.js';
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import { SCHOOL_KINDS } from '../../db/schema/org.js';
@@ -73,13 +74,7 @@ export async function openSlots(
 }
 
 function validZone(zone: string | null): string | null {
-  if (!zone) return null;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return zone;
-  } catch {
-    return null;
-  }
+  return zone && isTimeZone(zone) ? zone : null;
 }
 
 /** A moment as the school's wall clock: `YYYY-MM-DD` and `HH:MM`. */

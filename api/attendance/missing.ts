@@ -3,7 +3,7 @@ import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
 import type { Principal } from '../auth/principal.js';
 import { orgReach, rowScope, withinReach } from '../auth/scope.js';
-import { permissions, staffClassRules } from '../routes/attendance/shared.js';
+import { permissions, staffClassRules } from './scope.js';
 import type { TenantSchema } from '../../db/schema/types.js';
 
 /** Someone is enrolled on the day (no roster, nothing to take). */

@@ -17,7 +17,7 @@ import {
   selfAsStudent,
   studentRules,
 } from '../auth/scope.js';
-import { accountsOf, invoiceRules } from '../routes/finance/scope.js';
+import { accountsOf, invoiceRules } from '../finance/scope.js';
 import { classGradesSql } from './lists.js';
 
 export interface TeacherClass {

@@ -3,7 +3,7 @@ import type { Tx } from '../../db/connection.js';
 import * as t from '../../db/schema/tenant.js';
 import { ApiError } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import { todayIn } from '../../db/dates.js';
+import { schoolToday } from '../org/school-today.js';
 import type { TenantSchema } from '../../db/schema/types.js';
 import { invoiceRefusal, type InvoiceStatus } from './ledger.js';
 
@@ -30,20 +30,6 @@ function addDays(date: string, days: number): string {
   const d = new Date(`${date}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + days);
   return d.toISOString().slice(0, 10);
-}
-
-/** Today in the school's time zone; the tenant's for an invoice with no school (docs/metrics.md#rules-for-every-figure). */
-async function schoolToday(
-  tx: Tx<TenantSchema>,
-  schoolId: string | null,
-  tenantZone: string,
-): Promise<string> {
-  if (!schoolId) return todayIn(tenantZone);
-  const [row] = await tx
-    .select({ tz: t.orgUnits.timezone })
-    .from(t.orgUnits)
-    .where(eq(t.orgUnits.id, schoolId));
-  return todayIn(row?.tz ?? tenantZone);
 }
 
 /**

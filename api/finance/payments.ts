@@ -6,7 +6,7 @@ import type { Principal } from '../auth/principal.js';
 import { rowScope } from '../auth/scope.js';
 import { ApiError, type InvalidParam } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
-import { esaRules } from '../routes/esa/scope.js';
+import { esaRules } from '../esa/scope.js';
 import type { TenantSchema } from '../../db/schema/types.js';
 import { statementPart } from './statement.js';
 import {

@@ -4,7 +4,7 @@ import * as t from '../../db/schema/tenant.js';
 import type { Principal } from '../auth/principal.js';
 import { rowScope } from '../auth/scope.js';
 import { ApiError } from '../problems.js';
-import { accountRules, invoiceRules } from '../routes/finance/scope.js';
+import { accountRules, invoiceRules } from './scope.js';
 import { todayIn } from '../../db/dates.js';
 import type { TenantSchema } from '../../db/schema/types.js';
 

@@ -1,5 +1,5 @@
 import type * as t from '../../db/schema/tenant.js';
-import { bandJson, lineOf, statusOf, type ScoreRow } from '../routes/grades/shared.js';
+import { bandJson, lineOf, statusOf, type ScoreRow } from './score-lines.js';
 import { finalBy, gpaOf, leftBy, letterFor, percentOf, round2, type GradeBand } from './compute.js';
 
 type Enrollment = typeof t.classEnrollments.$inferSelect;

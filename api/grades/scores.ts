@@ -4,7 +4,7 @@ import * as t from '../../db/schema/tenant.js';
 import { ApiError, type InvalidParam } from '../problems.js';
 import { mapDbErrors } from '../resources/db-errors.js';
 import type { TenantSchema } from '../../db/schema/types.js';
-import { statusOf, type ScoreStatus } from '../routes/grades/shared.js';
+import { statusOf, type ScoreStatus } from './score-lines.js';
 
 /** Statuses that carry points; every other status has none. */
 export const WITH_POINTS: readonly ScoreStatus[] = ['graded', 'late'];

@@ -34,6 +34,11 @@ export type CrudTable = PgTable & {
 };
 
 export type Row = Record<string, unknown>;
+/**
+ * A row of the table: its columns' types for a table named where it is used (`t.guardians`),
+ * a general `Row` for a resource's table (typed `CrudTable`).
+ */
+export type RowOf<T extends CrudTable> = CrudTable extends T ? Row : T['$inferSelect'];
 export type Ctx = Context<AppEnv>;
 export type Operation = 'list' | 'read' | 'create' | 'update' | 'delete';
 type ZObject = z.ZodObject<z.ZodRawShape>;
@@ -111,14 +116,14 @@ export const PageQuery = z.object({
 export const etag = (row: Row) => `"${String(row.changedXid)}"`;
 
 /** The row with this id within the caller's scope, or a 404 that says nothing more. */
-export async function loadScoped(
+export async function loadScoped<T extends CrudTable>(
   c: Ctx,
-  def: Pick<ResourceDef, 'table' | 'scope'>,
+  def: { table: T; scope: ResourceDef['scope'] },
   id: string,
   mode: 'read' | 'write',
   options: { lock?: boolean } = {},
-): Promise<Row> {
-  const table = def.table;
+): Promise<RowOf<T>> {
+  const table: CrudTable = def.table;
   const scope = await def.scope(c, mode);
   const query = c
     .get('tx')
@@ -126,7 +131,7 @@ export async function loadScoped(
     .from(table)
     .where(and(eq(table.id, id), isNull(table.deletedAt), scope))
     .limit(1);
-  const [row] = (options.lock ? await query.for('update') : await query) as Row[];
+  const [row] = (options.lock ? await query.for('update') : await query) as RowOf<T>[];
   if (!row) throw new ApiError('not_found');
   return row;
 }
@@ -136,237 +141,256 @@ export function present(def: Pick<ResourceDef, 'hidden' | 'table'>, row: Row): R
   return rowToJson(row, def.hidden, def.table);
 }
 
-/**
- * The row as the API shows it, typed as the response schema that documents it: present()
- * builds the JSON from the table's columns at run time, where the compiler cannot follow,
- * and the schema describes that same JSON (the route tests read its fields).
- */
-export function presentAs<S extends z.ZodType>(
-  schema: S,
-  def: Pick<ResourceDef, 'hidden' | 'table'>,
-  row: Row,
-): z.output<S> {
-  return present(def, row) as z.output<S>;
-}
-
-/** Registers the routes of a resource. */
+/** Registers the routes of a resource: list, read, create, update and delete, in that order. */
 export function registerResource<C extends ZObject, U extends ZObject, F extends ZObject>(
   app: OpenAPIHono<AppEnv>,
   resource: ResourceDef<C, U, F>,
 ): void {
   const def: ResourceDef = resource;
   const ops = new Set(def.operations ?? ['list', 'read', 'create', 'update', 'delete']);
-  const { table } = def;
-  const out = def.schemas.out;
-  const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
-  const item = `${def.path}/{id}`;
-  const show = async (c: Ctx, rows: Row[]) => {
-    const decorated = def.decorate ? await def.decorate(c, rows) : rows;
-    return decorated.map((r) => present(def, r));
+  const parts: RouteParts = {
+    names: operationNames(def.path),
+    item: `${def.path}/{id}`,
+    readMw: guarded(def.permissions.read),
+    writeMw: guarded(def.permissions.write),
+    show: async (c, rows) => {
+      const decorated = def.decorate ? await def.decorate(c, rows) : rows;
+      return decorated.map((r) => present(def, r));
+    },
   };
-  const names = operationNames(def.path);
-  const readMw = guarded(def.permissions.read);
-  const writeMw = guarded(def.permissions.write);
+  if (ops.has('list')) registerList(app, def, parts);
+  if (ops.has('read')) registerRead(app, def, parts);
+  if (ops.has('create')) registerCreate(app, def, parts);
+  if (ops.has('update')) registerUpdate(app, def, parts);
+  if (ops.has('delete')) registerDelete(app, def, parts);
+}
 
-  if (ops.has('list')) {
-    const Query = (def.schemas.filters ?? z.object({})).extend(PageQuery.shape);
-    const Page = z.object({
-      data: z.array(out),
-      next_cursor: z.string().nullable().describe('Pass as `cursor`; null on the last page.'),
-    });
-    const route = createRoute({
-      method: 'get',
-      path: def.path,
-      tags: [def.tag],
-      operationId: `list${names.many}`,
-      summary: `List ${def.plural}`,
-      description: def.descriptions?.list ?? `Only ${def.plural} within the caller’s scope.`,
-      middleware: readMw,
-      request: { query: Query },
-      responses: {
-        200: { description: `A page of ${def.plural}`, content: json(Page) },
-        ...problemResponses(400, 401, 403),
-      },
-    });
-    app.openapi(route, async (c) => {
-      const q = c.req.valid('query');
-      const order = def.order ?? { column: table.createdAt, direction: 'asc' as const };
-      const conditions: (SQL | undefined)[] = [
-        isNull(table.deletedAt),
-        await def.scope(c, 'read'),
-        ...(def.filters ? def.filters(q, c) : []),
-      ];
-      if (q.cursor)
-        conditions.push(
-          afterCursor(order.column, table.id, decodeCursor(q.cursor), order.direction),
-        );
-      const by = order.direction === 'asc' ? asc : desc;
-      const rows = (await c
+/** What the routes of one resource share. */
+interface RouteParts {
+  names: { many: string; one: string };
+  /** The item path, `<collection>/{id}`. */
+  item: string;
+  readMw: MiddlewareHandler<AppEnv>[];
+  writeMw: MiddlewareHandler<AppEnv>[];
+  /** Rows as the API shows them, decorated. */
+  show: (c: Ctx, rows: Row[]) => Promise<Row[]>;
+}
+
+const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
+
+/** GET <collection>: a keyset-paginated page of the rows in the caller's read scope. */
+function registerList(app: OpenAPIHono<AppEnv>, def: ResourceDef, parts: RouteParts): void {
+  const Query = (def.schemas.filters ?? z.object({})).extend(PageQuery.shape);
+  const Page = z.object({
+    data: z.array(def.schemas.out),
+    next_cursor: z.string().nullable().describe('Pass as `cursor`; null on the last page.'),
+  });
+  const route = createRoute({
+    method: 'get',
+    path: def.path,
+    tags: [def.tag],
+    operationId: `list${parts.names.many}`,
+    summary: `List ${def.plural}`,
+    description: def.descriptions?.list ?? `Only ${def.plural} within the caller’s scope.`,
+    middleware: parts.readMw,
+    request: { query: Query },
+    responses: {
+      200: { description: `A page of ${def.plural}`, content: json(Page) },
+      ...problemResponses(400, 401, 403),
+    },
+  });
+  app.openapi(route, async (c) => {
+    const q = c.req.valid('query');
+    const { rows, next_cursor } = await listPage(c, def, q);
+    if (def.onRead) await def.onRead(c, rows, 'list');
+    return c.json({ data: await parts.show(c, rows), next_cursor }, 200);
+  });
+}
+
+/** One page of a list: the rows after the cursor, and the cursor of the next page. */
+async function listPage(
+  c: Ctx,
+  def: ResourceDef,
+  q: { limit: number; cursor?: string | undefined } & Record<string, unknown>,
+): Promise<{ rows: Row[]; next_cursor: string | null }> {
+  const { table } = def;
+  const order = def.order ?? { column: table.createdAt, direction: 'asc' as const };
+  const conditions: (SQL | undefined)[] = [
+    isNull(table.deletedAt),
+    await def.scope(c, 'read'),
+    ...(def.filters ? def.filters(q, c) : []),
+  ];
+  if (q.cursor)
+    conditions.push(afterCursor(order.column, table.id, decodeCursor(q.cursor), order.direction));
+  const by = order.direction === 'asc' ? asc : desc;
+  const rows = (await c
+    .get('tx')
+    .select({ row: table, sortKey: sql<string>`(${order.column})::text` })
+    .from(table)
+    .where(and(...conditions))
+    .orderBy(by(order.column), by(table.id))
+    .limit(q.limit + 1)) as { row: Row; sortKey: string }[];
+  const page = rows.slice(0, q.limit);
+  const last = page.at(-1);
+  const next_cursor =
+    rows.length > q.limit && last
+      ? encodeCursor({ value: last.sortKey, id: String(last.row.id) })
+      : null;
+  return { rows: page.map((r) => r.row), next_cursor };
+}
+
+/** GET <collection>/{id}: one row in the caller's read scope, with its ETag. */
+function registerRead(app: OpenAPIHono<AppEnv>, def: ResourceDef, parts: RouteParts): void {
+  const route = createRoute({
+    method: 'get',
+    path: parts.item,
+    tags: [def.tag],
+    operationId: `get${parts.names.one}`,
+    summary: `Read one of the ${def.plural}`,
+    description: def.descriptions?.read,
+    middleware: parts.readMw,
+    request: { params: IdParam },
+    responses: {
+      200: { description: 'The record', content: json(def.schemas.out) },
+      ...problemResponses(400, 401, 403, 404),
+    },
+  });
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid('param');
+    const row = await loadScoped(c, def, id, 'read');
+    if (def.onRead) await def.onRead(c, [row], 'read');
+    c.header('ETag', etag(row));
+    return c.json((await parts.show(c, [row]))[0], 200);
+  });
+}
+
+/** POST <collection>: inserts a row that must land in the caller's write scope; audited. */
+function registerCreate(app: OpenAPIHono<AppEnv>, def: ResourceDef, parts: RouteParts): void {
+  const route = createRoute({
+    method: 'post',
+    path: def.path,
+    tags: [def.tag],
+    operationId: `create${parts.names.one}`,
+    summary: `Create one of the ${def.plural}`,
+    description: def.descriptions?.create,
+    middleware: parts.writeMw,
+    request: { body: { content: json(def.schemas.create), required: true } },
+    responses: {
+      201: { description: 'Created', content: json(def.schemas.out) },
+      ...problemResponses(400, 401, 403, 409, 413, 422),
+    },
+  });
+  app.openapi(route, async (c) => {
+    const input = c.req.valid('json');
+    const { table } = def;
+    const values = def.prepareCreate
+      ? await def.prepareCreate(c, input)
+      : jsonToValues(input, table);
+    const [created] = (await mapDbErrors(() =>
+      c
         .get('tx')
-        .select({ row: table, sortKey: sql<string>`(${order.column})::text` })
-        .from(table)
-        .where(and(...conditions))
-        .orderBy(by(order.column), by(table.id))
-        .limit(q.limit + 1)) as { row: Row; sortKey: string }[];
-      const page = rows.slice(0, q.limit);
-      const last = page.at(-1);
-      const next_cursor =
-        rows.length > q.limit && last
-          ? encodeCursor({ value: last.sortKey, id: String(last.row.id) })
-          : null;
-      const data = page.map((r) => r.row);
-      if (def.onRead) await def.onRead(c, data, 'list');
-      return c.json({ data: await show(c, data), next_cursor }, 200);
+        .insert(table)
+        .values({ ...values, tenantId: c.get('tenant').id })
+        .returning(),
+    )) as Row[];
+    const row = await withinWriteScope(c, def, created!);
+    if (def.afterCreate) await def.afterCreate(c, row, input);
+    await audit(c, {
+      action: `${def.entity}.create`,
+      entityType: def.entity,
+      entityId: String(row.id),
+      after: present(def, row),
     });
-  }
+    c.header('ETag', etag(row));
+    c.header('Location', `${def.path}/${String(row.id)}`);
+    return c.json((await parts.show(c, [row]))[0], 201);
+  });
+}
 
-  if (ops.has('read')) {
-    const route = createRoute({
-      method: 'get',
-      path: item,
-      tags: [def.tag],
-      operationId: `get${names.one}`,
-      summary: `Read one of the ${def.plural}`,
-      description: def.descriptions?.read,
-      middleware: readMw,
-      request: { params: IdParam },
-      responses: {
-        200: { description: 'The record', content: json(out) },
-        ...problemResponses(400, 401, 403, 404),
-      },
-    });
-    app.openapi(route, async (c) => {
-      const { id } = c.req.valid('param');
-      const row = await loadScoped(c, def, id, 'read');
-      if (def.onRead) await def.onRead(c, [row], 'read');
-      c.header('ETag', etag(row));
-      return c.json((await show(c, [row]))[0], 200);
-    });
-  }
-
-  if (ops.has('create')) {
-    const route = createRoute({
-      method: 'post',
-      path: def.path,
-      tags: [def.tag],
-      operationId: `create${names.one}`,
-      summary: `Create one of the ${def.plural}`,
-      description: def.descriptions?.create,
-      middleware: writeMw,
-      request: { body: { content: json(def.schemas.create), required: true } },
-      responses: {
-        201: { description: 'Created', content: json(out) },
-        ...problemResponses(400, 401, 403, 409, 413, 422),
-      },
-    });
-    app.openapi(route, async (c) => {
-      const input = c.req.valid('json');
-      const values = def.prepareCreate
-        ? await def.prepareCreate(c, input)
-        : jsonToValues(input, table);
-      const [created] = (await mapDbErrors(() =>
-        c
-          .get('tx')
-          .insert(table)
-          .values({ ...values, tenantId: c.get('tenant').id })
-          .returning(),
+/** PATCH <collection>/{id}: changes a row (If-Match honoured); audits the changed fields. */
+function registerUpdate(app: OpenAPIHono<AppEnv>, def: ResourceDef, parts: RouteParts): void {
+  const route = createRoute({
+    method: 'patch',
+    path: parts.item,
+    tags: [def.tag],
+    operationId: `update${parts.names.one}`,
+    summary: `Change one of the ${def.plural}`,
+    description:
+      (def.descriptions?.update ? `${def.descriptions.update} ` : '') +
+      'Send `If-Match` with the ETag of the version you read to avoid overwriting a newer change.',
+    middleware: parts.writeMw,
+    request: {
+      params: IdParam,
+      headers: IfMatch,
+      body: { content: json(def.schemas.update), required: true },
+    },
+    responses: {
+      200: { description: 'The changed record', content: json(def.schemas.out) },
+      ...problemResponses(400, 401, 403, 404, 409, 412, 413, 422),
+    },
+  });
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid('param');
+    const input = c.req.valid('json');
+    const { table } = def;
+    const before = await loadScoped(c, def, id, 'write', { lock: true });
+    checkIfMatch(c, before);
+    const values = def.prepareUpdate
+      ? await def.prepareUpdate(c, input, before)
+      : jsonToValues(input, table);
+    let row = before;
+    if (Object.keys(values).length > 0) {
+      const [updated] = (await mapDbErrors(() =>
+        c.get('tx').update(table).set(values).where(eq(table.id, id)).returning(),
       )) as Row[];
-      const row = await withinWriteScope(c, def, created!);
-      if (def.afterCreate) await def.afterCreate(c, row, input);
-      const after = present(def, row);
+      row = await withinWriteScope(c, def, updated!);
+      const diff = changedFields(present(def, before), present(def, row));
       await audit(c, {
-        action: `${def.entity}.create`,
-        entityType: def.entity,
-        entityId: String(row.id),
-        after,
-      });
-      c.header('ETag', etag(row));
-      c.header('Location', `${def.path}/${String(row.id)}`);
-      return c.json((await show(c, [row]))[0], 201);
-    });
-  }
-
-  if (ops.has('update')) {
-    const route = createRoute({
-      method: 'patch',
-      path: item,
-      tags: [def.tag],
-      operationId: `update${names.one}`,
-      summary: `Change one of the ${def.plural}`,
-      description:
-        (def.descriptions?.update ? `${def.descriptions.update} ` : '') +
-        'Send `If-Match` with the ETag of the version you read to avoid overwriting a newer change.',
-      middleware: writeMw,
-      request: {
-        params: IdParam,
-        headers: IfMatch,
-        body: { content: json(def.schemas.update), required: true },
-      },
-      responses: {
-        200: { description: 'The changed record', content: json(out) },
-        ...problemResponses(400, 401, 403, 404, 409, 412, 413, 422),
-      },
-    });
-    app.openapi(route, async (c) => {
-      const { id } = c.req.valid('param');
-      const input = c.req.valid('json');
-      const before = await loadScoped(c, def, id, 'write', { lock: true });
-      checkIfMatch(c, before);
-      const values = def.prepareUpdate
-        ? await def.prepareUpdate(c, input, before)
-        : jsonToValues(input, table);
-      let row = before;
-      if (Object.keys(values).length > 0) {
-        const [updated] = (await mapDbErrors(() =>
-          c.get('tx').update(table).set(values).where(eq(table.id, id)).returning(),
-        )) as Row[];
-        row = await withinWriteScope(c, def, updated!);
-        const diff = changedFields(present(def, before), present(def, row));
-        await audit(c, {
-          action: `${def.entity}.update`,
-          entityType: def.entity,
-          entityId: id,
-          before: diff.before,
-          after: diff.after,
-        });
-      }
-      c.header('ETag', etag(row));
-      return c.json((await show(c, [row]))[0], 200);
-    });
-  }
-
-  if (ops.has('delete')) {
-    const route = createRoute({
-      method: 'delete',
-      path: item,
-      tags: [def.tag],
-      operationId: `delete${names.one}`,
-      summary: `Delete one of the ${def.plural}`,
-      description: def.descriptions?.delete ?? 'Soft delete: the record is kept, marked deleted.',
-      middleware: writeMw,
-      request: { params: IdParam, headers: IfMatch },
-      responses: {
-        204: { description: 'Deleted' },
-        ...problemResponses(400, 401, 403, 404, 409, 412, 422),
-      },
-    });
-    app.openapi(route, async (c) => {
-      const { id } = c.req.valid('param');
-      const before = await loadScoped(c, def, id, 'write', { lock: true });
-      checkIfMatch(c, before);
-      if (def.beforeDelete) await def.beforeDelete(c, before);
-      await mapDbErrors(() =>
-        c.get('tx').update(table).set({ deletedAt: new Date() }).where(eq(table.id, id)),
-      );
-      await audit(c, {
-        action: `${def.entity}.delete`,
+        action: `${def.entity}.update`,
         entityType: def.entity,
         entityId: id,
-        before: { id },
+        before: diff.before,
+        after: diff.after,
       });
-      return c.body(null, 204);
+    }
+    c.header('ETag', etag(row));
+    return c.json((await parts.show(c, [row]))[0], 200);
+  });
+}
+
+/** DELETE <collection>/{id}: a soft delete (If-Match honoured); audited. */
+function registerDelete(app: OpenAPIHono<AppEnv>, def: ResourceDef, parts: RouteParts): void {
+  const route = createRoute({
+    method: 'delete',
+    path: parts.item,
+    tags: [def.tag],
+    operationId: `delete${parts.names.one}`,
+    summary: `Delete one of the ${def.plural}`,
+    description: def.descriptions?.delete ?? 'Soft delete: the record is kept, marked deleted.',
+    middleware: parts.writeMw,
+    request: { params: IdParam, headers: IfMatch },
+    responses: {
+      204: { description: 'Deleted' },
+      ...problemResponses(400, 401, 403, 404, 409, 412, 422),
+    },
+  });
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid('param');
+    const { table } = def;
+    const before = await loadScoped(c, def, id, 'write', { lock: true });
+    checkIfMatch(c, before);
+    if (def.beforeDelete) await def.beforeDelete(c, before);
+    await mapDbErrors(() =>
+      c.get('tx').update(table).set({ deletedAt: new Date() }).where(eq(table.id, id)),
+    );
+    await audit(c, {
+      action: `${def.entity}.delete`,
+      entityType: def.entity,
+      entityId: id,
+      before: { id },
     });
-  }
+    return c.body(null, 204);
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Staff } from './staff-fixtures.js';
+import type { Staff } from '../support/staff.js';
 
 /**
  * Calendars and enrollments for the attendance tests, written as superuser straight into

@@ -12,7 +12,7 @@ import {
   enrollAtSchool,
   recordsOn,
 } from './attendance-fixtures.js';
-import { bearer, expectProblem } from './staff-fixtures.js';
+import { bearer, expectProblem } from '../support/staff.js';
 
 /** `date` (YYYY-MM-DD) moved by `days`. */
 const addDaysTo = (date: string, days: number) =>

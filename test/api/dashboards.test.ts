@@ -2,7 +2,7 @@ import { JSDOM } from 'jsdom';
 import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { Harness } from '../support/harness.js';
-import { bearer, expectProblem, sessionCookie } from './staff-fixtures.js';
+import { bearer, expectProblem, sessionCookie } from '../support/staff.js';
 import { renderIndex } from '../../api/routes/dashboards/index-page.js';
 import { html } from '../../dashboards/html.js';
 

@@ -1,15 +1,13 @@
 import { JSDOM } from 'jsdom';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
 import { renderDocs } from '../../api/routes/docs.js';
 
 /** GET /docs on Node and in workerd: the human reference, rendered from /openapi.json. */
 
 const RUNTIMES = ['node', 'workerd'] as const;
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
-
-let world: ApiWorld;
 
 interface DocOperation {
   operationId?: string;
@@ -25,17 +23,11 @@ function operationsOf(spec: { paths: Record<string, Record<string, DocOperation>
   );
 }
 
-beforeAll(async () => {
-  world = await createApiWorld('docs_api');
-}, 120_000);
-
-afterAll(async () => {
-  await world?.close();
-});
+const h = await Harness.init('docs_api');
 
 for (const runtime of RUNTIMES) {
   describe(`GET /docs on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
+    const target = (): ApiTarget => h.target(runtime);
 
     it('documents every operation of /openapi.json, grouped by tag, as script-free HTML', async () => {
       const spec = await call(target(), 'GET', '/openapi.json', { host: 'localhost' });

@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { completeEnrollment } from '../../api/grades/complete.js';
 import { upsertScores, type UpsertScoresInput } from '../../api/grades/scores.js';
+import * as t from '../../db/schema/tenant.js';
 import { ApiError } from '../../api/problems.js';
 import { createDomainWorld, type DomainWorld } from './domain-world.js';
 import { Grades } from './grades-fixtures.js';
 
-/** Score entry as a domain function: a transaction and plain input in, data out, no HTTP. */
+/**
+ * Score entry and completing an enrollment as domain functions: a transaction and plain
+ * input in, data out, no HTTP.
+ */
 
 let d: DomainWorld;
 let grader: string;
@@ -99,5 +105,68 @@ describe('upsertScores', () => {
     ]);
     const after = await upsert({ assignment: a, scores: [{ studentId: s1, points: 4 }] });
     expect(after).toMatchObject({ created: 1, updated: 0 });
+  });
+});
+
+describe('completeEnrollment', () => {
+  /** A fresh class of one student, with scores on assignments due 2025-09-01 and 2025-10-01. */
+  async function enrolled(points: { sept: number | null; oct: number }) {
+    const school = await d.staff.school(d.tenantId, `South ${randomUUID().slice(0, 6)}`);
+    const student = await d.staff.student(d.tenantId, school, { firstName: 'Eve' });
+    const cls = (await d.staff.classTaughtBy(d.tenantId, school, grader, [student])).classId;
+    const g = new Grades(d.staff, d.tenantId);
+    await g.score(await g.assignment(cls, { due: '2025-09-01' }), student, { points: points.sept });
+    await g.score(await g.assignment(cls, { due: '2025-10-01' }), student, { points: points.oct });
+    return g.enrollment(cls, student);
+  }
+
+  const complete = (id: string, exitDate?: string) =>
+    d.inTenant(async (tx) => {
+      const [enrollment] = await tx
+        .select()
+        .from(t.classEnrollments)
+        .where(eq(t.classEnrollments.id, id));
+      return completeEnrollment(tx, {
+        enrollment: enrollment!,
+        ...(exitDate ? { exitDate } : {}),
+        tenantTimezone: 'UTC',
+      });
+    });
+
+  it('gives the final grade from the scores due by the exit date, then refuses a second time', async () => {
+    const id = await enrolled({ sept: 8, oct: 5 });
+    const row = await complete(id, '2025-09-15');
+    expect(row).toMatchObject({
+      id,
+      status: 'completed',
+      exitDate: '2025-09-15',
+      finalPercent: 80,
+      finalGrade: 'B',
+      gradePoints: 3,
+      creditsAttempted: 1,
+      creditsEarned: 1,
+    });
+    const again = await complete(id).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(ApiError);
+    expect((again as ApiError).code).toBe('conflict');
+  });
+
+  it('counts every score due by today when no exit date is given; an F earns no credit', async () => {
+    const id = await enrolled({ sept: 8, oct: 0 });
+    const row = await complete(id);
+    expect(row).toMatchObject({ finalPercent: 40, finalGrade: 'F', creditsEarned: 0 });
+  });
+
+  it('refuses an exit date before the entry date, or one with no graded score due by it', async () => {
+    const id = await enrolled({ sept: null, oct: 5 });
+    for (const exit of ['2025-08-01', '2025-09-15']) {
+      const err = await complete(id, exit).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApiError);
+      expect((err as ApiError).code).toBe('unprocessable');
+    }
+    const [row] = await d.inTenant((tx) =>
+      tx.select().from(t.classEnrollments).where(eq(t.classEnrollments.id, id)),
+    );
+    expect(row!.status).toBe('active');
   });
 });

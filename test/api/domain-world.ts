@@ -4,7 +4,7 @@ import * as tenantSchema from '../../db/schema/tenant.js';
 import { withTenant } from '../../db/tenancy.js';
 import type { TenantSchema } from '../../db/schema/types.js';
 import { createApiWorld, type ApiWorld } from '../support/api-world.js';
-import { Staff } from './staff-fixtures.js';
+import { Staff } from '../support/staff.js';
 
 /**
  * The domain functions of the API without HTTP: the tenants of an API world (no runtime

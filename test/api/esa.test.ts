@@ -6,7 +6,7 @@ import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { REDIS_URL } from '../support/api-world.js';
 import { Harness } from '../support/harness.js';
 import { esaProgram, rawAccount, rawInvoice, schoolYear } from './finance-fixtures.js';
-import { bearer, expectProblem } from './staff-fixtures.js';
+import { bearer, expectProblem } from '../support/staff.js';
 
 /**
  * /v1/esa/applications on Node and in workerd: drafts, validated status transitions with

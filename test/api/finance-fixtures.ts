@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Staff } from './staff-fixtures.js';
+import type { Staff } from '../support/staff.js';
 
 /** Finance and ESA rows written as superuser, for the finance and ESA API tests. */
 

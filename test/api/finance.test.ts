@@ -13,7 +13,7 @@ import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { REDIS_URL } from '../support/api-world.js';
 import { Harness } from '../support/harness.js';
 import { rawAccount, rawInvoice, twoSchoolFamily } from './finance-fixtures.js';
-import { bearer, expectProblem } from './staff-fixtures.js';
+import { bearer, expectProblem } from '../support/staff.js';
 
 /**
  * /v1/accounts, /v1/invoices and /v1/payments on Node and in workerd: drafts, issuing and

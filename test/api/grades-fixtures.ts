@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Staff } from './staff-fixtures.js';
+import type { Staff } from '../support/staff.js';
 
 /**
  * Gradebook rows for the grades API tests, written as superuser straight into the pool

@@ -6,7 +6,7 @@ import {
   type GradebookStudent,
   type StudentEnrollment,
 } from '../../api/grades/reports.js';
-import type { ScoreRow } from '../../api/routes/grades/shared.js';
+import type { ScoreRow } from '../../api/grades/score-lines.js';
 
 /** The gradebook and a student's grades from plain rows, without a request or a database. */
 

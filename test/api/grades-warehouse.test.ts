@@ -7,7 +7,7 @@ import { refreshTenant } from '../../analytics/refresh.js';
 import { call, type ApiResponse } from '../support/api.js';
 import { Harness } from '../support/harness.js';
 import { Grades } from './grades-fixtures.js';
-import { bearer } from './staff-fixtures.js';
+import { bearer } from '../support/staff.js';
 
 /**
  * One definition of a class percentage, letter and GPA: the API's gradebook and student

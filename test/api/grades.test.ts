@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { Harness } from '../support/harness.js';
 import { Grades } from './grades-fixtures.js';
-import { expectProblem } from './staff-fixtures.js';
+import { expectProblem } from '../support/staff.js';
 
 /**
  * Grades on Node and in workerd: assignments, bulk score entry, the class gradebook, a

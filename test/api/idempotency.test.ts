@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
 
 /**
  * docs/tenancy-and-security.md#idempotency: Idempotency-Key on the public writes — replay, reuse
@@ -10,21 +9,11 @@ import { createApiWorld, type ApiWorld } from '../support/api-world.js';
  * workerd.
  */
 
-let world: ApiWorld;
-let db: pg.Client;
-
-beforeAll(async () => {
-  world = await createApiWorld('idem', {
-    vars: { PUBLIC_RATE_LIMIT: '10000', METRICS_QUEUE: `test-${randomUUID()}` },
-  });
-  db = new pg.Client({ connectionString: world.t.adminUrl('pool') });
-  await db.connect();
+const h = await Harness.init('idem', {
+  vars: { PUBLIC_RATE_LIMIT: '10000', METRICS_QUEUE: `test-${randomUUID()}` },
 });
-
-afterAll(async () => {
-  await db?.end();
-  await world?.close();
-});
+const { alpha, beta } = h.tenants;
+const db = await h.setup(() => h.staff.db());
 
 function inquiry(overrides: Record<string, unknown> = {}) {
   return {
@@ -76,7 +65,7 @@ function expectProblem(r: ApiResponse, status: number, type: string) {
 
 for (const runtime of ['node', 'workerd'] as const) {
   describe(`Idempotency-Key on ${runtime}`, () => {
-    const target = () => world.targets.find((t) => t.runtime === runtime)!;
+    const target = () => h.target(runtime);
 
     it('replays the stored response for the same key and body without doing the work again', async () => {
       const key = randomUUID();
@@ -88,8 +77,8 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(again.status).toBe(201);
       expect(again.headers['idempotency-replayed']).toBe('true');
       expect(again.json).toEqual(first.json);
-      expect(await counts(world.alpha.id, body.email)).toEqual({ leads: 1, touches: 1 });
-      const [row, ...more] = await storedKey(world.alpha.id, key);
+      expect(await counts(alpha.id, body.email)).toEqual({ leads: 1, touches: 1 });
+      const [row, ...more] = await storedKey(alpha.id, key);
       expect(more).toHaveLength(0);
       expect(row).toMatchObject({
         scope: 'public:inquiries',
@@ -125,11 +114,11 @@ for (const runtime of ['node', 'workerd'] as const) {
       const other = inquiry();
       const r = await post(target(), other, key);
       expectProblem(r, 422, 'idempotency_key_reused');
-      expect(await counts(world.alpha.id, other.email)).toEqual({ leads: 0, touches: 0 });
+      expect(await counts(alpha.id, other.email)).toEqual({ leads: 0, touches: 0 });
       // A tiny change is a different request too.
       const r2 = await post(target(), { ...body, guardian_name: 'Sam  Rivera' }, key);
       expectProblem(r2, 422, 'idempotency_key_reused');
-      expect(await counts(world.alpha.id, body.email)).toEqual({ leads: 1, touches: 1 });
+      expect(await counts(alpha.id, body.email)).toEqual({ leads: 1, touches: 1 });
     });
 
     it('lets concurrent duplicates do the work exactly once: one lead, one touchpoint', async () => {
@@ -140,8 +129,8 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(new Set(results.map((r) => r.json.lead_id)).size).toBe(1);
       const replayed = results.filter((r) => r.headers['idempotency-replayed'] === 'true');
       expect(replayed).toHaveLength(5);
-      expect(await counts(world.alpha.id, body.email)).toEqual({ leads: 1, touches: 1 });
-      expect(await storedKey(world.alpha.id, key)).toHaveLength(1);
+      expect(await counts(alpha.id, body.email)).toEqual({ leads: 1, touches: 1 });
+      expect(await storedKey(alpha.id, key)).toHaveLength(1);
     });
 
     it('does not store error responses: a corrected retry with the same key succeeds', async () => {
@@ -151,11 +140,11 @@ for (const runtime of ['node', 'workerd'] as const) {
       expectProblem(invalid, 400, 'validation_failed');
       const unknownSchool = await post(target(), { ...body, school_id: randomUUID() }, key);
       expectProblem(unknownSchool, 422, 'unprocessable');
-      expect(await storedKey(world.alpha.id, key)).toHaveLength(0);
+      expect(await storedKey(alpha.id, key)).toHaveLength(0);
       const ok = await post(target(), body, key);
       expect(ok.status, ok.text).toBe(201);
       expect(ok.headers['idempotency-replayed']).toBeUndefined();
-      expect(await counts(world.alpha.id, body.email)).toEqual({ leads: 1, touches: 1 });
+      expect(await counts(alpha.id, body.email)).toEqual({ leads: 1, touches: 1 });
     });
 
     it('lets an expired key be used again, for another request', async () => {
@@ -165,14 +154,14 @@ for (const runtime of ['node', 'workerd'] as const) {
       await db.query(
         `update idempotency_keys set expires_at = now() - interval '1 second'
           where tenant_id = $1 and key = $2`,
-        [world.alpha.id, key],
+        [alpha.id, key],
       );
       const second = inquiry();
       const r = await post(target(), second, key);
       expect(r.status, r.text).toBe(201);
       expect(r.headers['idempotency-replayed']).toBeUndefined();
-      expect(await counts(world.alpha.id, second.email)).toEqual({ leads: 1, touches: 1 });
-      const rows = await storedKey(world.alpha.id, key);
+      expect(await counts(alpha.id, second.email)).toEqual({ leads: 1, touches: 1 });
+      const rows = await storedKey(alpha.id, key);
       expect(rows).toHaveLength(1);
       expect(rows[0].response_body).toEqual(r.json);
       expect(Number(rows[0].ttl_seconds)).toBeGreaterThan(3600);
@@ -189,8 +178,8 @@ for (const runtime of ['node', 'workerd'] as const) {
         expect(r.headers['idempotency-replayed']).toBeUndefined();
       }
       expect(b.json.lead_id).not.toBe(a.json.lead_id);
-      expect(await counts(world.alpha.id, body.email)).toEqual({ leads: 1, touches: 2 });
-      expect(await counts(world.beta.id, body.email)).toEqual({ leads: 1, touches: 1 });
+      expect(await counts(alpha.id, body.email)).toEqual({ leads: 1, touches: 2 });
+      expect(await counts(beta.id, body.email)).toEqual({ leads: 1, touches: 1 });
     });
 
     it('refuses malformed keys with 400 before any work', async () => {
@@ -200,7 +189,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         expectProblem(r, 400, 'bad_request');
         expect(r.json.invalid_params[0].name).toBe('header.idempotency-key');
       }
-      expect(await counts(world.alpha.id, body.email)).toEqual({ leads: 0, touches: 0 });
+      expect(await counts(alpha.id, body.email)).toEqual({ leads: 0, touches: 0 });
       // 255 visible characters is the longest key.
       const longest = await post(target(), body, randomUUID().padEnd(255, '~'));
       expect(longest.status, longest.text).toBe(201);

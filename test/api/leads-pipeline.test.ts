@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { REDIS_URL } from '../support/api-world.js';
 import { Harness } from '../support/harness.js';
-import { bearer, expectProblem } from './staff-fixtures.js';
+import { bearer, expectProblem } from '../support/staff.js';
 
 /**
  * The admissions pipeline for staff on Node and in workerd: one lead with its touchpoints

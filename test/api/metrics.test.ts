@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { Harness } from '../support/harness.js';
-import { bearer, expectProblem } from './staff-fixtures.js';
+import { bearer, expectProblem } from '../support/staff.js';
 
 /** GET /v1/metrics/{metric} on Node and in workerd: published snapshots, scope, refusals. */
 

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { newApp } from '../../api/app.js';
 import type { Services } from '../../api/services.js';
 import { createLogger, type Logger } from '../../db/log.js';
-import { call, startWorkerdApi, type ApiTarget } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
-import { expectProblem } from './staff-fixtures.js';
+import { call, startWorkerdApi } from '../support/api.js';
+import { Harness } from '../support/harness.js';
+import { eventually, expectProblem } from '../support/staff.js';
 
 /**
  * What operators see: one access-log line per request (route template, never the raw path
@@ -37,21 +37,17 @@ function parseExposition(text: string): Map<string, number> {
   return samples;
 }
 
-let world: ApiWorld;
-let workerd: ApiTarget;
-
-beforeAll(async () => {
-  world = await createApiWorld('observability', {
-    runtimes: ['node'],
-    vars: { METRICS_TOKEN: TOKEN, LOGIN_RATE_LIMIT: '2' },
-  });
-  workerd = await startWorkerdApi(world.vars);
-}, 180_000);
-
-afterAll(async () => {
-  await workerd?.close();
-  await world?.close();
+const h = await Harness.init('observability', {
+  runtimes: ['node'],
+  vars: { METRICS_TOKEN: TOKEN, LOGIN_RATE_LIMIT: '2' },
 });
+const { alpha } = h.tenants;
+const node = h.target('node');
+// Its own workerd, logging at info (the access log is an info line), which wrangler shows.
+const workerd = await h.setup(() =>
+  startWorkerdApi({ ...h.world.vars, LOG_LEVEL: 'info' }, { wranglerLogLevel: 'log' }),
+);
+afterAll(() => workerd.close());
 
 /** The Node app over the world's services, logging into `lines`. */
 function recordingApp(): {
@@ -61,11 +57,47 @@ function recordingApp(): {
 } {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger('info', {}, (line) => lines.push(JSON.parse(line)));
-  const services: Services = { ...world.targets[0]!.services!, log };
+  const services: Services = { ...node.services!, log };
   return { lines, log, app: newApp({ services: () => services }) };
 }
 
 const accessLines = (lines: Record<string, unknown>[]) => lines.filter((l) => l.msg === 'request');
+
+/** The access line of the unauthenticated student read: its template, never the id or query. */
+function expectStudentReadLine(line: Record<string, unknown>, requestId: string): void {
+  expect(line).toMatchObject({
+    level: 'info',
+    method: 'GET',
+    route: '/v1/students/:id',
+    status: 401,
+    tenant_id: alpha.id,
+    tenant_slug: 'alpha',
+    request_id: requestId,
+  });
+  expect(typeof line.duration_ms).toBe('number');
+  expect(line.duration_ms as number).toBeGreaterThanOrEqual(0);
+  const text = JSON.stringify(line);
+  expect(text).not.toContain('Secret');
+  expect(text).not.toContain(STUDENT);
+  expect(text).not.toContain('?');
+}
+
+/** The JSON log lines of a process's output (other lines are passed over). */
+function jsonLines(output: string): Record<string, unknown>[] {
+  // eslint-disable-next-line no-control-regex -- wrangler colours its lines
+  return output
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .flatMap((raw) => {
+      const at = raw.indexOf('{');
+      if (at < 0) return [];
+      try {
+        return [JSON.parse(raw.slice(at)) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
 
 describe('access log', () => {
   it('writes one line per request with the route template, status, duration, tenant and request id, never the query string', async () => {
@@ -76,21 +108,23 @@ describe('access log', () => {
     expect(r.status).toBe(401);
     const [line, ...more] = accessLines(lines);
     expect(more).toEqual([]);
-    expect(line).toMatchObject({
-      level: 'info',
-      method: 'GET',
-      route: '/v1/students/:id',
-      status: 401,
-      tenant_id: world.alpha.id,
-      tenant_slug: 'alpha',
-      request_id: 'req-observability-1',
+    expectStudentReadLine(line!, 'req-observability-1');
+  });
+
+  it('writes the same line in workerd, to the console wrangler shows', async () => {
+    const r = await call(workerd, 'GET', `/v1/students/${STUDENT}?name=Secret+Child`, {
+      host: 'alpha.test',
+      headers: { 'x-request-id': 'req-observability-workerd' },
     });
-    expect(typeof line!.duration_ms).toBe('number');
-    expect(line!.duration_ms as number).toBeGreaterThanOrEqual(0);
-    const text = JSON.stringify(line);
-    expect(text).not.toContain('Secret');
-    expect(text).not.toContain(STUDENT);
-    expect(text).not.toContain('?');
+    expect(r.status).toBe(401);
+    const line = await eventually(async () => {
+      const found = jsonLines(workerd.output!()).filter(
+        (l) => l.msg === 'request' && l.request_id === 'req-observability-workerd',
+      );
+      expect(found).toHaveLength(1);
+      return found[0]!;
+    });
+    expectStudentReadLine(line, 'req-observability-workerd');
   });
 
   it('names no route for an unknown path and no tenant for an unknown host', async () => {
@@ -107,7 +141,7 @@ describe('access log', () => {
 
 describe('GET /metrics', () => {
   for (const runtime of ['node', 'workerd'] as const) {
-    const target = () => (runtime === 'node' ? world.targets[0]! : workerd);
+    const target = () => (runtime === 'node' ? node : workerd);
 
     it(`on ${runtime}: refuses a scrape without the token or with another one (401 problem)`, async () => {
       expectProblem(
@@ -164,7 +198,7 @@ describe('GET /metrics', () => {
   });
 
   it('answers like a path with no route when METRICS_TOKEN is unset', async () => {
-    const services = world.targets[0]!.services!;
+    const services = node.services!;
     const off = newApp({
       services: () => ({ ...services, config: { ...services.config, METRICS_TOKEN: undefined } }),
     });

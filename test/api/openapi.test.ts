@@ -1,8 +1,8 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newApp } from '../../api/app.js';
 import { call } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
 
 /**
  * `/openapi.json` as a client generator reads it: a valid OpenAPI 3.1 document by an
@@ -10,19 +10,11 @@ import { createApiWorld, type ApiWorld } from '../support/api-world.js';
  * formed, operation ids are unique), served by the running app.
  */
 
-let world: ApiWorld;
-
-beforeAll(async () => {
-  world = await createApiWorld('openapi_api', { runtimes: ['node'] });
-}, 120_000);
-
-afterAll(async () => {
-  await world?.close();
-});
+const h = await Harness.init('openapi_api', { runtimes: ['node'] });
 
 describe('GET /openapi.json', () => {
   it('is a valid OpenAPI 3.1 document', async () => {
-    const r = await call(world.targets[0]!, 'GET', '/openapi.json', { host: 'localhost' });
+    const r = await call(h.target('node'), 'GET', '/openapi.json', { host: 'localhost' });
     expect(r.status).toBe(200);
     expect(r.json.openapi).toBe('3.1.0');
     // validate() dereferences in place: give it a copy.
@@ -33,7 +25,7 @@ describe('GET /openapi.json', () => {
 
 describe('request body examples', () => {
   it('every example the document gives is a body its route accepts', async () => {
-    const r = await call(world.targets[0]!, 'GET', '/openapi.json', { host: 'localhost' });
+    const r = await call(h.target('node'), 'GET', '/openapi.json', { host: 'localhost' });
     const doc = r.json as {
       paths: Record<
         string,

@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createTenant } from '../../db/platform.js';
-import type { CreatedTenant } from '../../db/tenants/create.js';
 import { BUNDLED_TENANT_SCHEMA_VERSION } from '../../db/tenants/schema-version.js';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
-import { ADMIN_PASSWORD, createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { ADMIN_PASSWORD } from '../support/api-world.js';
 import { startProofServer, type ProofServer } from '../support/domain-proofs.js';
 import { withAdmin } from '../support/environment.js';
-import { bearer, eventually, expectProblem, Staff } from './staff-fixtures.js';
+import { Harness } from '../support/harness.js';
+import { bearer, eventually, expectProblem, Staff } from '../support/staff.js';
 
 /**
  * The Platform API (/v1/platform/*) on Node and in workerd: only on the operator tenant's
@@ -16,19 +16,15 @@ import { bearer, eventually, expectProblem, Staff } from './staff-fixtures.js';
 const RUNTIMES = ['node', 'workerd'] as const;
 const OPS = 'ops.homeroom.test';
 
-let world: ApiWorld;
-let staff: Staff;
-let operator: CreatedTenant;
-let adminToken: string;
-let proofs: ProofServer;
-
-beforeAll(async () => {
-  proofs = await startProofServer();
-  world = await createApiWorld('platform_api', {
-    vars: { DNS_RESOLVER_URL: proofs.resolverUrl, DOMAIN_VERIFY_FILE_URL: proofs.fileUrl },
-  });
-  staff = await Staff.open(world);
-  operator = await createTenant(world.t.env, {
+const proofs = await startProofServer();
+afterAll(() => proofs.close());
+const h = await Harness.init('platform_api', {
+  vars: { DNS_RESOLVER_URL: proofs.resolverUrl, DOMAIN_VERIFY_FILE_URL: proofs.fileUrl },
+});
+const { staff, world } = h;
+const { alpha } = h.tenants;
+const operator = await h.setup(() =>
+  createTenant(world.t.env, {
     slug: 'homeroom',
     name: 'Homeroom Operations',
     domains: [OPS],
@@ -37,22 +33,16 @@ beforeAll(async () => {
     adminPassword: ADMIN_PASSWORD,
     platformAdmin: true,
     actor: 'test',
-  });
-  adminToken = await staff.token(operator.id, operator.adminUserId);
-}, 120_000);
-
-afterAll(async () => {
-  await staff?.close();
-  await world?.close();
-  await proofs?.close();
-});
+  }),
+);
+const adminToken = await h.setup(() => staff.token(operator.id, operator.adminUserId));
 
 const control = <T>(sql: string, params: unknown[] = []) =>
   withAdmin((c) => c.query(sql, params).then((r) => r.rows as T[]), world.t.prefix);
 
 for (const runtime of RUNTIMES) {
   describe(`platform API on ${runtime}`, () => {
-    const target = (): ApiTarget => world.targets.find((t) => t.runtime === runtime)!;
+    const target = (): ApiTarget => h.target(runtime);
     const api = (
       method: string,
       path: string,
@@ -90,7 +80,7 @@ for (const runtime of RUNTIMES) {
     });
 
     it('is not there on a school’s host: the same 404 as a path with no route', async () => {
-      const alphaAdmin = await staff.token(world.alpha.id, world.alpha.adminUserId);
+      const alphaAdmin = await staff.token(alpha.id, alpha.adminUserId);
       const hidden = await api('GET', '/v1/platform/tenants', {
         host: 'alpha.test',
         token: alphaAdmin,
@@ -121,7 +111,7 @@ for (const runtime of RUNTIMES) {
       const r = await api('GET', '/v1/platform/tenants', { token: networkAdmin.token });
       expectProblem(r, 403, 'forbidden');
       // Another tenant's token on the operator's host is rejected outright.
-      const alphaAdmin = await staff.token(world.alpha.id, world.alpha.adminUserId);
+      const alphaAdmin = await staff.token(alpha.id, alpha.adminUserId);
       expectProblem(
         await api('GET', '/v1/platform/tenants', { token: alphaAdmin }),
         401,
@@ -351,7 +341,7 @@ for (const runtime of RUNTIMES) {
       });
       expectProblem(dup, 409, 'conflict');
       const foreign = await api('POST', `/v1/platform/tenants/${slug('maple')}/domains`, {
-        body: { hostname: `x.${slug('maple')}.example.org`, school_id: world.alpha.rootOrgUnitId },
+        body: { hostname: `x.${slug('maple')}.example.org`, school_id: alpha.rootOrgUnitId },
       });
       expectProblem(foreign, 422, 'unprocessable');
       expect(foreign.json.invalid_params[0].name).toBe('body.school_id');

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call } from '../support/api.js';
-import { createApiWorld, type ApiWorld } from '../support/api-world.js';
+import { Harness } from '../support/harness.js';
 
 /**
  * Redis down, API half (docs/architecture.md#request-path): with Redis unreachable, public writes
@@ -12,8 +11,6 @@ import { createApiWorld, type ApiWorld } from '../support/api-world.js';
  */
 
 const LIMIT = 5;
-let world: ApiWorld;
-let db: pg.Client;
 
 async function deadPort(): Promise<number> {
   const srv = net.createServer();
@@ -23,24 +20,16 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-beforeAll(async () => {
-  world = await createApiWorld('redisdown', {
-    vars: {
-      REDIS_URL: `redis://127.0.0.1:${await deadPort()}`,
-      PUBLIC_RATE_LIMIT: String(LIMIT),
-      METRICS_QUEUE: `test-${randomUUID()}`,
-      // The expected "redis unavailable" warnings would drown the output; counters still count.
-      LOG_LEVEL: 'error',
-    },
-  });
-  db = new pg.Client({ connectionString: world.t.adminUrl('pool') });
-  await db.connect();
+const h = await Harness.init('redisdown', {
+  vars: {
+    REDIS_URL: `redis://127.0.0.1:${await deadPort()}`,
+    PUBLIC_RATE_LIMIT: String(LIMIT),
+    METRICS_QUEUE: `test-${randomUUID()}`,
+    // The expected "redis unavailable" warnings would drown the output; counters still count.
+    LOG_LEVEL: 'error',
+  },
 });
-
-afterAll(async () => {
-  await db?.end();
-  await world?.close();
-});
+const db = await h.setup(() => h.staff.db());
 
 const inquiry = () => ({
   guardian_name: 'Offline Olive',
@@ -51,10 +40,10 @@ const inquiry = () => ({
 
 for (const runtime of ['node', 'workerd'] as const) {
   describe(`Redis down on ${runtime}`, () => {
-    const target = () => world.targets.find((t) => t.runtime === runtime)!;
+    const target = () => h.target(runtime);
     // Each runtime has its own tenant: the in-memory fallback limiter is per process.
-    const tenant = () => (runtime === 'node' ? world.alpha : world.beta);
-    const host = () => (runtime === 'node' ? 'alpha.test' : 'beta.test');
+    const tenant = () => h.tenants[runtime === 'node' ? 'alpha' : 'beta'];
+    const host = () => tenant().host;
 
     it('commits inquiries and answers each within 2 s; the failed enqueue is counted', async () => {
       const counters = target().services?.log.counters;

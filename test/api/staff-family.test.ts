@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { Harness } from '../support/harness.js';
-import { expectProblem } from './staff-fixtures.js';
+import { expectProblem } from '../support/staff.js';
 
 /**
  * Guardians (and student links), staff, org units, sessions, calendars, users and roles on

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { Harness } from '../support/harness.js';
-import { expectProblem } from './staff-fixtures.js';
+import { expectProblem } from '../support/staff.js';
 
 /**
  * /v1/students on Node and in workerd: CRUD through the resource framework, relationship

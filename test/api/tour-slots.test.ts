@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResponse, type ApiTarget } from '../support/api.js';
 import { createApiWorld, type ApiWorld } from '../support/api-world.js';
-import { bearer, expectProblem, Staff } from './staff-fixtures.js';
+import { bearer, expectProblem, Staff } from '../support/staff.js';
 
 /**
  * Tour slots: schools publish them through the staff API (audited, scoped to the schools

@@ -18,7 +18,7 @@ import { runRefresh } from '../../workers/processors/refresh.js';
 import { publishFiguresAndPages } from '../../workers/refresh-and-publish.js';
 import { buildWorld, mutate, rng, type World } from '../analytics/dataset.js';
 import { TenantFixture } from '../analytics/world.js';
-import { bearer, Staff } from '../api/staff-fixtures.js';
+import { bearer, Staff } from '../support/staff.js';
 import { call } from '../support/api.js';
 import { createApiWorld, type ApiWorld } from '../support/api-world.js';
 import { recordingLogger } from '../workers/support.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { todayIn } from '../../db/dates.js';
+import { isTimeZone, todayIn } from '../../db/dates.js';
 
 describe('todayIn', () => {
   const instant = new Date('2026-03-08T23:30:00Z');
@@ -14,5 +14,14 @@ describe('todayIn', () => {
     expect(todayIn(null, instant)).toBe('2026-03-08');
     expect(todayIn(undefined, instant)).toBe('2026-03-08');
     expect(todayIn('Mars/Olympus_Mons', instant)).toBe('2026-03-08');
+  });
+});
+
+describe('isTimeZone', () => {
+  it('knows IANA zones and refuses anything else', () => {
+    expect(isTimeZone('UTC')).toBe(true);
+    expect(isTimeZone('America/Phoenix')).toBe(true);
+    expect(isTimeZone('Mars/Olympus_Mons')).toBe(false);
+    expect(isTimeZone('')).toBe(false);
   });
 });

@@ -99,7 +99,13 @@ export async function spawnNodeApi(vars: ApiVars): Promise<ApiProcess> {
  * Starts the Worker in workerd with `wrangler dev` (the same command `npm run dev` uses),
  * with the Neon driver reaching the local PostgreSQL through the WebSocket→TCP proxy.
  */
-export async function startWorkerdApi(vars: ApiVars): Promise<ApiTarget> {
+export async function startWorkerdApi(
+  vars: ApiVars,
+  options: {
+    /** What wrangler shows of its own and the Worker's console; `log` shows `console.log` too. */
+    wranglerLogLevel?: 'warn' | 'log';
+  } = {},
+): Promise<ApiTarget> {
   const proxy = await startWsProxy({ port: 0 });
   const port = await freePort();
   const all: ApiVars = {
@@ -122,7 +128,7 @@ export async function startWorkerdApi(vars: ApiVars): Promise<ApiTarget> {
       String(await freePort()),
       '--show-interactive-dev-session=false',
       '--log-level',
-      'warn',
+      options.wranglerLogLevel ?? 'warn',
       ...Object.entries(all).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ],
     {

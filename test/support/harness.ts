@@ -1,6 +1,6 @@
 import { afterAll } from 'vitest';
 import type { CreatedTenant } from '../../db/tenants/create.js';
-import { Staff } from '../api/staff-fixtures.js';
+import { Staff } from './staff.js';
 import { call, type ApiResponse, type ApiTarget, type ApiVars } from './api.js';
 import { ADMIN_PASSWORD, createApiWorld, login, type ApiWorld } from './api-world.js';
 

@@ -3,7 +3,7 @@ import type { AppEnv } from '../../app-env.js';
 import { missingAttendance } from '../../attendance/missing.js';
 import { guarded } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
-import { permissions } from './shared.js';
+import { permissions } from '../../attendance/scope.js';
 
 const Query = z.object({
   date: z.iso.date().optional().openapi({

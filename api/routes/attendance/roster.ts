@@ -1,22 +1,20 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
-import * as t from '../../../db/schema/tenant.js';
 import { CALENDAR_DAY_KINDS } from '../../../db/schema/org.js';
 import type { AppEnv } from '../../app-env.js';
 import { classRoster } from '../../attendance/roster.js';
 import { guarded } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../../../db/dates.js';
+import { schoolToday } from '../../org/school-today.js';
 import {
   AttendanceRecord,
   dayKind,
   loadClass,
   period,
-  permissions,
   presentRecord,
   readableStudents,
 } from './shared.js';
+import { permissions } from '../../attendance/scope.js';
 
 const Query = z.object({
   class_id: z.uuid().openapi({ description: 'The class.' }),
@@ -72,14 +70,7 @@ export function registerRoster(app: OpenAPIHono<AppEnv>): void {
       const q = c.req.valid('query');
       const tx = c.get('tx');
       const cls = await loadClass(c, q.class_id, 'read');
-      let date = q.date;
-      if (!date) {
-        const [school] = await tx
-          .select({ timezone: t.orgUnits.timezone })
-          .from(t.orgUnits)
-          .where(eq(t.orgUnits.id, cls.schoolId));
-        date = todayIn(school?.timezone ?? c.get('tenant').timezone);
-      }
+      const date = q.date ?? (await schoolToday(tx, cls.schoolId, c.get('tenant').timezone));
       const periodKey = q.period ?? null;
       const rows = await classRoster(tx, {
         classId: cls.id,

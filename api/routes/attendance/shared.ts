@@ -2,11 +2,10 @@ import { z } from '@hono/zod-openapi';
 import { and, eq, isNull, type SQL } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { ATTENDANCE_STATUSES } from '../../../db/schema/attendance.js';
-import { classRules, rowScope, studentRules, type ScopeRules } from '../../auth/scope.js';
+import { classRules, rowScope, studentRules } from '../../auth/scope.js';
+import { permissions, staffClassRules } from '../../attendance/scope.js';
 import { ApiError } from '../../problems.js';
-import { presentAs, type Ctx, type Row } from '../../resources/crud.js';
-
-export const permissions = { read: 'attendance.read', write: 'attendance.write' };
+import type { Ctx } from '../../resources/crud.js';
 
 export const period = z
   .string()
@@ -34,13 +33,24 @@ export const AttendanceRecord = z
   .openapi('AttendanceRecord');
 
 /** An attendance row as the API shows it. */
-export const presentRecord = (row: Row) =>
-  presentAs(AttendanceRecord, { table: t.attendanceRecords }, row);
-
-/** Classes by who takes their attendance: the school's staff and the class's teachers. */
-export function staffClassRules(): ScopeRules {
-  const { org, teacher } = classRules(t.classes.id, t.classes.schoolId);
-  return { org, teacher };
+export function presentRecord(
+  r: typeof t.attendanceRecords.$inferSelect,
+): z.infer<typeof AttendanceRecord> {
+  return {
+    id: r.id,
+    student_id: r.studentId,
+    school_id: r.schoolId,
+    class_id: r.classId,
+    date: r.date,
+    period: r.period,
+    status: r.status,
+    reason: r.reason,
+    note: r.note,
+    marked_by: r.markedBy,
+    marked_at: r.markedAt.toISOString(),
+    created_at: r.createdAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+  };
 }
 
 /**

@@ -1,5 +1,4 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import type { AppEnv } from '../../app-env.js';
 import { studentAttendance } from '../../attendance/student-attendance.js';
@@ -7,8 +6,9 @@ import { ApiError } from '../../problems.js';
 import { guarded, loadScoped } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
-import { todayIn } from '../../../db/dates.js';
-import { AttendanceRecord, permissions, presentRecord, readableStudents } from './shared.js';
+import { schoolToday } from '../../org/school-today.js';
+import { permissions } from '../../attendance/scope.js';
+import { AttendanceRecord, presentRecord, readableStudents } from './shared.js';
 
 const MAX_DAYS = 366;
 
@@ -92,13 +92,7 @@ export function registerStudentAttendance(app: OpenAPIHono<AppEnv>): void {
         id,
         'read',
       );
-      // Today in the student's school's zone (the tenant's when it has none) (docs/metrics.md#rules-for-every-figure).
-      const [school] = await c
-        .get('tx')
-        .select({ timezone: t.orgUnits.timezone })
-        .from(t.orgUnits)
-        .where(eq(t.orgUnits.id, String(student.schoolId)));
-      const to = q.to ?? todayIn(school?.timezone ?? tenantZone);
+      const to = q.to ?? (await schoolToday(c.get('tx'), student.schoolId, tenantZone));
       const from = q.from ?? addDays(to, -(MAX_DAYS - 1));
       if (from > to || addDays(from, MAX_DAYS - 1) < to)
         throw new ApiError('validation_failed', undefined, {

@@ -11,7 +11,8 @@ import { ApiError, type InvalidParam } from '../../problems.js';
 import { guarded, type Ctx } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
 import { todayIn } from '../../../db/dates.js';
-import { dayKind, loadClass, period, permissions } from './shared.js';
+import { permissions } from '../../attendance/scope.js';
+import { dayKind, loadClass, period } from './shared.js';
 
 const optionalText = (max: number) => z.string().trim().min(1).max(max).nullable().optional();
 

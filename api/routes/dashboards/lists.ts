@@ -19,8 +19,8 @@ import {
 import { ApiError, invalidParamsOf } from '../../problems.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { orgOwned } from '../../resources/scopes.js';
-import { esaRules } from '../esa/scope.js';
-import { accountRules, invoiceRules } from '../finance/scope.js';
+import { esaRules } from '../../esa/scope.js';
+import { accountRules, invoiceRules } from '../../finance/scope.js';
 import { accountRecord, studentRecord } from '../../dashboards/records.js';
 import { bearerOrBrowserSession, problemResponses } from '../openapi.js';
 import { browserAuthenticate } from './pages.js';

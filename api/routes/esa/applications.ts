@@ -21,7 +21,7 @@ import {
 } from '../../resources/crud.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
-import { esaRules } from './scope.js';
+import { esaRules } from '../../esa/scope.js';
 
 export const esaPermissions = { read: 'esa.read', write: 'esa.write' };
 

@@ -10,7 +10,6 @@ import {
 } from '../../esa/disbursements.js';
 import { MAX_CENTS } from '../../finance/ledger.js';
 import { guarded, loadScoped, idParam } from '../../resources/crud.js';
-import { rowToJson } from '../../resources/json.js';
 import { problemResponses } from '../openapi.js';
 import { applicationResource, esaPermissions } from './applications.js';
 
@@ -56,9 +55,21 @@ const DisbursementParam = IdParam.extend({
     .openapi({ param: { name: 'disbursement_id', in: 'path' }, description: 'Disbursement id.' }),
 });
 
-/** The row as the API shows it (rowToJson gives the snake_case fields of the schema). */
-const show = (row: typeof t.esaDisbursements.$inferSelect) =>
-  rowToJson(row, [], t.esaDisbursements) as z.infer<typeof Disbursement>;
+/** A disbursement as the API shows it (the `EsaDisbursement` schema). */
+function show(d: typeof t.esaDisbursements.$inferSelect): z.infer<typeof Disbursement> {
+  return {
+    id: d.id,
+    application_id: d.applicationId,
+    amount_cents: d.amountCents,
+    scheduled_on: d.scheduledOn,
+    disbursed_on: d.disbursedOn,
+    // The status column's check constraint holds it to these values.
+    status: d.status as (typeof DISBURSEMENT_STATUSES)[number],
+    reference: d.reference,
+    created_at: d.createdAt.toISOString(),
+    updated_at: d.updatedAt.toISOString(),
+  };
+}
 
 /** Disbursements of an approved application, under /v1/esa/applications/{id}/disbursements. */
 export function registerDisbursements(app: OpenAPIHono<AppEnv>): void {

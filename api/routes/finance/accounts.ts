@@ -18,7 +18,7 @@ import {
 import { mapDbErrors } from '../../resources/db-errors.js';
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
-import { accountRules } from './scope.js';
+import { accountRules } from '../../finance/scope.js';
 
 export const financePermissions = { read: 'finance.read', write: 'finance.write' };
 

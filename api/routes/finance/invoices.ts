@@ -27,7 +27,7 @@ import {
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses } from '../openapi.js';
 import { accountScope, financePermissions } from './accounts.js';
-import { invoiceRules } from './scope.js';
+import { invoiceRules } from '../../finance/scope.js';
 
 const Line = z.object({
   id: z.uuid(),

@@ -12,7 +12,6 @@ import { ApiError } from '../../problems.js';
 import {
   guarded,
   loadScoped,
-  present,
   registerResource,
   type Ctx,
   type ResourceDef,
@@ -21,7 +20,7 @@ import {
 import { scoped } from '../../resources/scopes.js';
 import { problemResponses, replayedHeader } from '../openapi.js';
 import { accountScope, financePermissions } from './accounts.js';
-import { accountRules, invoiceRules } from './scope.js';
+import { accountRules, invoiceRules } from '../../finance/scope.js';
 
 const AllocationOut = z.object({ invoice_id: z.uuid(), amount_cents: z.number().int() });
 
@@ -118,17 +117,43 @@ export const paymentResource: ResourceDef<
       c,
       rows.map((r) => String(r.id)),
     );
-    return rows.map((r) => ({
-      ...r,
-      allocations: allocations
-        .filter((a) => a.paymentId === r.id)
-        .map((a) => ({ invoice_id: a.invoiceId, amount_cents: a.amountCents })),
-    }));
+    return rows.map((r) => ({ ...r, allocations: allocationsJson(allocations, String(r.id)) }));
   },
   descriptions: {
     list: 'Payments of the accounts within the caller’s scope, newest first, with their allocations (to the invoices the caller may read).',
   },
 };
+
+type Allocation = Awaited<ReturnType<typeof allocationsOf>>[number];
+
+/** A payment's allocations (among `allocations`) as the API shows them. */
+function allocationsJson(allocations: readonly Allocation[], paymentId: string) {
+  return allocations
+    .filter((a) => a.paymentId === paymentId)
+    .map((a) => ({ invoice_id: a.invoiceId, amount_cents: a.amountCents }));
+}
+
+/** A payment with its allocations as the API shows it (the `Payment` schema). */
+function paymentJson(
+  p: typeof t.payments.$inferSelect,
+  allocations: readonly Allocation[],
+): z.infer<typeof Payment> {
+  return {
+    id: p.id,
+    account_id: p.accountId,
+    // The method and status columns' check constraints hold them to these values.
+    method: p.method as z.infer<typeof Payment>['method'],
+    amount_cents: p.amountCents,
+    unapplied_cents: p.unappliedCents,
+    received_at: p.receivedAt.toISOString(),
+    reference: p.reference,
+    esa_disbursement_id: p.esaDisbursementId,
+    status: p.status as z.infer<typeof Payment>['status'],
+    allocations: allocationsJson(allocations, p.id),
+    created_at: p.createdAt.toISOString(),
+    updated_at: p.updatedAt.toISOString(),
+  };
+}
 
 /** The account a payment is recorded on, locked, within the caller's write scope (else 422). */
 async function writableAccount(c: Ctx, accountId: string): Promise<Row> {
@@ -210,9 +235,7 @@ export function registerPayments(app: OpenAPIHono<AppEnv>): void {
             payment_id: payment.id,
           },
         });
-      const [shown] = await paymentResource.decorate!(c, [payment]);
-      // present() gives the snake_case fields of the Payment schema.
-      const after = present(paymentResource, shown!) as z.infer<typeof Payment>;
+      const after = paymentJson(payment, await allocationsOf(c, [payment.id]));
       await audit(c, {
         action: 'payment.record',
         entityType: 'payment',

@@ -1,16 +1,13 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { eq, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { CLASS_ENROLLMENT_STATUSES } from '../../../db/schema/academic.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
-import { finalGradeOf, percentOf } from '../../grades/compute.js';
-import { ApiError } from '../../problems.js';
-import { guarded, idParam, loadScoped, present, presentAs } from '../../resources/crud.js';
-import { mapDbErrors } from '../../resources/db-errors.js';
+import { completeEnrollment, type ClassEnrollmentRow } from '../../grades/complete.js';
+import { guarded, idParam, loadScoped } from '../../resources/crud.js';
 import { changedFields } from '../../resources/json.js';
 import { problemResponses } from '../openapi.js';
-import { enrollmentScope, lineOf, scalesOf, schoolToday, scoreRows } from './shared.js';
+import { enrollmentScope } from './shared.js';
 
 const CompleteBody = z
   .object({
@@ -68,49 +65,13 @@ export function registerCompleteEnrollment(app: OpenAPIHono<AppEnv>): void {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json') ?? {};
       const before = await loadScoped(c, enrollments, id, 'write', { lock: true });
-      if (before.status !== 'active')
-        throw new ApiError(
-          'conflict',
-          before.status === 'completed'
-            ? 'The enrollment is already completed.'
-            : `The enrollment is ${String(before.status)}, not active.`,
-        );
-      const tx = c.get('tx');
-      const classId = String(before.classId);
-      const [cls] = await tx
-        .select({ schoolId: t.classes.schoolId, credits: t.courses.credits })
-        .from(t.classes)
-        .innerJoin(t.courses, eq(t.courses.id, t.classes.courseId))
-        .where(eq(t.classes.id, classId));
-      if (!cls) throw new ApiError('not_found');
-      const exitDate = body.exit_date ?? (await schoolToday(c, cls.schoolId));
-      if (exitDate < String(before.entryDate))
-        throw new ApiError('unprocessable', 'The exit date is before the entry date.', {
-          invalidParams: [{ name: 'exit_date', reason: 'Before the entry date.' }],
-        });
-
-      const scores = await scoreRows(
-        c,
-        sql`s.student_id = ${String(before.studentId)}::uuid and a.class_id = ${classId}::uuid`,
-      );
-      const percent = percentOf(scores.map(lineOf), exitDate);
-      if (percent === null)
-        throw new ApiError(
-          'unprocessable',
-          'No graded score is due by the exit date: there is no final grade to give.',
-        );
-      const bands = (await scalesOf(c, [classId])).get(classId)!;
-      const final = finalGradeOf(percent, bands, cls.credits);
-
-      const [row] = await mapDbErrors(() =>
-        tx
-          .update(t.classEnrollments)
-          .set({ status: 'completed', exitDate, ...final })
-          .where(eq(t.classEnrollments.id, id))
-          .returning(),
-      );
-      const json = presentAs(Completed, { table: t.classEnrollments }, row!);
-      const diff = changedFields(present({ table: t.classEnrollments }, before), json);
+      const row = await completeEnrollment(c.get('tx'), {
+        enrollment: before,
+        ...(body.exit_date ? { exitDate: body.exit_date } : {}),
+        tenantTimezone: c.get('tenant').timezone,
+      });
+      const json = completedJson(row);
+      const diff = changedFields(completedJson(before), json);
       await audit(c, {
         action: 'class_enrollment.complete',
         entityType: 'class_enrollment',
@@ -121,4 +82,23 @@ export function registerCompleteEnrollment(app: OpenAPIHono<AppEnv>): void {
       return c.json(json, 200);
     },
   );
+}
+
+/** A class enrollment as the API shows it (the `CompletedEnrollment` schema). */
+function completedJson(e: ClassEnrollmentRow): z.infer<typeof Completed> {
+  return {
+    id: e.id,
+    class_id: e.classId,
+    student_id: e.studentId,
+    status: e.status,
+    entry_date: e.entryDate,
+    exit_date: e.exitDate,
+    final_percent: e.finalPercent,
+    final_grade: e.finalGrade,
+    grade_points: e.gradePoints,
+    credits_attempted: e.creditsAttempted,
+    credits_earned: e.creditsEarned,
+    created_at: e.createdAt.toISOString(),
+    updated_at: e.updatedAt.toISOString(),
+  };
 }

@@ -8,16 +8,10 @@ import { gradebookOf } from '../../grades/reports.js';
 import { guarded, loadScoped, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
-import {
-  AsOfQuery,
-  Band,
-  classScope,
-  enrollmentScope,
-  SCORE_STATUSES,
-  scalesOf,
-  schoolToday,
-  scoreRows,
-} from './shared.js';
+import { AsOfQuery, Band, classScope, enrollmentScope } from './shared.js';
+import { scalesOf, scoreRows } from '../../grades/gradebook-reads.js';
+import { schoolToday } from '../../org/school-today.js';
+import { SCORE_STATUSES } from '../../grades/score-lines.js';
 
 const Cell = z
   .object({
@@ -83,7 +77,8 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
       const { id } = c.req.valid('param');
       const q = c.req.valid('query');
       const cls = await loadScoped(c, { table: t.classes, scope: classScope }, id, 'read');
-      const asOf = q.as_of ?? (await schoolToday(c, String(cls.schoolId)));
+      const asOf =
+        q.as_of ?? (await schoolToday(c.get('tx'), String(cls.schoolId), c.get('tenant').timezone));
       const tx = c.get('tx');
       const ce = t.classEnrollments;
       const students = await tx
@@ -103,8 +98,12 @@ export function registerGradebook(app: OpenAPIHono<AppEnv>): void {
         .from(t.assignments)
         .where(and(eq(t.assignments.classId, id), isNull(t.assignments.deletedAt)))
         .orderBy(asc(t.assignments.dueDate), asc(t.assignments.createdAt), asc(t.assignments.id));
-      const scores = await scoreRows(c, sql`a.class_id = ${id}::uuid`);
-      const bands = (await scalesOf(c, [id])).get(id)!;
+      const scores = await scoreRows(
+        c.get('tx'),
+        sql`a.class_id = ${id}::uuid`,
+        c.get('tenant').timezone,
+      );
+      const bands = (await scalesOf(c.get('tx'), [id])).get(id)!;
 
       const body = gradebookOf({ classId: id, asOf, bands, assignments, students, scores });
       await logRecordAccess(

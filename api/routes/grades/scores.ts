@@ -5,7 +5,7 @@ import { upsertScores, WITH_POINTS } from '../../grades/scores.js';
 import { guarded, loadScoped } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
 import { assignmentResource } from './assignments.js';
-import { SCORE_STATUSES } from './shared.js';
+import { SCORE_STATUSES } from '../../grades/score-lines.js';
 
 const ScoreIn = z.object({
   student_id: z.uuid(),

@@ -1,12 +1,8 @@
 import { z } from '@hono/zod-openapi';
-import { sql, type SQL } from 'drizzle-orm';
-import { rowsOf } from '../../../db/connection.js';
+import type { SQL } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { classRules, rowScope, studentRules, type ScopeRules } from '../../auth/scope.js';
-import { bandsOf, type GradeBand, type ScoreLine } from '../../grades/compute.js';
 import type { Ctx } from '../../resources/crud.js';
-import { todayIn } from '../../../db/dates.js';
-import { uuidList } from '../../resources/sql.js';
 
 export const GRADE_PERMISSIONS = { read: 'grades.read', write: 'grades.write' } as const;
 type Mode = keyof typeof GRADE_PERMISSIONS;
@@ -50,98 +46,6 @@ export const studentScope = (c: Ctx, mode: Mode): Promise<SQL | undefined> =>
     studentRules(t.students.id, t.students.schoolId),
   );
 
-/**
- * Each class's grading scale: its own, else the tenant's default, else the A–F default
- * (bands highest minimum first).
- */
-export async function scalesOf(
-  c: Ctx,
-  classIds: readonly string[],
-): Promise<Map<string, GradeBand[]>> {
-  const out = new Map<string, GradeBand[]>();
-  if (classIds.length === 0) return out;
-  const rows = rowsOf<{ id: string; bands: unknown }>(
-    await c.get('tx').execute(sql`
-      select c.id::text as id, coalesce(own.bands, dflt.bands) as bands
-      from classes c
-      left join grading_scales own
-        on own.id = c.grading_scale_id and own.deleted_at is null
-      left join lateral (
-        select g.bands from grading_scales g
-        where g.is_default and g.deleted_at is null order by g.id limit 1) dflt on true
-      where c.id in ${uuidList(classIds)}`),
-  );
-  for (const r of rows) out.set(r.id, bandsOf(r.bands));
-  return out;
-}
-
-export type ScoreRow = {
-  student_id: string;
-  class_id: string;
-  assignment_id: string;
-  points: number | null;
-  points_possible: number;
-  weight: number;
-  due_date: string;
-  is_late: boolean;
-  is_missing: boolean;
-  is_excused: boolean;
-  comment: string | null;
-  /** The day it was graded in the class's school's time zone (the tenant's without one). */
-  graded_on?: string | null;
-};
-
-/** Live scores on live assignments, filtered by `where` (on `s` scores, `a` assignments). */
-export async function scoreRows(c: Ctx, where: SQL): Promise<ScoreRow[]> {
-  return rowsOf<ScoreRow>(
-    await c.get('tx').execute(sql`
-      select s.student_id::text as student_id, a.class_id::text as class_id,
-             s.assignment_id::text as assignment_id, s.points::float8 as points,
-             a.points_possible::float8 as points_possible, a.weight::float8 as weight,
-             a.due_date::text as due_date, s.is_late, s.is_missing, s.is_excused, s.comment,
-             (s.graded_at at time zone coalesce(
-               (select o.timezone from classes k join org_units o on o.id = k.school_id
-                 where k.id = a.class_id), ${c.get('tenant').timezone}::text))::date::text
-               as graded_on
-      from scores s
-      join assignments a on a.id = s.assignment_id and a.deleted_at is null
-      where s.deleted_at is null and ${where}`),
-  );
-}
-
-export const lineOf = (r: ScoreRow): ScoreLine => ({
-  points: r.points,
-  pointsPossible: r.points_possible,
-  weight: r.weight,
-  isMissing: r.is_missing,
-  isExcused: r.is_excused,
-  dueDate: r.due_date,
-});
-
-export const SCORE_STATUSES = ['graded', 'late', 'missing', 'excused', 'ungraded'] as const;
-export type ScoreStatus = (typeof SCORE_STATUSES)[number];
-
-/** A score's status as the API names it, from its flags. */
-export function statusOf(s: {
-  points: number | null;
-  is_late: boolean;
-  is_missing: boolean;
-  is_excused: boolean;
-}): ScoreStatus {
-  if (s.is_excused) return 'excused';
-  if (s.is_missing) return 'missing';
-  if (s.points === null) return 'ungraded';
-  return s.is_late ? 'late' : 'graded';
-}
-
-/** Today in the school's time zone, else the tenant's. */
-export async function schoolToday(c: Ctx, schoolId: string): Promise<string> {
-  const [row] = rowsOf<{ timezone: string | null }>(
-    await c.get('tx').execute(sql`select timezone from org_units where id = ${schoolId}::uuid`),
-  );
-  return todayIn(row?.timezone ?? c.get('tenant').timezone);
-}
-
 export const AsOfQuery = z.object({
   as_of: z.iso.date().optional().openapi({
     description:
@@ -152,9 +56,3 @@ export const AsOfQuery = z.object({
 export const Band = z
   .object({ letter: z.string(), min_percent: z.number(), points: z.number().nullable() })
   .openapi('GradeBand');
-
-export const bandJson = (b: GradeBand) => ({
-  letter: b.letter,
-  min_percent: b.min_percent,
-  points: Number.isFinite(b.points) ? b.points : null,
-});

@@ -7,14 +7,9 @@ import { studentGradesOf } from '../../grades/reports.js';
 import { guarded, loadScoped, idParam } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
 import { problemResponses } from '../openapi.js';
-import {
-  AsOfQuery,
-  enrollmentScope,
-  scalesOf,
-  schoolToday,
-  scoreRows,
-  studentScope,
-} from './shared.js';
+import { AsOfQuery, enrollmentScope, studentScope } from './shared.js';
+import { scalesOf, scoreRows } from '../../grades/gradebook-reads.js';
+import { schoolToday } from '../../org/school-today.js';
 import { uuidList } from '../../resources/sql.js';
 
 const Final = z
@@ -85,7 +80,9 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
       const { id } = c.req.valid('param');
       const q = c.req.valid('query');
       const student = await loadScoped(c, { table: t.students, scope: studentScope }, id, 'read');
-      const asOf = q.as_of ?? (await schoolToday(c, String(student.schoolId)));
+      const asOf =
+        q.as_of ??
+        (await schoolToday(c.get('tx'), String(student.schoolId), c.get('tenant').timezone));
       const ce = t.classEnrollments;
       const enrollments = await c
         .get('tx')
@@ -120,13 +117,14 @@ export function registerStudentGrades(app: OpenAPIHono<AppEnv>): void {
         )
         .orderBy(asc(t.academicSessions.startDate), asc(t.classes.name), asc(ce.id));
       const classIds = enrollments.map((e) => e.classId);
-      const scales = await scalesOf(c, classIds);
+      const scales = await scalesOf(c.get('tx'), classIds);
       const scores =
         classIds.length === 0
           ? []
           : await scoreRows(
-              c,
+              c.get('tx'),
               sql`s.student_id = ${id}::uuid and a.class_id in ${uuidList(classIds)}`,
+              c.get('tenant').timezone,
             );
 
       const body = studentGradesOf({ studentId: id, asOf, enrollments, scales, scores });

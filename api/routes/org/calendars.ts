@@ -7,13 +7,7 @@ import { audit } from '../../audit.js';
 import { orgReach, rowScope, withinReach } from '../../auth/scope.js';
 import { upsertCalendarDays } from '../../org/calendar-days.js';
 import { ApiError } from '../../problems.js';
-import {
-  guarded,
-  presentAs,
-  registerResource,
-  type Ctx,
-  type ResourceDef,
-} from '../../resources/crud.js';
+import { guarded, registerResource, type Ctx, type ResourceDef } from '../../resources/crud.js';
 import { problemResponses } from '../openapi.js';
 
 const Day = z
@@ -138,8 +132,22 @@ export function registerCalendars(app: OpenAPIHono<AppEnv>): void {
           to: dates.at(-1),
         },
       });
-      return c.json({ data: rows.map((r) => presentAs(Day, calendarResource, r)) }, 200);
+      return c.json({ data: rows.map(dayJson) }, 200);
     },
   );
   registerResource(app, calendarResource);
+}
+
+/** A calendar day as the API shows it (the `CalendarDay` schema). */
+function dayJson(d: typeof t.calendarDays.$inferSelect): z.infer<typeof Day> {
+  return {
+    id: d.id,
+    school_id: d.schoolId,
+    session_id: d.sessionId,
+    date: d.date,
+    kind: d.kind,
+    note: d.note,
+    created_at: d.createdAt.toISOString(),
+    updated_at: d.updatedAt.toISOString(),
+  };
 }

@@ -1,4 +1,5 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
+import { isTimeZone } from '../../../db/dates.js';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { ORG_UNIT_KINDS } from '../../../db/schema/org.js';
@@ -11,17 +12,7 @@ import { jsonToValues } from '../../resources/json.js';
 
 const CHILD_KINDS = ORG_UNIT_KINDS.filter((k) => k !== 'network') as [string, ...string[]];
 
-const timezone = z
-  .string()
-  .max(64)
-  .refine((tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'not an IANA time zone');
+const timezone = z.string().max(64).refine(isTimeZone, 'not an IANA time zone');
 
 const OrgUnit = z
   .object({

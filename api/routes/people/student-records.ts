@@ -8,7 +8,7 @@ import { rowScope, studentRules } from '../../auth/scope.js';
 import { eraseStudent } from '../../people/erase-student.js';
 import { guarded, loadScoped, present, type Ctx } from '../../resources/crud.js';
 import { logRecordAccess } from '../../resources/record-access.js';
-import { invoiceRules } from '../finance/scope.js';
+import { invoiceRules } from '../../finance/scope.js';
 import { problemResponses } from '../openapi.js';
 import { studentResource } from './students.js';
 

@@ -1,4 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { isTimeZone } from '../../../db/dates.js';
 import { createTenant } from '../../../db/tenants/create.js';
 import { getTenant, listTenants, type TenantSummary } from '../../../db/tenants/directory.js';
 import { setTenantStatus } from '../../../db/tenants/status.js';
@@ -30,18 +31,7 @@ const CreatedTenant = Tenant.extend({
   root_org_unit_id: z.uuid(),
 }).openapi('PlatformTenantCreated');
 
-const timezone = z
-  .string()
-  .min(1)
-  .max(64)
-  .refine((tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'unknown IANA time zone');
+const timezone = z.string().min(1).max(64).refine(isTimeZone, 'unknown IANA time zone');
 
 const CreateTenantBody = z
   .strictObject({

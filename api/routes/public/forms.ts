@@ -107,122 +107,25 @@ export function registerForms(app: OpenAPIHono<AppEnv>): void {
     const tenant = c.get('tenant');
     const redirect = await allowedRedirect(c, q.redirect, 'query');
     const { school, schools } = await publicSchools(c);
-    const open = schools.filter((s) => s.enrollment_open);
     if (q.school_id && !schools.some((s) => s.id === q.school_id)) {
       throw new ApiError('unprocessable', 'No such school on this site.', {
         invalidParams: [{ name: 'query.school_id', reason: 'not a school of this site' }],
       });
     }
-    const nonce = newNonce();
-    const accent = q.accent ? `#${q.accent}` : null;
-    const action = `${ownOrigin(c)}/v1/public/inquiries`;
+    const open = schools.filter((s) => s.enrollment_open);
     const choices = school ? [] : open.length ? open : schools;
-    const grades = gradesOf(school ? [school] : choices);
-    const hidden = ATTRIBUTION.map(
-      (k) => html`<input type="hidden" name="${k}" value="${q[k] ?? ''}" />`,
-    );
-    const body = html`<h1>${school?.name ?? tenant.name}</h1>
-      <p>Tell us about your family and we will be in touch.</p>
-      <form
-        id="hr-inquiry"
-        class="hr-form"
-        method="post"
-        action="${action}"
-        ${redirect ? raw(' target="_top"') : ''}
-      >
-        ${redirect ? html`<input type="hidden" name="redirect" value="${redirect.href}" />` : ''}
-        <input type="hidden" name="${IDEMPOTENCY_FIELD}" value="" />
-        ${hidden}
-        <div class="row">
-          <div>
-            <label for="hr-guardian">Your name <span class="req" aria-hidden="true">*</span></label>
-            <input
-              id="hr-guardian"
-              name="guardian_name"
-              required
-              maxlength="200"
-              autocomplete="name"
-            />
-          </div>
-          <div>
-            <label for="hr-email">Email <span class="req" aria-hidden="true">*</span></label>
-            <input
-              id="hr-email"
-              name="email"
-              type="email"
-              required
-              maxlength="254"
-              autocomplete="email"
-            />
-          </div>
-        </div>
-        <div class="row">
-          <div>
-            <label for="hr-phone">Phone <span class="hint">(optional)</span></label>
-            <input id="hr-phone" name="phone" type="tel" maxlength="32" autocomplete="tel" />
-          </div>
-          <div>
-            <label for="hr-student"
-              >Student’s first name <span class="hint">(optional)</span></label
-            >
-            <input id="hr-student" name="student_first_name" maxlength="100" />
-          </div>
-        </div>
-        <div class="row">
-          ${
-            choices.length
-              ? html`<div>
-                  <label for="hr-school">School</label>
-                  <select id="hr-school" name="school_id">
-                    <option value="">Not sure yet</option>
-                    ${choices.map(
-                      (s) =>
-                        html`<option
-                          value="${s.id}"
-                          ${q.school_id === s.id ? raw(' selected') : ''}
-                        >
-                          ${s.name}
-                        </option>`,
-                    )}
-                  </select>
-                </div>`
-              : ''
-          }
-          ${
-            grades.length
-              ? html`<div>
-                  <label for="hr-grade">Grade of interest</label>
-                  <select id="hr-grade" name="grade_interest">
-                    <option value="">Not sure yet</option>
-                    ${grades.map(
-                      (g) =>
-                        html`<option value="${g}">
-                          ${g === 'K' ? 'Kindergarten' : g === 'PK' ? 'Pre-K' : `Grade ${g}`}
-                        </option>`,
-                    )}
-                  </select>
-                </div>`
-              : ''
-          }
-        </div>
-        <label for="hr-message">Message <span class="hint">(optional)</span></label>
-        <textarea id="hr-message" name="message" rows="4" maxlength="2000"></textarea>
-        <div class="trap" aria-hidden="true">
-          <label for="hr-website">Leave this empty</label>
-          <input id="hr-website" name="website" tabindex="-1" autocomplete="off" />
-        </div>
-        <label class="consent"
-          ><input type="checkbox" name="consent" value="on" required />
-          <span
-            >${tenant.name} may contact me by email or phone about admissions.
-            <span class="req" aria-hidden="true">*</span></span
-          ></label
-        >
-        <button type="submit">Send inquiry</button>
-      </form>
-      <script nonce="${nonce}">
-        ${raw(SCRIPT)};
-      </script>`;
+    const nonce = newNonce();
+    const body = inquiryForm({
+      title: school?.name ?? tenant.name,
+      tenantName: tenant.name,
+      action: `${ownOrigin(c)}/v1/public/inquiries`,
+      redirect,
+      query: q,
+      choices,
+      grades: gradesOf(school ? [school] : choices),
+      nonce,
+    });
+    const accent = q.accent ? `#${q.accent}` : null;
     const page = await layout(
       accent ? { ...tenant, branding: { ...tenant.branding, primaryColor: accent } } : tenant,
       nonce,
@@ -236,4 +139,109 @@ export function registerForms(app: OpenAPIHono<AppEnv>): void {
       pageHeaders(nonce, await tenantSiteHosts(c), { script: true }),
     );
   });
+}
+
+/** The form page's body: heading, the form and its nonce'd script. */
+function inquiryForm(f: {
+  title: string;
+  tenantName: string;
+  action: string;
+  redirect: URL | null;
+  query: z.infer<typeof Query>;
+  choices: readonly PublicSchool[];
+  grades: readonly string[];
+  nonce: string;
+}) {
+  const hidden = ATTRIBUTION.map(
+    (k) => html`<input type="hidden" name="${k}" value="${f.query[k] ?? ''}" />`,
+  );
+  return html`<h1>${f.title}</h1>
+    <p>Tell us about your family and we will be in touch.</p>
+    <form
+      id="hr-inquiry"
+      class="hr-form"
+      method="post"
+      action="${f.action}"
+      ${f.redirect ? raw(' target="_top"') : ''}
+    >
+      ${f.redirect ? html`<input type="hidden" name="redirect" value="${f.redirect.href}" />` : ''}
+      <input type="hidden" name="${IDEMPOTENCY_FIELD}" value="" />
+      ${hidden} ${CONTACT_FIELDS}
+      <div class="row">
+        ${schoolSelect(f.choices, f.query.school_id)} ${gradeSelect(f.grades)}
+      </div>
+      <label for="hr-message">Message <span class="hint">(optional)</span></label>
+      <textarea id="hr-message" name="message" rows="4" maxlength="2000"></textarea>
+      <div class="trap" aria-hidden="true">
+        <label for="hr-website">Leave this empty</label>
+        <input id="hr-website" name="website" tabindex="-1" autocomplete="off" />
+      </div>
+      <label class="consent"
+        ><input type="checkbox" name="consent" value="on" required />
+        <span
+          >${f.tenantName} may contact me by email or phone about admissions.
+          <span class="req" aria-hidden="true">*</span></span
+        ></label
+      >
+      <button type="submit">Send inquiry</button>
+    </form>
+    <script nonce="${f.nonce}">
+      ${raw(SCRIPT)};
+    </script>`;
+}
+
+/** Name, email, phone and the student's first name. */
+const CONTACT_FIELDS = html`<div class="row">
+    <div>
+      <label for="hr-guardian">Your name <span class="req" aria-hidden="true">*</span></label>
+      <input id="hr-guardian" name="guardian_name" required maxlength="200" autocomplete="name" />
+    </div>
+    <div>
+      <label for="hr-email">Email <span class="req" aria-hidden="true">*</span></label>
+      <input id="hr-email" name="email" type="email" required maxlength="254" autocomplete="email" />
+    </div>
+  </div>
+  <div class="row">
+    <div>
+      <label for="hr-phone">Phone <span class="hint">(optional)</span></label>
+      <input id="hr-phone" name="phone" type="tel" maxlength="32" autocomplete="tel" />
+    </div>
+    <div>
+      <label for="hr-student">Student’s first name <span class="hint">(optional)</span></label>
+      <input id="hr-student" name="student_first_name" maxlength="100" />
+    </div>
+  </div>`;
+
+/** The schools to choose from (none: no field), `selected` preselected. */
+function schoolSelect(choices: readonly PublicSchool[], selected: string | undefined) {
+  if (!choices.length) return '';
+  return html`<div>
+    <label for="hr-school">School</label>
+    <select id="hr-school" name="school_id">
+      <option value="">Not sure yet</option>
+      ${choices.map(
+        (s) =>
+          html`<option value="${s.id}" ${selected === s.id ? raw(' selected') : ''}>
+            ${s.name}
+          </option>`,
+      )}
+    </select>
+  </div>`;
+}
+
+/** The grades to choose from (none: no field). */
+function gradeSelect(grades: readonly string[]) {
+  if (!grades.length) return '';
+  return html`<div>
+    <label for="hr-grade">Grade of interest</label>
+    <select id="hr-grade" name="grade_interest">
+      <option value="">Not sure yet</option>
+      ${grades.map(
+        (g) =>
+          html`<option value="${g}">
+            ${g === 'K' ? 'Kindergarten' : g === 'PK' ? 'Pre-K' : `Grade ${g}`}
+          </option>`,
+      )}
+    </select>
+  </div>`;
 }

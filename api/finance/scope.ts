@@ -1,8 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import * as t from '../../../db/schema/tenant.js';
-import type { OrgReach, ScopeRules } from '../../auth/scope.js';
-import { uuidList } from '../../resources/sql.js';
+import * as t from '../../db/schema/tenant.js';
+import type { OrgReach, ScopeRules } from '../auth/scope.js';
+import { uuidList } from '../resources/sql.js';
 
 /**
  * Which billing accounts a caller reaches, and through them invoices and payments:

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { childrenOf, studentsWithin, withinReach, type ScopeRules } from '../../auth/scope.js';
+import { childrenOf, studentsWithin, withinReach, type ScopeRules } from '../auth/scope.js';
 
 /**
  * ESA applications by relationship: a parent reaches their own children's; an org role
