@@ -4,6 +4,8 @@ import { registerBrowserSession } from './browser-session.js';
 import { registerLogin } from './login.js';
 import { registerLogout } from './logout.js';
 import { registerMe } from './me.js';
+import { registerMfa } from './mfa.js';
+import { registerMfaPages } from './mfa-pages.js';
 import { registerRefresh } from './refresh.js';
 
 /** Login, token refresh, logout, the current user and the browser /login page. */
@@ -13,4 +15,6 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
   registerLogout(app);
   registerMe(app);
   registerBrowserSession(app);
+  registerMfa(app);
+  registerMfaPages(app);
 }
