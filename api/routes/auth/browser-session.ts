@@ -11,6 +11,7 @@ import { browserAuthenticate } from '../dashboards/pages.js';
 import { renderHomePage, signedIn } from './home-page.js';
 import { renderErrorPage, renderLoginPage } from './login-page.js';
 import { startMfaChallenge } from './mfa-pages.js';
+import { enabledProviders } from '../../auth/sso.js';
 
 /**
  * The browser session (docs/tenancy-and-security.md#authentication): `/login`, `/logout` and
@@ -77,6 +78,7 @@ async function loginPage(
   const { html, headers } = await renderLoginPage({
     tenantName: tenant.name,
     accentColour: tenant.branding.primaryColor,
+    sso: await enabledProviders(c.get('tx')),
     ...input,
   });
   return c.html(html, status, headers);

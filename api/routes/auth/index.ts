@@ -7,6 +7,8 @@ import { registerMe } from './me.js';
 import { registerMfa } from './mfa.js';
 import { registerMfaPages } from './mfa-pages.js';
 import { registerRefresh } from './refresh.js';
+import { registerSsoPages } from './sso-pages.js';
+import { registerSsoRoutes } from './sso-routes.js';
 
 /** Login, token refresh, logout, the current user and the browser /login page. */
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
@@ -17,4 +19,6 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
   registerBrowserSession(app);
   registerMfa(app);
   registerMfaPages(app);
+  registerSsoRoutes(app);
+  registerSsoPages(app);
 }

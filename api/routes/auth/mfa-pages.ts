@@ -123,7 +123,7 @@ function enrolPage(
  */
 export async function startMfaChallenge(
   c: Context<AppEnv>,
-  user: AuthenticatedUser,
+  user: Pick<AuthenticatedUser, 'id' | 'rehashed' | 'secondFactor'> & { via?: 'sso' },
   next: string,
 ): Promise<Response> {
   const kind: ChallengeKind = user.secondFactor === 'enrol' ? 'enrol' : 'verify';
@@ -133,7 +133,7 @@ export async function startMfaChallenge(
     entityType: 'user',
     entityId: user.id,
     actorUserId: user.id,
-    after: { via: 'browser', mfa: kind, password_rehashed: user.rehashed },
+    after: { via: user.via ?? 'browser', mfa: kind, password_rehashed: user.rehashed },
   });
   setCookie(c, MFA_COOKIE, challenge.challenge_token, {
     ...cookieAttributes,
