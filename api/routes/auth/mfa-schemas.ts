@@ -36,7 +36,9 @@ export const MfaVerifyRequest = z
     message: 'Send either code or recovery_code.',
     path: ['code'],
   })
-  .openapi('MfaVerifyRequest');
+  .openapi('MfaVerifyRequest', {
+    example: { challenge_token: 'eyJhbGciOiJFUzI1NiIs…', code: '492039' },
+  });
 
 export const MfaEnrolmentRequest = z
   .object({
@@ -47,7 +49,7 @@ export const MfaEnrolmentRequest = z
       .optional()
       .describe('From login (`mfa_required: "enrol"`); omit when calling with a bearer token.'),
   })
-  .openapi('MfaEnrolmentRequest');
+  .openapi('MfaEnrolmentRequest', { example: { challenge_token: 'eyJhbGciOiJFUzI1NiIs…' } });
 
 export const MfaEnrolment = z
   .object({
@@ -62,7 +64,7 @@ export const MfaConfirmRequest = z
     challenge_token: z.string().min(1).max(2048).optional(),
     code: z.string().regex(/^[0-9]{6}$/),
   })
-  .openapi('MfaConfirmRequest');
+  .openapi('MfaConfirmRequest', { example: { code: '492039' } });
 
 export const MfaConfirmed = z
   .object({
@@ -82,4 +84,6 @@ export const AuthPolicy = z
       .max(50)
       .describe('Role keys whose holders must use a second factor to sign in.'),
   })
-  .openapi('AuthPolicy');
+  .openapi('AuthPolicy', {
+    example: { mfa_required_roles: ['platform_admin', 'network_admin', 'principal'] },
+  });

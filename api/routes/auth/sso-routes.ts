@@ -68,7 +68,17 @@ const ProviderFields = {
   enabled: z.boolean().default(true),
 };
 
-const ProviderCreate = z.object(ProviderFields).openapi('SsoProviderCreate');
+const ProviderCreate = z.object(ProviderFields).openapi('SsoProviderCreate', {
+  example: {
+    kind: 'google',
+    name: 'Google',
+    client_id: '1234567890-abc.apps.googleusercontent.com',
+    client_secret: 'GOCSPX-…',
+    allowed_domains: ['school.example'],
+    auto_create_domains: [],
+    enabled: true,
+  },
+});
 const ProviderUpdate = z
   .object({
     name: ProviderFields.name.optional(),
@@ -79,7 +89,7 @@ const ProviderUpdate = z
     auto_create_domains: z.array(DOMAIN).max(50).optional(),
     enabled: z.boolean().optional(),
   })
-  .openapi('SsoProviderUpdate');
+  .openapi('SsoProviderUpdate', { example: { enabled: false } });
 
 const Provider = z
   .object({
