@@ -397,6 +397,12 @@ for (const runtime of RUNTIMES) {
       expect(confirmed.status).toBe(200);
       expect(confirmed.text).toMatch(/([A-Z2-7]{4}-){3}[A-Z2-7]{4}/);
       expect(cookieOf(confirmed, '__Host-homeroom_session')).toBeTruthy();
+      // The enrolment page again (another tab, the old challenge): sent to sign in, not a 500.
+      const stale = await call(target(), 'GET', '/login/mfa/enrol', {
+        host: ALPHA,
+        headers: { cookie: mfa },
+      });
+      expect(stale.status).toBe(401);
 
       // Next sign-in: the code page, and the session only after the code.
       const second = await call(

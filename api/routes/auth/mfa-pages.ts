@@ -230,7 +230,12 @@ export function registerMfaPages(app: OpenAPIHono<AppEnv>): void {
       if (!userId) return startOver(c);
       const enrolment = await startEnrolment(c, userId, await accountOf(c, userId), {
         reuse: true,
+      }).catch((err: unknown) => {
+        // Finished in another tab meanwhile: the next sign-in asks for a code instead.
+        if (err instanceof ApiError && err.code === 'conflict') return null;
+        throw err;
       });
+      if (!enrolment) return startOver(c);
       return enrolPage(c, 200, safeNext(c.req.query('next')), enrolment);
     }),
   );
