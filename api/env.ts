@@ -17,6 +17,9 @@ const DEV_SIGNING_KEY = {
   d: 'POcRZHnAQoz5wahk4-Hr-mkEna3sqv7JTNf2JYP6NvE',
 };
 
+/** A development-only key for secrets at rest of sign-in (TOTP, SSO); production needs its own. */
+const DEV_AUTH_SECRET_KEY = 'aG9tZXJvb20tZGV2LWF1dGgta2V5LW5vdC1zZWNyZXQ=';
+
 const signingKey = z.object({
   kty: z.literal('EC'),
   crv: z.literal('P-256'),
@@ -74,12 +77,28 @@ const schema = z.object({
   REFRESH_DEBOUNCE_MS: z.coerce.number().int().min(0).max(5000).default(5000),
   METRICS_QUEUE: z.string().default('metrics'),
   LOG_LEVEL: logLevelSetting,
+  /**
+   * How new password hashes are made: `scrypt` (N=2^17, r=8, p=1) or `pbkdf2-sha256`
+   * (600,000 iterations). Unset: scrypt on Node, PBKDF2 on Workers, whose 128 MB cannot
+   * hold scrypt's 128 MiB (docs/tenancy-and-security.md#password-storage).
+   */
+  PASSWORD_HASH_SCHEME: z.enum(['scrypt', 'pbkdf2-sha256']).optional(),
+  /**
+   * AES-256-GCM key (base64, 32 bytes) that encrypts TOTP secrets and single sign-on client
+   * secrets at rest. Required in production; development and tests use a fixed key.
+   */
+  AUTH_SECRET_KEY: z
+    .string()
+    .refine((v) => /^[A-Za-z0-9+/]{43}=$/.test(v), 'must be 32 bytes, base64-encoded')
+    .optional(),
   /** Bearer token of the Prometheus scraper on `GET /metrics`; unset, the path is off. */
   METRICS_TOKEN: z.string().min(16).optional(),
 });
 
 export type ApiConfig = z.infer<typeof schema> & {
   db: DbEnv;
+  /** AUTH_SECRET_KEY, or the development key outside production. */
+  authSecretKey: string;
   signingKeys: SigningJwk[];
   production: boolean;
 };
@@ -109,5 +128,9 @@ export function parseApiConfig(source: Record<string, unknown>): ApiConfig {
   if (production && !settings.REDIS_URL) {
     throw new Error('invalid environment: REDIS_URL: required in production');
   }
-  return { ...settings, db, signingKeys, production };
+  if (production && !settings.AUTH_SECRET_KEY) {
+    throw new Error('invalid environment: AUTH_SECRET_KEY: required in production');
+  }
+  const authSecretKey = settings.AUTH_SECRET_KEY ?? DEV_AUTH_SECRET_KEY;
+  return { ...settings, db, signingKeys, production, authSecretKey };
 }

@@ -22,6 +22,7 @@ import { createInlineRunner, type InlineRunner } from '../workers/inline.js';
 import { createLogger } from '../db/log.js';
 import { startWorker, type WorkerHandle } from '../workers/main.js';
 import { args, run, UsageError } from './cli.js';
+import { demoSsoFrom, ensureDemoSso } from './demo-sso.js';
 
 /**
  * `npm run demo`: the whole product on one machine. Without DATABASE_URL the databases are
@@ -194,6 +195,13 @@ await run(async () => {
     }
 
     const apiConfig = parseApiConfig({ ...source, LOG_LEVEL: logLevel });
+    const sso = demoSsoFrom(source);
+    if (sso) {
+      for (const { tenant } of tenants) {
+        await ensureDemoSso(env, tenant.slug, sso, apiConfig.authSecretKey);
+      }
+      step(`single sign-on: "Sign in with ${sso.name}" on every demo tenant's /login`);
+    }
     const api = await createNodeServices(apiConfig, worker ? {} : { queue: runner });
     stack.push(() => api.close());
     const app = newApp({ services: () => api.services });

@@ -1,9 +1,15 @@
 import { and, eq, isNull, or, lte, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { hashPassword, needsRehash, verifyPassword } from '../../db/passwords.js';
+import {
+  hashPassword,
+  needsRehash,
+  verifyPassword,
+  type PasswordScheme,
+} from '../../db/passwords.js';
 import * as t from '../../db/schema/tenant.js';
 import type { AppEnv } from '../app-env.js';
 import { commitDespiteRefusal } from '../tenancy/middleware.js';
+import { secondFactorOf, type SecondFactor } from './mfa.js';
 import { recordAuthEvent } from './sessions.js';
 
 /** Consecutive failures that lock an account (docs/tenancy-and-security.md#authentication). */
@@ -23,6 +29,11 @@ export interface AuthenticatedUser {
   lastLoginAt: Date;
   /** Whether the stored hash was upgraded to today's scheme and cost in this login. */
   rehashed: boolean;
+  /**
+   * What is still owed before a session may start (api/auth/mfa.ts). Until it is given the
+   * failure count stands, so second-factor guesses count toward the same lockout.
+   */
+  secondFactor: SecondFactor;
 }
 
 /**
@@ -31,10 +42,23 @@ export interface AuthenticatedUser {
  * forbids crypto at module scope; only the finished string is shared between requests
  * (workerd objects to one request awaiting a promise another request created).
  */
-let dummyHash: string | undefined;
-async function dummy(): Promise<string> {
-  dummyHash ??= await hashPassword(crypto.randomUUID());
-  return dummyHash;
+const dummyHashes = new Map<PasswordScheme, string>();
+async function dummy(scheme: PasswordScheme): Promise<string> {
+  let hash = dummyHashes.get(scheme);
+  if (!hash) {
+    hash = await hashPassword(crypto.randomUUID(), scheme);
+    dummyHashes.set(scheme, hash);
+  }
+  return hash;
+}
+
+/**
+ * The scheme new hashes are made with on this runtime: scrypt on Node, PBKDF2 on Workers
+ * (docs/tenancy-and-security.md#password-storage), unless PASSWORD_HASH_SCHEME says otherwise.
+ */
+export function passwordSchemeOf(c: Context<AppEnv>): PasswordScheme {
+  const { config, runtime } = c.get('services');
+  return config.PASSWORD_HASH_SCHEME ?? (runtime === 'node' ? 'scrypt' : 'pbkdf2-sha256');
 }
 
 /** The nil UUID: the failure recorder's target when no user matched, so both paths do the same work. */
@@ -68,21 +92,23 @@ export async function checkCredentials(
     .limit(1);
 
   // Always pay for one full verification, whatever the outcome will be.
-  const stored = user?.passwordHash ?? (await dummy());
+  const scheme = passwordSchemeOf(c);
+  const stored = user?.passwordHash ?? (await dummy(scheme));
   const matches = await verifyPassword(password, stored);
   const locked = !!user?.lockedUntil && user.lockedUntil.getTime() > Date.now();
 
   if (user && matches && user.status === 'active' && !locked) {
-    const newHash = needsRehash(stored) ? await hashPassword(password) : null;
+    const newHash = needsRehash(stored) ? await hashPassword(password, scheme) : null;
+    const secondFactor = await secondFactorOf(tx, user.id);
+    const complete = secondFactor === 'none';
     // The lock is checked again in the UPDATE itself: a lock set by a concurrent failure
     // after our read must still win (READ COMMITTED re-evaluates the WHERE on the new row).
     const [done] = await tx
       .update(t.users)
       .set({
-        failedLoginCount: 0,
-        lockedUntil: null,
-        lastLoginAt: sql`now()`,
+        ...(complete ? { failedLoginCount: 0, lockedUntil: null, lastLoginAt: sql`now()` } : {}),
         ...(newHash ? { passwordHash: newHash } : {}),
+        updatedAt: sql`now()`,
       })
       .where(
         and(
@@ -99,8 +125,9 @@ export async function checkCredentials(
         email: user.email,
         firstName: user.firstName,
         lastName: user.lastName,
-        lastLoginAt: done.lastLoginAt!,
+        lastLoginAt: done.lastLoginAt ?? new Date(),
         rehashed: newHash !== null,
+        secondFactor,
       };
     }
   }
@@ -118,7 +145,7 @@ export async function checkCredentials(
  * extended); the first failure after a lock has expired starts a fresh count. An unknown
  * email runs the same statement against no row, so it costs the same as a known one.
  */
-async function recordFailure(c: Context<AppEnv>, userId: string): Promise<void> {
+export async function recordFailure(c: Context<AppEnv>, userId: string): Promise<void> {
   const services = c.get('services');
   await commitDespiteRefusal(c, async (tx) => {
     const expired = sql`(${t.users.lockedUntil} is not null and ${t.users.lockedUntil} <= now())`;

@@ -135,6 +135,18 @@ const POLICIES: readonly Policy[] = [
   // Sign-in, across accounts (password spraying); lockout protects each account.
   { method: 'POST', path: '/v1/auth/login', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
   { method: 'POST', path: '/login', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
+  // The second factor and single sign-on share the sign-in budget (code guessing, callbacks
+  // that each cost the provider round trips).
+  { method: 'POST', path: '/v1/auth/mfa/verify', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
+  {
+    method: 'POST',
+    path: '/v1/auth/mfa/enrolment/confirm',
+    name: 'login',
+    limit: (c) => c.LOGIN_RATE_LIMIT,
+  },
+  { method: 'POST', path: '/login/mfa', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
+  { method: 'POST', path: '/login/mfa/enrol', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
+  { method: 'GET', path: '/login/sso/callback', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
 ];
 
 /** Applies the policy of the request's route, if any: 429 with Retry-After past the limit. */

@@ -111,6 +111,14 @@ export async function seedTenant(options: SeedOptions): Promise<SeedReport> {
       );
     }
 
+    // The presets' people sign in with the printed passwords alone: a seeded tenant requires
+    // a second factor of no role until an admin sets a policy (PUT /v1/auth/policy).
+    await client.query(
+      `insert into auth_policies (tenant_id, mfa_required_roles)
+       select $1, '{}' where not exists
+         (select 1 from auth_policies where tenant_id = $1 and deleted_at is null)`,
+      [options.tenantId],
+    );
     const world = buildWorld({ preset, seed, asOf, tenantId: options.tenantId });
     logins = (['principal', 'teacher', 'parent'] as const).map((role) => ({
       role,
@@ -290,6 +298,9 @@ const KEPT_TABLES = new Set([
   'funnel_stages',
   'grading_scales',
   'row_tombstones',
+  // Sign-in settings are the tenant's configuration, not synthetic data.
+  'auth_policies',
+  'sso_providers',
 ]);
 
 /**
@@ -321,6 +332,8 @@ export async function wipeTenant(
     users: `and id is distinct from :admin`,
     user_roles: `and not (user_id is not distinct from :admin and (org_unit_id is null or org_unit_id = :root))`,
     refresh_tokens: `and user_id is distinct from :admin`,
+    user_totp: `and user_id is distinct from :admin`,
+    mfa_recovery_codes: `and user_id is distinct from :admin`,
     audit_log: `and action <> 'tenant.provisioned'`,
   };
   await client.query(`set local session_replication_role = replica`);

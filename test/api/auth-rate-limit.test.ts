@@ -53,4 +53,25 @@ describe.each(['node', 'workerd'] as const)('sign-in rate limit on %s', (runtime
     });
     expect(beta.status).toBe(200);
   });
+
+  it('spends the same window on second-factor codes and single sign-on callbacks', async () => {
+    const attempts = [
+      () =>
+        call(target(), 'POST', '/v1/auth/mfa/verify', {
+          host: 'alpha.test',
+          body: { challenge_token: 'not-a-challenge', code: '123456' },
+        }),
+      () =>
+        call(target(), 'POST', '/login/mfa', {
+          host: 'alpha.test',
+          rawBody: 'code=123456',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+      () => call(target(), 'GET', '/login/sso/callback?state=s&code=c', { host: 'alpha.test' }),
+    ];
+    const statuses: number[] = [];
+    for (const attempt of attempts) statuses.push((await attempt()).status);
+    expect(statuses).toEqual([401, 401, 403]);
+    for (const attempt of attempts) expect((await attempt()).status).toBe(429);
+  });
 });

@@ -3,31 +3,52 @@ import {
   hashPassword,
   needsRehash,
   passwordWeakness,
-  PASSWORD_ITERATIONS,
+  PBKDF2_ITERATIONS,
+  SCRYPT_COST,
   verifyPassword,
 } from '../../db/passwords.js';
 
 describe('password hashes', () => {
-  it('store their scheme and parameters and verify only the right password', async () => {
+  it('store scrypt at N=2^17, r=8, p=1 by default and verify only the right password', async () => {
     const stored = await hashPassword('Correct-Horse-Battery-9');
-    expect(stored).toMatch(/^pbkdf2-sha256\$100000\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+    expect(stored).toMatch(/^scrypt\$17\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
     expect(await verifyPassword('Correct-Horse-Battery-9', stored)).toBe(true);
     expect(await verifyPassword('correct-horse-battery-9', stored)).toBe(false);
     expect(stored).not.toBe(await hashPassword('Correct-Horse-Battery-9'));
+    expect(needsRehash(stored)).toBe(false);
   });
 
-  it('flag hashes made with other parameters for an upgrade, and still verify them', async () => {
-    const old = await hashPassword('Correct-Horse-Battery-9', 10_000);
-    expect(needsRehash(old)).toBe(true);
-    expect(await verifyPassword('Correct-Horse-Battery-9', old)).toBe(true);
-    expect(needsRehash(await hashPassword('x'.repeat(12)))).toBe(false);
-    expect(PASSWORD_ITERATIONS).toBeLessThanOrEqual(100_000);
+  it('store PBKDF2-SHA256 at 600,000 iterations where asked (Workers) and verify it', async () => {
+    const stored = await hashPassword('Correct-Horse-Battery-9', 'pbkdf2-sha256');
+    expect(PBKDF2_ITERATIONS).toBeGreaterThanOrEqual(600_000);
+    expect(stored).toMatch(/^pbkdf2-sha256\$600000\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+    expect(await verifyPassword('Correct-Horse-Battery-9', stored)).toBe(true);
+    expect(await verifyPassword('Correct-Horse-Battery-0', stored)).toBe(false);
+    expect(needsRehash(stored)).toBe(false);
+  });
+
+  it("flag hashes below today's cost for an upgrade, and still verify them", async () => {
+    const legacy = await hashPassword('Correct-Horse-Battery-9', {
+      scheme: 'pbkdf2-sha256',
+      iterations: 100_000,
+    });
+    expect(needsRehash(legacy)).toBe(true);
+    expect(await verifyPassword('Correct-Horse-Battery-9', legacy)).toBe(true);
+    const cheapScrypt = await hashPassword('Correct-Horse-Battery-9', {
+      scheme: 'scrypt',
+      log2N: 14,
+    });
+    expect(needsRehash(cheapScrypt)).toBe(true);
+    expect(await verifyPassword('Correct-Horse-Battery-9', cheapScrypt)).toBe(true);
+    expect(SCRYPT_COST).toEqual({ log2N: 17, r: 8, p: 1 });
   });
 
   it.each([
     ['', 'unknown format'],
     ['bcrypt$10$abc$def', 'another scheme'],
-    ['pbkdf2-sha256$999999999$AAAA$AAAA', 'a cost above the Workers cap'],
+    ['pbkdf2-sha256$999999999$AAAA$AAAA', 'a cost too high to run'],
+    ['scrypt$30$8$1$AAAA$AAAA', 'a scrypt cost too high to run'],
+    ['scrypt$17$8$1$AAAA', 'a missing part'],
     ['pbkdf2-sha256$100000$!!!$AAAA', 'bad base64'],
   ])('refuse a stored value with %s (%s)', async (stored) => {
     expect(await verifyPassword('anything', stored)).toBe(false);

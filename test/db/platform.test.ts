@@ -118,7 +118,7 @@ describe('creating a tenant', () => {
     expect(await verifyPassword('Correct-Horse-Battery-9', rows.users[0]!.passwordHash!)).toBe(
       true,
     );
-    expect(rows.users[0]!.passwordHash).toMatch(/^pbkdf2-sha256\$100000\$/);
+    expect(rows.users[0]!.passwordHash).toMatch(/^scrypt\$17\$8\$1\$/);
     expect(rows.userRoles).toEqual([{ key: 'network_admin', orgUnitId: null }]);
     expect(rows.orgUnits.map((o) => [o.kind, o.name])).toEqual([
       ['network', 'Maple Learning Network'],

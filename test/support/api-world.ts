@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { createTenant } from '../../db/platform.js';
 import type { CreatedTenant } from '../../db/tenants/create.js';
 import {
@@ -46,6 +47,18 @@ export async function createApiWorld(
     });
   const alpha = await tenant('alpha');
   const beta = await tenant('beta');
+  // The worlds' admins sign in with a password alone: the tenants' policy requires a second
+  // factor of no role. Two-factor tests set the policy they need (test/api/auth-mfa.test.ts).
+  const pool = new pg.Client({ connectionString: t.adminUrl('pool') });
+  await pool.connect();
+  try {
+    await pool.query(
+      `insert into auth_policies (tenant_id, mfa_required_roles) select unnest($1::uuid[]), '{}'`,
+      [[alpha.id, beta.id]],
+    );
+  } finally {
+    await pool.end();
+  }
   const vars: ApiVars = {
     DATABASE_URL: t.env.DATABASE_URL,
     REDIS_URL,

@@ -11,6 +11,8 @@ import { browserAuthenticate } from '../dashboards/pages.js';
 import { roleHome, roleHomeHeaders } from '../dashboards/role-page.js';
 import { renderHomePage, signedIn } from './home-page.js';
 import { renderErrorPage, renderLoginPage } from './login-page.js';
+import { startMfaChallenge } from './mfa-pages.js';
+import { enabledProviders } from '../../auth/sso.js';
 
 /**
  * The browser session (docs/tenancy-and-security.md#authentication): `/login`, `/logout` and
@@ -51,7 +53,7 @@ export function safeNext(raw: string | undefined): string {
  * victim into the attacker's account; forced logout). Browsers send `Sec-Fetch-Site` and
  * `Origin` on form posts; clients that send neither are not browsers and are let through.
  */
-function crossSite(c: Context<AppEnv>): boolean {
+export function crossSite(c: Context<AppEnv>): boolean {
   const site = c.req.header('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') return true;
   const origin = c.req.header('origin');
@@ -77,6 +79,7 @@ async function loginPage(
   const { html, headers } = await renderLoginPage({
     tenantName: tenant.name,
     accentColour: tenant.branding.primaryColor,
+    sso: await enabledProviders(c.get('tx')),
     ...input,
   });
   return c.html(html, status, headers);
@@ -87,7 +90,7 @@ async function loginPage(
  * id (the details go to the log) instead of the JSON problem a browser would show raw.
  * The 500 still rolls the request's transaction back.
  */
-async function htmlErrors(c: Context<AppEnv>, handler: () => Promise<Response>) {
+export async function htmlErrors(c: Context<AppEnv>, handler: () => Promise<Response>) {
   try {
     return await handler();
   } catch (err) {
@@ -105,17 +108,53 @@ async function htmlErrors(c: Context<AppEnv>, handler: () => Promise<Response>) 
   }
 }
 
-const cookieAttributes = {
+export const cookieAttributes = {
   httpOnly: true,
   secure: true,
   sameSite: 'Lax',
   path: '/',
 } as const;
 
-const field = (form: Record<string, unknown>, name: string) => {
+export const field = (form: Record<string, unknown>, name: string) => {
   const v = form[name];
   return typeof v === 'string' ? v : '';
 };
+
+/**
+ * Starts the browser session of a user who has proved who they are (password, second
+ * factor or single sign-on), records the login and redirects to where they were going.
+ */
+export async function finishBrowserSignIn(
+  c: Context<AppEnv>,
+  userId: string,
+  next: string,
+  after: Record<string, unknown>,
+): Promise<Response> {
+  const { config } = c.get('services');
+  const session = await startBrowserSession(c, userId, browserAudience(config.JWT_AUDIENCE));
+  await recordAuthEvent(c.get('tx'), c, {
+    action: 'auth.login',
+    entityType: 'user',
+    entityId: userId,
+    actorUserId: userId,
+    after: { ...after, session_id: session.sid },
+  });
+  setCookie(c, SESSION_COOKIE, session.token, {
+    ...cookieAttributes,
+    maxAge: session.ttlSeconds,
+  });
+  c.header('cache-control', 'no-store');
+  // The dashboards are for leadership: anyone else would land on a 403, so goes home.
+  const principal = await loadPrincipal(
+    c.get('tx'),
+    { sub: userId, tenant: c.get('tenant').id, sid: session.sid },
+    'cookie',
+  );
+  const path = next.split('?')[0]!;
+  const toDashboards = path === '/' || path === '/dashboards' || path.startsWith('/dashboards/');
+  const canDashboards = principal?.permissions.has('dashboards.read') ?? false;
+  return c.redirect(toDashboards && !canDashboards ? HOME : next, 303);
+}
 
 export function registerBrowserSession(app: OpenAPIHono<AppEnv>): void {
   app.get('/login', (c) =>
@@ -145,31 +184,11 @@ export function registerBrowserSession(app: OpenAPIHono<AppEnv>): void {
       const user = await checkCredentials(c, email, password);
       if (!user) return loginPage(c, 401, { next, email, error: INVALID_CREDENTIALS });
 
-      const { config } = c.get('services');
-      const session = await startBrowserSession(c, user.id, browserAudience(config.JWT_AUDIENCE));
-      await recordAuthEvent(c.get('tx'), c, {
-        action: 'auth.login',
-        entityType: 'user',
-        entityId: user.id,
-        actorUserId: user.id,
-        after: { via: 'browser', session_id: session.sid, password_rehashed: user.rehashed },
+      if (user.secondFactor !== 'none') return startMfaChallenge(c, user, next);
+      return finishBrowserSignIn(c, user.id, next, {
+        via: 'browser',
+        password_rehashed: user.rehashed,
       });
-      setCookie(c, SESSION_COOKIE, session.token, {
-        ...cookieAttributes,
-        maxAge: session.ttlSeconds,
-      });
-      c.header('cache-control', 'no-store');
-      // The dashboards are for leadership: anyone else would land on a 403, so goes home.
-      const principal = await loadPrincipal(
-        c.get('tx'),
-        { sub: user.id, tenant: c.get('tenant').id, sid: session.sid },
-        'cookie',
-      );
-      const path = next.split('?')[0]!;
-      const toDashboards =
-        path === '/' || path === '/dashboards' || path.startsWith('/dashboards/');
-      const canDashboards = principal?.permissions.has('dashboards.read') ?? false;
-      return c.redirect(toDashboards && !canDashboards ? HOME : next, 303);
     }),
   );
 

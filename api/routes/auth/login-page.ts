@@ -8,7 +8,7 @@ import { html, raw } from '../../../dashboards/html.js';
 /** Only plain hex colours from branding reach the stylesheet: no CSS injection through it. */
 const HEX_COLOUR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
 
-function stylesheet(accent: string): string {
+export function stylesheet(accent: string): string {
   return `
 :root{color-scheme:light dark;--accent:${accent}}
 *{box-sizing:border-box}
@@ -21,6 +21,8 @@ input{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid color-mix(in 
 input:focus{outline:2px solid var(--accent);outline-offset:1px}
 button{margin-top:1.5rem;width:100%;padding:.7rem;font:inherit;font-weight:600;color:#fff;background:var(--accent);border:0;border-radius:.4rem;cursor:pointer}
 button:focus-visible{outline:2px solid CanvasText;outline-offset:2px}
+.sso{margin:1.5rem 0 0;padding:1rem 0 0;border-top:1px solid color-mix(in srgb,CanvasText 15%,transparent);list-style:none}
+.sso a{display:block;margin:.5rem 0;padding:.6rem;text-align:center;font-weight:600;color:inherit;border:1px solid color-mix(in srgb,CanvasText 35%,transparent);border-radius:.4rem;text-decoration:none}
 .error{margin:0 0 1rem;padding:.6rem .8rem;border-radius:.4rem;background:color-mix(in srgb,#c62828 15%,Canvas);border:1px solid #c62828}
 `.trim();
 }
@@ -36,6 +38,8 @@ export interface LoginPageInput {
   next: string;
   email?: string;
   error?: string;
+  /** Single sign-on providers the tenant offers ("Sign in with <name>"). */
+  sso?: { id: string; name: string }[];
 }
 
 /** The page and the security headers that must travel with it. */
@@ -66,7 +70,15 @@ ${input.error ? html`<p class="error" role="alert">${input.error}</p>\n` : ''}<f
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${input.error ? html` autofocus` : ''}>
 <button type="submit">Sign in</button>
 </form>
-</main>
+${
+  input.sso?.length
+    ? html`<ul class="sso">${input.sso.map(
+        (p) =>
+          html`<li><a href="/login/sso/${p.id}?next=${encodeURIComponent(input.next)}">Sign in with ${p.name}</a></li>`,
+      )}</ul>
+`
+    : ''
+}</main>
 </body>
 </html>
 `;

@@ -1,10 +1,12 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../app-env.js';
 import { checkCredentials, INVALID_CREDENTIALS } from '../../auth/credentials.js';
+import { issueChallenge } from '../../auth/mfa.js';
 import { recordAuthEvent, startApiSession } from '../../auth/sessions.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
-import { LoginRequest, TokenPair } from './schemas.js';
+import { LoginResult } from './mfa-schemas.js';
+import { LoginRequest } from './schemas.js';
 
 const route = createRoute({
   operationId: 'login',
@@ -13,13 +15,16 @@ const route = createRoute({
   tags: ['Auth'],
   summary: 'Sign in with email and password',
   description:
-    'Returns a short-lived access token and a single-use refresh token. Every failure — unknown email, wrong password, disabled or locked account — is the same 401. Five consecutive failures lock the account for 15 minutes.',
+    'Returns a short-lived access token and a single-use refresh token — or, for a user with two-factor sign-in (or whose role the tenant requires it of), an `MfaChallenge` to complete at /v1/auth/mfa/verify or /v1/auth/mfa/enrolment. Every failure — unknown email, wrong password, disabled or locked account — is the same 401. Five consecutive failures lock the account for 15 minutes.',
   security: [],
   request: {
     body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
   },
   responses: {
-    200: { description: 'Signed in', content: { 'application/json': { schema: TokenPair } } },
+    200: {
+      description: 'Signed in, or a second factor is needed',
+      content: { 'application/json': { schema: LoginResult } },
+    },
     ...problemResponses(400, 401, 403, 404, 413, 429),
   },
 });
@@ -30,6 +35,17 @@ export function registerLogin(app: OpenAPIHono<AppEnv>): void {
     const user = await checkCredentials(c, email, password);
     if (!user) throw new ApiError('invalid_credentials', INVALID_CREDENTIALS);
     c.header('cache-control', 'no-store');
+    if (user.secondFactor !== 'none') {
+      const challenge = await issueChallenge(c, user.id, user.secondFactor);
+      await recordAuthEvent(c.get('tx'), c, {
+        action: 'auth.mfa_challenge',
+        entityType: 'user',
+        entityId: user.id,
+        actorUserId: user.id,
+        after: { via: 'token', mfa: user.secondFactor, password_rehashed: user.rehashed },
+      });
+      return c.json({ mfa_required: user.secondFactor, ...challenge }, 200);
+    }
     const pair = await startApiSession(c, user.id);
     await recordAuthEvent(c.get('tx'), c, {
       action: 'auth.login',

@@ -6,6 +6,7 @@ import { hashPassword, passwordWeakness } from '../../../db/passwords.js';
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { orgReach, rowScope, type OrgReach } from '../../auth/scope.js';
+import { passwordSchemeOf } from '../../auth/credentials.js';
 import { ApiError } from '../../problems.js';
 import {
   guarded,
@@ -111,7 +112,7 @@ async function hashed(c: Ctx, pw: string, context: string[]): Promise<string> {
     throw new ApiError('validation_failed', 'See invalid_params for what to fix.', {
       invalidParams: [{ name: 'json.password', reason: weak }],
     });
-  return hashPassword(pw);
+  return hashPassword(pw, passwordSchemeOf(c));
 }
 
 export const userResource: ResourceDef<typeof UserCreate, typeof UserUpdate, typeof UserFilters> = {
