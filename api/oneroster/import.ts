@@ -584,9 +584,14 @@ async function merge(
       upsert(
         'users',
         ['email', 'first_name', 'last_name', 'phone', 'status'],
-        `select ${TENANT}, s."sourcedId", s.email, s."givenName", s."familyName", s.phone,
+        // One sign-in per address: the first person with it gets it; an address the tenant
+        // already gives someone else is left to them (the person is imported without one).
+        `select distinct on (lower(s.email)) ${TENANT}, s."sourcedId", s.email, s."givenName", s."familyName", s.phone,
            case when s."enabledUser" = 'false' then 'disabled' else 'active' end
-         from ${users} where s.email is not null order by s.line`,
+         from ${users} where s.email is not null
+           and not exists (select 1 from users e where lower(e.email) = lower(s.email) and e.deleted_at is null
+                           and e.source_id is distinct from s."sourcedId")
+         order by lower(s.email), s.line`,
       ),
     );
     await run(
@@ -623,12 +628,21 @@ async function merge(
       'users',
       upsert(
         'staff',
-        ['employee_number', 'first_name', 'last_name', 'email', 'school_id'],
+        ['employee_number', 'first_name', 'last_name', 'email', 'school_id', 'employment_status'],
         `select ${TENANT}, s."sourcedId", coalesce(s.identifier, s."sourcedId"), s."givenName", s."familyName",
-           s.email, ${orgId('s."primaryOrgSourcedId"')}
+           s.email, ${orgId('s."primaryOrgSourcedId"')},
+           case when s."enabledUser" = 'false' then 'inactive' else 'active' end
          from ${users} where k.kind = 'staff' order by s.line`,
+        { insertOnly: ['employment_status'] },
       ),
       'created',
+    );
+    await run(
+      'users',
+      `update staff e set employment_status = case when s."enabledUser" = 'false' then 'inactive' else 'active' end
+       from ${stg('users')} s where e.source_id = s."sourcedId" and s."enabledUser" is not null
+         and ((s."enabledUser" = 'false' and e.employment_status in ('active','on_leave'))
+           or (s."enabledUser" = 'true' and e.employment_status not in ('active','on_leave')))`,
     );
     await run(
       'users',
@@ -684,7 +698,8 @@ async function merge(
     );
   }
   if (has('roles')) {
-    // A student's role at a school is a school enrolment in the school year it begins in.
+    // A student's role at a school is a school enrolment in the school year it begins in
+    // (not the role Homeroom's export makes up for a student who has no enrolment).
     await run(
       'roles',
       upsert(
@@ -700,7 +715,8 @@ async function merge(
            where a.kind = 'school_year' and a.deleted_at is null
              and (r."beginDate" is null or r."beginDate"::date between a.start_date and a.end_date)
            order by a.org_unit_id = o.id desc, a.start_date desc limit 1) y on true
-         where r.role = 'student' and ${LIVE('r')} order by r.line`,
+         where r.role = 'student' and ${LIVE('r')} and r."sourcedId" not like 'homeroom-role-%'
+         order by r.line`,
       ),
       'created',
     );

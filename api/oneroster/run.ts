@@ -1,8 +1,10 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/connection.js';
 import type * as TenantSchema from '../../db/schema/tenant.js';
-import { withTenantTracked } from '../../db/tenancy.js';
+import type { Writable } from 'node:stream';
+import { withTenant, withTenantTracked } from '../../db/tenancy.js';
 import { BundleError, DEFAULT_LIMITS, openBundle, type BundleLimits } from './bundle.js';
+import { exportOneRoster, type ExportCounts } from './export.js';
 import { importOneRoster, type ImportOptions, type ImportReport } from './import.js';
 
 export interface RunImportOptions extends ImportOptions {
@@ -84,4 +86,13 @@ function bundleReport(err: BundleError, options: ImportOptions): ImportReport {
     warnings: [],
     moreErrors: 0,
   };
+}
+
+/** The tenant's bundle as a zip into `out`, read in one transaction. */
+export async function runExport(
+  db: Db<typeof TenantSchema>,
+  tenantId: string,
+  out: Writable,
+): Promise<ExportCounts> {
+  return withTenant(db, tenantId, (tx) => exportOneRoster(tx, out));
 }
