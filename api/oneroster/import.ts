@@ -177,6 +177,8 @@ export async function importOneRoster(
     modes.roles = modes.users;
   }
 
+  // Rows with errors were not staged: references to them would only repeat those errors.
+  if (problems.count > 0) return finish();
   progress({ phase: 'checking', file: null, rows: totalRows });
   await checkBundle(q, modes, problems);
   if (problems.count > 0) return finish();
