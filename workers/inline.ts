@@ -4,6 +4,7 @@ import type { TenantDirectory } from './control.js';
 import { localLocks } from './locks.js';
 import type { Logger } from '../db/log.js';
 import { runRefresh, type RefreshDeps } from './processors/refresh.js';
+import { runImportJob } from './processors/import.js';
 import { isUuid } from '../db/ids.js';
 
 /**
@@ -39,6 +40,8 @@ export interface InlineRunner {
   enqueueRefresh(tenantId: string, mode?: RefreshMode): Promise<boolean>;
   /** Runs a refresh after any running one of the tenant; no retries; throws its failure. */
   refreshNow(tenantId: string, mode?: RefreshMode): Promise<RefreshJobResult>;
+  /** Runs an uploaded import in this process (in the background); resolves true at once. */
+  enqueueImport(tenantId: string, importId: string): Promise<boolean>;
   /** Schedules a refresh of every active tenant; resolves with how many. */
   sweep(mode?: RefreshMode): Promise<number>;
   /** Resolves when nothing is scheduled, waiting or running. */
@@ -160,6 +163,21 @@ export function createInlineRunner(options: InlineRunnerOptions): InlineRunner {
       );
       s.tail = track(run.catch(() => undefined));
       return run;
+    },
+    async enqueueImport(tenantId, importId) {
+      if (closed) return false;
+      const job = runImportJob(
+        {
+          directory: options.directory,
+          log: options.log,
+          enqueueRefresh: (id) => runner.enqueueRefresh(id),
+        },
+        { tenantId, importId },
+      ).catch((err: Error) =>
+        options.log.warn('import failed', { tenant_id: tenantId, error: err.message }),
+      );
+      track(job);
+      return true;
     },
     async sweep(mode = 'incremental') {
       const active = await options.directory.activeTenants();

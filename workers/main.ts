@@ -1,7 +1,10 @@
 import { Queue, UnrecoverableError, Worker, type Job, type Processor } from 'bullmq';
 import {
+  IMPORT_JOB,
   REFRESH_JOB,
+  refreshJobOptions,
   SWEEP_JOB,
+  type ImportJobData,
   type MetricsJobData,
   type RefreshJobData,
   type RefreshJobResult,
@@ -16,6 +19,7 @@ import { createLogger, type Logger } from '../db/log.js';
 import { serveWorkerMetrics } from './metrics-http.js';
 import { createRefreshProcessor } from './processors/refresh.js';
 import { createSweepProcessor } from './processors/sweep.js';
+import { runImportJob } from './processors/import.js';
 import { checkEvictionPolicy, waitForRedis, workerRedis } from './redis.js';
 import { upsertSchedulers } from './scheduler.js';
 import { isUuid } from '../db/ids.js';
@@ -109,6 +113,7 @@ export async function startWorker(
       ...(options.afterTable ? { afterTable: options.afterTable } : {}),
     });
     const sweep = createSweepProcessor({ directory, queue, log });
+    const dir = directory;
     const metrics: Processor<MetricsJobData, MetricsJobResult> = async function metrics(
       job,
       token,
@@ -119,6 +124,20 @@ export async function startWorker(
           return refresh(job as unknown as Job<RefreshJobData, RefreshJobResult>, token, signal);
         case SWEEP_JOB:
           return sweep(job as unknown as Job<SweepJobData, SweepJobResult>, token, signal);
+        case IMPORT_JOB:
+          return (await runImportJob(
+            {
+              directory: dir,
+              log,
+              enqueueRefresh: (tenantId) =>
+                queue.add(
+                  REFRESH_JOB,
+                  { tenantId, mode: 'incremental' },
+                  refreshJobOptions(tenantId, 0),
+                ),
+            },
+            job.data as unknown as ImportJobData,
+          )) as unknown as MetricsJobResult;
         default:
           throw new UnrecoverableError('unknown job name');
       }
@@ -171,7 +190,6 @@ export async function startWorker(
       ...(scrape ? { metrics_port: scrape.port } : {}),
     });
 
-    const dir = directory;
     let closing: Promise<void> | null = null;
     return {
       worker,
