@@ -177,6 +177,17 @@ export async function importOneRoster(
     modes.roles = modes.users;
   }
 
+  // Temporary tables are never analysed on their own: without statistics and indexes the
+  // planner nests loops over them (quadratic in the rows).
+  for (const key of FILE_KEYS) {
+    if (modes[key] === 'absent') continue;
+    const refs = Object.entries(SPECS[key].columns)
+      .filter(([, c]) => c.kind === 'ref')
+      .map(([name]) => name);
+    for (const name of ['sourcedId', ...refs])
+      await q(`create index on ${stg(key)} (${col(name)})`);
+    await q(`analyze ${stg(key)}`);
+  }
   // Rows with errors were not staged: references to them would only repeat those errors.
   if (problems.count > 0) return finish();
   progress({ phase: 'checking', file: null, rows: totalRows });
@@ -372,7 +383,8 @@ async function checkBundle(q: Query, modes: Record<FileKey, FileMode>, problems:
       select array_agg(rr.role) as roles from ${stg('roles')} rr
       where rr."userSourcedId" = u."sourcedId" and ${LIVE('rr')}
     ) r on true
-    where ${LIVE('u')}`);
+    where ${LIVE('u')};
+    analyze or_kind`);
   report(
     'users.csv',
     await q(`select line, sid as value from or_kind where kind is null order by line limit 100`),
