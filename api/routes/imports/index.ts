@@ -93,13 +93,11 @@ const toJson = (r: ImportRow): z.infer<typeof Import> => ({
 });
 
 const Upload = z.object({
-  file: z
-    .any()
-    .openapi({
-      type: 'string',
-      format: 'binary',
-      description: 'The bundle: a zip of OneRoster 1.2 (or 1.1) CSV files with its manifest.csv.',
-    }),
+  file: z.any().openapi({
+    type: 'string',
+    format: 'binary',
+    description: 'The bundle: a zip of OneRoster 1.2 (or 1.1) CSV files with its manifest.csv.',
+  }),
   dry_run: z
     .enum(['true', 'false'])
     .optional()
@@ -249,13 +247,17 @@ export function registerImportRoutes(app: OpenAPIHono<AppEnv>): void {
       await exportOneRoster(c.get('tx'), out);
       return c.body(Buffer.concat(chunks), 200, headers) as never;
     }
-    // On Node the zip streams as it is read, from a transaction of its own that outlives
-    // the request's (which has only the audit row to commit).
+    // On Node the zip streams as it is read, from a transaction of its own that starts
+    // once the request's (the audit row) has committed and given back its connection: a
+    // request holding two connections at once could exhaust the branch pool.
     const db = await services.branchDb(tenant.branchId);
-    withTenant(db, tenant.id, (tx) => exportOneRoster(tx, out)).catch((err: Error) => {
-      services.log.warn('export failed', { tenant_id: tenant.id, error: err.message });
-      out.destroy(err);
-    });
+    const start = async () => {
+      withTenant(db, tenant.id, (tx) => exportOneRoster(tx, out)).catch((err: Error) => {
+        services.log.warn('export failed', { tenant_id: tenant.id, error: err.message });
+        out.destroy(err);
+      });
+    };
+    c.set('afterCommit', [...(c.get('afterCommit') ?? []), start]);
     return new Response(Readable.toWeb(out) as ReadableStream, { status: 200, headers }) as never;
   });
 }
