@@ -9,7 +9,7 @@ import { categorySourcedId, FILE_KEYS, UNMAPPED_FILES, type FileKey } from './sp
 
 /**
  * A tenant as a OneRoster 1.2 CSV bundle (bulk), streamed into a zip: each file is read in
- * pages ordered by sourcedId (keyset paging, so memory stays flat) and written through a
+ * pages ordered by sourcedId (a cursor, so memory stays flat) and written through a
  * CSV stringifier into the zip as it is read. A row's sourcedId is the one it was imported
  * with, else its Homeroom id, so an exported bundle imported into another tenant and
  * exported again gives the same files (dateLastModified aside). What OneRoster cannot say
@@ -350,21 +350,24 @@ export async function exportOneRoster(
       };
       await write(file.header);
       const names = file.header.map((_, i) => `c${i}`);
-      let last: string | null = null;
+      // A cursor in the export's transaction: the file's rows are computed and sorted once,
+      // then fetched a page at a time.
+      const cursor = `or_export_${key.toLowerCase()}`;
+      await tx.execute(
+        sql.raw(
+          `declare ${cursor} no scroll cursor for select * from (${file.select}) as x(${names.join(', ')}) order by x.c0 collate "C"`,
+        ),
+      );
       let n = 0;
       for (;;) {
         const page: Record<string, string>[] = rowsOf<Record<string, string>>(
-          await tx.execute(
-            sql`select * from (${sql.raw(file.select.replace(/^\s*select /, `select `))}) as x(${sql.raw(names.join(', '))})
-                where ${last === null ? sql`true` : sql`x.c0 collate "C" > ${last}`}
-                order by x.c0 collate "C" limit ${PAGE}`,
-          ),
+          await tx.execute(sql.raw(`fetch ${PAGE} from ${cursor}`)),
         );
         for (const row of page) await write(names.map((c) => row[c] ?? ''));
         n += page.length;
         if (page.length < PAGE) break;
-        last = page[page.length - 1]!.c0!;
       }
+      await tx.execute(sql.raw(`close ${cursor}`));
       counts.files[key] = n;
       csv.end();
       await once(body, 'end').catch(() => undefined);
