@@ -1,4 +1,9 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { sql } from 'drizzle-orm';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { escapeText } from '../../db/seed/copy.js';
 import { rowsOf, type Tx } from '../../db/connection.js';
 import type * as TenantSchema from '../../db/schema/tenant.js';
 import { ASSIGNMENT_CATEGORIES } from '../../db/schema/grades.js';
@@ -8,7 +13,7 @@ import { categoryKeyOf, FILE_KEYS, SPECS, type FileKey } from './spec.js';
 
 /**
  * OneRoster 1.2 CSV import into one tenant, inside the caller's transaction: every file is
- * streamed into a temporary staging table (checked row by row on the way), the bundle is
+ * streamed into a temporary staging table (checked row by row on the way, then COPY'd), the bundle is
  * checked as a whole in SQL (duplicate sourcedIds, references to rows in neither the
  * bundle nor the tenant, people without a role or a school), and only then merged, one
  * set-based statement per target table. A row is found again by its `source_id` (the
@@ -143,9 +148,7 @@ export async function importOneRoster(
       onBatch: async (batch: StagedRow[]) => {
         if (key === 'categories')
           for (const r of batch) r.key = categoryKeyOf(String(r.title), ASSIGNMENT_CATEGORIES);
-        await tx.execute(
-          sql`insert into ${sql.raw(stg(key))} select * from jsonb_populate_recordset(null::${sql.raw(stg(key))}, ${JSON.stringify(batch)}::jsonb)`,
-        );
+        await stage(tx, key, batch);
         totalRows += batch.length;
         progress({ phase: 'reading', file: name, rows: totalRows });
       },
@@ -202,6 +205,42 @@ export async function importOneRoster(
     throw err;
   }
   return finish();
+}
+
+/** The staging table's columns, in order. */
+const stagingColumns = (key: FileKey) => [
+  'line',
+  ...Object.keys(SPECS[key].columns),
+  ...(key === 'categories' ? ['key'] : []),
+];
+
+/**
+ * Stages a batch of checked rows: `COPY … FROM STDIN` where the transaction runs on a `pg`
+ * client (Node), else one insert of the batch as JSON (the Neon and PGlite drivers).
+ */
+async function stage(tx: Tx<typeof TenantSchema>, key: FileKey, batch: StagedRow[]) {
+  const client = (tx as unknown as { $client?: unknown }).$client;
+  if (client instanceof pg.Client) {
+    const columns = stagingColumns(key);
+    const text = batch
+      .map(
+        (row) =>
+          columns
+            .map((c) =>
+              row[c] === null || row[c] === undefined ? '\\N' : escapeText(String(row[c])),
+            )
+            .join('\t') + '\n',
+      )
+      .join('');
+    await pipeline(
+      Readable.from([text]),
+      client.query(copyFrom(`copy ${stg(key)} (${columns.map(col).join(', ')}) from stdin`)),
+    );
+    return;
+  }
+  await tx.execute(
+    sql`insert into ${sql.raw(stg(key))} select * from jsonb_populate_recordset(null::${sql.raw(stg(key))}, ${JSON.stringify(batch)}::jsonb)`,
+  );
 }
 
 async function readManifest(
