@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -57,6 +57,9 @@ const { zip, badZip, refreshed, worker, directory, connection } = await h.setup(
 });
 afterAll(async () => {
   await worker.close();
+  const queue = new Queue(queueName, { connection });
+  await queue.obliterate({ force: true });
+  await queue.close();
   await directory.close();
   connection.disconnect();
 });
