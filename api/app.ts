@@ -62,16 +62,20 @@ export function newApp(options: AppOptions) {
   });
   app.use('*', accessLog());
 
-  const limit: MiddlewareHandler<AppEnv> = (c, next) =>
-    bodyLimit({
-      maxSize: c.get('services').config.BODY_LIMIT_BYTES,
+  const limit: MiddlewareHandler<AppEnv> = (c, next) => {
+    const { config } = c.get('services');
+    // An uploaded bundle is the one body allowed to be large.
+    const maxSize =
+      c.req.method === 'POST' && c.req.path === '/v1/imports'
+        ? config.IMPORT_LIMIT_BYTES
+        : config.BODY_LIMIT_BYTES;
+    return bodyLimit({
+      maxSize,
       onError: () => {
-        throw new ApiError(
-          'payload_too_large',
-          `Bodies are limited to ${c.get('services').config.BODY_LIMIT_BYTES} bytes.`,
-        );
+        throw new ApiError('payload_too_large', `Bodies are limited to ${maxSize} bytes.`);
       },
     })(c, next);
+  };
   app.use(
     '*',
     except(

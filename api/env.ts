@@ -64,6 +64,12 @@ const schema = z.object({
     .int()
     .min(1024)
     .default(64 * 1024),
+  /** The largest OneRoster bundle `POST /v1/imports` takes (its body limit). */
+  IMPORT_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024 * 1024),
   /** Requests per minute per tenant and client IP on the public endpoints. */
   PUBLIC_RATE_LIMIT: z.coerce.number().int().min(1).default(30),
   /** Login attempts per minute per tenant and client IP (against password spraying). */

@@ -1,5 +1,11 @@
 import { Queue } from 'bullmq';
-import { REFRESH_JOB, refreshJobOptions, type RefreshJobData } from '../workers/contract.js';
+import {
+  IMPORT_JOB,
+  importJobOptions,
+  REFRESH_JOB,
+  refreshJobOptions,
+  type RefreshJobData,
+} from '../workers/contract.js';
 import type { Logger } from '../db/log.js';
 import type { RedisProvider } from './redis.js';
 
@@ -7,6 +13,11 @@ import type { RedisProvider } from './redis.js';
 export interface RefreshQueue {
   /** Resolves true when enqueued; false (logged and counted) when Redis could not take it. */
   enqueueRefresh(tenantId: string): Promise<boolean>;
+  /**
+   * Asks a worker to run an uploaded import (its bundle is in the `data_imports` row).
+   * Resolves false when it could not be handed over; absent where nothing can run one.
+   */
+  enqueueImport?(tenantId: string, importId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -91,6 +102,25 @@ export function bullRefreshQueue(
   }
 
   return {
+    async enqueueImport(tenantId, importId) {
+      try {
+        const client = await redis.get();
+        if (!client) throw new Error('redis unavailable');
+        queue ??= new Queue<RefreshJobData>(options.queueName, { connection: client });
+        await (queue as unknown as Queue<{ tenantId: string; importId: string }>).add(
+          IMPORT_JOB,
+          { tenantId, importId },
+          importJobOptions,
+        );
+        return true;
+      } catch (err) {
+        options.log.warn('import not enqueued', {
+          tenant_id: tenantId,
+          error: (err as Error).message,
+        });
+        return false;
+      }
+    },
     enqueueRefresh(tenantId) {
       const state = tenants.get(tenantId);
       if (!state) {

@@ -1,4 +1,5 @@
 import { benchDashboards } from './dashboards.js';
+import { benchImport } from './import.js';
 import { benchInquiry } from './inquiry.js';
 import { benchRefresh } from './refresh.js';
 
@@ -9,3 +10,4 @@ const want = (name: string) => only.length === 0 || only.includes(name);
 if (want('inquiry')) await benchInquiry();
 if (want('refresh')) await benchRefresh();
 if (want('dashboards')) await benchDashboards();
+if (want('import')) await benchImport();

@@ -24,6 +24,21 @@ export interface SweepJobData {
 
 export const SWEEP_JOB = 'sweep';
 
+/** An uploaded OneRoster bundle to import (the bundle waits in its `data_imports` row). */
+export interface ImportJobData {
+  tenantId: string;
+  importId: string;
+}
+
+export const IMPORT_JOB = 'import';
+
+/** An import runs once: a failed one has its report; the admin uploads again. */
+export const importJobOptions = {
+  attempts: 1,
+  removeOnComplete: { count: 1_000 },
+  removeOnFail: { count: 5_000 },
+};
+
 /** Everything the metrics queue carries. */
 export type MetricsJobData = RefreshJobData | SweepJobData;
 

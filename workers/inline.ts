@@ -4,6 +4,7 @@ import type { TenantDirectory } from './control.js';
 import { localLocks } from './locks.js';
 import type { Logger } from '../db/log.js';
 import { runRefresh, type RefreshDeps } from './processors/refresh.js';
+import { runImportJob } from './processors/import.js';
 import { isUuid } from '../db/ids.js';
 
 /**
@@ -39,6 +40,8 @@ export interface InlineRunner {
   enqueueRefresh(tenantId: string, mode?: RefreshMode): Promise<boolean>;
   /** Runs a refresh after any running one of the tenant; no retries; throws its failure. */
   refreshNow(tenantId: string, mode?: RefreshMode): Promise<RefreshJobResult>;
+  /** Runs an uploaded import in this process (in the background); resolves true at once. */
+  enqueueImport(tenantId: string, importId: string): Promise<boolean>;
   /** Schedules a refresh of every active tenant; resolves with how many. */
   sweep(mode?: RefreshMode): Promise<number>;
   /** Resolves when nothing is scheduled, waiting or running. */
@@ -111,6 +114,17 @@ class InlineRefreshRunner implements InlineRunner {
     );
     s.tail = this.track(run.catch(() => undefined));
     return run;
+  }
+
+  async enqueueImport(tenantId: string, importId: string): Promise<boolean> {
+    if (this.closed) return false;
+    const { directory, log } = this.options;
+    const job = runImportJob(
+      { directory, log, enqueueRefresh: (id) => this.enqueueRefresh(id) },
+      { tenantId, importId },
+    ).catch((err: Error) => log.warn('import failed', { tenant_id: tenantId, error: err.message }));
+    this.track(job);
+    return true;
   }
 
   async sweep(mode: RefreshMode = 'incremental'): Promise<number> {

@@ -1,7 +1,10 @@
 import { Queue, UnrecoverableError, Worker, type Job, type Processor } from 'bullmq';
 import {
+  IMPORT_JOB,
   REFRESH_JOB,
+  refreshJobOptions,
   SWEEP_JOB,
+  type ImportJobData,
   type MetricsJobData,
   type RefreshJobData,
   type RefreshJobResult,
@@ -16,6 +19,7 @@ import { createLogger, type Logger } from '../db/log.js';
 import { serveWorkerMetrics } from './metrics-http.js';
 import { createRefreshProcessor } from './processors/refresh.js';
 import { createSweepProcessor } from './processors/sweep.js';
+import { runImportJob } from './processors/import.js';
 import { checkEvictionPolicy, waitForRedis, workerRedis } from './redis.js';
 import { upsertSchedulers } from './scheduler.js';
 import { isUuid } from '../db/ids.js';
@@ -144,14 +148,14 @@ interface WorkDeps {
 }
 
 /**
- * The queues this process works. The metrics queue carries refreshes and sweeps; a queue
+ * The queues this process works. The metrics queue carries refreshes, sweeps and imports; a queue
  * of another kind of job is one more entry here.
  */
 function queueWork(config: WorkerConfig, deps: WorkDeps): QueueWork[] {
   return [{ queue: config.METRICS_QUEUE, processor: metricsProcessor(config, deps) }];
 }
 
-/** The metrics queue's processor: a refresh or a sweep, by the job's name. */
+/** The metrics queue's processor: a refresh, a sweep or a OneRoster import, by the job's name. */
 function metricsProcessor(
   config: WorkerConfig,
   deps: WorkDeps,
@@ -180,6 +184,20 @@ function metricsProcessor(
         return refresh(job as unknown as Job<RefreshJobData, RefreshJobResult>, token, signal);
       case SWEEP_JOB:
         return sweep(job as unknown as Job<SweepJobData, SweepJobResult>, token, signal);
+      case IMPORT_JOB:
+        return (await runImportJob(
+          {
+            directory,
+            log,
+            enqueueRefresh: (tenantId) =>
+              queue.add(
+                REFRESH_JOB,
+                { tenantId, mode: 'incremental' },
+                refreshJobOptions(tenantId, 0),
+              ),
+          },
+          job.data as unknown as ImportJobData,
+        )) as unknown as MetricsJobResult;
       default:
         throw new UnrecoverableError('unknown job name');
     }

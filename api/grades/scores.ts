@@ -85,8 +85,9 @@ const brief = (s: Pick<Stored, 'points' | 'isLate' | 'isMissing' | 'isExcused'>)
 /**
  * Creates or replaces the scores of the listed students on one assignment; a score equal
  * to the stored one is left alone. Every student must be actively enrolled in the
- * assignment's class and points within 0..points possible, else `unprocessable` naming
- * each bad entry (`scores[i].student_id`, `scores[i].points`) and nothing is written.
+ * assignment's class and points must not be negative, else `unprocessable` naming each bad
+ * entry (`scores[i].student_id`, `scores[i].points`) and nothing is written. Points above
+ * the points possible are extra credit and kept as entered.
  */
 export async function upsertScores(
   tx: Tx<TenantSchema>,
@@ -110,7 +111,6 @@ export async function upsertScores(
         )
     ).map((r) => r.studentId),
   );
-  const max = assignment.pointsPossible;
   const invalid: InvalidParam[] = [];
   input.scores.forEach((s, i) => {
     if (!enrolled.has(s.studentId))
@@ -118,8 +118,8 @@ export async function upsertScores(
         name: `scores[${i}].student_id`,
         reason: 'Not actively enrolled in the assignment’s class.',
       });
-    if (s.points !== null && (s.points < 0 || s.points > max))
-      invalid.push({ name: `scores[${i}].points`, reason: `Must be between 0 and ${max}.` });
+    if (s.points !== null && s.points < 0)
+      invalid.push({ name: `scores[${i}].points`, reason: 'Must not be negative.' });
   });
   if (invalid.length)
     throw new ApiError('unprocessable', 'Some scores cannot be entered; nothing was saved.', {

@@ -8,6 +8,7 @@ import { registerDocs } from './docs.js';
 import { registerEsaRoutes } from './esa/index.js';
 import { registerFinanceRoutes } from './finance/index.js';
 import { registerGradeRoutes } from './grades/index.js';
+import { registerImportRoutes } from './imports/index.js';
 import { registerLeadRoutes } from './leads/index.js';
 import { registerMetricRoutes } from './metrics/index.js';
 import { registerOrgRoutes } from './org/index.js';
@@ -28,6 +29,7 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   registerAttendanceRoutes(app);
   registerFinanceRoutes(app);
   registerEsaRoutes(app);
+  registerImportRoutes(app);
   registerMetricRoutes(app);
   registerDashboardRoutes(app);
   registerDocs(app);

@@ -58,6 +58,7 @@ export function tenantTransaction(): MiddlewareHandler<AppEnv> {
       return;
     }
     if (metricInputsWritten) await services.queue.enqueueRefresh(tenant.id);
+    for (const after of c.get('afterCommit') ?? []) await after();
   };
 }
 

@@ -10,7 +10,17 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { oneOf, rule, tenantFk, tenantIndex, tenantKey, tenantPk, timestamps } from './columns.js';
+import {
+  oneOf,
+  rule,
+  tenantFk,
+  tenantIndex,
+  tenantKey,
+  tenantPk,
+  timestamps,
+  sourced,
+  sourcedKey,
+} from './columns.js';
 import { academicSessions, orgUnits } from './org.js';
 import { staff, students } from './people.js';
 
@@ -27,6 +37,7 @@ export const courses = pgTable(
   'courses',
   {
     ...tenantKey,
+    ...sourced,
     orgUnitId: uuid('org_unit_id'),
     code: text('code').notNull(),
     name: text('name').notNull(),
@@ -41,6 +52,7 @@ export const courses = pgTable(
   },
   (t) => [
     tenantPk('courses', t),
+    sourcedKey('courses', t),
     tenantFk('courses_org_unit_fk', t.tenantId, t.orgUnitId, orgUnits),
     uniqueIndex('courses_code_key')
       .on(t.tenantId, t.code)
@@ -74,6 +86,7 @@ export const classes = pgTable(
   'classes',
   {
     ...tenantKey,
+    ...sourced,
     courseId: uuid('course_id').notNull(),
     sessionId: uuid('session_id').notNull(),
     schoolId: uuid('school_id').notNull(),
@@ -88,6 +101,7 @@ export const classes = pgTable(
   },
   (t) => [
     tenantPk('classes', t),
+    sourcedKey('classes', t),
     tenantFk('classes_course_fk', t.tenantId, t.courseId, courses),
     tenantFk('classes_session_fk', t.tenantId, t.sessionId, academicSessions),
     tenantFk('classes_school_fk', t.tenantId, t.schoolId, orgUnits),
@@ -105,6 +119,7 @@ export const classTeachers = pgTable(
   'class_teachers',
   {
     ...tenantKey,
+    ...sourced,
     classId: uuid('class_id').notNull(),
     staffId: uuid('staff_id').notNull(),
     role: text('role').notNull().default('primary'),
@@ -112,6 +127,7 @@ export const classTeachers = pgTable(
   },
   (t) => [
     tenantPk('class_teachers', t),
+    sourcedKey('class_teachers', t),
     tenantFk('class_teachers_class_fk', t.tenantId, t.classId, classes).onDelete('cascade'),
     tenantFk('class_teachers_staff_fk', t.tenantId, t.staffId, staff),
     uniqueIndex('class_teachers_key')
@@ -126,6 +142,7 @@ export const classEnrollments = pgTable(
   'class_enrollments',
   {
     ...tenantKey,
+    ...sourced,
     classId: uuid('class_id').notNull(),
     studentId: uuid('student_id').notNull(),
     status: text('status', { enum: CLASS_ENROLLMENT_STATUSES }).notNull().default('active'),
@@ -140,6 +157,7 @@ export const classEnrollments = pgTable(
   },
   (t) => [
     tenantPk('class_enrollments', t),
+    sourcedKey('class_enrollments', t),
     tenantFk('class_enrollments_class_fk', t.tenantId, t.classId, classes),
     tenantFk('class_enrollments_student_fk', t.tenantId, t.studentId, students),
     uniqueIndex('class_enrollments_key')
@@ -167,6 +185,7 @@ export const schoolEnrollments = pgTable(
   'school_enrollments',
   {
     ...tenantKey,
+    ...sourced,
     studentId: uuid('student_id').notNull(),
     schoolId: uuid('school_id').notNull(),
     sessionId: uuid('session_id').notNull(),
@@ -179,6 +198,7 @@ export const schoolEnrollments = pgTable(
   },
   (t) => [
     tenantPk('school_enrollments', t),
+    sourcedKey('school_enrollments', t),
     tenantFk('school_enrollments_student_fk', t.tenantId, t.studentId, students),
     tenantFk('school_enrollments_school_fk', t.tenantId, t.schoolId, orgUnits),
     tenantFk('school_enrollments_session_fk', t.tenantId, t.sessionId, academicSessions),

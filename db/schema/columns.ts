@@ -5,7 +5,9 @@ import {
   foreignKey,
   index,
   primaryKey,
+  text,
   timestamp,
+  uniqueIndex,
   uuid,
   type PgColumn,
 } from 'drizzle-orm/pg-core';
@@ -84,4 +86,20 @@ export function oneOf(name: string, column: PgColumn, values: readonly string[])
 /** A named check constraint. */
 export function rule(name: string, condition: SQL) {
   return check(name, condition);
+}
+
+/**
+ * The id a row had in the system it was imported from (a OneRoster `sourcedId`): later
+ * imports find the row by it and update it in place. Unique per tenant, deleted rows
+ * included, so a re-import brings a soft-deleted row back instead of copying it.
+ */
+export const sourced = {
+  sourceId: text('source_id'),
+};
+
+/** The unique index of {@link sourced}. */
+export function sourcedKey(table: string, t: { tenantId: PgColumn; sourceId: PgColumn }) {
+  return uniqueIndex(`${table}_source_key`)
+    .on(t.tenantId, t.sourceId)
+    .where(sql`${t.sourceId} is not null`);
 }

@@ -9,7 +9,17 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { oneOf, rule, tenantFk, tenantIndex, tenantKey, tenantPk, timestamps } from './columns.js';
+import {
+  oneOf,
+  rule,
+  tenantFk,
+  tenantIndex,
+  tenantKey,
+  tenantPk,
+  timestamps,
+  sourced,
+  sourcedKey,
+} from './columns.js';
 import { classes } from './academic.js';
 import { students, users } from './people.js';
 
@@ -28,6 +38,7 @@ export const assignments = pgTable(
   'assignments',
   {
     ...tenantKey,
+    ...sourced,
     classId: uuid('class_id').notNull(),
     title: text('title').notNull(),
     category: text('category', { enum: ASSIGNMENT_CATEGORIES }).notNull(),
@@ -43,6 +54,7 @@ export const assignments = pgTable(
   },
   (t) => [
     tenantPk('assignments', t),
+    sourcedKey('assignments', t),
     tenantFk('assignments_class_fk', t.tenantId, t.classId, classes),
     tenantIndex('assignments_class_due_idx', t.tenantId, t.classId, t.dueDate),
     oneOf('assignments_category_check', t.category, ASSIGNMENT_CATEGORIES),
@@ -56,6 +68,7 @@ export const scores = pgTable(
   'scores',
   {
     ...tenantKey,
+    ...sourced,
     assignmentId: uuid('assignment_id').notNull(),
     studentId: uuid('student_id').notNull(),
     points: numeric('points', { precision: 7, scale: 2, mode: 'number' }),
@@ -69,6 +82,7 @@ export const scores = pgTable(
   },
   (t) => [
     tenantPk('scores', t),
+    sourcedKey('scores', t),
     tenantFk('scores_assignment_fk', t.tenantId, t.assignmentId, assignments).onDelete('cascade'),
     tenantFk('scores_student_fk', t.tenantId, t.studentId, students),
     tenantFk('scores_graded_by_fk', t.tenantId, t.gradedBy, users),

@@ -1,6 +1,16 @@
 import { sql } from 'drizzle-orm';
 import { boolean, date, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { oneOf, rule, tenantFk, tenantIndex, tenantKey, tenantPk, timestamps } from './columns.js';
+import {
+  oneOf,
+  rule,
+  tenantFk,
+  tenantIndex,
+  tenantKey,
+  tenantPk,
+  timestamps,
+  sourced,
+  sourcedKey,
+} from './columns.js';
 
 export const ORG_UNIT_KINDS = [
   'network',
@@ -27,6 +37,7 @@ export const orgUnits = pgTable(
   'org_units',
   {
     ...tenantKey,
+    ...sourced,
     parentId: uuid('parent_id'),
     kind: text('kind').notNull(),
     name: text('name').notNull(),
@@ -45,6 +56,7 @@ export const orgUnits = pgTable(
   },
   (t) => [
     tenantPk('org_units', t),
+    sourcedKey('org_units', t),
     tenantFk('org_units_parent_fk', t.tenantId, t.parentId, t),
     uniqueIndex('org_units_code_key')
       .on(t.tenantId, t.code)
@@ -61,6 +73,7 @@ export const academicSessions = pgTable(
   'academic_sessions',
   {
     ...tenantKey,
+    ...sourced,
     orgUnitId: uuid('org_unit_id').notNull(),
     parentId: uuid('parent_id'),
     kind: text('kind').notNull(),
@@ -71,6 +84,7 @@ export const academicSessions = pgTable(
   },
   (t) => [
     tenantPk('academic_sessions', t),
+    sourcedKey('academic_sessions', t),
     tenantFk('academic_sessions_org_unit_fk', t.tenantId, t.orgUnitId, orgUnits),
     tenantFk('academic_sessions_parent_fk', t.tenantId, t.parentId, t),
     tenantIndex('academic_sessions_org_unit_idx', t.tenantId, t.orgUnitId, t.startDate),

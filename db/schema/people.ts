@@ -20,6 +20,8 @@ import {
   tenantKey,
   tenantPk,
   timestamps,
+  sourced,
+  sourcedKey,
 } from './columns.js';
 import { orgUnits } from './org.js';
 
@@ -54,6 +56,7 @@ export const users = pgTable(
   'users',
   {
     ...tenantKey,
+    ...sourced,
     email: text('email').notNull(),
     passwordHash: text('password_hash'),
     firstName: text('first_name').notNull(),
@@ -67,6 +70,7 @@ export const users = pgTable(
   },
   (t) => [
     tenantPk('users', t),
+    sourcedKey('users', t),
     uniqueIndex('users_email_key')
       .on(t.tenantId, sql`lower(${t.email})`)
       .where(sql`${t.deletedAt} is null`),
@@ -138,6 +142,7 @@ export const userRoles = pgTable(
   'user_roles',
   {
     ...tenantKey,
+    ...sourced,
     userId: uuid('user_id').notNull(),
     roleId: uuid('role_id').notNull(),
     orgUnitId: uuid('org_unit_id'),
@@ -145,6 +150,7 @@ export const userRoles = pgTable(
   },
   (t) => [
     tenantPk('user_roles', t),
+    sourcedKey('user_roles', t),
     tenantFk('user_roles_user_fk', t.tenantId, t.userId, users).onDelete('cascade'),
     tenantFk('user_roles_role_fk', t.tenantId, t.roleId, roles),
     tenantFk('user_roles_org_unit_fk', t.tenantId, t.orgUnitId, orgUnits),
@@ -182,6 +188,7 @@ export const students = pgTable(
   'students',
   {
     ...tenantKey,
+    ...sourced,
     userId: uuid('user_id'),
     studentNumber: text('student_number').notNull(),
     firstName: text('first_name').notNull(),
@@ -199,6 +206,7 @@ export const students = pgTable(
   },
   (t) => [
     tenantPk('students', t),
+    sourcedKey('students', t),
     tenantFk('students_user_fk', t.tenantId, t.userId, users),
     tenantFk('students_school_fk', t.tenantId, t.schoolId, orgUnits),
     uniqueIndex('students_number_key')
@@ -214,6 +222,7 @@ export const guardians = pgTable(
   'guardians',
   {
     ...tenantKey,
+    ...sourced,
     userId: uuid('user_id'),
     firstName: text('first_name').notNull(),
     lastName: text('last_name').notNull(),
@@ -224,6 +233,7 @@ export const guardians = pgTable(
   },
   (t) => [
     tenantPk('guardians', t),
+    sourcedKey('guardians', t),
     tenantFk('guardians_user_fk', t.tenantId, t.userId, users),
     tenantIndex('guardians_user_idx', t.tenantId, t.userId),
     tenantIndex('guardians_email_idx', t.tenantId, sql`lower(${t.email})`),
@@ -269,6 +279,7 @@ export const staff = pgTable(
   'staff',
   {
     ...tenantKey,
+    ...sourced,
     userId: uuid('user_id'),
     employeeNumber: text('employee_number').notNull(),
     firstName: text('first_name').notNull(),
@@ -287,6 +298,7 @@ export const staff = pgTable(
   },
   (t) => [
     tenantPk('staff', t),
+    sourcedKey('staff', t),
     tenantFk('staff_user_fk', t.tenantId, t.userId, users),
     tenantFk('staff_school_fk', t.tenantId, t.schoolId, orgUnits),
     uniqueIndex('staff_employee_number_key')

@@ -11,3 +11,4 @@ export * from './audit.js';
 export * from './publication.js';
 export * from './tracking.js';
 export * from './auth.js';
+export * from './imports.js';

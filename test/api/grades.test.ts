@@ -244,7 +244,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         });
       });
 
-      it('refuses bad bodies (400), an unknown or unreachable class and impossible dates (422), and points possible below a score (422)', async () => {
+      it('refuses bad bodies (400), an unknown or unreachable class and impossible dates (422); points possible may go below a score (extra credit)', async () => {
         const { classId, kids } = await freshClass(1);
         const bad = await req('POST', '/v1/assignments', teacher.token, {
           class_id: classId,
@@ -286,13 +286,14 @@ for (const runtime of ['node', 'workerd'] as const) {
           scores: [{ student_id: kids[0], points: 15 }],
         });
         expect(entered.status, entered.text).toBe(200);
+        // Points possible may go below a score: the points above it are extra credit.
         const lower = await req('PATCH', `/v1/assignments/${made.json.id}`, teacher.token, {
           points_possible: 10,
         });
-        expectProblem(lower, 422, 'unprocessable');
-        expect(lower.json.invalid_params[0].name).toBe('points_possible');
+        expect(lower.status, lower.text).toBe(200);
         const get = await req('GET', `/v1/assignments/${made.json.id}`, teacher.token);
-        expect(get.json.points_possible).toBe(20);
+        expect(get.json.points_possible).toBe(10);
+        expect(await grades.scoresOf(made.json.id)).toMatchObject({ [kids[0]!]: { points: 15 } });
       });
 
       it('scopes assignments: other teachers and families of other classes see none, families cannot write, other tenants’ ids are missing', async () => {
@@ -404,7 +405,7 @@ for (const runtime of ['node', 'workerd'] as const) {
         });
       });
 
-      it('refuses students not actively enrolled and points out of range with 422, naming each, and writes nothing', async () => {
+      it('refuses students not actively enrolled and negative points with 422, naming each, and writes nothing', async () => {
         const { classId, kids } = await freshClass(2);
         const [x, dropped] = kids as [string, string];
         await (
@@ -423,7 +424,7 @@ for (const runtime of ['node', 'workerd'] as const) {
             { student_id: dropped, points: 10 },
             { student_id: s3, points: 10 },
             { student_id: beta.student, points: 10 },
-            { student_id: s1, points: 21 },
+            { student_id: s1, points: -1 },
           ],
         });
         expectProblem(r, 422, 'unprocessable');
@@ -436,19 +437,14 @@ for (const runtime of ['node', 'workerd'] as const) {
         ]);
         expect(await grades.scoresOf(assignment)).toEqual({});
 
-        const over = await req('POST', '/v1/scores', teacher.token, {
-          assignment_id: assignment,
-          scores: [{ student_id: x, points: 20.5 }],
-        });
-        expectProblem(over, 422, 'unprocessable');
-        expect(over.json.invalid_params).toEqual([
-          { name: 'scores[0].points', reason: 'Must be between 0 and 20.' },
-        ]);
         const negative = await req('POST', '/v1/scores', teacher.token, {
           assignment_id: assignment,
           scores: [{ student_id: x, points: -1 }],
         });
         expectProblem(negative, 422, 'unprocessable');
+        expect(negative.json.invalid_params).toEqual([
+          { name: 'scores[0].points', reason: 'Must not be negative.' },
+        ]);
         expect(await grades.scoresOf(assignment)).toEqual({});
         expect((await staff.auditOf(assignment)).map((t) => t.action)).toEqual([
           'assignment.create',
@@ -474,6 +470,24 @@ for (const runtime of ['node', 'workerd'] as const) {
           400,
           'validation_failed',
         );
+      });
+
+      it('keeps points above the points possible as extra credit (25 of 20)', async () => {
+        const { classId, kids } = await freshClass(1);
+        const assignment = (
+          await req('POST', '/v1/assignments', teacher.token, newAssignment(classId))
+        ).json.id;
+        const r = await req('POST', '/v1/scores', teacher.token, {
+          assignment_id: assignment,
+          scores: [{ student_id: kids[0], points: 25 }],
+        });
+        expect(r.status, r.text).toBe(200);
+        expect(r.json.scores).toMatchObject([
+          { student_id: kids[0], points: 25, status: 'graded' },
+        ]);
+        expect(await grades.scoresOf(assignment)).toEqual({
+          [kids[0]!]: { points: 25, is_missing: false, is_excused: false, is_late: false },
+        });
       });
 
       it('lets no one enter scores outside their classes or without grades.write', async () => {

@@ -67,7 +67,8 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 /**
  * md5 of a table's seeded rows, without tenant_id, the writer's transaction id (change
- * tracking) and salted password hashes, and with ids that tenant creation made (root org
+ * tracking), salted password hashes and import source ids (the seed never sets them), and
+ * with ids that tenant creation made (root org
  * unit, roles) replaced by labels. `withoutIds` also blanks every other id (generated ids
  * differ between tenants) and orders by content: what must be identical across tenants.
  */
@@ -77,7 +78,7 @@ async function checksum(
   { withoutIds = false } = {},
 ): Promise<{ md5: string; rows: number }> {
   const r = await db.query<{ id: string; row: string }>(
-    `select id, (to_jsonb(x) - 'tenant_id' - 'changed_xid' - 'password_hash')::text as row
+    `select id, (to_jsonb(x) - 'tenant_id' - 'changed_xid' - 'password_hash' - 'source_id')::text as row
        from "${table}" x where tenant_id = $1 order by id`,
     [t.id],
   );

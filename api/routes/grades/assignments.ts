@@ -1,5 +1,5 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, gte, isNull, lte, max } from 'drizzle-orm';
+import { and, eq, gte, isNull, lte } from 'drizzle-orm';
 import * as t from '../../../db/schema/tenant.js';
 import { ASSIGNMENT_CATEGORIES } from '../../../db/schema/grades.js';
 import type { AppEnv } from '../../app-env.js';
@@ -128,19 +128,6 @@ export const assignmentResource: ResourceDef<
         : input.assigned_date,
       input.due_date ?? (before.dueDate as string),
     );
-    if (input.points_possible !== undefined) {
-      // Lowering the points possible must not leave a score above it.
-      const [top] = await c
-        .get('tx')
-        .select({ points: max(t.scores.points) })
-        .from(t.scores)
-        .where(and(eq(t.scores.assignmentId, String(before.id)), isNull(t.scores.deletedAt)));
-      if (top?.points != null && Number(top.points) > input.points_possible)
-        throw unprocessable(
-          'points_possible',
-          `A score of ${Number(top.points)} points exists; points possible cannot be lower.`,
-        );
-    }
     return jsonToValues(input, t.assignments);
   },
   descriptions: {
@@ -148,7 +135,7 @@ export const assignmentResource: ResourceDef<
     create:
       'The class must be one whose grades the caller may write (422 otherwise, whether or not it exists).',
     update:
-      'The class cannot change. Lowering `points_possible` below an existing score answers 422.',
+      'The class cannot change. `points_possible` may go below an existing score: points above it are extra credit.',
     delete: 'Soft delete: the assignment and its scores stop counting in percentages.',
   },
 };

@@ -75,7 +75,7 @@ const route = createRoute({
   tags: ['Grades'],
   summary: 'Enter scores for an assignment (bulk upsert)',
   description:
-    'Creates or replaces the scores of the listed students on one assignment; one score per (assignment, student), so repeating a request changes nothing. Every student must be actively enrolled in the assignment’s class and points must be within 0..points possible: otherwise 422 naming each bad entry in `invalid_params` (`scores[i].student_id`, `scores[i].points`) and nothing is written. A `comment` left out keeps the stored one. One audit row per request (`scores.upsert` on the assignment) with the counts and each changed student’s points and status before and after.',
+    'Creates or replaces the scores of the listed students on one assignment; one score per (assignment, student), so repeating a request changes nothing. Every student must be actively enrolled in the assignment’s class and points must not be negative (points above the points possible are extra credit, kept as entered): otherwise 422 naming each bad entry in `invalid_params` (`scores[i].student_id`, `scores[i].points`) and nothing is written. A `comment` left out keeps the stored one. One audit row per request (`scores.upsert` on the assignment) with the counts and each changed student’s points and status before and after.',
   middleware: guarded('grades.write'),
   request: {
     body: { content: { 'application/json': { schema: ScoresIn } }, required: true },
