@@ -18,5 +18,7 @@ export type AppEnv = {
     principal: Principal;
     /** Set by commitDespiteRefusal: a 4xx answer commits the transaction. */
     commitRefusal: boolean;
+    /** Work to run once the request's transaction has committed (see onCommit). */
+    afterCommit: (() => Promise<unknown>)[] | undefined;
   };
 };

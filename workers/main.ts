@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../db/log.js';
 import { serveWorkerMetrics } from './metrics-http.js';
 import { createRefreshProcessor } from './processors/refresh.js';
 import { createSweepProcessor } from './processors/sweep.js';
+import { startMailWorker } from './mail.js';
 import { checkEvictionPolicy, waitForRedis, workerRedis } from './redis.js';
 import { upsertSchedulers } from './scheduler.js';
 import { isUuid } from '../db/ids.js';
@@ -145,6 +146,7 @@ export async function startWorker(
         error: err.message,
       });
     });
+    const mail = await startMailWorker(config, { redis, directory, log });
     worker.on('completed', (job) => {
       log.count('job_completed');
       log.debug('job.completed', { job_id: job.id, job: job.name });
@@ -182,6 +184,7 @@ export async function startWorker(
         closing ??= (async () => {
           await scrape?.close();
           await worker.close();
+          await mail?.close();
           await queue.close();
           await dir.close();
           await redis.quit().catch(() => redis.disconnect());

@@ -58,7 +58,19 @@ export function tenantTransaction(): MiddlewareHandler<AppEnv> {
       return;
     }
     if (metricInputsWritten) await services.queue.enqueueRefresh(tenant.id);
+    for (const run of c.get('afterCommit') ?? []) await run();
   };
+}
+
+/**
+ * Runs `work` after the request's transaction has committed, and never if it rolls back
+ * (e.g. enqueueing the delivery of the mail the request wrote to the outbox). `work` must
+ * not throw: the response is already decided.
+ */
+export function onCommit(c: Context<AppEnv>, work: () => Promise<unknown>): void {
+  const list = c.get('afterCommit') ?? [];
+  list.push(work);
+  c.set('afterCommit', list);
 }
 
 /**

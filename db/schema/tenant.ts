@@ -10,3 +10,4 @@ export * from './esa.js';
 export * from './audit.js';
 export * from './publication.js';
 export * from './tracking.js';
+export * from './accounts.js';
