@@ -50,7 +50,7 @@ export function safeNext(raw: string | undefined): string {
  * victim into the attacker's account; forced logout). Browsers send `Sec-Fetch-Site` and
  * `Origin` on form posts; clients that send neither are not browsers and are let through.
  */
-function crossSite(c: Context<AppEnv>): boolean {
+export function crossSite(c: Context<AppEnv>): boolean {
   const site = c.req.header('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') return true;
   const origin = c.req.header('origin');
@@ -86,7 +86,7 @@ async function loginPage(
  * id (the details go to the log) instead of the JSON problem a browser would show raw.
  * The 500 still rolls the request's transaction back.
  */
-async function htmlErrors(c: Context<AppEnv>, handler: () => Promise<Response>) {
+export async function htmlErrors(c: Context<AppEnv>, handler: () => Promise<Response>) {
   try {
     return await handler();
   } catch (err) {
@@ -104,7 +104,7 @@ async function htmlErrors(c: Context<AppEnv>, handler: () => Promise<Response>) 
   }
 }
 
-const cookieAttributes = {
+export const cookieAttributes = {
   httpOnly: true,
   secure: true,
   sameSite: 'Lax',

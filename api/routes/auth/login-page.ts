@@ -8,7 +8,7 @@ import { html, raw } from '../../../dashboards/html.js';
 /** Only plain hex colours from branding reach the stylesheet: no CSS injection through it. */
 const HEX_COLOUR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
 
-function stylesheet(accent: string): string {
+export function stylesheet(accent: string): string {
   return `
 :root{color-scheme:light dark;--accent:${accent}}
 *{box-sizing:border-box}
