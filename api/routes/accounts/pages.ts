@@ -50,7 +50,7 @@ async function page(c: Context<AppEnv>, status: 200 | 400 | 403 | 404 | 429, p: 
     tenant.branding.primaryColor && HEX_COLOUR.test(tenant.branding.primaryColor)
       ? tenant.branding.primaryColor
       : '#1f5fbf';
-  const css = `${stylesheet(accent)}\n.notice{margin:0 0 1rem;padding:.6rem .8rem;border-radius:.4rem;border:1px solid var(--accent)}\n.links{margin-top:1.25rem;font-size:.9rem}`;
+  const css = `${stylesheet(accent)}\n.notice{margin:0 0 1rem;padding:.6rem .8rem;border-radius:.4rem;border:1px solid var(--accent)}`;
   const body = html`<!doctype html>
 <html lang="en">
 <head>

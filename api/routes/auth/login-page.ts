@@ -22,6 +22,7 @@ input:focus{outline:2px solid var(--accent);outline-offset:1px}
 button{margin-top:1.5rem;width:100%;padding:.7rem;font:inherit;font-weight:600;color:#fff;background:var(--accent);border:0;border-radius:.4rem;cursor:pointer}
 button:focus-visible{outline:2px solid CanvasText;outline-offset:2px}
 .error{margin:0 0 1rem;padding:.6rem .8rem;border-radius:.4rem;background:color-mix(in srgb,#c62828 15%,Canvas);border:1px solid #c62828}
+.links{margin-top:1.25rem;font-size:.9rem}
 `.trim();
 }
 
@@ -66,6 +67,7 @@ ${input.error ? html`<p class="error" role="alert">${input.error}</p>\n` : ''}<f
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${input.error ? html` autofocus` : ''}>
 <button type="submit">Sign in</button>
 </form>
+<p class="links"><a href="/forgot-password">Forgot your password?</a></p>
 </main>
 </body>
 </html>
