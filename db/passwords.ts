@@ -103,7 +103,10 @@ export function passwordWeakness(password: string, context: string[] = []): stri
   if (password.length < 12) return 'must be at least 12 characters';
   if (password.length > 256) return 'must be at most 256 characters';
   const lower = password.toLowerCase();
-  const words = context.flatMap((w) => [w, ...w.split(/[@.\s_+-]+/)]).filter((w) => w.length >= 4);
+  // An email also counts by the parts of its local part (jane.doe@… → jane, doe).
+  const words = context
+    .flatMap((w) => (w.includes('@') ? [w, ...w.split('@')[0]!.split(/[._+-]+/)] : [w]))
+    .filter((w) => w.length >= 4);
   for (const word of words) {
     if (lower.includes(word.toLowerCase())) return 'must not contain your email or name';
   }

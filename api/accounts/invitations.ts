@@ -466,3 +466,33 @@ export async function acceptInvitation(
   await supersede(tx, open.userId);
   return { ok: true, userId: open.userId, invitationId: open.id };
 }
+
+/**
+ * Invites a user who exists already as `invited` with their role (the first admin of a new
+ * tenant, created by the CLI without a password): one invitation for their tenant-wide or
+ * first grant.
+ */
+export async function inviteExistingUser(
+  tx: Tx<TenantSchema>,
+  o: IssueContext,
+  userId: string,
+): Promise<Issued> {
+  await supersede(tx, userId);
+  const [issued] = await issueInvitations(
+    tx,
+    sql`
+      select u.id as user_id, lower(u.email) as email, u.first_name, 'staff'::text as kind,
+             r.id as role_id, ur.org_unit_id, null::uuid as guardian_id, r.name as role_name,
+             ou.name as place_name, 1 as sent_count
+      from users u
+      join user_roles ur on ur.user_id = u.id and ur.deleted_at is null
+      join roles r on r.id = ur.role_id
+      left join org_units ou on ou.id = ur.org_unit_id
+      where u.id = ${userId} and u.status = 'invited' and u.deleted_at is null
+      order by ur.org_unit_id nulls first, r.key
+      limit 1`,
+    o,
+  );
+  if (!issued) throw new ApiError('conflict', 'The user is not waiting for an invitation.');
+  return issued;
+}
