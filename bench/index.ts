@@ -1,5 +1,6 @@
 import { benchDashboards } from './dashboards.js';
 import { benchInquiry } from './inquiry.js';
+import { benchInvitations } from './invitations.js';
 import { benchRefresh } from './refresh.js';
 
 /** `npm run bench`: every benchmark, printing figures and ratios against in-run baselines. */
@@ -9,3 +10,4 @@ const want = (name: string) => only.length === 0 || only.includes(name);
 if (want('inquiry')) await benchInquiry();
 if (want('refresh')) await benchRefresh();
 if (want('dashboards')) await benchDashboards();
+if (want('invitations')) await benchInvitations();

@@ -7,7 +7,7 @@ import { hashToken, newOpaqueToken } from '../auth/sessions.js';
 import { writeMail, type MailSender } from './mail.js';
 
 /**
- * Password reset and change (docs/tenancy-and-security.md#password-reset). A reset token is
+ * Password reset and change (docs/tenancy-and-security.md#password-reset-and-change). A reset token is
  * single-use, lives 30 minutes and is stored as its SHA-256; completing a reset revokes every
  * session and refresh token of the user.
  */

@@ -18,7 +18,7 @@ import { TokenPair } from '../auth/schemas.js';
 
 /**
  * Password reset and change, and accepting an invitation, for API clients
- * (docs/tenancy-and-security.md#password-reset). The browser forms (pages.ts) call the same
+ * (docs/tenancy-and-security.md#password-reset-and-change). The browser forms (pages.ts) call the same
  * domain functions.
  */
 
