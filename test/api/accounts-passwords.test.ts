@@ -345,3 +345,37 @@ describe('mail survives Redis being down', () => {
     expect(after.rows).toEqual([{ status: 'sent' }]);
   });
 });
+
+describe('token guessing is limited like sign-in', () => {
+  let strict: ApiTarget;
+  beforeAll(async () => {
+    strict = await startNodeApi({ ...w.world.vars, LOGIN_RATE_LIMIT: '2' });
+  });
+  afterAll(async () => {
+    await strict?.close();
+  });
+
+  it('answers 429 past LOGIN_RATE_LIMIT on the reset and accept routes and forms', async () => {
+    const bogus = 'x'.repeat(43);
+    for (const [path, body] of [
+      ['/v1/auth/password/reset', { json: { token: bogus, password: STRONG } }],
+      ['/v1/auth/invitations/accept', { json: { token: bogus, password: STRONG } }],
+      ['/reset-password', form({ token: bogus, password: STRONG, confirm: STRONG })],
+      ['/invitations/accept', form({ token: bogus, password: STRONG, confirm: STRONG })],
+    ] as const) {
+      const addr = nextIp();
+      const send = () =>
+        call(strict, 'POST', path, {
+          host: ALPHA,
+          ...('json' in body
+            ? { body: body.json, headers: { 'x-forwarded-for': addr } }
+            : { rawBody: body.rawBody, headers: { ...body.headers, 'x-forwarded-for': addr } }),
+        });
+      expect((await send()).status).not.toBe(429);
+      expect((await send()).status).not.toBe(429);
+      const limited = await send();
+      expect(limited.status, path).toBe(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    }
+  });
+});
