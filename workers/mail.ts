@@ -350,6 +350,8 @@ export function createInlineMailer(
       wake();
       if (timer) clearInterval(timer);
       await Promise.allSettled([...inflight]);
+      // A pooled SMTP connection would otherwise stay open (and hold its server's close).
+      deps.transport.close();
     },
   };
   const timer =
