@@ -18,7 +18,7 @@ import { asAdmin, benchEnvironment } from './environment.js';
 
 const GUARDIANS = Number(process.env.BENCH_GUARDIANS ?? 5_000);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PASSWORD = 'Bench-Invite-Lantern-42';
+const PASSWORD = 'Quiet-Invite-Lantern-42';
 
 export interface InvitationsBenchResult {
   invited: number;
