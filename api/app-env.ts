@@ -18,7 +18,7 @@ export type AppEnv = {
     principal: Principal;
     /** Set by commitDespiteRefusal: a 4xx answer commits the transaction. */
     commitRefusal: boolean;
-    /** Work to do once the request's transaction has committed (never on a rollback). */
-    afterCommit: (() => Promise<unknown>)[];
+    /** Work to run once the request's transaction has committed (see onCommit). */
+    afterCommit: (() => Promise<unknown>)[] | undefined;
   };
 };

@@ -82,6 +82,14 @@ const schema = z.object({
   /** Debounce of metric refreshes after a write: ≤ 5 s (docs/architecture.md#background-path). */
   REFRESH_DEBOUNCE_MS: z.coerce.number().int().min(0).max(5000).default(5000),
   METRICS_QUEUE: z.string().default('metrics'),
+  /** The mail workers' queue (docs/operations.md#mail). */
+  MAIL_QUEUE: z.string().default('mail'),
+  /** How long an invitation link stays valid. */
+  INVITATION_TTL_DAYS: z.coerce.number().int().min(1).max(60).default(7),
+  /** Password-reset requests per minute per tenant and client IP. */
+  PASSWORD_RESET_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
+  /** Password-reset requests per hour per tenant and email address. */
+  PASSWORD_RESET_EMAIL_LIMIT: z.coerce.number().int().min(1).default(5),
   LOG_LEVEL: logLevelSetting,
   /**
    * How new password hashes are made: `scrypt` (N=2^17, r=8, p=1) or `pbkdf2-sha256`

@@ -7,6 +7,7 @@ import type { ApiConfig } from './env.js';
 import type { ControlPlane } from '../db/control-plane.js';
 import type { RateLimiter } from './middleware/rate-limit.js';
 import type { RefreshQueue } from './queue.js';
+import type { MailQueue } from './mail-queue.js';
 import type { Logger } from '../db/log.js';
 import type { TokenKeys } from './auth/jwt.js';
 
@@ -38,6 +39,8 @@ export interface Services {
   keys: TokenKeys;
   limiter: RateLimiter;
   queue: RefreshQueue;
+  /** Delivery jobs for committed outbox rows (BullMQ; the demo's in-process mailer). */
+  mail: MailQueue;
   /** Tenant provisioning on the control plane (the Platform API), over this runtime's drivers. */
   platform(): Promise<PlatformDeps>;
   /**

@@ -1,6 +1,7 @@
 import { benchDashboards } from './dashboards.js';
 import { benchImport } from './import.js';
 import { benchInquiry } from './inquiry.js';
+import { benchInvitations } from './invitations.js';
 import { benchRefresh } from './refresh.js';
 
 /** `npm run bench`: every benchmark, printing figures and ratios against in-run baselines. */
@@ -11,3 +12,4 @@ if (want('inquiry')) await benchInquiry();
 if (want('refresh')) await benchRefresh();
 if (want('dashboards')) await benchDashboards();
 if (want('import')) await benchImport();
+if (want('invitations')) await benchInvitations();

@@ -39,7 +39,14 @@ export interface TenantContext {
   planKey: string;
   timezone: string;
   locale: string;
-  branding: { logoUrl?: string; primaryColor?: string; secondaryColor?: string };
+  branding: {
+    logoUrl?: string;
+    primaryColor?: string;
+    secondaryColor?: string;
+    /** Mail: the sender name (default: the tenant name) and a Reply-To address. */
+    mailFromName?: string;
+    mailReplyTo?: string;
+  };
   features: Record<string, boolean>;
   /** The school a school's own site is bound to (`tenant_domains.org_unit_id`), if any. */
   siteOrgUnitId: string | null;

@@ -1,4 +1,7 @@
 import { scrypt as scryptCallback } from 'node:crypto';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
+import * as zxcvbnEn from '@zxcvbn-ts/language-en';
 
 /**
  * Stored password credentials, to OWASP's Password Storage guidance. The stored string names
@@ -161,33 +164,38 @@ export function needsRehash(stored: string): boolean {
   return parsed.log2N < SCRYPT_COST.log2N || parsed.r < SCRYPT_COST.r || parsed.p < SCRYPT_COST.p;
 }
 
-const COMMON = new Set([
-  'password1234',
-  'passwordpassword',
-  'qwertyuiop12',
-  '123456789012',
-  'letmein12345',
-  'welcome12345',
-  'changeme1234',
-  'iloveyou1234',
-  'administrator',
-]);
+/** zxcvbn's score a new password must reach: 3 = "safely unguessable" (≥ 10^8 guesses). */
+export const MIN_PASSWORD_SCORE = 3;
 
-/** Why a new password is too weak, or null if acceptable. */
+let estimator: ZxcvbnFactory | undefined;
+/** Built on first use: the dictionaries are large, and workerd objects to work at module scope. */
+function strength(): ZxcvbnFactory {
+  estimator ??= new ZxcvbnFactory({
+    dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
+    graphs: zxcvbnCommon.adjacencyGraphs,
+    translations: zxcvbnEn.translations,
+  });
+  return estimator;
+}
+
+/**
+ * Why a new password is too weak, or null if acceptable: zxcvbn's estimate (common
+ * passwords, words, names, keyboard patterns, dates, l33t) with the user's own name and
+ * email as extra dictionary words, plus a plain refusal of a password containing them.
+ */
 export function passwordWeakness(password: string, context: string[] = []): string | null {
   if (password.length < 12) return 'must be at least 12 characters';
   if (password.length > 256) return 'must be at most 256 characters';
-  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((r) =>
-    r.test(password),
-  ).length;
-  if (password.length < 16 && classes < 3) {
-    return 'must mix at least three of: lower case, upper case, digits, symbols (or be 16+ characters)';
-  }
   const lower = password.toLowerCase();
-  if (COMMON.has(lower) || /^(.)\1+$/.test(password)) return 'is too common';
-  for (const word of context) {
-    if (word.length >= 4 && lower.includes(word.toLowerCase()))
-      return 'must not contain your email or name';
+  // An email also counts by the parts of its local part (jane.doe@… → jane, doe).
+  const words = context
+    .flatMap((w) => (w.includes('@') ? [w, ...w.split('@')[0]!.split(/[._+-]+/)] : [w]))
+    .filter((w) => w.length >= 4);
+  for (const word of words) {
+    if (lower.includes(word.toLowerCase())) return 'must not contain your email or name';
   }
-  return null;
+  const result = strength().check(password, words);
+  if (result.score >= MIN_PASSWORD_SCORE) return null;
+  const why = result.feedback.warning ?? result.feedback.suggestions[0];
+  return `is too easy to guess${why ? ` (${why.replace(/\.$/, '')})` : ''}`;
 }

@@ -23,6 +23,9 @@ import { createLogger } from '../db/log.js';
 import { startWorker, type WorkerHandle } from '../workers/main.js';
 import { args, run, UsageError } from './cli.js';
 import { demoSsoFrom, ensureDemoSso } from './demo-sso.js';
+import { startDemoMailbox } from './demo-mailbox.js';
+import { createInlineMailer, smtpTransport } from '../workers/mail.js';
+import type { Services } from '../api/services.js';
 
 /**
  * `npm run demo`: the whole product on one machine. Without DATABASE_URL the databases are
@@ -114,7 +117,13 @@ await run(async () => {
       // A queue of its own: the in-process worker must never take another deployment's jobs
       // from a shared Redis (the API and the worker both read this name).
       METRICS_QUEUE: process.env.METRICS_QUEUE ?? 'demo-metrics',
+      MAIL_QUEUE: process.env.MAIL_QUEUE ?? 'demo-mail',
     };
+    // Mail goes to the demo's own catcher (shown at /demo/mailbox) unless SMTP_URL says otherwise.
+    let services: Services | undefined;
+    const mailbox = await startDemoMailbox(() => services!);
+    stack.push(() => mailbox.close());
+    source.SMTP_URL ??= mailbox.smtpUrl;
     let cluster: EmbeddedCluster | null = null;
     let provisioner: BranchProvisioner | undefined;
     const embedded = !process.env.DATABASE_URL;
@@ -202,10 +211,28 @@ await run(async () => {
       }
       step(`single sign-on: "Sign in with ${sso.name}" on every demo tenant's /login`);
     }
-    const api = await createNodeServices(apiConfig, worker ? {} : { queue: runner });
+    // Without Redis, mail is delivered in this process (retries, backoff and the outbox sweep).
+    const mailer = worker
+      ? null
+      : createInlineMailer({
+          directory,
+          transport: smtpTransport(workerConfig.SMTP_URL!),
+          from: workerConfig.MAIL_FROM,
+          log: workerLog,
+          sweepIntervalMs: workerConfig.MAIL_SWEEP_INTERVAL_MS,
+        });
+    if (mailer) stack.push(() => mailer.close());
+    const api = await createNodeServices(
+      apiConfig,
+      worker ? {} : { queue: runner, ...(mailer ? { mail: mailer } : {}) },
+    );
     stack.push(() => api.close());
+    services = api.services;
     const app = newApp({ services: () => api.services });
-    const servers = await listen(app.fetch, port);
+    const servers = await listen(
+      async (request) => (await mailbox.handle(request)) ?? app.fetch(request),
+      port,
+    );
     stack.push(() => Promise.all(servers.map(closeServer)));
     const actualPort = (servers[0]!.address() as { port: number }).port;
     step('API listening');
@@ -416,6 +443,7 @@ function banner(o: {
       `    school sites <school code>.${t.slug}.localhost:${o.port} (CORS and form posts allowed)`,
       `    embed form  ${base}/v1/public/forms/inquiry`,
       `    logins      ${adminEmail(t)} / ${ADMIN_PASSWORD}  (administrator)`,
+      `    mailbox     ${base}/demo/mailbox  (the mail the demo sends, for the administrator: invite someone, follow the link)`,
       `                principal|teacher|parent@demo.example.org / ${PRESETS[t.preset].password}`,
       '',
     );

@@ -12,8 +12,11 @@ import { args, loadEnv, run, UsageError } from './cli.js';
 
 const USAGE = `usage:
   npm run tenant -- create --slug S --name N --domain D [--domain D2 …] [--placement pool|dedicated]
-                           [--plan P] [--timezone TZ] --admin-email E --admin-password P [--admin-name "First Last"]
+                           [--plan P] [--timezone TZ] --admin-email E [--admin-name "First Last"]
+                           [--admin-password-stdin] [--link-origin https://HOST]
                            [--platform-admin]   (the operator tenant: its first admin may use /v1/platform)
+      The first admin gets an invitation by mail (SMTP_URL; without it the link is printed),
+      or the password from stdin (--admin-password-stdin) or HOMEROOM_ADMIN_PASSWORD.
   npm run tenant -- add-domain --slug S --domain D [--school ORG_UNIT_ID] [--purpose site|app]
                                [--verified]   (you vouch for the domain: it serves at once)
   npm run tenant -- verify-domain --slug S --domain D
@@ -42,6 +45,8 @@ await run(async () => {
         timezone: { type: 'string' },
         'admin-email': { type: 'string' },
         'admin-password': { type: 'string' },
+        'admin-password-stdin': { type: 'boolean', default: false },
+        'link-origin': { type: 'string' },
         'admin-name': { type: 'string' },
         'platform-admin': { type: 'boolean', default: false },
       });
@@ -49,15 +54,32 @@ await run(async () => {
       if (placement !== 'pool' && placement !== 'dedicated') {
         throw new UsageError('--placement must be pool or dedicated');
       }
+      if (values['admin-password'] !== undefined) {
+        throw new UsageError(
+          '--admin-password is not accepted (ps and shell history would see it): use --admin-password-stdin or HOMEROOM_ADMIN_PASSWORD, or let the admin accept an invitation',
+        );
+      }
+      const slug = required(values.slug, 'slug');
+      const name = required(values.name, 'name');
+      const domains = required(values.domain, 'domain');
+      const adminEmail = required(values['admin-email'], 'admin-email');
+      // Loaded only here: mail and invitations are not needed by the other commands.
+      const { inviteFirstAdmin, readStdin } = await import('./invite-admin.js');
+      const adminPassword = values['admin-password-stdin']
+        ? await readStdin()
+        : process.env.HOMEROOM_ADMIN_PASSWORD || undefined;
+      if (values['admin-password-stdin'] && !adminPassword) {
+        throw new UsageError('--admin-password-stdin: nothing was read from stdin');
+      }
       const tenant = await createTenant(env, {
-        slug: required(values.slug, 'slug'),
-        name: required(values.name, 'name'),
-        domains: required(values.domain, 'domain'),
+        slug,
+        name,
+        domains,
         placement,
         ...(values.plan ? { plan: values.plan } : {}),
         ...(values.timezone ? { timezone: values.timezone } : {}),
-        adminEmail: required(values['admin-email'], 'admin-email'),
-        adminPassword: required(values['admin-password'], 'admin-password'),
+        adminEmail,
+        ...(adminPassword ? { adminPassword } : {}),
         ...(values['admin-name'] ? { adminName: values['admin-name'] } : {}),
         ...(values['platform-admin'] ? { platformAdmin: true } : {}),
         actor,
@@ -66,6 +88,23 @@ await run(async () => {
         `created tenant ${tenant.slug} (${tenant.id}) on ${tenant.placement} branch ${tenant.branch}; admin user ${tenant.adminUserId}` +
           (values['platform-admin'] ? ' (platform admin)' : ''),
       );
+      if (!adminPassword) {
+        const origin = values['link-origin'] ?? `https://${domains[0]!.toLowerCase()}`;
+        if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?$/i.test(origin)) {
+          throw new UsageError('--link-origin must be like https://school.example.org');
+        }
+        const sent = await inviteFirstAdmin(env, {
+          slug: tenant.slug,
+          name,
+          adminUserId: tenant.adminUserId,
+          origin,
+        });
+        console.log(
+          sent.delivered
+            ? `invitation mailed to ${sent.email} (valid 7 days)`
+            : `give ${sent.email} this invitation link (valid 7 days, works once):\n${sent.link}`,
+        );
+      }
       return;
     }
     case 'add-domain': {

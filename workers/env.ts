@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { flagSetting, logLevelSetting, parseProcessEnv, type DbEnv } from '../db/env.js';
 import { DEFAULT_QUEUE_PREFIX, METRICS_QUEUE } from './contract.js';
+import { MAIL_QUEUE } from './mail-contract.js';
 
 /**
  * The workers' settings, parsed once at the entry point (scripts/worker.ts,
@@ -43,6 +44,22 @@ const schema = z.object({
   /** DuckDB threads per refresh (default: all cores; 1 is slower and no leaner). */
   DUCKDB_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   LOG_LEVEL: logLevelSetting,
+  /**
+   * Where mail leaves: `smtp://user:pass@host:587` (STARTTLS when offered) or
+   * `smtps://…:465`. Unset, the mail worker does not start and mail waits in the outbox.
+   */
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//)
+    .optional(),
+  /** The envelope and From address of every tenant's mail; the display name is the tenant's. */
+  MAIL_FROM: z.email().default('no-reply@localhost'),
+  /** The mail queue: the API's producer must use the same name (its MAIL_QUEUE). */
+  MAIL_QUEUE: z.string().min(1).default(MAIL_QUEUE),
+  /** Deliveries one process runs at once. */
+  MAIL_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** Period of the sweep that re-enqueues every undelivered outbox row. */
+  MAIL_SWEEP_INTERVAL_MS: ms(1_000, 60_000),
   /** Port of the Prometheus scrape listener (`GET /metrics`); unset, there is none. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** Address it listens on: loopback unless the scraper is elsewhere. */

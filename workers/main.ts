@@ -20,6 +20,7 @@ import { serveWorkerMetrics } from './metrics-http.js';
 import { createRefreshProcessor } from './processors/refresh.js';
 import { createSweepProcessor } from './processors/sweep.js';
 import { runImportJob } from './processors/import.js';
+import { startMailWorker } from './mail.js';
 import { checkEvictionPolicy, waitForRedis, workerRedis } from './redis.js';
 import { upsertSchedulers } from './scheduler.js';
 import { isUuid } from '../db/ids.js';
@@ -96,6 +97,8 @@ export async function startWorker(
 
     const work = queueWork(config, { directory, queue, redis, log, options });
     const workers = work.map((w) => startQueueWorker(config, redis, log, w));
+    // Mail has its own queue, transport and sweep; off while SMTP_URL is unset.
+    const mail = await startMailWorker(config, { redis, directory, log });
     if (config.WORKER_SCHEDULER) await keepSchedulers(config, queue, redis, log);
     log.info('worker started', {
       queue: config.METRICS_QUEUE,
@@ -116,6 +119,7 @@ export async function startWorker(
         closing ??= (async () => {
           await scrape?.close();
           for (const worker of workers) await worker.close();
+          await mail?.close();
           await queue.close();
           await dir.close();
           await redis.quit().catch(() => redis.disconnect());

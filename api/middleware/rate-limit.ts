@@ -147,6 +147,32 @@ const POLICIES: readonly Policy[] = [
   { method: 'POST', path: '/login/mfa', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
   { method: 'POST', path: '/login/mfa/enrol', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
   { method: 'GET', path: '/login/sso/callback', name: 'login', limit: (c) => c.LOGIN_RATE_LIMIT },
+  // Reset requests mail people: per IP here, per address in the handler (both 429).
+  {
+    method: 'POST',
+    path: '/v1/auth/password/forgot',
+    name: 'password-forgot',
+    limit: (c) => c.PASSWORD_RESET_RATE_LIMIT,
+  },
+  {
+    method: 'POST',
+    path: '/forgot-password',
+    name: 'password-forgot',
+    limit: (c) => c.PASSWORD_RESET_RATE_LIMIT,
+  },
+  // Token and password guessing, like sign-in.
+  ...['/v1/auth/password/reset', '/reset-password', '/v1/auth/password/change'].map((path) => ({
+    method: 'POST',
+    path,
+    name: 'password-set',
+    limit: (c: ApiConfig) => c.LOGIN_RATE_LIMIT,
+  })),
+  ...['/v1/auth/invitations/accept', '/invitations/accept'].map((path) => ({
+    method: 'POST',
+    path,
+    name: 'invitation-accept',
+    limit: (c: ApiConfig) => c.LOGIN_RATE_LIMIT,
+  })),
 ];
 
 /** Applies the policy of the request's route, if any: 429 with Retry-After past the limit. */

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.js';
 import { registerAcademicRoutes } from './academic/index.js';
+import { registerAccountRoutes } from './accounts/index.js';
 import { registerAttendanceRoutes } from './attendance/index.js';
 import { registerAuthRoutes } from './auth/index.js';
 import { registerDashboardRoutes } from './dashboards/index.js';
@@ -20,6 +21,7 @@ import { registerPublicRoutes } from './public/index.js';
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   registerPublicRoutes(app);
   registerAuthRoutes(app);
+  registerAccountRoutes(app);
   registerPlatformRoutes(app);
   registerLeadRoutes(app);
   registerPeopleRoutes(app);

@@ -10,6 +10,7 @@ import { createLogger } from '../../db/log.js';
 import { problem } from '../problems.js';
 import { MemoryRateLimiter } from '../middleware/rate-limit.js';
 import type { RefreshQueue } from '../queue.js';
+import type { MailQueue } from '../mail-queue.js';
 import { sharedRedis } from '../redis.js';
 import type { Services } from '../services.js';
 import { assembleServices, longLived } from './shared.js';
@@ -17,6 +18,8 @@ import { assembleServices, longLived } from './shared.js';
 export interface NodeServicesOptions {
   /** Where post-commit refreshes go instead of BullMQ (the demo's in-process runner). */
   queue?: RefreshQueue;
+  /** Where committed outbox rows go instead of BullMQ (the demo's in-process mailer). */
+  mail?: MailQueue;
 }
 
 /**
@@ -42,6 +45,7 @@ export async function createNodeServices(
     // Without Redis this process is the only instance: its own windows are the limits.
     limiter: config.REDIS_URL ? assembled.limiter : new MemoryRateLimiter(),
     queue: options.queue ?? assembled.queue,
+    mail: options.mail ?? assembled.mail,
     dispose: async () => {},
   };
   return { services, close: () => assembled.dispose() };

@@ -10,6 +10,7 @@ import type { ApiConfig } from '../env.js';
 import type { Logger } from '../../db/log.js';
 import { MemoryRateLimiter, RedisRateLimiter } from '../middleware/rate-limit.js';
 import { bullRefreshQueue } from '../queue.js';
+import { bullMailQueue } from '../mail-queue.js';
 import type { RedisProvider } from '../redis.js';
 import type { Services, TenantDb, UsageRecorder } from '../services.js';
 import {
@@ -170,6 +171,7 @@ export async function assembleServices(
       debounceMs: config.REFRESH_DEBOUNCE_MS,
       log,
     }),
+    mail: bullMailQueue(redis, { queueName: config.MAIL_QUEUE, log }),
     clientIp,
     handles,
     async dispose() {

@@ -63,6 +63,17 @@ export function tenantTransaction(): MiddlewareHandler<AppEnv> {
 }
 
 /**
+ * Runs `work` after the request's transaction has committed, and never if it rolls back
+ * (e.g. enqueueing the delivery of the mail the request wrote to the outbox). `work` must
+ * not throw: the response is already decided.
+ */
+export function onCommit(c: Context<AppEnv>, work: () => Promise<unknown>): void {
+  const list = c.get('afterCommit') ?? [];
+  list.push(work);
+  c.set('afterCommit', list);
+}
+
+/**
  * Runs `write` in the request's transaction and commits it although the request answers
  * with a 4xx: failed-login counting and the revocation of a reused refresh token must
  * survive the 401 that follows. Everything the request wrote commits with it, so call it

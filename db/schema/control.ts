@@ -95,7 +95,13 @@ export const tenants = pgTable(
     timezone: text('timezone').notNull().default('America/New_York'),
     locale: text('locale').notNull().default('en-US'),
     branding: jsonb('branding')
-      .$type<{ logoUrl?: string; primaryColor?: string; secondaryColor?: string }>()
+      .$type<{
+        logoUrl?: string;
+        primaryColor?: string;
+        secondaryColor?: string;
+        mailFromName?: string;
+        mailReplyTo?: string;
+      }>()
       .notNull()
       .default({}),
     suspendedAt: timestamp('suspended_at', { withTimezone: true }),

@@ -12,3 +12,4 @@ export * from './publication.js';
 export * from './tracking.js';
 export * from './auth.js';
 export * from './imports.js';
+export * from './accounts.js';

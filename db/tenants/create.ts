@@ -18,7 +18,8 @@ export interface CreateTenantInput {
   placement: BranchKind;
   plan?: string;
   adminEmail: string;
-  adminPassword: string;
+  /** Omitted: the admin is created `invited`, without a password (the CLI mails an invitation). */
+  adminPassword?: string;
   adminName?: string;
   timezone?: string;
   /** Operator tenant: the first admin also gets `platform_admin` (and the operator slug is allowed). */
@@ -45,8 +46,10 @@ function validateCreate(input: CreateTenantInput): { domains: string[]; email: s
   const email = input.adminEmail.trim().toLowerCase();
   if (!EMAIL.test(email))
     throw new PlatformError('invalid_email', `invalid admin email "${input.adminEmail}"`);
-  const weak = passwordWeakness(input.adminPassword, [email.split('@')[0] ?? '', input.slug]);
-  if (weak) throw new PlatformError('weak_password', `admin password ${weak}`);
+  if (input.adminPassword !== undefined) {
+    const weak = passwordWeakness(input.adminPassword, [email.split('@')[0] ?? '', input.slug]);
+    if (weak) throw new PlatformError('weak_password', `admin password ${weak}`);
+  }
   if (input.domains.length === 0)
     throw new PlatformError('invalid_domain', 'at least one domain is required');
   const domains = [...new Set(input.domains.map(normaliseHostname))];
@@ -178,7 +181,7 @@ export async function createTenant(
         name: input.name.trim(),
         slug: input.slug,
         adminEmail: email,
-        adminPassword: input.adminPassword,
+        ...(input.adminPassword !== undefined ? { adminPassword: input.adminPassword } : {}),
         adminName: input.adminName ?? 'Network Administrator',
         platformAdmin: input.platformAdmin === true,
         requestId: input.requestId,

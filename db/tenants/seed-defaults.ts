@@ -16,7 +16,8 @@ export interface SeedInput {
   name: string;
   slug: string;
   adminEmail: string;
-  adminPassword: string;
+  /** Omitted: the admin is `invited`, without a password. */
+  adminPassword?: string;
   adminName: string;
   platformAdmin: boolean;
   requestId?: string | undefined;
@@ -85,10 +86,10 @@ export async function seedTenantDefaults(
         .values({
           tenantId,
           email: input.adminEmail,
-          passwordHash: await hashPassword(input.adminPassword),
+          passwordHash: input.adminPassword ? await hashPassword(input.adminPassword) : null,
           firstName: first ?? 'Network',
           lastName: rest.join(' ') || 'Administrator',
-          status: 'active',
+          status: input.adminPassword ? 'active' : 'invited',
         })
         .returning({ id: t.users.id });
       const granted = input.platformAdmin ? ['network_admin', 'platform_admin'] : ['network_admin'];

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import tenantJournal from '../../db/migrations/tenant/meta/_journal.json' with {
 import * as schema from '../../db/schema/tenant.js';
 import { withTenant } from '../../db/tenancy.js';
 import { startProofServer } from '../support/domain-proofs.js';
+import { linkIn, startSmtpCatcher } from '../support/smtp.js';
 import { createTestEnvironment, withAdmin, type TestEnvironment } from '../support/environment.js';
 
 /** The newest tenant migration: every migrated branch records it. */
@@ -330,6 +331,19 @@ describe('migrating', () => {
 });
 
 describe('the tenant CLI', () => {
+  /** The CLI with extra environment and, optionally, text piped to its stdin. */
+  const cliWith = (env: Record<string, string>, stdin: string | null, ...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn('npx', ['tsx', 'scripts/tenant.ts', ...args], {
+        env: { ...process.env, DATABASE_URL: t.env.DATABASE_URL, ...env },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.stdin.end(stdin ?? '');
+    });
   const cli = (...args: string[]) =>
     run('npx', ['tsx', 'scripts/tenant.ts', ...args], {
       env: { ...process.env, DATABASE_URL: t.env.DATABASE_URL },
@@ -354,11 +368,13 @@ describe('the tenant CLI', () => {
       'willow.example.org',
       '--admin-email',
       'a@willow.example.org',
-      '--admin-password',
-      'Correct-Horse-Battery-9',
     );
-    expect(ok.code).toBe(0);
+    expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/created tenant willow/);
+    // No password on the command line: the admin is invited; without SMTP the link is printed.
+    expect(ok.stdout).toMatch(
+      /give a@willow\.example\.org this invitation link .*\nhttps:\/\/willow\.example\.org\/invitations\/accept\?token=[0-9a-f]{64}$/m,
+    );
     const dup = await cli(
       'create',
       '--slug',
@@ -369,8 +385,6 @@ describe('the tenant CLI', () => {
       'w2.example.org',
       '--admin-email',
       'a@w2.example.org',
-      '--admin-password',
-      'Correct-Horse-Battery-9',
     );
     expect(dup.code).toBe(1);
     expect(errors(dup.stderr)).toEqual(['error: slug "willow" is already taken']);
@@ -455,6 +469,112 @@ describe('the tenant CLI', () => {
     }
   });
 
+  it('create takes the first admin password from stdin or HOMEROOM_ADMIN_PASSWORD, never from the command line', async () => {
+    const refused = await cliWith(
+      {},
+      null,
+      'create',
+      '--slug',
+      'aspen',
+      '--name',
+      'Aspen',
+      '--domain',
+      'aspen.example.org',
+      '--admin-email',
+      'a@aspen.example.org',
+      '--admin-password',
+      'Correct-Horse-Battery-9',
+    );
+    expect(refused.code).toBe(1);
+    expect(errors(refused.stderr)[0]).toMatch(
+      /--admin-password is not accepted .*--admin-password-stdin/,
+    );
+
+    const piped = await cliWith(
+      {},
+      'Correct-Horse-Battery-9\n',
+      'create',
+      '--slug',
+      'aspen',
+      '--name',
+      'Aspen',
+      '--domain',
+      'aspen.example.org',
+      '--admin-email',
+      'a@aspen.example.org',
+      '--admin-password-stdin',
+    );
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).not.toMatch(/invitation/);
+    const fromEnv = await cliWith(
+      { HOMEROOM_ADMIN_PASSWORD: 'Correct-Horse-Battery-9' },
+      null,
+      'create',
+      '--slug',
+      'cedar',
+      '--name',
+      'Cedar',
+      '--domain',
+      'cedar.example.org',
+      '--admin-email',
+      'a@cedar.example.org',
+    );
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    for (const email of ['a@aspen.example.org', 'a@cedar.example.org']) {
+      const [admin] = await withAdmin(
+        (c) =>
+          c
+            .query(`select status, password_hash from users where email = $1`, [email])
+            .then((r) => r.rows),
+        `${t.prefix}_pool`,
+      );
+      expect(admin.status).toBe('active');
+      expect(await verifyPassword('Correct-Horse-Battery-9', admin.password_hash)).toBe(true);
+    }
+  }, 120_000);
+
+  it('create mails the first admin an invitation when SMTP_URL is set', async () => {
+    const smtp = await startSmtpCatcher();
+    try {
+      const r = await cliWith(
+        { SMTP_URL: smtp.url, MAIL_FROM: 'ops@homeroom.example.org' },
+        null,
+        'create',
+        '--slug',
+        'dogwood',
+        '--name',
+        'Dogwood Prep',
+        '--domain',
+        'dogwood.example.org',
+        '--admin-email',
+        'head@dogwood.example.org',
+        '--admin-name',
+        'Dana Head',
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/invitation mailed to head@dogwood\.example\.org/);
+      expect(r.stdout).not.toMatch(/token=/);
+      const mail = await smtp.waitFor((m) => m.envelopeTo.includes('head@dogwood.example.org'));
+      expect(mail.parsed.subject).toBe('You are invited to Dogwood Prep on Homeroom');
+      expect(mail.parsed.text).toContain('Hello Dana,');
+      expect(linkIn(mail, '/invitations/accept?token=')).toMatch(
+        /^https:\/\/dogwood\.example\.org\//,
+      );
+      const [admin] = await withAdmin(
+        (c) =>
+          c
+            .query(
+              `select status, password_hash from users where email = 'head@dogwood.example.org'`,
+            )
+            .then((x) => x.rows),
+        `${t.prefix}_pool`,
+      );
+      expect(admin).toEqual({ status: 'invited', password_hash: null });
+    } finally {
+      await smtp.close();
+    }
+  }, 120_000);
+
   it('creates the operator tenant with --platform-admin; its slug is reserved otherwise', async () => {
     const create = (...extra: string[]) =>
       cli(
@@ -467,8 +587,6 @@ describe('the tenant CLI', () => {
         'ops.homeroom.example.org',
         '--admin-email',
         'ops@homeroom.example.org',
-        '--admin-password',
-        'Correct-Horse-Battery-9',
         ...extra,
       );
     const refused = await create();

@@ -272,6 +272,61 @@ describe('npm run demo (embedded PGlite, in-process runner)', () => {
     expect(limited.status, limited.text).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
 
+    // An invitation arrives in the demo's mailbox, shown to the administrator, and is accepted.
+    expect(output).toContain(`http://${host}:${port}/demo/mailbox`);
+    expect((await call({ port }, 'GET', '/demo/mailbox', { host })).status).toBe(401);
+    // As a browser would send it: the link in the mail points back at this host and port.
+    const invited = await call({ port }, 'POST', '/v1/invitations', {
+      host: `${host}:${port}`,
+      headers: { authorization: `Bearer ${admin}` },
+      body: {
+        kind: 'staff',
+        email: 'newcomer@demo-school.example.org',
+        first_name: 'Nova',
+        last_name: 'Newcomer',
+        role: 'teacher',
+        org_unit_id: null,
+      },
+    });
+    expect(invited.status, invited.text).toBe(201);
+    const signIn = await call({ port }, 'POST', '/login', {
+      host,
+      rawBody: new URLSearchParams({
+        email: 'admin@demo-school.example.org',
+        password: 'Homeroom-Sample-2026!',
+      }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const cookie = String(signIn.headers['set-cookie']?.[0]).split(';')[0]!;
+    let listing = '';
+    for (let i = 0; i < 100 && !listing.includes('You are invited'); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 200));
+      listing = (await call({ port }, 'GET', '/demo/mailbox', { host, headers: { cookie } })).text;
+    }
+    const mailPath = /href="(\/demo\/mailbox\/\d+)">You are invited/.exec(listing)?.[1];
+    expect(mailPath, listing).toBeDefined();
+    const mail = await call({ port }, 'GET', mailPath!, { host, headers: { cookie } });
+    const link =
+      /href="(http:\/\/demo-school\.localhost:\d+\/invitations\/accept\?token=[0-9a-f]+)"/.exec(
+        mail.text,
+      )?.[1];
+    expect(link, mail.text).toBeDefined();
+    const token = new URL(link!).searchParams.get('token')!;
+    expect(
+      (await call({ port }, 'GET', `/invitations/accept?token=${token}`, { host })).status,
+    ).toBe(200);
+    const accepted = await call({ port }, 'POST', '/invitations/accept', {
+      host,
+      rawBody: new URLSearchParams({
+        token,
+        password: 'Quiet-Lantern-Harbor-7',
+        confirm: 'Quiet-Lantern-Harbor-7',
+      }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(accepted.status, accepted.text).toBe(303);
+    await login(port, host, 'newcomer@demo-school.example.org', 'Quiet-Lantern-Harbor-7');
+
     expect(await stop(demo, 'SIGTERM')).toBe(0);
     expect(demo.output()).toContain('stopped');
   }, 240_000);

@@ -24,6 +24,7 @@ button:focus-visible{outline:2px solid CanvasText;outline-offset:2px}
 .sso{margin:1.5rem 0 0;padding:1rem 0 0;border-top:1px solid color-mix(in srgb,CanvasText 15%,transparent);list-style:none}
 .sso a{display:block;margin:.5rem 0;padding:.6rem;text-align:center;font-weight:600;color:inherit;border:1px solid color-mix(in srgb,CanvasText 35%,transparent);border-radius:.4rem;text-decoration:none}
 .error{margin:0 0 1rem;padding:.6rem .8rem;border-radius:.4rem;background:color-mix(in srgb,#c62828 15%,Canvas);border:1px solid #c62828}
+.links{margin-top:1.25rem;font-size:.9rem}
 `.trim();
 }
 
@@ -78,7 +79,9 @@ ${
       )}</ul>
 `
     : ''
-}</main>
+}
+<p class="links"><a href="/forgot-password">Forgot your password?</a></p>
+</main>
 </body>
 </html>
 `;

@@ -206,7 +206,12 @@ async function grantsOf(c: Ctx, userIds: string[]) {
  * with tenant-wide reach, and never a role with a permission the caller lacks (no
  * escalation through a custom role).
  */
-async function checkGrant(c: Ctx, roleKey: string, roleId: string, orgUnitId: string | null) {
+export async function checkGrant(
+  c: Ctx,
+  roleKey: string,
+  roleId: string,
+  orgUnitId: string | null,
+) {
   const principal = c.get('principal');
   const reach = await orgReach(c.get('tx'), principal, permissions.write);
   const refuse = (why: string) => {
