@@ -279,6 +279,36 @@ describe('invitations', () => {
   });
 });
 
+describe('invitations and the second factor', () => {
+  it('an invited user whose role requires a second factor sets it up before any session', async () => {
+    const policy = (roles: string[]) =>
+      api('PUT', '/v1/auth/policy', { token: adminToken, body: { mfa_required_roles: roles } });
+    expect((await policy(['teacher'])).status).toBe(200);
+    try {
+      const viaApi = staffInvite();
+      await invite(viaApi);
+      const apiToken = tokenOf(linkIn(await mailFor(viaApi.email), '/invitations/accept'));
+      const r = await api('POST', '/v1/auth/invitations/accept', {
+        body: { token: apiToken, password: STRONG },
+      });
+      expect(r.status, r.text).toBe(200);
+      expect(r.json.mfa_required).toBe('enrol');
+      expect(r.json.access_token).toBeUndefined();
+      expect(r.json.challenge_token).toEqual(expect.any(String));
+
+      const viaPage = staffInvite();
+      await invite(viaPage);
+      const pageToken = tokenOf(linkIn(await mailFor(viaPage.email), '/invitations/accept'));
+      const page = await acceptForm(pageToken);
+      expect(page.status).toBe(303);
+      expect(page.headers.location).toMatch(/^\/login\/mfa\/enrol\?/);
+      expect(sessionCookie(page)).toBeUndefined();
+    } finally {
+      expect((await policy([])).status).toBe(200);
+    }
+  });
+});
+
 describe('invitations: who may invite whom', () => {
   it('a principal invites staff to their own school only, and never above their own permissions', async () => {
     expect((await invite(staffInvite(), principalToken)).status).toBe(201);

@@ -1,20 +1,18 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { setCookie } from 'hono/cookie';
 import { html, raw, type Html } from '../../../dashboards/html.js';
 import { ACCEPT_PATH, acceptInvitation, openInvitation } from '../../accounts/invitations.js';
 import { openReset, RESET_PATH } from '../../accounts/passwords.js';
 import type { AppEnv } from '../../app-env.js';
-import { browserAudience, SESSION_COOKIE } from '../../auth/middleware.js';
-import { loadPrincipal } from '../../auth/principal.js';
-import { recordAuthEvent, startBrowserSession } from '../../auth/sessions.js';
+import { recordAuthEvent } from '../../auth/sessions.js';
+import { secondFactorOf } from '../../auth/mfa.js';
 import { ApiError } from '../../problems.js';
+import { startMfaChallenge } from '../auth/mfa-pages.js';
 import {
-  cookieAttributes,
   crossSite,
   DEFAULT_NEXT,
-  HOME,
   htmlErrors,
+  finishBrowserSignIn,
 } from '../auth/browser-session.js';
 import { pageHeaders, sha256Base64, stylesheet } from '../auth/login-page.js';
 import { finishReset, limitResetsPerAddress, RESET_REQUESTED, startReset } from './passwords.js';
@@ -165,30 +163,23 @@ export function registerAccountPages(app: OpenAPIHono<AppEnv>): void {
           ? invalidInvitation(c)
           : retry(outcome.detail ?? 'Choose another password.');
 
-      const { config } = c.get('services');
-      const session = await startBrowserSession(
-        c,
-        outcome.userId,
-        browserAudience(config.JWT_AUDIENCE),
-      );
       await recordAuthEvent(c.get('tx'), c, {
         action: 'invitation.accept',
         entityType: 'invitation',
         entityId: outcome.invitationId,
         actorUserId: outcome.userId,
-        after: { user_id: outcome.userId, via: 'browser', session_id: session.sid },
+        after: { user_id: outcome.userId, via: 'browser' },
       });
-      setCookie(c, SESSION_COOKIE, session.token, {
-        ...cookieAttributes,
-        maxAge: session.ttlSeconds,
-      });
-      c.header('cache-control', 'no-store');
-      const principal = await loadPrincipal(
-        c.get('tx'),
-        { sub: outcome.userId, tenant: c.get('tenant').id, sid: session.sid },
-        'cookie',
-      );
-      return c.redirect(principal?.permissions.has('dashboards.read') ? DEFAULT_NEXT : HOME, 303);
+      // Signed in as after /login: a second factor the user owes comes first.
+      const secondFactor = await secondFactorOf(c.get('tx'), outcome.userId);
+      if (secondFactor !== 'none') {
+        return startMfaChallenge(
+          c,
+          { id: outcome.userId, rehashed: false, secondFactor },
+          DEFAULT_NEXT,
+        );
+      }
+      return finishBrowserSignIn(c, outcome.userId, DEFAULT_NEXT, { via: 'invitation' });
     }),
   );
 

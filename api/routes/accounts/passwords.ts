@@ -11,10 +11,12 @@ import {
 import type { AppEnv } from '../../app-env.js';
 import { audit } from '../../audit.js';
 import { authenticate } from '../../auth/middleware.js';
-import { hashToken, recordAuthEvent, startApiSession } from '../../auth/sessions.js';
+import { hashToken, recordAuthEvent } from '../../auth/sessions.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
-import { TokenPair } from '../auth/schemas.js';
+import { LoginResult } from '../auth/mfa-schemas.js';
+import { secondFactorOf } from '../../auth/mfa.js';
+import { finishApiSignIn } from '../../auth/sign-in.js';
 
 /**
  * Password reset and change, and accepting an invitation, for API clients
@@ -239,11 +241,11 @@ export function registerPasswordRoutes(app: OpenAPIHono<AppEnv>): void {
       tags: ['Auth'],
       summary: 'Accept an invitation: set the password and sign in',
       description:
-        'The token of the invitation link works once, until it expires, is re-sent or is revoked. Returns a token pair like login.',
+        'The token of the invitation link works once, until it expires, is re-sent or is revoked. Returns what login returns: a token pair, or an `MfaChallenge` when the user must use (or set up) a second factor.',
       security: [],
       request: { body: { required: true, content: json(AcceptRequest) } },
       responses: {
-        200: { description: 'Signed in', content: json(TokenPair) },
+        200: { description: 'Signed in, or a second factor is needed', content: json(LoginResult) },
         ...problemResponses(400, 404, 413, 429),
       },
     }),
@@ -269,8 +271,11 @@ export function registerPasswordRoutes(app: OpenAPIHono<AppEnv>): void {
         actorUserId: outcome.userId,
         after: { user_id: outcome.userId, via: 'token' },
       });
-      c.header('cache-control', 'no-store');
-      return c.json(await startApiSession(c, outcome.userId), 200);
+      const user = {
+        id: outcome.userId,
+        secondFactor: await secondFactorOf(c.get('tx'), outcome.userId),
+      };
+      return c.json(await finishApiSignIn(c, user, { via: 'invitation' }), 200);
     },
   );
 }

@@ -1,8 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../app-env.js';
 import { checkCredentials, INVALID_CREDENTIALS } from '../../auth/credentials.js';
-import { issueChallenge } from '../../auth/mfa.js';
-import { recordAuthEvent, startApiSession } from '../../auth/sessions.js';
+import { finishApiSignIn } from '../../auth/sign-in.js';
 import { ApiError } from '../../problems.js';
 import { problemResponses } from '../openapi.js';
 import { LoginResult } from './mfa-schemas.js';
@@ -34,26 +33,9 @@ export function registerLogin(app: OpenAPIHono<AppEnv>): void {
     const { email, password } = c.req.valid('json');
     const user = await checkCredentials(c, email, password);
     if (!user) throw new ApiError('invalid_credentials', INVALID_CREDENTIALS);
-    c.header('cache-control', 'no-store');
-    if (user.secondFactor !== 'none') {
-      const challenge = await issueChallenge(c, user.id, user.secondFactor);
-      await recordAuthEvent(c.get('tx'), c, {
-        action: 'auth.mfa_challenge',
-        entityType: 'user',
-        entityId: user.id,
-        actorUserId: user.id,
-        after: { via: 'token', mfa: user.secondFactor, password_rehashed: user.rehashed },
-      });
-      return c.json({ mfa_required: user.secondFactor, ...challenge }, 200);
-    }
-    const pair = await startApiSession(c, user.id);
-    await recordAuthEvent(c.get('tx'), c, {
-      action: 'auth.login',
-      entityType: 'user',
-      entityId: user.id,
-      actorUserId: user.id,
-      after: { via: 'token', password_rehashed: user.rehashed },
-    });
-    return c.json(pair, 200);
+    return c.json(
+      await finishApiSignIn(c, user, { via: 'token', password_rehashed: user.rehashed }),
+      200,
+    );
   });
 }
