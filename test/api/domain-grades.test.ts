@@ -84,7 +84,7 @@ describe('upsertScores', () => {
     expect(second.scores[1]!.id).toBe(first.scores[0]!.id);
   });
 
-  it('refuses students not in the class and points out of range, writing nothing', async () => {
+  it('refuses students not in the class and negative points, writing nothing (points above the possible are extra credit)', async () => {
     const a = await assignment(5);
     const err = await upsert({
       assignment: a,
@@ -99,12 +99,17 @@ describe('upsertScores', () => {
     expect((err as ApiError).code).toBe('unprocessable');
     expect((err as ApiError).invalidParams?.map((p) => p.name)).toEqual([
       'scores[1].student_id',
-      'scores[2].points',
       'scores[3].student_id',
       'scores[3].points',
     ]);
-    const after = await upsert({ assignment: a, scores: [{ studentId: s1, points: 4 }] });
-    expect(after).toMatchObject({ created: 1, updated: 0 });
+    const after = await upsert({
+      assignment: a,
+      scores: [
+        { studentId: s1, points: 4 },
+        { studentId: s2, points: 6 },
+      ],
+    });
+    expect(after).toMatchObject({ created: 2, updated: 0 });
   });
 });
 

@@ -347,7 +347,10 @@ for (const runtime of ['node', 'workerd'] as const) {
       const stored = await db.query(`select password_hash from users where id = $1`, [
         active.json.id,
       ]);
-      expect(stored.rows[0].password_hash).toMatch(/^pbkdf2-sha256\$/);
+      // Each runtime's scheme: scrypt on Node, PBKDF2 on Workers (db/passwords.ts).
+      expect(stored.rows[0].password_hash).toMatch(
+        runtime === 'node' ? /^scrypt\$17\$/ : /^pbkdf2-sha256\$600000\$/,
+      );
       expectProblem(
         await req('POST', '/v1/users', admin, {
           email: invited.json.email.toUpperCase(),
