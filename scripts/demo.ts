@@ -73,6 +73,67 @@ const DEMO_TENANTS: readonly DemoTenant[] = [
 const ADMIN_PASSWORD = 'Homeroom-Sample-2026!';
 
 await run(async () => {
+  const { port, dataDir, reseed } = demoArgs();
+  const started = performance.now();
+  const step = (what: string) =>
+    console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${what}`);
+  const { stack, stop } = stopOnSignals();
+
+  try {
+    const source: Record<string, string | undefined> = {
+      ...process.env,
+      // A queue of its own: the in-process worker must never take another deployment's jobs
+      // from a shared Redis (the API and the worker both read this name).
+      METRICS_QUEUE: process.env.METRICS_QUEUE ?? 'demo-metrics',
+      MAIL_QUEUE: process.env.MAIL_QUEUE ?? 'demo-mail',
+    };
+    // Mail goes to the demo's own catcher (shown at /demo/mailbox) unless SMTP_URL says otherwise.
+    let services: Services | undefined;
+    const mailbox = await startDemoMailbox(() => services!);
+    stack.push(() => mailbox.close());
+    source.SMTP_URL ??= mailbox.smtpUrl;
+    const { env, provisioner, embedded } = await startDatabases(source, dataDir, stack, step);
+    const tenants = await seedTenants(env, provisioner, reseed, step);
+    const jobs = await startJobs(source, embedded, dataDir, tenants, stack, step);
+    const api = await startApi(source, env, tenants, jobs, stack, step);
+    services = api.services;
+    const app = newApp({ services: () => api.services });
+    const servers = await listen(
+      async (request) => (await mailbox.handle(request)) ?? app.fetch(request),
+      port,
+    );
+    stack.push(() => Promise.all(servers.map(closeServer)));
+    const actualPort = (servers[0]!.address() as { port: number }).port;
+    step('API listening');
+
+    const { workerConfig, worker } = jobs;
+    console.log(
+      banner({
+        port: actualPort,
+        dataDir: embedded ? dataDir : null,
+        controlUrl: env.DATABASE_URL,
+        warehouseDir: workerConfig.WAREHOUSE_DIR,
+        jobs: worker
+          ? `BullMQ queue "${workerConfig.METRICS_QUEUE}" on ${new URL(workerConfig.REDIS_URL).host}, worker in this process`
+          : 'in this process (no REDIS_URL)',
+        seconds: (performance.now() - started) / 1000,
+      }),
+    );
+  } catch (err) {
+    console.error(`error: ${(err as Error).message ?? String(err)}`);
+    if (process.env.DEBUG) console.error(err);
+    await stop(2);
+  }
+}, USAGE);
+
+/** Prints one step of the start-up with the seconds since it began. */
+type Step = (what: string) => void;
+
+/** What to close on the way out, in reverse order of opening. */
+type Stack = (() => Promise<unknown>)[];
+
+/** The command line: port, data directory, --reseed. */
+function demoArgs(): { port: number; dataDir: string; reseed: boolean } {
   const { values, positionals } = args(process.argv.slice(2), {
     port: { type: 'string' },
     'data-dir': { type: 'string' },
@@ -84,11 +145,12 @@ await run(async () => {
     throw new UsageError('--port must be a port number');
   }
   const dataDir = resolve(values['data-dir'] ?? process.env.HOMEROOM_DEMO_DIR ?? '.homeroom/demo');
-  const started = performance.now();
-  const step = (what: string) =>
-    console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${what}`);
+  return { port, dataDir, reseed: values.reseed };
+}
 
-  const stack: (() => Promise<unknown>)[] = [];
+/** The close-down stack, and a stop that closes it once (on SIGINT or SIGTERM, or an error). */
+function stopOnSignals(): { stack: Stack; stop: (code: number) => Promise<void> } {
+  const stack: Stack = [];
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -110,151 +172,165 @@ await run(async () => {
       void stop(0);
     });
   }
+  return { stack, stop };
+}
 
-  try {
-    const source: Record<string, string | undefined> = {
-      ...process.env,
-      // A queue of its own: the in-process worker must never take another deployment's jobs
-      // from a shared Redis (the API and the worker both read this name).
-      METRICS_QUEUE: process.env.METRICS_QUEUE ?? 'demo-metrics',
-      MAIL_QUEUE: process.env.MAIL_QUEUE ?? 'demo-mail',
-    };
-    // Mail goes to the demo's own catcher (shown at /demo/mailbox) unless SMTP_URL says otherwise.
-    let services: Services | undefined;
-    const mailbox = await startDemoMailbox(() => services!);
-    stack.push(() => mailbox.close());
-    source.SMTP_URL ??= mailbox.smtpUrl;
-    let cluster: EmbeddedCluster | null = null;
-    let provisioner: BranchProvisioner | undefined;
-    const embedded = !process.env.DATABASE_URL;
-    if (embedded) {
-      cluster = await startCluster(dataDir);
-      stack.push(() => cluster!.close());
-      Object.assign(source, {
-        DATABASE_URL: cluster.url('postgres'),
-        BRANCH_PROVIDER: 'local',
-        APP_DB_PASSWORD: undefined,
-      });
-    }
-    const env = parseDbEnv(source);
-    const roles = {
-      ownerRole: env.OWNER_DB_ROLE,
-      appRole: env.APP_DB_ROLE,
-      appPassword: env.APP_DB_PASSWORD,
-    };
-    if (cluster) {
-      step(`embedded PostgreSQL (PGlite) on ${cluster.host}:${cluster.port}, data in ${dataDir}`);
-      await prepareDatabase(env.DATABASE_URL, roles);
-      provisioner = new PgliteProvisioner(cluster, {
-        ...roles,
-        adminUrl: env.DATABASE_URL,
-        prefix: 'homeroom',
-      });
-    }
-
-    await migrateAll(env, () => {}, provisioner ?? provisionerFor(env));
-    if (cluster) {
-      await repointBranches(env.DATABASE_URL, env.BRANCH_SECRET_KEY, cluster);
-      await cluster.closeIdle('homeroom_template');
-    }
-    step('migrated the control plane and every branch');
-
-    const tenants: { tenant: DemoTenant; id: string }[] = [];
-    for (const tenant of DEMO_TENANTS) {
-      const id = await ensureTenant(env, provisioner, tenant, values.reseed, step);
-      const sites = await ensureSchoolSites(env, provisioner, tenant);
-      if (sites) step(`registered ${sites} school site domains of ${tenant.slug}`);
-      tenants.push({ tenant, id });
-    }
-
-    const workerConfig = parseWorkerConfig(
-      embedded ? { ...source, WAREHOUSE_DIR: join(dataDir, 'warehouse') } : source,
-      { requireRedis: false },
-    );
-    await mkdir(workerConfig.WAREHOUSE_DIR, { recursive: true });
-    const logLevel = (process.env.LOG_LEVEL ?? 'warn') as 'debug' | 'info' | 'warn' | 'error';
-    const workerLog = createLogger(logLevel, { service: 'demo-runner' });
-    const directory = new ControlPlane(workerConfig.db, { branchPoolMax: 2 });
-    stack.push(() => directory.close());
-    const slugOf = new Map<string, string>();
-    const runner: InlineRunner = createInlineRunner({
-      directory,
-      warehouseDir: workerConfig.WAREHOUSE_DIR,
-      log: workerLog,
-      duckdb: { memoryLimit: workerConfig.DUCKDB_MEMORY_LIMIT },
-      // Refreshes the API asks for after a write (the start-up ones are reported below).
-      onRefreshed: (r) => {
-        const rows = Object.values(r.rowsPerTable).reduce((n, c) => n + c.extracted, 0);
-        step(
-          `refreshed ${slugOf.get(r.tenantId) ?? r.tenantId} after a change: ${rows} rows extracted`,
-        );
-      },
+/**
+ * The databases: the embedded cluster when there is no DATABASE_URL (its URL goes into
+ * `source`), then the control plane and every branch migrated.
+ */
+async function startDatabases(
+  source: Record<string, string | undefined>,
+  dataDir: string,
+  stack: Stack,
+  step: Step,
+): Promise<{ env: DbEnv; provisioner: BranchProvisioner | undefined; embedded: boolean }> {
+  let cluster: EmbeddedCluster | null = null;
+  let provisioner: BranchProvisioner | undefined;
+  const embedded = !process.env.DATABASE_URL;
+  if (embedded) {
+    cluster = await startCluster(dataDir);
+    stack.push(() => cluster!.close());
+    Object.assign(source, {
+      DATABASE_URL: cluster.url('postgres'),
+      BRANCH_PROVIDER: 'local',
+      APP_DB_PASSWORD: undefined,
     });
-    stack.push(() => runner.close());
-    for (const { tenant, id } of tenants) {
-      slugOf.set(id, tenant.slug);
-      const r = await runner.refreshNow(id);
-      step(`refreshed ${tenant.slug}: ${r.mode}, ${r.snapshots} metric snapshots`);
-    }
-
-    let worker: WorkerHandle | null = null;
-    if (process.env.REDIS_URL) {
-      worker = await startWorker(workerConfig, { log: workerLog, directory });
-      stack.push(() => worker!.close());
-    }
-
-    const apiConfig = parseApiConfig({ ...source, LOG_LEVEL: logLevel });
-    const sso = demoSsoFrom(source);
-    if (sso) {
-      for (const { tenant } of tenants) {
-        await ensureDemoSso(env, tenant.slug, sso, apiConfig.authSecretKey);
-      }
-      step(`single sign-on: "Sign in with ${sso.name}" on every demo tenant's /login`);
-    }
-    // Without Redis, mail is delivered in this process (retries, backoff and the outbox sweep).
-    const mailer = worker
-      ? null
-      : createInlineMailer({
-          directory,
-          transport: smtpTransport(workerConfig.SMTP_URL!),
-          from: workerConfig.MAIL_FROM,
-          log: workerLog,
-          sweepIntervalMs: workerConfig.MAIL_SWEEP_INTERVAL_MS,
-        });
-    if (mailer) stack.push(() => mailer.close());
-    const api = await createNodeServices(
-      apiConfig,
-      worker ? {} : { queue: runner, ...(mailer ? { mail: mailer } : {}) },
-    );
-    stack.push(() => api.close());
-    services = api.services;
-    const app = newApp({ services: () => api.services });
-    const servers = await listen(
-      async (request) => (await mailbox.handle(request)) ?? app.fetch(request),
-      port,
-    );
-    stack.push(() => Promise.all(servers.map(closeServer)));
-    const actualPort = (servers[0]!.address() as { port: number }).port;
-    step('API listening');
-
-    console.log(
-      banner({
-        port: actualPort,
-        dataDir: embedded ? dataDir : null,
-        controlUrl: env.DATABASE_URL,
-        warehouseDir: workerConfig.WAREHOUSE_DIR,
-        jobs: worker
-          ? `BullMQ queue "${workerConfig.METRICS_QUEUE}" on ${new URL(workerConfig.REDIS_URL).host}, worker in this process`
-          : 'in this process (no REDIS_URL)',
-        seconds: (performance.now() - started) / 1000,
-      }),
-    );
-  } catch (err) {
-    console.error(`error: ${(err as Error).message ?? String(err)}`);
-    if (process.env.DEBUG) console.error(err);
-    await stop(2);
   }
-}, USAGE);
+  const env = parseDbEnv(source);
+  const roles = {
+    ownerRole: env.OWNER_DB_ROLE,
+    appRole: env.APP_DB_ROLE,
+    appPassword: env.APP_DB_PASSWORD,
+  };
+  if (cluster) {
+    step(`embedded PostgreSQL (PGlite) on ${cluster.host}:${cluster.port}, data in ${dataDir}`);
+    await prepareDatabase(env.DATABASE_URL, roles);
+    provisioner = new PgliteProvisioner(cluster, {
+      ...roles,
+      adminUrl: env.DATABASE_URL,
+      prefix: 'homeroom',
+    });
+  }
+
+  await migrateAll(env, () => {}, provisioner ?? provisionerFor(env));
+  if (cluster) {
+    await repointBranches(env.DATABASE_URL, env.BRANCH_SECRET_KEY, cluster);
+    await cluster.closeIdle('homeroom_template');
+  }
+  step('migrated the control plane and every branch');
+  return { env, provisioner, embedded };
+}
+
+/** The demo tenants (created and seeded on first run) and their school site domains. */
+async function seedTenants(
+  env: DbEnv,
+  provisioner: BranchProvisioner | undefined,
+  reseed: boolean,
+  step: Step,
+): Promise<{ tenant: DemoTenant; id: string }[]> {
+  const tenants: { tenant: DemoTenant; id: string }[] = [];
+  for (const tenant of DEMO_TENANTS) {
+    const id = await ensureTenant(env, provisioner, tenant, reseed, step);
+    const sites = await ensureSchoolSites(env, provisioner, tenant);
+    if (sites) step(`registered ${sites} school site domains of ${tenant.slug}`);
+    tenants.push({ tenant, id });
+  }
+  return tenants;
+}
+
+/** What runs the jobs: the in-process refresh runner, and the worker when there is Redis. */
+interface Jobs {
+  workerConfig: ReturnType<typeof parseWorkerConfig>;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  workerLog: ReturnType<typeof createLogger>;
+  directory: ControlPlane;
+  runner: InlineRunner;
+  worker: WorkerHandle | null;
+}
+
+/** The refresh runner (each tenant's metrics refreshed now), and the worker when REDIS_URL is set. */
+async function startJobs(
+  source: Record<string, string | undefined>,
+  embedded: boolean,
+  dataDir: string,
+  tenants: { tenant: DemoTenant; id: string }[],
+  stack: Stack,
+  step: Step,
+): Promise<Jobs> {
+  const workerConfig = parseWorkerConfig(
+    embedded ? { ...source, WAREHOUSE_DIR: join(dataDir, 'warehouse') } : source,
+    { requireRedis: false },
+  );
+  await mkdir(workerConfig.WAREHOUSE_DIR, { recursive: true });
+  const logLevel = (process.env.LOG_LEVEL ?? 'warn') as 'debug' | 'info' | 'warn' | 'error';
+  const workerLog = createLogger(logLevel, { service: 'demo-runner' });
+  const directory = new ControlPlane(workerConfig.db, { branchPoolMax: 2 });
+  stack.push(() => directory.close());
+  const slugOf = new Map<string, string>();
+  const runner: InlineRunner = createInlineRunner({
+    directory,
+    warehouseDir: workerConfig.WAREHOUSE_DIR,
+    log: workerLog,
+    duckdb: { memoryLimit: workerConfig.DUCKDB_MEMORY_LIMIT },
+    // Refreshes the API asks for after a write (the start-up ones are reported below).
+    onRefreshed: (r) => {
+      const rows = Object.values(r.rowsPerTable).reduce((n, c) => n + c.extracted, 0);
+      step(
+        `refreshed ${slugOf.get(r.tenantId) ?? r.tenantId} after a change: ${rows} rows extracted`,
+      );
+    },
+  });
+  stack.push(() => runner.close());
+  for (const { tenant, id } of tenants) {
+    slugOf.set(id, tenant.slug);
+    const r = await runner.refreshNow(id);
+    step(`refreshed ${tenant.slug}: ${r.mode}, ${r.snapshots} metric snapshots`);
+  }
+
+  let worker: WorkerHandle | null = null;
+  if (process.env.REDIS_URL) {
+    worker = await startWorker(workerConfig, { log: workerLog, directory });
+    stack.push(() => worker!.close());
+  }
+  return { workerConfig, logLevel, workerLog, directory, runner, worker };
+}
+
+/** The API's services: single sign-on on the demo tenants, mail in this process without Redis. */
+async function startApi(
+  source: Record<string, string | undefined>,
+  env: DbEnv,
+  tenants: { tenant: DemoTenant; id: string }[],
+  { workerConfig, logLevel, workerLog, directory, runner, worker }: Jobs,
+  stack: Stack,
+  step: Step,
+): Promise<Awaited<ReturnType<typeof createNodeServices>>> {
+  const apiConfig = parseApiConfig({ ...source, LOG_LEVEL: logLevel });
+  const sso = demoSsoFrom(source);
+  if (sso) {
+    for (const { tenant } of tenants) {
+      await ensureDemoSso(env, tenant.slug, sso, apiConfig.authSecretKey);
+    }
+    step(`single sign-on: "Sign in with ${sso.name}" on every demo tenant's /login`);
+  }
+  // Without Redis, mail is delivered in this process (retries, backoff and the outbox sweep).
+  const mailer = worker
+    ? null
+    : createInlineMailer({
+        directory,
+        transport: smtpTransport(workerConfig.SMTP_URL!),
+        from: workerConfig.MAIL_FROM,
+        log: workerLog,
+        sweepIntervalMs: workerConfig.MAIL_SWEEP_INTERVAL_MS,
+      });
+  if (mailer) stack.push(() => mailer.close());
+  const api = await createNodeServices(
+    apiConfig,
+    worker ? {} : { queue: runner, ...(mailer ? { mail: mailer } : {}) },
+  );
+  stack.push(() => api.close());
+  return api;
+}
 
 /** Starts the embedded cluster on the port it had last time (branch URLs name it), if free. */
 async function startCluster(dataDir: string): Promise<EmbeddedCluster> {

@@ -145,7 +145,7 @@ export interface ReadOptions {
  * null when the header made the file unreadable.
  */
 export async function readCsv(input: Readable, options: ReadOptions): Promise<number | null> {
-  const { file, spec, problems } = options;
+  const { file, problems } = options;
   const batchSize = options.batchSize ?? 2000;
   const parser = parse({
     bom: true,
@@ -155,11 +155,11 @@ export async function readCsv(input: Readable, options: ReadOptions): Promise<nu
     max_record_size: MAX_FIELD * 4,
   });
   let header: string[] | null = null;
-  let positions: [string, number, ColumnCheck][] = [];
+  let positions: Position[] = [];
   let rows = 0;
   let batch: StagedRow[] = [];
   let headerBad = false;
-  let badBytesReported = 0;
+  const badBytes = { reported: 0 };
 
   const consume = new Writable({
     objectMode: true,
@@ -168,44 +168,14 @@ export async function readCsv(input: Readable, options: ReadOptions): Promise<nu
       const line = info.lines;
       if (!header) {
         header = record.map((h) => h.trim());
-        headerBad = !checkHeader(header);
+        const checked = checkHeader(header, options);
+        positions = checked.positions;
+        headerBad = !checked.ok;
         return done(headerBad ? new HeaderStop() : null);
       }
       rows++;
-      if (record.length !== header.length) {
-        problems.error({
-          file,
-          line,
-          column: null,
-          value: null,
-          message: `the row has ${record.length} fields, the header ${header.length}`,
-        });
-        return done();
-      }
-      const row: StagedRow = { line };
-      let ok = true;
-      for (const [name, index, check] of positions) {
-        const raw = record[index]!;
-        if (raw.includes('\uFFFD')) {
-          ok = false;
-          if (badBytesReported++ < 20)
-            problems.error({ file, line, column: name, value: raw, message: 'not UTF-8' });
-          continue;
-        }
-        const checked = checkValue(check, raw);
-        if ('error' in checked) {
-          ok = false;
-          problems.error({
-            file,
-            line,
-            column: name,
-            value: raw.length > 200 ? `${raw.slice(0, 200)}…` : raw,
-            message: checked.error,
-          });
-        } else row[name] = checked.value;
-      }
-      if (ok) ok = crossCheck(row, file, line, problems);
-      if (!ok) return done();
+      const row = checkRow(record, line, header.length, positions, options, badBytes);
+      if (!row) return done();
       batch.push(row);
       if (batch.length >= batchSize) {
         const full = batch;
@@ -218,52 +188,6 @@ export async function readCsv(input: Readable, options: ReadOptions): Promise<nu
       options.onBatch(batch).then(() => done(), done);
     },
   });
-
-  function checkHeader(h: string[]): boolean {
-    const known = new Set([...Object.keys(spec.columns), ...spec.ignored]);
-    const seen = new Set<string>();
-    let ok = true;
-    h.forEach((name) => {
-      if (seen.has(name)) {
-        problems.error({
-          file,
-          line: 1,
-          column: name,
-          value: name,
-          message: 'a column is twice in the header',
-        });
-        ok = false;
-      }
-      seen.add(name);
-      if (!known.has(name) && !name.startsWith('metadata.'))
-        problems.warn({
-          file,
-          line: 1,
-          column: name,
-          value: name,
-          message: 'unknown column, ignored',
-        });
-    });
-    for (const required of [
-      ...(options.sourcedIds === false ? [] : ['sourcedId']),
-      ...spec.requiredHeaders,
-    ]) {
-      if (!seen.has(required)) {
-        problems.error({
-          file,
-          line: 1,
-          column: required,
-          value: null,
-          message: `the header lacks the required column ${required}`,
-        });
-        ok = false;
-      }
-    }
-    positions = Object.entries(spec.columns)
-      .map(([name, check]) => [name, h.indexOf(name), check] as [string, number, ColumnCheck])
-      .filter(([, i]) => i >= 0);
-    return ok;
-  }
 
   try {
     await pipeline(input, utf8(), parser, consume);
@@ -296,6 +220,105 @@ export async function readCsv(input: Readable, options: ReadOptions): Promise<nu
 }
 
 class HeaderStop extends Error {}
+
+/** A column of the spec: its name, its index in the header, its check. */
+type Position = [string, number, ColumnCheck];
+
+/** Checks a header against the spec; the positions of the spec's columns in it. */
+function checkHeader(
+  h: string[],
+  { file, spec, problems, sourcedIds }: ReadOptions,
+): { ok: boolean; positions: Position[] } {
+  const known = new Set([...Object.keys(spec.columns), ...spec.ignored]);
+  const seen = new Set<string>();
+  let ok = true;
+  h.forEach((name) => {
+    if (seen.has(name)) {
+      problems.error({
+        file,
+        line: 1,
+        column: name,
+        value: name,
+        message: 'a column is twice in the header',
+      });
+      ok = false;
+    }
+    seen.add(name);
+    if (!known.has(name) && !name.startsWith('metadata.'))
+      problems.warn({
+        file,
+        line: 1,
+        column: name,
+        value: name,
+        message: 'unknown column, ignored',
+      });
+  });
+  for (const required of [
+    ...(sourcedIds === false ? [] : ['sourcedId']),
+    ...spec.requiredHeaders,
+  ]) {
+    if (!seen.has(required)) {
+      problems.error({
+        file,
+        line: 1,
+        column: required,
+        value: null,
+        message: `the header lacks the required column ${required}`,
+      });
+      ok = false;
+    }
+  }
+  const positions = Object.entries(spec.columns)
+    .map(([name, check]) => [name, h.indexOf(name), check] as Position)
+    .filter(([, i]) => i >= 0);
+  return { ok, positions };
+}
+
+/** Checks one data row column by column; null when it has errors (they are reported). */
+function checkRow(
+  record: string[],
+  line: number,
+  headerLength: number,
+  positions: Position[],
+  { file, problems }: ReadOptions,
+  badBytes: { reported: number },
+): StagedRow | null {
+  if (record.length !== headerLength) {
+    problems.error({
+      file,
+      line,
+      column: null,
+      value: null,
+      message: `the row has ${record.length} fields, the header ${headerLength}`,
+    });
+    return null;
+  }
+  const row: StagedRow = { line };
+  let ok = true;
+  for (const [name, index, check] of positions) {
+    const raw = record[index]!;
+    if (raw.includes('\uFFFD')) {
+      ok = false;
+      if (badBytes.reported++ < 20)
+        problems.error({ file, line, column: name, value: raw, message: 'not UTF-8' });
+      continue;
+    }
+    const checked = checkValue(check, raw);
+    if ('error' in checked) {
+      ok = false;
+      problems.error({
+        file,
+        line,
+        column: name,
+        value: raw.length > 200 ? `${raw.slice(0, 200)}…` : raw,
+        message: checked.error,
+      });
+    } else row[name] = checked.value;
+  }
+  if (ok) ok = crossCheck(row, file, line, problems);
+  if (!ok) return null;
+  return row;
+}
 
 /** Checks between columns of one row (date order). */
 function crossCheck(row: StagedRow, file: string, line: number, problems: Problems): boolean {

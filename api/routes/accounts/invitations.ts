@@ -219,6 +219,16 @@ async function createOne(c: Ctx, body: z.infer<typeof InvitationCreate>, reach: 
 }
 
 export function registerInvitations(app: OpenAPIHono<AppEnv>): void {
+  registerCreate(app);
+  registerInviteSchoolGuardians(app);
+  registerList(app);
+  registerGet(app);
+  registerResend(app);
+  registerRevoke(app);
+}
+
+/** POST /v1/invitations: invite one member of staff or guardian. */
+function registerCreate(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'createInvitation',
@@ -251,7 +261,10 @@ export function registerInvitations(app: OpenAPIHono<AppEnv>): void {
       return c.json(out, 201);
     },
   );
+}
 
+/** POST /v1/invitations/guardians: invite every guardian of a school. */
+function registerInviteSchoolGuardians(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'inviteSchoolGuardians',
@@ -289,7 +302,10 @@ export function registerInvitations(app: OpenAPIHono<AppEnv>): void {
       return c.json({ invited: issued.length, invitation_ids: ids }, 202);
     },
   );
+}
 
+/** GET /v1/invitations. */
+function registerList(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'listInvitations',
@@ -315,7 +331,10 @@ export function registerInvitations(app: OpenAPIHono<AppEnv>): void {
       return c.json({ data: rows.map(shape) }, 200);
     },
   );
+}
 
+/** GET /v1/invitations/{id}. */
+function registerGet(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'getInvitation',
@@ -338,7 +357,10 @@ export function registerInvitations(app: OpenAPIHono<AppEnv>): void {
       return c.json(shape(row), 200);
     },
   );
+}
 
+/** POST /v1/invitations/{id}/resend. */
+function registerResend(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'resendInvitation',
@@ -375,7 +397,10 @@ export function registerInvitations(app: OpenAPIHono<AppEnv>): void {
       return c.json(out, 201);
     },
   );
+}
 
+/** POST /v1/invitations/{id}/revoke. */
+function registerRevoke(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'revokeInvitation',

@@ -121,7 +121,24 @@ const invalidReset = (c: Context<AppEnv>) =>
     links: html`<p class="links"><a href="${FORGOT_PATH}">Ask for a new link</a> · <a href="/login">Sign in</a></p>`,
   });
 
+/** The forgot-password form, with the address typed so far. */
+const forgotForm = (email = '') => html`<form method="post" action="${FORGOT_PATH}">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${email}" autofocus>
+<button type="submit">Send me a reset link</button>
+</form>`;
+
 export function registerAccountPages(app: OpenAPIHono<AppEnv>): void {
+  registerAcceptPage(app);
+  registerAcceptForm(app);
+  registerForgotPage(app);
+  registerForgotForm(app);
+  registerResetPage(app);
+  registerResetForm(app);
+}
+
+/** GET of the invitation page: the form to choose a password. */
+function registerAcceptPage(app: OpenAPIHono<AppEnv>): void {
   app.get(ACCEPT_PATH, (c) =>
     htmlErrors(c, async () => {
       const token = tokenOf(c.req.query('token'));
@@ -134,7 +151,10 @@ export function registerAccountPages(app: OpenAPIHono<AppEnv>): void {
       });
     }),
   );
+}
 
+/** POST of the invitation page: sets the password and signs in. */
+function registerAcceptForm(app: OpenAPIHono<AppEnv>): void {
   app.post(ACCEPT_PATH, (c) =>
     htmlErrors(c, async () => {
       const form = await formOf(c);
@@ -182,13 +202,10 @@ export function registerAccountPages(app: OpenAPIHono<AppEnv>): void {
       return finishBrowserSignIn(c, outcome.userId, DEFAULT_NEXT, { via: 'invitation' });
     }),
   );
+}
 
-  const forgotForm = (email = '') => html`<form method="post" action="${FORGOT_PATH}">
-<label for="email">Email</label>
-<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${email}" autofocus>
-<button type="submit">Send me a reset link</button>
-</form>`;
-
+/** GET of the forgot-password page. */
+function registerForgotPage(app: OpenAPIHono<AppEnv>): void {
   app.get(FORGOT_PATH, (c) =>
     htmlErrors(c, () =>
       page(c, 200, {
@@ -198,7 +215,10 @@ export function registerAccountPages(app: OpenAPIHono<AppEnv>): void {
       }),
     ),
   );
+}
 
+/** POST of the forgot-password page: mails a reset link. */
+function registerForgotForm(app: OpenAPIHono<AppEnv>): void {
   app.post(FORGOT_PATH, (c) =>
     htmlErrors(c, async () => {
       const form = await formOf(c);
@@ -235,7 +255,10 @@ export function registerAccountPages(app: OpenAPIHono<AppEnv>): void {
       return page(c, 200, { title: 'Forgot password', sub, notice: RESET_REQUESTED, form: null });
     }),
   );
+}
 
+/** GET of the reset page: the form to choose a new password. */
+function registerResetPage(app: OpenAPIHono<AppEnv>): void {
   app.get(RESET_PATH, (c) =>
     htmlErrors(c, async () => {
       const token = tokenOf(c.req.query('token'));
@@ -248,7 +271,10 @@ export function registerAccountPages(app: OpenAPIHono<AppEnv>): void {
       });
     }),
   );
+}
 
+/** POST of the reset page: sets the new password. */
+function registerResetForm(app: OpenAPIHono<AppEnv>): void {
   app.post(RESET_PATH, (c) =>
     htmlErrors(c, async () => {
       const form = await formOf(c);

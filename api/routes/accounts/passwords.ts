@@ -120,6 +120,14 @@ export async function finishReset(c: Ctx, token: string, password: string) {
 }
 
 export function registerPasswordRoutes(app: OpenAPIHono<AppEnv>): void {
+  registerRequestReset(app);
+  registerResetPassword(app);
+  registerChangePassword(app);
+  registerAcceptInvitation(app);
+}
+
+/** POST /v1/auth/password/forgot: mail a reset link. */
+function registerRequestReset(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'requestPasswordReset',
@@ -144,7 +152,10 @@ export function registerPasswordRoutes(app: OpenAPIHono<AppEnv>): void {
       return c.json({ status: 'accepted' as const, detail: RESET_REQUESTED }, 202);
     },
   );
+}
 
+/** POST /v1/auth/password/reset: set a new password with a reset token. */
+function registerResetPassword(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'resetPassword',
@@ -180,7 +191,10 @@ export function registerPasswordRoutes(app: OpenAPIHono<AppEnv>): void {
       return c.body(null, 204);
     },
   );
+}
 
+/** POST /v1/auth/password/change: change your own password. */
+function registerChangePassword(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'changePassword',
@@ -232,7 +246,10 @@ export function registerPasswordRoutes(app: OpenAPIHono<AppEnv>): void {
       return c.body(null, 204);
     },
   );
+}
 
+/** POST /v1/auth/invitations/accept: set the password and sign in. */
+function registerAcceptInvitation(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       operationId: 'acceptInvitation',

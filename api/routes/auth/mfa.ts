@@ -175,6 +175,16 @@ async function emailOf(c: Context<AppEnv>, userId: string): Promise<string> {
 }
 
 export function registerMfa(app: OpenAPIHono<AppEnv>): void {
+  registerVerify(app);
+  registerStartEnrolment(app);
+  registerConfirmEnrolment(app);
+  registerGetPolicy(app);
+  registerSetPolicy(app);
+  registerResetUserMfa(app);
+}
+
+/** POST /v1/auth/mfa/verify: complete a login with a second factor. */
+function registerVerify(app: OpenAPIHono<AppEnv>): void {
   app.openapi(verifyRoute, async (c) => {
     const body = c.req.valid('json');
     const userId = await readChallenge(c, body.challenge_token, 'verify');
@@ -199,7 +209,10 @@ export function registerMfa(app: OpenAPIHono<AppEnv>): void {
     });
     return c.json(pair, 200);
   });
+}
 
+/** POST /v1/auth/mfa/enrolment: start setting up an authenticator. */
+function registerStartEnrolment(app: OpenAPIHono<AppEnv>): void {
   app.openapi(enrolRoute, async (c) => {
     const body = c.req.valid('json') ?? {};
     const { userId } = await enrollingUser(c, body.challenge_token);
@@ -216,7 +229,10 @@ export function registerMfa(app: OpenAPIHono<AppEnv>): void {
     c.header('cache-control', 'no-store');
     return c.json(enrolment, 200);
   });
+}
 
+/** POST /v1/auth/mfa/enrolment/confirm: finish setting up an authenticator. */
+function registerConfirmEnrolment(app: OpenAPIHono<AppEnv>): void {
   app.openapi(confirmRoute, async (c) => {
     const body = c.req.valid('json');
     const { userId, viaChallenge } = await enrollingUser(c, body.challenge_token);
@@ -247,11 +263,17 @@ export function registerMfa(app: OpenAPIHono<AppEnv>): void {
     c.header('cache-control', 'no-store');
     return c.json({ recovery_codes: codes, tokens }, 200);
   });
+}
 
+/** GET /v1/auth/policy. */
+function registerGetPolicy(app: OpenAPIHono<AppEnv>): void {
   app.openapi(getPolicyRoute, async (c) => {
     return c.json({ mfa_required_roles: await mfaRequiredRoles(c.get('tx')) }, 200);
   });
+}
 
+/** PUT /v1/auth/policy. */
+function registerSetPolicy(app: OpenAPIHono<AppEnv>): void {
   app.openapi(putPolicyRoute, async (c) => {
     const { mfa_required_roles: roles } = c.req.valid('json');
     const tx = c.get('tx');
@@ -279,7 +301,10 @@ export function registerMfa(app: OpenAPIHono<AppEnv>): void {
     });
     return c.json({ mfa_required_roles: after }, 200);
   });
+}
 
+/** DELETE /v1/users/{id}/mfa. */
+function registerResetUserMfa(app: OpenAPIHono<AppEnv>): void {
   app.openapi(resetRoute, async (c) => {
     const { id } = c.req.valid('param');
     const tx = c.get('tx');

@@ -12,7 +12,6 @@ import { ApiError } from '../../problems.js';
 import {
   guarded,
   loadScoped,
-  present,
   registerResource,
   type Ctx,
   type ResourceDef,
@@ -185,6 +184,26 @@ async function applicationToMove(c: Ctx, id: string, to: EsaApplicationStatus) {
   })) as typeof t.esaApplications.$inferSelect;
 }
 
+/** An application as the API shows it (the `Application` schema). */
+function applicationJson(a: typeof t.esaApplications.$inferSelect): z.infer<typeof Application> {
+  return {
+    id: a.id,
+    student_id: a.studentId,
+    program_id: a.programId,
+    session_id: a.sessionId,
+    school_id: a.schoolId,
+    // The status column's check constraint holds it to these values.
+    status: a.status as z.infer<typeof Application>['status'],
+    amount_requested_cents: a.amountRequestedCents,
+    amount_awarded_cents: a.amountAwardedCents,
+    submitted_at: a.submittedAt ? a.submittedAt.toISOString() : null,
+    decided_at: a.decidedAt ? a.decidedAt.toISOString() : null,
+    decision_note: a.decisionNote,
+    created_at: a.createdAt.toISOString(),
+    updated_at: a.updatedAt.toISOString(),
+  };
+}
+
 export function registerApplications(app: OpenAPIHono<AppEnv>): void {
   registerResource(app, applicationResource);
   const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
@@ -236,8 +255,7 @@ export function registerApplications(app: OpenAPIHono<AppEnv>): void {
           amount_awarded_cents: row.amountAwardedCents ?? null,
         },
       });
-      // present() gives the snake_case fields of the Application schema.
-      return c.json(present(applicationResource, row) as z.infer<typeof Application>, 200);
+      return c.json(applicationJson(row), 200);
     },
   );
 }

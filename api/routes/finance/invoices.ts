@@ -17,7 +17,6 @@ import { invoiceLines, issueInvoice, voidInvoice } from '../../finance/invoices.
 import {
   guarded,
   loadScoped,
-  present,
   registerResource,
   type Ctx,
   type ResourceDef,
@@ -288,10 +287,40 @@ const VoidBody = z
   })
   .openapi('InvoiceVoid');
 
-async function respond(c: Ctx, row: Row) {
-  const [decorated] = await invoiceResource.decorate!(c, [row]);
-  // present() gives the snake_case fields of the Invoice schema.
-  return c.json(present(invoiceResource, decorated!) as z.infer<typeof Invoice>, 200);
+/** An invoice with its lines as the API shows it (the `Invoice` schema). */
+function invoiceJson(
+  i: typeof t.invoices.$inferSelect,
+  lines: readonly (typeof t.invoiceLines.$inferSelect)[],
+): z.infer<typeof Invoice> {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  return {
+    id: i.id,
+    number: i.number,
+    account_id: i.accountId,
+    student_id: i.studentId,
+    school_id: i.schoolId,
+    issue_date: i.issueDate,
+    due_date: i.dueDate,
+    // The status column's check constraint holds it to these values.
+    status: i.status as z.infer<typeof Invoice>['status'],
+    currency: i.currency,
+    subtotal_cents: i.subtotalCents,
+    total_cents: i.totalCents,
+    amount_paid_cents: i.amountPaidCents,
+    balance_cents: i.balanceCents,
+    memo: i.memo,
+    issued_at: iso(i.issuedAt),
+    paid_at: iso(i.paidAt),
+    voided_at: iso(i.voidedAt),
+    lines: lines.filter((l) => l.invoiceId === i.id).map(lineJson),
+    created_at: i.createdAt.toISOString(),
+    updated_at: i.updatedAt.toISOString(),
+  };
+}
+
+/** 200 with the invoice and its lines. */
+async function respond(c: Ctx, row: typeof t.invoices.$inferSelect) {
+  return c.json(invoiceJson(row, await linesOf(c, [row.id])), 200);
 }
 
 /** Invoice CRUD (drafts), issuing and voiding. */
