@@ -1,17 +1,16 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
-import type { ServerType } from '@hono/node-server';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { newApp } from '../api/app.js';
 import { parseApiConfig } from '../api/env.js';
-import { createNodeServices, serveNode } from '../api/runtime/node.js';
+import { createNodeServices } from '../api/runtime/node.js';
 import { PgliteProvisioner, prepareDatabase, repointBranches } from '../db/branches/pglite.js';
 import type { BranchProvisioner } from '../db/branches/provisioner.js';
 import { startEmbeddedCluster, type EmbeddedCluster } from '../db/embedded/cluster.js';
 import { parseDbEnv, type DbEnv } from '../db/env.js';
 import { migrateAll, openNode, provisionerFor, tenantBranchOwner } from '../db/platform.js';
 import * as controlSchema from '../db/schema/control.js';
-import { PRESETS, SeedRefusedError, seedTenant, type PresetName } from '../db/seed/index.js';
+import { SeedRefusedError, seedTenant } from '../db/seed/index.js';
 import * as tenantSchema from '../db/schema/tenant.js';
 import { createTenant } from '../db/tenants/create.js';
 import { addDomain } from '../db/tenants/domains.js';
@@ -22,7 +21,10 @@ import { createInlineRunner, type InlineRunner } from '../workers/inline.js';
 import { createLogger } from '../db/log.js';
 import { startWorker, type WorkerHandle } from '../workers/main.js';
 import { args, run, UsageError } from './cli.js';
+import { banner } from './demo-banner.js';
+import { closeServer, listen } from './demo-http.js';
 import { demoSsoFrom, ensureDemoSso } from './demo-sso.js';
+import { ADMIN_PASSWORD, adminEmail, DEMO_TENANTS, type DemoTenant } from './demo-tenants.js';
 import { startDemoMailbox } from './demo-mailbox.js';
 import { createInlineMailer, smtpTransport } from '../workers/mail.js';
 import type { Services } from '../api/services.js';
@@ -38,39 +40,6 @@ const USAGE = `usage: npm run demo [-- --port N] [--data-dir DIR] [--reseed]
   --port      API port (default PORT or 8787)
   --data-dir  embedded databases and warehouse (default HOMEROOM_DEMO_DIR or .homeroom/demo)
   --reseed    wipe the demo tenants' data and seed it again`;
-
-interface DemoTenant {
-  slug: string;
-  name: string;
-  placement: 'pool' | 'dedicated';
-  preset: PresetName;
-  /** Seeds differ so the two tenants share no ids or names. */
-  seed: number;
-  timezone: string;
-}
-
-/** A network on the shared pool branch, and a school with a branch of its own. */
-const DEMO_TENANTS: readonly DemoTenant[] = [
-  {
-    slug: 'demo-network',
-    name: 'Desert Sun Schools (demo network)',
-    placement: 'pool',
-    preset: 'demo',
-    seed: 42,
-    timezone: 'America/Phoenix',
-  },
-  {
-    slug: 'demo-school',
-    name: 'Juniper Academy (demo school)',
-    placement: 'dedicated',
-    preset: 'school',
-    seed: 7,
-    timezone: 'America/Phoenix',
-  },
-];
-
-/** The tenant administrator's password: demo-only, printed at start. */
-const ADMIN_PASSWORD = 'Homeroom-Sample-2026!';
 
 await run(async () => {
   const { port, dataDir, reseed } = demoArgs();
@@ -469,72 +438,4 @@ async function ensureSchoolSites(
     await close();
   }
   return added;
-}
-
-function adminEmail(t: DemoTenant): string {
-  return `admin@${t.slug}.example.org`;
-}
-
-/** Listens on IPv4 and, where there is one, IPv6 loopback: `*.localhost` may resolve to either. */
-async function listen(
-  fetch: (request: Request) => Response | Promise<Response>,
-  port: number,
-): Promise<ServerType[]> {
-  const open = (hostname: string, p: number) =>
-    new Promise<ServerType>((resolve, reject) => {
-      const server = serveNode(fetch, { port: p, hostname }, () => resolve(server));
-      server.once('error', reject);
-    });
-  const v4 = await open('127.0.0.1', port);
-  const actual = (v4.address() as { port: number }).port;
-  const v6 = await open('::1', actual).catch(() => null);
-  return v6 ? [v4, v6] : [v4];
-}
-
-function closeServer(server: ServerType): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-  });
-}
-
-function banner(o: {
-  port: number;
-  dataDir: string | null;
-  /** The control plane the operator CLIs must be pointed at while the demo runs. */
-  controlUrl: string;
-  warehouseDir: string;
-  jobs: string;
-  seconds: number;
-}): string {
-  const lines = ['', `Homeroom demo ready in ${o.seconds.toFixed(1)} s`, ''];
-  for (const t of DEMO_TENANTS) {
-    const base = `http://${t.slug}.localhost:${o.port}`;
-    lines.push(
-      `  ${t.name}`,
-      `    public API  ${base}/v1/public/profile`,
-      `    sign in     ${base}/login`,
-      `    dashboards  ${base}/dashboards`,
-      `    API docs    ${base}/docs`,
-      `    school sites <school code>.${t.slug}.localhost:${o.port} (CORS and form posts allowed)`,
-      `    embed form  ${base}/v1/public/forms/inquiry`,
-      `    logins      ${adminEmail(t)} / ${ADMIN_PASSWORD}  (administrator)`,
-      `    mailbox     ${base}/demo/mailbox  (the mail the demo sends, for the administrator: invite someone, follow the link)`,
-      `                principal|teacher|parent@demo.example.org / ${PRESETS[t.preset].password}`,
-      '',
-    );
-  }
-  lines.push(
-    `  data        ${o.dataDir ? `embedded PostgreSQL (PGlite) in ${join(o.dataDir, 'pg')}` : 'DATABASE_URL'}`,
-    `  warehouse   ${resolve(o.warehouseDir)}`,
-    `  jobs        ${o.jobs}`,
-    '  A school site of your own, while the demo runs (the CLI reaches its databases with this URL):',
-    `    DATABASE_URL=${o.dataDir ? o.controlUrl : '$DATABASE_URL'} npm run tenant -- add-domain --slug SLUG \\`,
-    '    --domain www.example.org [--school ORG_UNIT_ID], publish the token it prints, then',
-    '    the same with verify-domain',
-    '    (docs/websites.md: the embedded form, plain HTML forms and JSON, with snippets)',
-    '  These are demo-only credentials. Press Ctrl-C to stop.',
-    '',
-  );
-  return lines.join('\n');
 }
